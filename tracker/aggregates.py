@@ -1,0 +1,219 @@
+"""A partition's aggregates and the deltas that change them, with their persistence.
+
+Why deltas: Faust is at-least-once and writes its changelog ahead of the
+committed offset, so after a crash some input is processed again. Every
+state row written for an input message carries the offset it has applied
+(to skip it on replay) and the aggregate *delta* of the current flush epoch.
+Aggregate rows are written once per epoch with the epoch they include. On
+recovery a row's delta is added to exactly those aggregate rows whose epoch
+is older than the row's epoch: each change lands once, whatever prefix of
+the changelog survived the crash (writes of one partition are ordered).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from tracker.histogram import HOUR_HORIZON, MINUTE_HORIZON, BucketHistogram
+
+COUNTER_ROW = "c"
+SEP = "|"
+
+
+def counter_key(metric: str, *labels: str) -> str:
+    return SEP.join((metric, *labels))
+
+
+def minute_row(minute: int) -> str:
+    return f"m/{minute // 60}"
+
+
+def hour_row(minute: int) -> str:
+    return f"h/{minute // 1440}"
+
+
+@dataclass(slots=True)
+class Delta:
+    """What one or more events changed in the partition's aggregates."""
+
+    counters: dict[str, int] = field(default_factory=dict)
+    revenue: dict[str, Decimal] = field(default_factory=dict)
+    buckets: dict[tuple[str, int], int] = field(default_factory=dict)
+    max_event_ms: int = 0
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.counters[key] = self.counters.get(key, 0) + n
+
+    def bucket(self, name: str, minute: int, n: int) -> None:
+        k = (name, minute)
+        value = self.buckets.get(k, 0) + n
+        if value:
+            self.buckets[k] = value
+        else:
+            del self.buckets[k]
+
+    def add_revenue(self, currency: str, amount: Decimal) -> None:
+        self.revenue[currency] = self.revenue.get(currency, Decimal(0)) + amount
+
+    def merge(self, other: Delta) -> None:
+        for key, n in other.counters.items():
+            self.count(key, n)
+        for cur, amount in other.revenue.items():
+            self.add_revenue(cur, amount)
+        for (name, minute), n in other.buckets.items():
+            self.bucket(name, minute, n)
+        self.max_event_ms = max(self.max_event_ms, other.max_event_ms)
+
+    def is_empty(self) -> bool:
+        return not (self.counters or self.revenue or self.buckets) and not self.max_event_ms
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "c": self.counters,
+            "r": {k: str(v) for k, v in self.revenue.items()},
+            "b": [[name, minute, n] for (name, minute), n in self.buckets.items()],
+            "x": self.max_event_ms,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Delta:
+        return cls(
+            counters=dict(data.get("c", {})),
+            revenue={k: Decimal(v) for k, v in data.get("r", {}).items()},
+            buckets={(b[0], b[1]): b[2] for b in data.get("b", [])},
+            max_event_ms=int(data.get("x", 0)),
+        )
+
+
+@dataclass(slots=True)
+class Aggregates:
+    """Counters, revenue, event-time histograms and the watermark of one partition."""
+
+    counters: dict[str, int] = field(default_factory=dict)
+    revenue: dict[str, Decimal] = field(default_factory=dict)
+    hists: dict[str, BucketHistogram] = field(default_factory=dict)
+    max_event_ms: int = 0
+    idle_floor_ms: int = 0
+    applied_offset: int = -1  # the newest input offset whose effects are included
+    row_epochs: dict[str, int] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)
+    newest_minute: int = 0
+
+    # --- live updates ---------------------------------------------------------
+    def apply(self, delta: Delta, *, only_rows_before_epoch: int | None = None) -> None:
+        """Add a delta; in recovery only to rows that do not include it yet."""
+
+        def wanted(row: str) -> bool:
+            if only_rows_before_epoch is None:
+                return True
+            return self.row_epochs.get(row, -1) < only_rows_before_epoch
+
+        if wanted(COUNTER_ROW):
+            for key, n in delta.counters.items():
+                self.counters[key] = self.counters.get(key, 0) + n
+            for cur, amount in delta.revenue.items():
+                self.revenue[cur] = self.revenue.get(cur, Decimal(0)) + amount
+            if delta.counters or delta.revenue:
+                self.dirty.add(COUNTER_ROW)
+        if delta.max_event_ms > self.max_event_ms:
+            self.max_event_ms = delta.max_event_ms
+            self.dirty.add(COUNTER_ROW)
+        floor = self.minute_floor()
+        for (name, minute), n in delta.buckets.items():
+            hist = self.hists.get(name)
+            if hist is None:
+                hist = self.hists[name] = BucketHistogram()
+            if minute >= floor and wanted(minute_row(minute)):
+                hist.add_minute(minute, n)
+                self.dirty.add(minute_row(minute))
+            if minute // 60 >= self.hour_floor() and wanted(hour_row(minute)):
+                hist.add_hour(minute // 60, n)
+                self.dirty.add(hour_row(minute))
+            self.newest_minute = max(self.newest_minute, minute)
+
+    def minute_floor(self) -> int:
+        return self.watermark_minute() - MINUTE_HORIZON
+
+    def hour_floor(self) -> int:
+        return self.watermark_minute() // 60 - HOUR_HORIZON
+
+    def watermark_minute(self) -> int:
+        return max(self.max_event_ms, self.idle_floor_ms) // 60_000
+
+    def counter(self, key: str) -> int:
+        return self.counters.get(key, 0)
+
+    # --- persistence ------------------------------------------------------------
+    def take_dirty_rows(self, epoch: int) -> Iterator[tuple[str, bytes | None]]:
+        """Rows to write at the end of ``epoch`` (None: delete the row)."""
+        self._prune()
+        for row in sorted(self.dirty):
+            self.row_epochs[row] = epoch
+            body = self._row_body(row)
+            if body is None:
+                self.row_epochs.pop(row, None)
+                yield row, None
+            else:
+                body["e"] = epoch
+                yield row, orjson.dumps(body)
+        self.dirty.clear()
+
+    def load_row(self, row: str, raw: bytes) -> None:
+        body = orjson.loads(raw)
+        self.row_epochs[row] = int(body["e"])
+        if row == COUNTER_ROW:
+            self.counters = dict(body["c"])
+            self.revenue = {k: Decimal(v) for k, v in body["r"].items()}
+            self.max_event_ms = max(self.max_event_ms, int(body["x"]))
+            self.idle_floor_ms = max(self.idle_floor_ms, int(body["i"]))
+            self.applied_offset = max(self.applied_offset, int(body["o"]))
+            return
+        minute_level = row.startswith("m/")
+        for name, bucket, n in body["v"]:
+            hist = self.hists.get(name)
+            if hist is None:
+                hist = self.hists[name] = BucketHistogram()
+            if minute_level:
+                hist.add_minute(bucket, n)
+                self.newest_minute = max(self.newest_minute, bucket)
+            else:
+                hist.add_hour(bucket, n)
+
+    def _row_body(self, row: str) -> dict[str, Any] | None:
+        if row == COUNTER_ROW:
+            return {
+                "c": self.counters,
+                "r": {k: str(v) for k, v in self.revenue.items()},
+                "x": self.max_event_ms,
+                "i": self.idle_floor_ms,
+                "o": self.applied_offset,
+            }
+        kind, _, number = row.partition("/")
+        index = int(number)
+        entries: list[list[Any]] = []
+        if kind == "m":
+            keys = range(index * 60, index * 60 + 60)
+            for name, hist in self.hists.items():
+                entries.extend([name, m, hist.minutes[m]] for m in keys if m in hist.minutes)
+        else:
+            keys = range(index * 24, index * 24 + 24)
+            for name, hist in self.hists.items():
+                entries.extend([name, h, hist.hours[h]] for h in keys if h in hist.hours)
+        return {"v": entries} if entries else None
+
+    def _prune(self) -> None:
+        minute_floor, hour_floor = self.minute_floor(), self.hour_floor()
+        for hist in self.hists.values():
+            hist.drop_minutes_before(minute_floor)
+            hist.drop_hours_before(hour_floor)
+        for row in list(self.row_epochs):
+            kind, _, number = row.partition("/")
+            if (kind == "m" and (int(number) + 1) * 60 <= minute_floor) or (
+                kind == "h" and (int(number) + 1) * 24 <= hour_floor
+            ):
+                self.dirty.add(row)

@@ -1,0 +1,181 @@
+"""Wire contract, schema_version 1 (GUIDE section 2).
+
+Frontends, backends and the collector all speak this; the JSON Schemas in
+``schemas/`` are generated from these models by ``tracker schema export``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    TypeAdapter,
+    model_validator,
+)
+
+CHANNELS: tuple[str, ...] = ("web", "app", "social", "store", "email", "call_center", "partner")
+EVENT_TYPES: tuple[str, ...] = (
+    "page_view",
+    "interaction",
+    "page_ping",
+    "order",
+    "consent",
+    "feedback",
+)
+PROPERTIES_MAX_BYTES = 2048
+
+Channel = Literal["web", "app", "social", "store", "email", "call_center", "partner"]
+
+# RFC 3339 demands a date, a time and an offset; pydantic alone would also take
+# unix numbers and offset-less strings, which devices then get silently wrong.
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def _require_rfc3339(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 timestamp with offset, e.g. 2026-05-04T09:00:00Z")
+    return value
+
+
+def _limit_properties(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is not None and len(orjson.dumps(value)) > PROPERTIES_MAX_BYTES:
+        raise ValueError(f"properties must serialize to at most {PROPERTIES_MAX_BYTES} bytes")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_require_rfc3339)]
+Text64 = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Text128 = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Touchpoint = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_./:-]{1,64}$")]
+Properties = Annotated[dict[str, Any] | None, AfterValidator(_limit_properties)]
+
+
+class Consent(BaseModel):
+    """The customer's consent state at the moment of the event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    analytics: StrictBool
+    marketing: StrictBool
+
+
+class _EventBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+
+    schema_version: Literal[1]
+    event_id: Text64
+    customer_id: Text128
+    occurred_at: Timestamp
+    sent_at: Timestamp | None = None
+    channel: Channel
+    touchpoint: Touchpoint
+    consent: Consent
+    properties: Properties = None
+    account_id: Text128 | None = None
+
+
+class PageView(_EventBase):
+    event_type: Literal["page_view"]
+    referrer: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    campaign: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+class Interaction(_EventBase):
+    event_type: Literal["interaction"]
+    action: Text64
+
+
+class PagePing(_EventBase):
+    event_type: Literal["page_ping"]
+
+
+class Order(_EventBase):
+    event_type: Literal["order"]
+    order_id: Text64
+    revenue: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+class ConsentChange(_EventBase):
+    event_type: Literal["consent"]
+
+
+class Feedback(_EventBase):
+    event_type: Literal["feedback"]
+    nps: Annotated[StrictInt, Field(ge=0, le=10)] | None = None
+    csat: Annotated[StrictInt, Field(ge=1, le=5)] | None = None
+    ces: Annotated[StrictInt, Field(ge=1, le=7)] | None = None
+    comment: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    language: Literal["de", "en"] | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one_answer(self) -> Feedback:
+        if self.nps is None and self.csat is None and self.ces is None and self.comment is None:
+            raise ValueError("feedback needs at least one of nps, csat, ces or comment")
+        if self.comment is not None and self.language is None:
+            raise ValueError("a comment needs its language (de or en)")
+        return self
+
+
+Event = Annotated[
+    PageView | Interaction | PagePing | Order | ConsentChange | Feedback,
+    Field(discriminator="event_type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+MODELS: dict[str, type[_EventBase]] = {
+    "page_view": PageView,
+    "interaction": Interaction,
+    "page_ping": PagePing,
+    "order": Order,
+    "consent": ConsentChange,
+    "feedback": Feedback,
+}
+
+
+def parse_event(data: Any) -> Event:
+    """Validate one decoded JSON value as an event; raises pydantic.ValidationError."""
+    return EVENT_ADAPTER.validate_python(data)
+
+
+def event_json_schema() -> dict[str, Any]:
+    """The JSON Schema of one event, as published in ``schemas/``."""
+    schema = EVENT_ADAPTER.json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://touchpoint-tracker.dev/schemas/event.v1.json"
+    schema["title"] = "Touchpoint event, schema_version 1"
+    return schema
+
+
+def message_json_schema() -> dict[str, Any]:
+    """A Kafka message: one event, or an array of events of one customer."""
+    event = event_json_schema()
+    defs = event.pop("$defs", {})
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://touchpoint-tracker.dev/schemas/message.v1.json",
+        "title": "Touchpoint message: one event or a batch of one customer's events",
+        "$defs": {**defs, "Event": {k: v for k, v in event.items() if not k.startswith("$")}},
+        "oneOf": [
+            {"$ref": "#/$defs/Event"},
+            {"type": "array", "items": {"$ref": "#/$defs/Event"}, "minItems": 1},
+        ],
+    }

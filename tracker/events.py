@@ -1,0 +1,77 @@
+"""The compact, already-validated view of an event that the pure logic works on."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from tracker.contract import CHANNELS, Event, Feedback, Interaction, Order
+from tracker.labels import LabelSets
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+def to_ms(moment: datetime) -> int:
+    """Epoch milliseconds of an aware datetime (integer arithmetic: no float rounding)."""
+    return (moment - _EPOCH) // _MS
+
+
+def id_hash(event_id: str) -> int:
+    """A 64-bit hash of an event id: state never holds the ids themselves."""
+    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
+
+
+def event_time_ms(occurred_ms: int, sent_ms: int | None, broker_ms: int) -> int:
+    """Snowplow-style skew correction: broker time minus the device's send delay."""
+    if sent_ms is None:
+        return occurred_ms
+    return broker_ms - (sent_ms - occurred_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    event_type: str
+    id_hash: int
+    at_ms: int
+    channel: int
+    touchpoint: int
+    action: str | None = None
+    revenue: Decimal | None = None
+    currency: str | None = None
+    nps: int | None = None
+    csat: int | None = None
+    ces: int | None = None
+    comment: str | None = None
+    language: str | None = None
+    account: str | None = None
+
+    @classmethod
+    def build(
+        cls, event: Event, broker_ms: int, labels: LabelSets, account: str | None = None
+    ) -> EventView:
+        sent = to_ms(event.sent_at) if event.sent_at is not None else None
+        view = cls(
+            event_type=event.event_type,
+            id_hash=id_hash(event.event_id),
+            at_ms=event_time_ms(to_ms(event.occurred_at), sent, broker_ms),
+            channel=CHANNELS.index(event.channel),
+            touchpoint=labels.touchpoint_index(event.touchpoint),
+            account=account,
+        )
+        if isinstance(event, Order):
+            return replace(view, revenue=event.revenue, currency=labels.currency(event.currency))
+        if isinstance(event, Interaction):
+            return replace(view, action=labels.action(event.action))
+        if isinstance(event, Feedback):
+            return replace(
+                view,
+                nps=event.nps,
+                csat=event.csat,
+                ces=event.ces,
+                comment=event.comment,
+                language=event.language,
+            )
+        return view

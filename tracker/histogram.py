@@ -1,0 +1,60 @@
+"""Counts by event-time bucket, summed over a window at scrape time.
+
+Windows up to 24 h are resolved to the minute, longer ones (7 d, 28 d, 90 d)
+to the hour: minute buckets are kept only for the last ``MINUTE_HORIZON``.
+Sums read at most a few dozen buckets, never one entry per customer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MINUTE_MS = 60_000
+MINUTE_HORIZON = 26 * 60  # minutes: a 24 h window plus slack for the watermark
+HOUR_HORIZON = 92 * 24  # hours: a 90 d window plus slack
+
+
+def minute_of(ms: int) -> int:
+    return ms // MINUTE_MS
+
+
+@dataclass(slots=True)
+class BucketHistogram:
+    minutes: dict[int, int] = field(default_factory=dict)
+    hours: dict[int, int] = field(default_factory=dict)
+    days: dict[int, int] = field(default_factory=dict)
+
+    def add_minute(self, minute: int, n: int) -> None:
+        _bump(self.minutes, minute, n)
+
+    def add_hour(self, hour: int, n: int) -> None:
+        _bump(self.hours, hour, n)
+        _bump(self.days, hour // 24, n)
+
+    def since_minute(self, first: int, last_hour: int) -> int:
+        """Sum of buckets from minute ``first`` on (``last_hour``: newest hour to read)."""
+        hour = first // 60
+        total = sum(self.minutes.get(m, 0) for m in range(first, (hour + 1) * 60))
+        return total + sum(self.hours.get(h, 0) for h in range(hour + 1, last_hour + 1))
+
+    def since_hour(self, first: int, last_hour: int) -> int:
+        day = first // 24
+        total = sum(self.hours.get(h, 0) for h in range(first, (day + 1) * 24))
+        return total + sum(self.days.get(d, 0) for d in range(day + 1, last_hour // 24 + 1))
+
+    def drop_minutes_before(self, minute: int) -> None:
+        for key in [m for m in self.minutes if m < minute]:
+            del self.minutes[key]
+
+    def drop_hours_before(self, hour: int) -> None:
+        for key in [h for h in self.hours if h < hour]:
+            count = self.hours.pop(key)
+            _bump(self.days, key // 24, -count)
+
+
+def _bump(buckets: dict[int, int], key: int, n: int) -> None:
+    value = buckets.get(key, 0) + n
+    if value:
+        buckets[key] = value
+    else:
+        buckets.pop(key, None)

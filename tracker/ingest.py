@@ -1,0 +1,120 @@
+"""Turning one Kafka message into classified items (GUIDE 3b, order of checks).
+
+parse -> consent (an explicit ``analytics: false`` is dropped, or is a
+withdrawal when it is a consent event, even if the rest is malformed) ->
+schema -> key match. Later checks (future timestamp, duplicate, late)
+need state or time and happen in the partition processor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from tracker.contract import Event, parse_event
+
+MAX_ERROR_CHARS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    reason: str  # invalid_json, invalid_event, key_mismatch, too_large, future_timestamp
+    raw: bytes
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class NoConsent:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal:
+    event_id: str | None
+    occurred_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Valid:
+    event: Event
+    source: Any  # the decoded item, or the message bytes when it held one event
+
+    def raw(self) -> bytes:
+        return self.source if isinstance(self.source, bytes) else orjson.dumps(self.source)
+
+
+Item = Reject | NoConsent | Withdrawal | Valid
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_bytes: int = 1_048_576
+    max_events: int = 500
+
+
+def decode_key(key: bytes | None) -> str | None:
+    """The customer id the message is keyed by, or None when unusable."""
+    if not key:
+        return None
+    try:
+        text = key.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if 1 <= len(text) <= 128 else None
+
+
+def classify(key: str | None, value: bytes | None, limits: Limits) -> list[Item]:
+    raw = value or b""
+    if len(raw) > limits.max_bytes:
+        return [Reject("too_large", raw, f"message of {len(raw)} bytes > {limits.max_bytes}")]
+    try:
+        decoded = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return [Reject("invalid_json", raw, f"not UTF-8 JSON: {exc}"[:MAX_ERROR_CHARS])]
+    if isinstance(decoded, dict):
+        items: list[Any] = [decoded]
+    elif isinstance(decoded, list) and decoded:
+        items = decoded
+    else:
+        return [Reject("invalid_json", raw, "a message is an event object or a non-empty array")]
+    if len(items) > limits.max_events:
+        return [Reject("too_large", raw, f"batch of {len(items)} events > {limits.max_events}")]
+    single = len(items) == 1 and isinstance(decoded, dict)
+    return [_classify_one(key, item, raw if single else None) for item in items]
+
+
+def _classify_one(key: str | None, item: Any, original: bytes | None) -> Item:
+    if isinstance(item, dict):
+        consent = item.get("consent")
+        if isinstance(consent, dict) and consent.get("analytics") is False:
+            if item.get("event_type") == "consent":
+                event_id = item.get("event_id")
+                occurred = item.get("occurred_at")
+                return Withdrawal(
+                    event_id if isinstance(event_id, str) and event_id else None,
+                    occurred if isinstance(occurred, str) else None,
+                )
+            return NoConsent()
+    try:
+        event = parse_event(item)
+    except ValidationError as exc:
+        return Reject("invalid_event", _raw(original, item), _summarize(exc))
+    if key is None or event.customer_id != key:
+        reason = "customer_id differs from the message key"
+        return Reject("key_mismatch", _raw(original, item), reason)
+    return Valid(event, original if original is not None else item)
+
+
+def _summarize(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in error["loc"]) or "event"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)[:MAX_ERROR_CHARS]
+
+
+def _raw(original: bytes | None, item: Any) -> bytes:
+    return original if original is not None else orjson.dumps(item)

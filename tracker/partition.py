@@ -1,0 +1,464 @@
+"""One input partition's processing: pure Python, time and storage passed in.
+
+The Faust wiring owns one ``PartitionProcessor`` per actively assigned
+partition and hands it every message, a clock tick and a store whose
+writes go to the changelog of that same partition. See ``aggregates`` for
+why rows carry offsets, epochs and deltas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import orjson
+
+from tracker.aggregates import COUNTER_ROW, Aggregates, Delta, counter_key
+from tracker.customer import CustomerState, decode_state, encode_state
+from tracker.events import EventView, id_hash, to_ms
+from tracker.ingest import Item, Limits, NoConsent, Reject, Withdrawal, classify, decode_key
+from tracker.pseudonym import Pseudonymizer
+from tracker.sessionizer import (
+    Outcome,
+    Rules,
+    accept,
+    close_session,
+    is_duplicate_withdrawal,
+    withdraw,
+)
+
+DAY_MS = 86_400_000
+MINUTE_MS = 60_000
+
+
+class StateStore(Protocol):
+    """Key-value rows of one partition; writes must reach that partition's changelog."""
+
+    def get(self, key: str) -> bytes | None: ...
+    def put(self, key: str, value: bytes) -> None: ...
+    def delete(self, key: str) -> None: ...
+    def items(self, prefix: str) -> Iterable[tuple[str, bytes]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    value: bytes
+    reason: str
+    detail: str
+    source_partition: int
+    source_offset: int
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return [
+            ("tracker-reject-reason", self.reason.encode()),
+            ("tracker-reject-detail", self.detail.encode()),
+            ("tracker-source-partition", str(self.source_partition).encode()),
+            ("tracker-source-offset", str(self.source_offset).encode()),
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    max_out_of_order_ms: int = 10_000
+    idle_timeout_ms: int = 60_000
+    max_future_ms: int = 600_000
+    retention_ms: int = 90 * DAY_MS  # longest of the reach windows and the repurchase lookback
+
+
+@dataclass(slots=True)
+class _Row:
+    state: CustomerState | None
+    epoch: int
+    delta: Delta
+
+
+@dataclass(slots=True)
+class PartitionProcessor:
+    partition: int
+    rules: Rules
+    store: StateStore
+    pseudonyms: Pseudonymizer
+    limits: Limits = field(default_factory=Limits)
+    timing: Timing = field(default_factory=Timing)
+    aggregates: Aggregates = field(default_factory=Aggregates)
+    applied_offset: int = -1
+    epoch: int = 0
+    last_input_wall_ms: int | None = None
+    active_sessions: dict[int, int] = field(default_factory=dict)  # entry channel -> open
+    _deadlines: dict[int, set[str]] = field(default_factory=dict)  # minute -> customers
+    _expiries: dict[int, set[str]] = field(default_factory=dict)  # day -> customers
+    _pending_delete: set[str] = field(default_factory=set)
+
+    # --- keys -----------------------------------------------------------------
+    @property
+    def _prefix(self) -> str:
+        return f"{self.partition}/"
+
+    def _customer_key(self, pseudonym: str) -> str:
+        return f"{self.partition}/c/{pseudonym}"
+
+    @property
+    def _ingest_key(self) -> str:
+        return f"{self.partition}/i"
+
+    # --- watermark ------------------------------------------------------------
+    @property
+    def watermark_ms(self) -> int:
+        agg = self.aggregates
+        if agg.max_event_ms == 0 and agg.idle_floor_ms == 0:
+            return 0
+        return max(agg.max_event_ms - self.timing.max_out_of_order_ms, agg.idle_floor_ms)
+
+    # --- recovery ---------------------------------------------------------------
+    def recover(self, now_ms: int) -> None:
+        """Rebuild from the rows restored from the changelog, then persist a clean epoch."""
+        delta_rows: list[tuple[str, dict[str, Any]]] = []
+        for key, raw in self.store.items(self._prefix):
+            kind = key[len(self._prefix) :].split("/", 1)
+            if kind[0] == "a":
+                self.aggregates.load_row(kind[1], raw)
+                self.epoch = max(self.epoch, self.aggregates.row_epochs[kind[1]])
+            else:
+                delta_rows.append((key, orjson.loads(raw)))
+        offset = self.aggregates.applied_offset
+        for key, body in delta_rows:
+            epoch = int(body["e"])
+            self.epoch = max(self.epoch, epoch)
+            offset = max(offset, int(body["o"]))
+            self.aggregates.apply(Delta.from_json(body["d"]), only_rows_before_epoch=epoch)
+            state = decode_state(body["s"]) if body.get("s") is not None else None
+            if state is None or state.is_empty():
+                self._pending_delete.add(key)
+            else:
+                self._index(key, _NO_INDEX, state)
+        self.applied_offset = offset
+        self.aggregates.applied_offset = offset
+        if self.aggregates.max_event_ms or self.aggregates.idle_floor_ms:
+            self.last_input_wall_ms = now_ms  # restored input counts as input for the idle rule
+        self.epoch += 1
+        self.aggregates.dirty.update(self.aggregates.row_epochs)
+        self.aggregates.dirty.add(COUNTER_ROW)
+        self.flush()
+
+    # --- input ------------------------------------------------------------------
+    def process(
+        self,
+        key: bytes | None,
+        value: bytes | None,
+        offset: int,
+        broker_ms: int,
+        now_ms: int,
+        control: str | None = None,
+    ) -> list[DeadLetter]:
+        """Apply one input message; returns what goes to the dead-letter topic."""
+        self.last_input_wall_ms = now_ms
+        if offset <= self.applied_offset:
+            return []  # applied before a crash; its effects were restored from the changelog
+        self.applied_offset = self.aggregates.applied_offset = offset
+        self.aggregates.dirty.add(COUNTER_ROW)
+        customer_id = decode_key(key)
+        customer = _CustomerContext(self, customer_id)
+        ingest = Delta()
+        letters: list[DeadLetter] = []
+        if control is not None:
+            self._control(customer, ingest, control, value, broker_ms)
+        else:
+            for item in classify(customer_id, value, self.limits):
+                self._apply_item(customer, ingest, letters, item, offset, broker_ms)
+        # Exactly one row carries a message, so a crash never leaves half of it applied.
+        if customer.touched:
+            customer.delta.merge(ingest)
+            customer.save()
+        else:
+            self._save_ingest(ingest)
+        self._close_due()
+        return letters
+
+    def tick(self, now_ms: int) -> None:
+        """Wall-clock housekeeping: the idle rule, due sessions, state expiry."""
+        if (
+            self.last_input_wall_ms is not None
+            and now_ms - self.last_input_wall_ms >= self.timing.idle_timeout_ms
+        ):
+            floor = now_ms - self.timing.max_out_of_order_ms
+            if floor > self.aggregates.idle_floor_ms:
+                self.aggregates.idle_floor_ms = floor
+                self.aggregates.dirty.add(COUNTER_ROW)
+                self._close_due()
+        self._expire()
+
+    def flush(self) -> None:
+        """End the epoch: persist changed aggregate rows, then delete what may go."""
+        for row, body in self.aggregates.take_dirty_rows(self.epoch):
+            key = f"{self.partition}/a/{row}"
+            if body is None:
+                self.store.delete(key)
+            else:
+                self.store.put(key, body)
+        self.epoch += 1
+        for key in sorted(self._pending_delete):
+            self.store.delete(key)
+        self._pending_delete.clear()
+
+    def customer_row(self, customer_id: str) -> dict[str, Any] | None:
+        """What is held for a customer (for access requests), or None."""
+        raw = self.store.get(self._customer_key(self.pseudonyms.of(customer_id)))
+        if raw is None:
+            return None
+        body: dict[str, Any] = orjson.loads(raw)
+        return body
+
+    # --- internals ----------------------------------------------------------------
+    def _apply_item(
+        self,
+        customer: _CustomerContext,
+        ingest: Delta,
+        letters: list[DeadLetter],
+        item: Item,
+        offset: int,
+        broker_ms: int,
+    ) -> None:
+        if isinstance(item, Reject):
+            self._reject(ingest, letters, item, offset)
+        elif isinstance(item, NoConsent) or (isinstance(item, Withdrawal) and customer.key is None):
+            ingest.count(counter_key("tracker_events_dropped_total", "no_consent"))
+        elif isinstance(item, Withdrawal):
+            customer.withdraw(item, broker_ms)
+        elif customer.blocks(item.event.event_type):
+            ingest.count(counter_key("tracker_events_dropped_total", "no_consent"))
+        else:
+            ev = EventView.build(item.event, broker_ms, self.rules.labels)
+            if ev.at_ms > broker_ms + self.timing.max_future_ms:
+                limit = self.timing.max_future_ms // 1000
+                detail = f"event time is more than {limit}s after the broker timestamp"
+                self._reject(
+                    ingest, letters, Reject("future_timestamp", item.raw(), detail), offset
+                )
+            else:
+                customer.accept(ev)
+
+    def _control(
+        self,
+        customer: _CustomerContext,
+        ingest: Delta,
+        control: str,
+        value: bytes | None,
+        broker_ms: int,
+    ) -> None:
+        if control != "erase" or customer.key is None:
+            ingest.count(counter_key("tracker_control_ignored_total"))
+            return
+        try:
+            reason = str(orjson.loads(value or b"{}").get("reason", "request"))
+        except (orjson.JSONDecodeError, AttributeError):
+            reason = "request"
+        customer.erase(reason if reason in ERASURE_REASONS else "request", broker_ms)
+
+    def _reject(self, ingest: Delta, letters: list[DeadLetter], item: Reject, offset: int) -> None:
+        ingest.count(counter_key("tracker_events_rejected_total", item.reason))
+        letters.append(DeadLetter(item.raw, item.reason, item.detail, self.partition, offset))
+
+    def _save_ingest(self, delta: Delta) -> None:
+        raw = self.store.get(self._ingest_key)
+        stored = delta
+        if raw is not None:
+            body = orjson.loads(raw)
+            if int(body["e"]) == self.epoch:
+                stored = Delta.from_json(body["d"])
+                stored.merge(delta)
+        self.aggregates.apply(delta)
+        self.store.put(self._ingest_key, _row_bytes(None, self.applied_offset, self.epoch, stored))
+
+    def _load(self, key: str) -> _Row | None:
+        raw = self.store.get(key)
+        if raw is None:
+            return None
+        body = orjson.loads(raw)
+        epoch = int(body["e"])
+        delta = Delta.from_json(body["d"]) if epoch == self.epoch else Delta()
+        state = decode_state(body["s"]) if body.get("s") is not None else None
+        return _Row(state, epoch, delta)
+
+    def _store_row(self, key: str, before: _IndexInfo, row: _Row, new: Delta) -> None:
+        self.aggregates.apply(new)
+        row.delta.merge(new)
+        state = row.state
+        self._index(key, before, state)
+        if state is None or state.is_empty():
+            # Nothing left to keep; the row lives until its delta is in a flushed epoch.
+            self.store.put(key, _row_bytes(None, self.applied_offset, self.epoch, row.delta))
+            self._pending_delete.add(key)
+            return
+        self._pending_delete.discard(key)
+        self.store.put(key, _row_bytes(state, self.applied_offset, self.epoch, row.delta))
+
+    def index_info(self, state: CustomerState | None) -> _IndexInfo:
+        if state is None or state.is_empty():
+            return _NO_INDEX
+        session = state.session
+        deadline = entry = None
+        if session is not None:
+            deadline = session.deadline_ms(self.rules.gap_ms, self.rules.max_session_ms)
+            entry = session.entry_channel
+        if state.withdrawn:
+            expiry = state.withdrawn_until_ms
+        else:
+            expiry = state.last_activity_ms() + self.timing.retention_ms
+        return _IndexInfo(deadline, entry, expiry)
+
+    def _index(self, key: str, before: _IndexInfo, after_state: CustomerState | None) -> None:
+        after = self.index_info(after_state)
+        if before.deadline != after.deadline:
+            if before.deadline is not None:
+                _discard(self._deadlines, before.deadline // MINUTE_MS, key)
+            if after.deadline is not None:
+                self._deadlines.setdefault(after.deadline // MINUTE_MS, set()).add(key)
+        if before.entry != after.entry:
+            if before.entry is not None:
+                self.active_sessions[before.entry] -= 1
+            if after.entry is not None:
+                self.active_sessions[after.entry] = self.active_sessions.get(after.entry, 0) + 1
+        if before.expiry != after.expiry:
+            if before.expiry is not None:
+                _discard(self._expiries, before.expiry // DAY_MS, key)
+            if after.expiry is not None:
+                self._expiries.setdefault(after.expiry // DAY_MS, set()).add(key)
+
+    def _close_due(self) -> None:
+        wm = self.watermark_ms
+        for minute in sorted(m for m in self._deadlines if m <= wm // MINUTE_MS):
+            for key in list(self._deadlines.get(minute, ())):
+                row = self._load(key)
+                before = self.index_info(row.state if row else None)
+                if row is None or row.state is None or before.deadline is None:
+                    _discard(self._deadlines, minute, key)
+                elif before.deadline <= wm:
+                    delta = Delta()
+                    close_session(self.rules, row.state, delta)
+                    self._store_row(key, before, row, delta)
+
+    def _expire(self) -> None:
+        wm = self.watermark_ms
+        for day in sorted(d for d in self._expiries if d <= wm // DAY_MS):
+            for key in list(self._expiries.get(day, ())):
+                row = self._load(key)
+                info = self.index_info(row.state if row else None)
+                if row is None or info.expiry is None:
+                    _discard(self._expiries, day, key)
+                elif info.expiry <= wm and info.deadline is None:
+                    _discard(self._expiries, day, key)
+                    if row.epoch < self.epoch:
+                        self.store.delete(key)  # its last delta is already in the aggregates
+                    else:
+                        self._pending_delete.add(key)
+
+
+@dataclass(frozen=True, slots=True)
+class _IndexInfo:
+    deadline: int | None
+    entry: int | None
+    expiry: int | None
+
+
+_NO_INDEX = _IndexInfo(None, None, None)
+ERASURE_REASONS = ("withdrawal", "request")
+
+
+class _CustomerContext:
+    """The message key's customer while one message is applied."""
+
+    def __init__(self, processor: PartitionProcessor, customer_id: str | None) -> None:
+        self.p = processor
+        self.key = (
+            processor._customer_key(processor.pseudonyms.of(customer_id))
+            if customer_id is not None
+            else None
+        )
+        self.touched = False
+        self.delta = Delta()
+        self._row: _Row | None = None
+        self._before = _NO_INDEX
+
+    def _ensure(self) -> _Row:
+        if self._row is None:
+            assert self.key is not None
+            row = self.p._load(self.key)
+            if row is None:
+                row = _Row(None, self.p.epoch, Delta())
+            self._row = row
+            self._before = self.p.index_info(row.state)
+        return self._row
+
+    def blocks(self, event_type: str) -> bool:
+        """A withdrawal marker drops everything but a fresh consent grant."""
+        if self.key is None:
+            return False
+        state = self._ensure().state
+        return state is not None and state.withdrawn and event_type != "consent"
+
+    def accept(self, ev: EventView) -> None:
+        row = self._ensure()
+        state = row.state or CustomerState()
+        ooo = self.p.timing.max_out_of_order_ms
+        wm = max(self.p.watermark_ms, self.delta.max_event_ms - ooo)
+        outcome = accept(self.p.rules, state, ev, wm, self.delta)
+        assert outcome is not Outcome.NO_CONSENT  # blocks() ran first
+        row.state = state
+        self.touched = True
+
+    def withdraw(self, item: Withdrawal, broker_ms: int) -> None:
+        row = self._ensure()
+        state = row.state or CustomerState()
+        at_ms = _parse_time(item.occurred_at) or broker_ms
+        hashed = id_hash(item.event_id) if item.event_id else None
+        self.touched = True
+        if hashed is not None and is_duplicate_withdrawal(self.p.rules, state, hashed, at_ms):
+            self.delta.count(counter_key("tracker_events_dropped_total", "duplicate"))
+            return
+        self.delta.max_event_ms = max(self.delta.max_event_ms, at_ms)
+        row.state = withdraw(self.p.rules, state, at_ms, "withdrawal", hashed, self.delta)
+
+    def erase(self, reason: str, at_ms: int) -> None:
+        row = self._ensure()
+        state = row.state or CustomerState()
+        if state.session is not None:
+            # An operator request erases at once: an open session is discarded, never counted.
+            state.session.last_ms = max(state.session.last_ms, at_ms)
+        row.state = withdraw(self.p.rules, state, at_ms, reason, None, self.delta)
+        self.touched = True
+
+    def save(self) -> None:
+        if self.key is not None and self._row is not None:
+            self.p._store_row(self.key, self._before, self._row, self.delta)
+            self.delta = Delta()
+
+
+def _row_bytes(state: CustomerState | None, offset: int, epoch: int, delta: Delta) -> bytes:
+    return orjson.dumps(
+        {
+            "s": encode_state(state) if state is not None else None,
+            "o": offset,
+            "e": epoch,
+            "d": delta.to_json(),
+        }
+    )
+
+
+def _parse_time(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return to_ms(moment) if moment.tzinfo is not None else None
+
+
+def _discard(index: dict[int, set[str]], bucket: int, key: str) -> None:
+    members = index.get(bucket)
+    if members is not None:
+        members.discard(key)
+        if not members:
+            del index[bucket]

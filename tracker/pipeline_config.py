@@ -1,0 +1,60 @@
+"""Settings turned into the pure pipeline's configuration objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tracker.ingest import Limits
+from tracker.labels import LabelSets, WINDOWS
+from tracker.partition import PartitionProcessor, StateStore, Timing
+from tracker.pseudonym import Pseudonymizer
+from tracker.sessionizer import Rules, Scorer
+from tracker.settings import Settings
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    rules: Rules
+    limits: Limits
+    timing: Timing
+    pseudonyms: Pseudonymizer
+    repurchase_seconds: float
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, pseudonyms: Pseudonymizer, scorer: Scorer | None = None
+    ) -> PipelineConfig:
+        labels = LabelSets.build(
+            settings.touchpoints, settings.actions, settings.currencies, settings.funnel
+        )
+        rules = Rules(
+            labels=labels,
+            gap_ms=_ms(settings.session_gap),
+            max_session_ms=_ms(settings.session_max_duration),
+            dedup_ms=_ms(settings.dedup_window),
+            withdrawal_ms=_ms(settings.withdrawal_memory),
+            scorer=scorer,
+        )
+        longest_window = max(max(WINDOWS.values()), settings.repurchase_lookback)
+        timing = Timing(
+            max_out_of_order_ms=_ms(settings.max_out_of_order),
+            idle_timeout_ms=_ms(settings.idle_timeout),
+            max_future_ms=_ms(settings.max_future),
+            retention_ms=_ms(longest_window),
+        )
+        limits = Limits(settings.max_message_bytes, settings.max_message_events)
+        return cls(rules, limits, timing, pseudonyms, settings.repurchase_lookback)
+
+    def processor(self, partition: int, store: StateStore) -> PartitionProcessor:
+        return PartitionProcessor(
+            partition=partition,
+            rules=self.rules,
+            store=store,
+            pseudonyms=self.pseudonyms,
+            limits=self.limits,
+            timing=self.timing,
+        )

@@ -1,0 +1,87 @@
+"""The whole pipeline without Kafka: partitions, processors and metrics in one process.
+
+Used to compute the expected metrics of a stream independently of the
+worker (tests, benchmarks) and by ``tracker inspect`` style tooling. It
+routes keys with Kafka's default partitioner, so per-partition watermarks
+match a real topic with the same partition count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from kafka.partitioner.default import murmur2
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tracker.exposition import TrackerCollector, WorkerView
+from tracker.memory_store import MemoryStore
+from tracker.partition import PartitionProcessor
+from tracker.pipeline_config import PipelineConfig
+
+Sample = tuple[str, tuple[tuple[str, str], ...], float]
+
+
+def partition_for(key: bytes | None, partitions: int) -> int:
+    """Kafka's default (murmur2) partitioner, as kafka-python, aiokafka and Java use it."""
+    if key is None:
+        return 0
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+@dataclass
+class ReferencePipeline:
+    config: PipelineConfig
+    partitions: int = 8
+    stores: dict[int, MemoryStore] = field(default_factory=dict)
+    processors: dict[int, PartitionProcessor] = field(default_factory=dict)
+    now_ms: int = 0
+
+    def __post_init__(self) -> None:
+        for p in range(self.partitions):
+            store = self.stores.setdefault(p, MemoryStore())
+            self.processors[p] = self.config.processor(p, store)
+        self._offsets = dict.fromkeys(range(self.partitions), -1)
+
+    def feed(self, key: bytes | None, value: bytes | None, broker_ms: int, now_ms: int) -> int:
+        partition = partition_for(key, self.partitions)
+        self._offsets[partition] += 1
+        self.now_ms = now_ms
+        self.processors[partition].process(key, value, self._offsets[partition], broker_ms, now_ms)
+        return partition
+
+    def tick(self, now_ms: int) -> None:
+        self.now_ms = now_ms
+        for processor in self.processors.values():
+            processor.tick(now_ms)
+            processor.flush()
+
+    def samples(self) -> list[Sample]:
+        registry = CollectorRegistry()
+        registry.register(
+            TrackerCollector(
+                WorkerView(
+                    partitions=lambda: self.processors,
+                    now_ms=lambda: self.now_ms,
+                    consumer_lag=lambda _p: 0,
+                    funnel=self.config.rules.labels.funnel,
+                    repurchase_seconds=self.config.repurchase_seconds,
+                )
+            )
+        )
+        return parse_exposition(generate_latest(registry).decode())
+
+
+def parse_exposition(text: str) -> list[Sample]:
+    out: list[Sample] = []
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out.append((s.name, tuple(sorted(s.labels.items())), s.value))
+    return out
+
+
+def total(samples: Iterable[Sample], name: str, **labels: str) -> float:
+    """Sum of a metric's samples whose labels include ``labels`` (summing the rest away)."""
+    wanted = set(labels.items())
+    return sum(v for n, lab, v in samples if n == name and wanted <= set(lab))

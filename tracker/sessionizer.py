@@ -1,0 +1,307 @@
+"""Per-customer rules of GUIDE section 3: pure, time passed in.
+
+Every function takes the customer's state, an event (or a moment) and
+writes what it changed in the partition aggregates into a ``Delta``.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from enum import Enum
+from typing import Literal, Protocol
+
+from tracker.aggregates import Delta, counter_key
+from tracker.contract import CHANNELS
+from tracker.customer import (
+    MAX_STEPS,
+    STEP_FEEDBACK,
+    STEP_INTERACTION,
+    STEP_ORDER,
+    STEP_PAGE_VIEW,
+    CustomerState,
+    Session,
+    Step,
+)
+from tracker.events import EventView
+from tracker.histogram import minute_of
+from tracker.labels import LabelSets, nps_category
+
+ENGAGED_MS = 10_000
+SENTIMENT_BUCKETS = (-0.75, -0.5, -0.25, -0.05, 0.05, 0.25, 0.5, 0.75, 1.0)
+_STEP_KIND = {
+    "page_view": STEP_PAGE_VIEW,
+    "interaction": STEP_INTERACTION,
+    "order": STEP_ORDER,
+    "feedback": STEP_FEEDBACK,
+}
+
+
+class Outcome(Enum):
+    COUNTED = "counted"
+    LATE = "late"
+    DUPLICATE = "duplicate"
+    NO_CONSENT = "no_consent"
+
+
+class Score(Protocol):
+    @property
+    def compound(self) -> float: ...
+    @property
+    def polarity(self) -> str: ...
+
+
+class Scorer(Protocol):
+    def score(self, text: str, language: Literal["de", "en"]) -> Score: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    labels: LabelSets
+    gap_ms: int = 1_800_000
+    max_session_ms: int = 86_400_000
+    dedup_ms: int = 86_400_000
+    withdrawal_ms: int = 90 * 86_400_000
+    scorer: Scorer | None = None
+
+
+def accept(rules: Rules, state: CustomerState, ev: EventView, wm_ms: int, delta: Delta) -> Outcome:
+    """Apply one consented, schema-valid, not-future event of this customer."""
+    if state.withdrawn:
+        if ev.event_type != "consent":
+            return Outcome.NO_CONSENT
+        state.withdrawn_until_ms = -1  # a fresh grant lifts the marker
+    seen_at = state.seen_ids.get(ev.id_hash)
+    if seen_at is not None and abs(ev.at_ms - seen_at) <= rules.dedup_ms:
+        delta.count(counter_key("tracker_events_dropped_total", "duplicate"))
+        return Outcome.DUPLICATE
+    _remember_id(rules, state, ev)
+    channel = CHANNELS[ev.channel]
+    delta.count(counter_key("tracker_events_total", ev.event_type, channel))
+    delta.max_event_ms = max(delta.max_event_ms, ev.at_ms)
+    _update_reach(state, ev, delta)
+    if ev.event_type == "order":
+        _count_order(state, ev, delta)
+    elif ev.event_type == "feedback":
+        _count_feedback(rules, ev, delta)
+    elif ev.event_type == "interaction" and ev.action is not None:
+        delta.count(counter_key("tracker_interactions_total", ev.action, channel))
+    if ev.event_type == "consent":
+        return Outcome.COUNTED  # consent changes never start or extend a session
+    if ev.at_ms < wm_ms - rules.gap_ms or _before_session(rules, state.session, ev):
+        delta.count(counter_key("tracker_events_late_total"))
+        return Outcome.LATE
+    _sessionize(rules, state, ev, delta)
+    return Outcome.COUNTED
+
+
+def close_session(rules: Rules, state: CustomerState, delta: Delta) -> None:
+    """Count the customer's open session as closed (GUIDE: outcomes, journey)."""
+    session = state.session
+    if session is None:
+        return
+    state.session = None
+    entry = CHANNELS[session.entry_channel]
+    bounced = session.page_views <= 1 and not session.interactions and not session.orders
+    engaged = (
+        session.last_ms - session.start_ms >= ENGAGED_MS
+        or session.page_views >= 2
+        or session.interactions > 0
+        or session.orders > 0
+    )
+    outcomes = {
+        "closed": True,
+        "bounced": bounced,
+        "engaged": engaged,
+        "interacted": session.interactions > 0,
+        "converted": session.orders > 0,
+    }
+    minute = minute_of(session.last_ms)
+    for name, happened in outcomes.items():
+        if happened:
+            delta.count(counter_key(f"tracker_sessions_{name}_total", entry))
+            delta.bucket(f"sess:{name}", minute, 1)
+    if session.channels.bit_count() > 1:
+        delta.count(counter_key("tracker_sessions_multichannel_total", entry))
+    _count_journey(rules, session, delta)
+
+
+def withdraw(
+    rules: Rules,
+    state: CustomerState,
+    at_ms: int,
+    reason: str,
+    id_hash: int | None,
+    delta: Delta,
+) -> CustomerState:
+    """Erase everything held for the customer; return the marker that replaces it."""
+    had_data = not state.withdrawn and not state.is_empty()
+    session = state.session
+    if session is not None and at_ms > session.last_ms + rules.gap_ms:
+        close_session(rules, state, delta)  # it had ended before the withdrawal: it counts
+    if state.last_seen_ms >= 0:
+        delta.bucket("reach:all", minute_of(state.last_seen_ms), -1)
+    for channel, seen in state.last_seen_by_channel.items():
+        delta.bucket(f"reach:{CHANNELS[channel]}", minute_of(seen), -1)
+    for rank, when in enumerate(state.order_times[:2], start=1):
+        delta.bucket(f"rep:{rank}", minute_of(when), -1)
+    if had_data:
+        delta.count(counter_key("tracker_erasures_total", reason))
+    marker = CustomerState(withdrawn_until_ms=at_ms + rules.withdrawal_ms)
+    if id_hash is not None:
+        marker.seen_ids[id_hash] = at_ms
+    return marker
+
+
+def is_duplicate_withdrawal(rules: Rules, state: CustomerState, id_hash: int, at_ms: int) -> bool:
+    seen_at = state.seen_ids.get(id_hash)
+    return seen_at is not None and abs(at_ms - seen_at) <= rules.dedup_ms
+
+
+# --- internals ---------------------------------------------------------------
+
+
+def _remember_id(rules: Rules, state: CustomerState, ev: EventView) -> None:
+    state.seen_ids[ev.id_hash] = ev.at_ms
+    if len(state.seen_ids) > 16:
+        horizon = max(state.seen_ids.values()) - rules.dedup_ms
+        state.seen_ids = {h: t for h, t in state.seen_ids.items() if t >= horizon}
+
+
+def _update_reach(state: CustomerState, ev: EventView, delta: Delta) -> None:
+    minute = minute_of(ev.at_ms)
+    if ev.at_ms > state.last_seen_ms:
+        if state.last_seen_ms >= 0:
+            delta.bucket("reach:all", minute_of(state.last_seen_ms), -1)
+        delta.bucket("reach:all", minute, 1)
+        state.last_seen_ms = ev.at_ms
+    previous = state.last_seen_by_channel.get(ev.channel, -1)
+    if ev.at_ms > previous:
+        name = f"reach:{CHANNELS[ev.channel]}"
+        if previous >= 0:
+            delta.bucket(name, minute_of(previous), -1)
+        delta.bucket(name, minute, 1)
+        state.last_seen_by_channel[ev.channel] = ev.at_ms
+
+
+def _count_order(state: CustomerState, ev: EventView, delta: Delta) -> None:
+    assert ev.revenue is not None and ev.currency is not None
+    delta.count(counter_key("tracker_orders_total", CHANNELS[ev.channel]))
+    delta.add_revenue(ev.currency, ev.revenue)
+    # Repurchase: customers whose newest / second-newest order lies in the window.
+    before = state.order_times[:2]
+    after = sorted([*before, ev.at_ms], reverse=True)[:2]
+    for rank in (1, 2):
+        old = before[rank - 1] if len(before) >= rank else None
+        new = after[rank - 1] if len(after) >= rank else None
+        if old != new:
+            if old is not None:
+                delta.bucket(f"rep:{rank}", minute_of(old), -1)
+            if new is not None:
+                delta.bucket(f"rep:{rank}", minute_of(new), 1)
+    state.order_times = after
+
+
+def _count_feedback(rules: Rules, ev: EventView, delta: Delta) -> None:
+    channel = CHANNELS[ev.channel]
+    minute = minute_of(ev.at_ms)
+    if ev.nps is not None:
+        category = nps_category(ev.nps)
+        delta.count(counter_key("tracker_nps_responses_total", category, channel))
+        delta.bucket("fb:nps_responses", minute, 1)
+        if category != "passive":
+            delta.bucket(f"fb:nps_{category}s", minute, 1)
+    if ev.csat is not None:
+        delta.count(counter_key("tracker_csat_responses_total", str(ev.csat), channel))
+        delta.bucket("fb:csat_responses", minute, 1)
+        if ev.csat >= 4:
+            delta.bucket("fb:csat_satisfied", minute, 1)
+    if ev.ces is not None:
+        delta.count(counter_key("tracker_ces_responses_total", str(ev.ces), channel))
+        delta.bucket("fb:ces_responses", minute, 1)
+        delta.bucket("fb:ces_sum", minute, ev.ces)
+    if ev.comment and ev.language in ("de", "en") and rules.scorer is not None:
+        score = rules.scorer.score(ev.comment, ev.language)  # type: ignore[arg-type]
+        delta.count(
+            counter_key("tracker_feedback_sentiment_total", score.polarity, ev.language, channel)
+        )
+        bucket = next((b for b in SENTIMENT_BUCKETS if score.compound <= b), 1.0)
+        delta.count(counter_key("tracker_feedback_sentiment_score", ev.language, str(bucket)))
+        milli = round(score.compound * 1000)
+        delta.count(counter_key("tracker_feedback_sentiment_score_milli", ev.language), milli)
+        delta.bucket(f"fb:sentiment_{score.polarity}", minute, 1)
+
+
+def _before_session(rules: Rules, session: Session | None, ev: EventView) -> bool:
+    return session is not None and ev.at_ms < session.start_ms - rules.gap_ms
+
+
+def _sessionize(rules: Rules, state: CustomerState, ev: EventView, delta: Delta) -> None:
+    session = state.session
+    if session is not None and (
+        ev.at_ms > session.last_ms + rules.gap_ms
+        or ev.at_ms >= session.start_ms + rules.max_session_ms
+    ):
+        if ev.event_type == "page_ping":
+            return  # a heartbeat after the session ended neither extends nor starts one
+        close_session(rules, state, delta)
+        session = None
+    if session is None:
+        if ev.event_type == "page_ping":
+            return  # no phantom sessions from background tabs
+        session = Session(start_ms=ev.at_ms, last_ms=ev.at_ms, entry_channel=ev.channel)
+        state.session = session
+        delta.count(counter_key("tracker_sessions_started_total", CHANNELS[ev.channel]))
+    if ev.at_ms < session.start_ms:
+        session.start_ms = ev.at_ms
+        session.entry_channel = ev.channel
+    session.last_ms = max(session.last_ms, ev.at_ms)
+    session.channels |= 1 << ev.channel
+    kind = _STEP_KIND.get(ev.event_type)
+    if kind is None:
+        return
+    if kind == STEP_PAGE_VIEW:
+        session.page_views += 1
+    elif kind == STEP_INTERACTION:
+        session.interactions += 1
+    elif kind == STEP_ORDER:
+        session.orders += 1
+    if len(session.steps) < MAX_STEPS:
+        bisect.insort(
+            session.steps, Step(ev.at_ms, ev.touchpoint, ev.channel, kind), key=lambda s: s.at_ms
+        )
+
+
+def _count_journey(rules: Rules, session: Session, delta: Delta) -> None:
+    steps = session.steps
+    if not steps:
+        return
+    names = rules.labels.touchpoints
+    previous: int | None = None
+    for step in steps:
+        if previous is not None and step.touchpoint != previous:
+            delta.count(
+                counter_key(
+                    "tracker_journey_transitions_total", names[previous], names[step.touchpoint]
+                )
+            )
+        previous = step.touchpoint
+    delta.count(counter_key("tracker_session_exits_total", names[steps[-1].touchpoint]))
+    reached = 0
+    funnel = rules.labels.funnel
+    for step in steps:
+        # One step can satisfy several funnel steps: an order placed on the checkout page.
+        while reached < len(funnel) and _reaches(step, funnel[reached], names):
+            reached += 1
+    for name in funnel[:reached]:
+        delta.count(counter_key("tracker_funnel_sessions_total", name))
+    first_order = next((i for i, s in enumerate(steps) if s.kind == STEP_ORDER), None)
+    if first_order is not None:
+        before = steps[first_order - 1] if first_order > 0 else steps[first_order]
+        delta.count(counter_key("tracker_conversions_last_channel_total", CHANNELS[before.channel]))
+
+
+def _reaches(step: Step, target: str, names: tuple[str, ...]) -> bool:
+    if target == "order":
+        return step.kind == STEP_ORDER
+    return names[step.touchpoint] == target

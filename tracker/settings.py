@@ -1,0 +1,175 @@
+"""Every setting of every command, in one place (environment prefix ``TRACKER_``).
+
+The first block is GUIDE section 4b, a public interface: names, defaults and
+meanings stay exactly as written there.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from tracker.errors import ConfigError
+
+DEFAULT_TOUCHPOINTS = (
+    "home,catalog,category,search,product,cart,checkout,payment,account,support,"
+    "survey,consent_banner,store,email,social,app"
+)
+DEFAULT_ACTIONS = (
+    "search,filter,add_to_cart,remove_from_cart,wishlist_add,support_chat,share,"
+    "newsletter_signup,login,signup,review,compare,store_locator,click"
+)
+_BROKER_URL = re.compile(r"^kafka://[^\s,/]+:\d+(,[^\s,/]+:\d+)*$")
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+
+def _split(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    """Configuration; each field is the variable ``TRACKER_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="TRACKER_", extra="ignore", frozen=True)
+
+    # --- GUIDE section 4b: standard settings --------------------------------
+    broker: str | None = Field(
+        None, description="kafka://host:port[,host:port…]; unset: the embedded local broker"
+    )
+    topic: str = Field("touchpoint-events", description="input topic (DLQ: same name + -dlq)")
+    partitions: int = Field(8, ge=1, le=1024, description="partitions when the topic is created")
+    web_port: int = Field(6066, ge=0, le=65535, description="worker HTTP port")
+    data_dir: Path = Field(Path("./.tracker-data"), description="local state of the worker")
+    session_gap: float = Field(1800, gt=0, description="seconds of inactivity that end a session")
+    max_out_of_order: float = Field(
+        10, ge=0, description="seconds the watermark stays behind the highest event time"
+    )
+    idle_timeout: float = Field(
+        60,
+        gt=0,
+        description="seconds without input before a partition's watermark follows the wall clock",
+    )
+    pseudonym_key: str | None = Field(
+        None, description="secret for customer-id pseudonyms (required outside the demo)"
+    )
+    pseudonym_key_file: Path | None = Field(None, description="file holding the pseudonym key")
+    collector_port: int = Field(8088, ge=0, le=65535, description="HTTP collector port")
+
+    # --- pipeline limits and labels ------------------------------------------
+    max_message_bytes: int = Field(1_048_576, ge=1024, description="larger messages: too_large")
+    max_message_events: int = Field(500, ge=1, description="larger batches: too_large")
+    max_future: float = Field(
+        600, ge=0, description="seconds an event may lie after its broker timestamp"
+    )
+    session_max_duration: float = Field(86400, gt=0, description="a session never lasts longer")
+    dedup_window: float = Field(86400, gt=0, description="seconds event ids are remembered")
+    repurchase_lookback: float = Field(
+        90 * 86400, gt=0, description="seconds of the repurchase-rate window"
+    )
+    withdrawal_memory: float = Field(
+        90 * 86400, gt=0, description="seconds a withdrawal marker blocks events"
+    )
+    touchpoints: CommaList = Field(
+        _split(DEFAULT_TOUCHPOINTS), description="touchpoint label allow-list; others: other"
+    )
+    actions: CommaList = Field(_split(DEFAULT_ACTIONS), description="action allow-list")
+    currencies: CommaList = Field(("EUR", "USD", "GBP", "CHF"), description="currency labels")
+    funnel: CommaList = Field(
+        ("product", "cart", "checkout", "order"),
+        description="ordered funnel steps (touchpoints; 'order' is an order event)",
+    )
+
+    # --- worker runtime --------------------------------------------------------
+    worker_id: str = Field("tracker-worker", description="Faust app id = consumer group")
+    flush_interval: float = Field(1.0, gt=0, description="seconds between aggregate flushes")
+    dlq_retention_hours: float = Field(72, gt=0, description="retention of the DLQ topic")
+    replication_factor: int = Field(1, ge=1, description="replication of created topics")
+    broker_session_timeout: float = Field(6, gt=0, description="consumer-group session timeout")
+    web_host: str = Field("127.0.0.1", description="interface the worker's HTTP server binds")
+    kafka_security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT, SSL, SASL_SSL…")
+    kafka_sasl_mechanism: str | None = Field(None, description="PLAIN, SCRAM-SHA-256, …")
+    kafka_sasl_username: str | None = Field(None, description="SASL user")
+    kafka_sasl_password: str | None = Field(None, description="SASL password")
+    kafka_ssl_cafile: Path | None = Field(None, description="CA bundle for TLS")
+
+    @field_validator("touchpoints", "actions", "currencies", "funnel", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        return _split(value)
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not _BROKER_URL.match(value):
+            raise ValueError("must look like kafka://host:port[,host:port…]")
+        return value
+
+    @field_validator("currencies")
+    @classmethod
+    def _currency_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for code in value:
+            if not re.fullmatch(r"[A-Z]{3}", code):
+                raise ValueError(f"{code!r} is not an ISO 4217 code (3 upper-case letters)")
+        return value
+
+    @property
+    def dlq_topic(self) -> str:
+        return f"{self.topic}-dlq"
+
+    @property
+    def bootstrap(self) -> str | None:
+        """host:port,… for Kafka clients, or None for the embedded broker."""
+        return self.broker.removeprefix("kafka://") if self.broker else None
+
+    def resolved_pseudonym_key(self) -> bytes | None:
+        if self.pseudonym_key:
+            return self.pseudonym_key.encode()
+        if self.pseudonym_key_file is not None:
+            try:
+                key = self.pseudonym_key_file.read_bytes().strip()
+            except OSError as exc:
+                raise ConfigError(
+                    f"TRACKER_PSEUDONYM_KEY_FILE: cannot read {self.pseudonym_key_file}: {exc}"
+                ) from exc
+            if len(key) < 16:
+                raise ConfigError("TRACKER_PSEUDONYM_KEY_FILE: the key must be at least 16 bytes")
+            return key
+        return None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment; a bad value raises ConfigError naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = "TRACKER_" + "_".join(str(p) for p in error["loc"][:1]).upper()
+            problems.append(f"{name}: {error['msg']}")
+        raise ConfigError("bad configuration:\n  " + "\n  ".join(problems)) from None
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) rows for the README and ``tracker config``."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if isinstance(default, tuple):
+            default = ",".join(default)
+        rows.append(
+            (
+                f"TRACKER_{name.upper()}",
+                "" if default is None else str(default),
+                field.description or "",
+            )
+        )
+    return rows
