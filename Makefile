@@ -1,0 +1,49 @@
+# Two commands for a newcomer: `make demo` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-unit test-integration lint format bench install system-deps kafka-jars clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/tracker demo
+
+# System packages the tests drive for real: promtool, Chromium, docker-compose (config only).
+system-deps:
+	bash scripts/install-system-deps.sh
+
+kafka-jars:
+	bash scripts/fetch-kafka.sh
+
+test: $(STAMP) system-deps kafka-jars lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
+
+test-integration: $(STAMP)
+	$(BIN)/python -m pytest -q tests/integration
+
+lint: $(STAMP)
+	$(BIN)/ruff check tracker tests bench
+	$(BIN)/ruff format --check tracker tests bench
+	$(BIN)/mypy tracker
+
+format: $(STAMP)
+	$(BIN)/ruff format tracker tests bench
+	$(BIN)/ruff check --fix tracker tests bench
+
+bench: $(STAMP) kafka-jars
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) .tracker-data .cache/pytest

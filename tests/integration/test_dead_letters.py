@@ -1,0 +1,93 @@
+"""Malformed input goes to the dead-letter topic with its reason; the worker keeps going."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from kafka import KafkaConsumer, KafkaProducer
+
+from tests.integration.conftest import Deployment, wait_until
+from tracker.reference import total
+
+
+def event(customer: str, event_id: str, at: datetime, **extra: Any) -> dict[str, Any]:
+    return {
+        "schema_version": 1,
+        "event_id": event_id,
+        "event_type": "page_view",
+        "customer_id": customer,
+        "occurred_at": at.isoformat(),
+        "channel": "web",
+        "touchpoint": "home",
+        "consent": {"analytics": True, "marketing": False},
+        **extra,
+    }
+
+
+def test_bad_input_is_dead_lettered_with_reasons(
+    deployment_factory: Callable[..., Deployment],
+) -> None:
+    deployment = deployment_factory(
+        TRACKER_IDLE_TIMEOUT="100000",
+        TRACKER_MAX_MESSAGE_BYTES="4096",
+        TRACKER_MAX_MESSAGE_EVENTS="5",
+    )
+    worker = deployment.worker().start()
+    topic = deployment.env["TRACKER_TOPIC"]
+    bootstrap = deployment.broker.bootstrap
+    now = datetime.now(UTC)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    sends: list[tuple[bytes | None, bytes]] = [
+        (b"c-json", b"{not json"),
+        (b"c-utf8", b"\xff\xfe\xfd"),
+        (b"c-scalar", b"42"),
+        (b"c-mixed", orjson.dumps([event("c-mixed", "m1", now), {"event_type": "page_view"}])),
+        (b"c-a", orjson.dumps(event("c-b", "k1", now))),
+        (b"c-big", orjson.dumps(event("c-big", "b1", now, properties={"x": "y" * 1900})) * 3),
+        (b"c-many", orjson.dumps([event("c-many", f"n{i}", now) for i in range(6)])),
+        (b"c-future", orjson.dumps(event("c-future", "f1", now + timedelta(hours=1)))),
+        (
+            b"c-noconsent",
+            orjson.dumps(event("c-noconsent", "x1", now, consent={"analytics": False, "marketing": False})),
+        ),
+        (b"c-good", orjson.dumps(event("c-good", "g1", now))),
+    ]
+    for key, value in sends:
+        producer.send(topic, key=key, value=value)
+    producer.flush()
+    producer.close()
+
+    wait_until(
+        lambda: total(worker.samples(), "tracker_events_total") == 2, 60, "the two good events"
+    )
+    s = worker.samples()
+    expected = Counter(
+        invalid_json=3, invalid_event=1, key_mismatch=1, too_large=2, future_timestamp=1
+    )
+    for reason, n in expected.items():
+        assert total(s, "tracker_events_rejected_total", reason=reason) == n, reason
+    assert total(s, "tracker_events_dropped_total", reason="no_consent") == 1
+
+    consumer = KafkaConsumer(
+        f"{topic}-dlq",
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5000,
+    )
+    letters = []
+    deadline = time.monotonic() + 30
+    while sum(1 for _ in letters) < sum(expected.values()) and time.monotonic() < deadline:
+        letters.extend(consumer)
+    consumer.close()
+    reasons = Counter(dict(m.headers)["tracker-reject-reason"].decode() for m in letters)
+    assert reasons == expected
+    by_key = {m.key: m for m in letters if dict(m.headers)["tracker-reject-reason"] != b"invalid_event"}
+    assert by_key[b"c-json"].value == b"{not json"  # the original bytes, for reprocessing
+    assert by_key[b"c-utf8"].value == b"\xff\xfe\xfd"
+    assert all(b"c-noconsent" != m.key for m in letters), "consent-less events never go to the DLQ"
+    assert worker.ready()
