@@ -204,7 +204,16 @@ class Aggregates:
             keys = range(index * 24, index * 24 + 24)
             for name, hist in self.hists.items():
                 entries.extend([name, h, hist.hours[h]] for h in keys if h in hist.hours)
-        return {"v": entries} if entries else None
+        # A row that empties inside the horizon is kept (with its epoch): deleting it
+        # would let recovery add an older row's delta to it a second time.
+        return {"v": entries} if entries or not self._beyond_horizon(row) else None
+
+    def _beyond_horizon(self, row: str) -> bool:
+        """Every bucket of the row is older than the horizon: recovery skips them all."""
+        kind, _, number = row.partition("/")
+        return (kind == "m" and (int(number) + 1) * 60 <= self.minute_floor()) or (
+            kind == "h" and (int(number) + 1) * 24 <= self.hour_floor()
+        )
 
     def _prune(self) -> None:
         minute_floor, hour_floor = self.minute_floor(), self.hour_floor()
@@ -212,8 +221,5 @@ class Aggregates:
             hist.drop_minutes_before(minute_floor)
             hist.drop_hours_before(hour_floor)
         for row in list(self.row_epochs):
-            kind, _, number = row.partition("/")
-            if (kind == "m" and (int(number) + 1) * 60 <= minute_floor) or (
-                kind == "h" and (int(number) + 1) * 24 <= hour_floor
-            ):
+            if self._beyond_horizon(row):
                 self.dirty.add(row)

@@ -143,8 +143,11 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
             processor = worker.config.processor(partition, FaustStore(table, partition))
             processor.recover(now_ms())
             worker.processors[partition] = processor
-            log.info("partition %d: state restored (applied offset %d)", partition,
-                     processor.applied_offset)
+            log.info(
+                "partition %d: state restored (applied offset %d)",
+                partition,
+                processor.applied_offset,
+            )
         return processor
 
     @app.agent(source)
@@ -165,7 +168,9 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
 
     @table.on_recover
     async def _recovered() -> None:
-        active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.topic}
+        active = {
+            tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.topic
+        }
         for partition in list(worker.processors):
             if partition not in active:
                 del worker.processors[partition]
@@ -173,15 +178,17 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
             processor_for(partition)
         worker.ready = True
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _revoked(_app: Any, revoked: set[Any], **_: Any) -> None:
         worker.ready = False
         for tp in revoked:
-            processor = worker.processors.pop(tp.partition, None) if tp.topic == settings.topic else None
+            processor = (
+                worker.processors.pop(tp.partition, None) if tp.topic == settings.topic else None
+            )
             if processor is not None:
                 processor.flush()  # hand the next owner a clean epoch
 
-    @app.timer(interval=settings.flush_interval)
+    @app.timer(interval=settings.flush_interval)  # type: ignore[untyped-decorator]
     async def _housekeeping() -> None:
         moment = now_ms()
         for processor in list(worker.processors.values()):

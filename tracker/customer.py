@@ -15,6 +15,8 @@ STEP_INTERACTION = 1
 STEP_ORDER = 2
 STEP_FEEDBACK = 3
 MAX_STEPS = 512  # a journey longer than this keeps counting but stops recording steps
+# Traffic source of a session; campaign and referrer count only with marketing consent.
+SOURCES = ("unattributed", "direct", "referral", "campaign")
 
 
 @dataclass(slots=True)
@@ -35,6 +37,7 @@ class Session:
     orders: int = 0
     channels: int = 0  # bit set of channel indexes touched
     steps: list[Step] = field(default_factory=list)
+    source: int = 0  # index into SOURCES: how the session was reached
 
     def deadline_ms(self, gap_ms: int, max_ms: int) -> int:
         """The watermark at or past which the session is over."""
@@ -83,6 +86,7 @@ def encode_state(state: CustomerState) -> list[Any]:
             s.orders,
             s.channels,
             [[x.at_ms, x.touchpoint, x.channel, x.kind] for x in s.steps],
+            s.source,
         ]
     return [
         session,
@@ -99,9 +103,9 @@ def decode_state(data: list[Any]) -> CustomerState:
     raw_session, last_seen, by_channel, orders, seen, withdrawn, account = data
     session = None
     if raw_session is not None:
-        start, last, entry, pv, inter, orders_n, channels, steps = raw_session
+        start, last, entry, pv, inter, orders_n, channels, steps, source = raw_session
         session = Session(
-            start, last, entry, pv, inter, orders_n, channels, [Step(*x) for x in steps]
+            start, last, entry, pv, inter, orders_n, channels, [Step(*x) for x in steps], source
         )
     return CustomerState(
         session=session,

@@ -123,7 +123,9 @@ def render_summary(s: list[Sample], rate: float, url: str) -> str:
     w = "24h"
     revenue = ", ".join(
         f"{cur} {t('tracker_revenue_total', currency=cur):,.2f}"
-        for cur in sorted({dict(lab).get("currency", "") for n, lab, _ in s if n == "tracker_revenue_total"})
+        for cur in sorted(
+            {dict(lab).get("currency", "") for n, lab, _ in s if n == "tracker_revenue_total"}
+        )
     )
     transitions = sorted(
         ((v, dict(lab)) for n, lab, v in s if n == "tracker_journey_transitions_total"),

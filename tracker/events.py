@@ -7,7 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from tracker.contract import CHANNELS, Event, Feedback, Interaction, Order
+from tracker.contract import CHANNELS, Event, Feedback, Interaction, Order, PageView
+from tracker.customer import SOURCES
 from tracker.labels import LabelSets
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -47,6 +48,7 @@ class EventView:
     comment: str | None = None
     language: str | None = None
     account: str | None = None
+    source: int = 0  # index into customer.SOURCES
 
     @classmethod
     def build(
@@ -54,6 +56,7 @@ class EventView:
     ) -> EventView:
         sent = to_ms(event.sent_at) if event.sent_at is not None else None
         view = cls(
+            source=traffic_source(event),
             event_type=event.event_type,
             id_hash=id_hash(event.event_id),
             at_ms=event_time_ms(to_ms(event.occurred_at), sent, broker_ms),
@@ -75,3 +78,14 @@ class EventView:
                 language=event.language,
             )
         return view
+
+
+def traffic_source(event: Event) -> int:
+    """Campaign and referrer are attribution data: used only with marketing consent."""
+    if not event.consent.marketing:
+        return SOURCES.index("unattributed")
+    if isinstance(event, PageView) and event.campaign:
+        return SOURCES.index("campaign")
+    if isinstance(event, PageView) and event.referrer:
+        return SOURCES.index("referral")
+    return SOURCES.index("direct")

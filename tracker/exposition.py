@@ -91,6 +91,16 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, ...], ...]]] = 
         (),
     ),
     "tracker_interactions": ("Interactions by action", ("action", "channel"), ()),
+    "tracker_sessions_by_source": (
+        "Closed sessions by traffic source (campaign/referrer only with marketing consent)",
+        ("source",),
+        (),
+    ),
+    "tracker_sessions_converted_by_source": (
+        "Converted sessions by traffic source",
+        ("source",),
+        (),
+    ),
     "tracker_control_ignored": ("Control messages the worker did not understand", (), ()),
 }
 
@@ -124,37 +134,36 @@ class TrackerCollector(Collector):
         revenue = CounterMetricFamily(
             "tracker_revenue", "Order revenue by currency", labels=["currency", "partition"]
         )
-        sentiment = {
-            lang: HistogramMetricFamily(
-                "tracker_feedback_sentiment_score",
-                "Compound sentiment score of feedback comments",
-                labels=["language", "partition"],
-            )
-            for lang in ("de", "en")
-        }
+        # One family for both languages: a second family of the same name is invalid.
+        sentiment = HistogramMetricFamily(
+            "tracker_feedback_sentiment_score",
+            "Compound sentiment score of feedback comments",
+            labels=["language", "partition"],
+        )
         for partition, processor in sorted(parts.items()):
             agg = processor.aggregates
             p = str(partition)
             values: dict[str, dict[tuple[str, ...], int]] = {}
             for key, n in agg.counters.items():
-                metric, *labels = key.split(SEP)
-                values.setdefault(metric.removesuffix("_total"), {})[tuple(labels)] = n
+                metric, *label_values = key.split(SEP)
+                values.setdefault(metric.removesuffix("_total"), {})[tuple(label_values)] = n
             for name, (_, _, defaults) in COUNTERS.items():
                 series = values.get(name, {})
-                for labels in defaults:
-                    series.setdefault(tuple(labels), 0)
-                for labels, n in sorted(series.items()):
-                    families[name].add_metric([*labels, p], n)
+                for default in defaults:
+                    series.setdefault(default, 0)
+                for series_labels, n in sorted(series.items()):
+                    families[name].add_metric([*series_labels, p], n)
             for currency, amount in sorted(agg.revenue.items()):
                 revenue.add_metric([currency, p], float(amount))
-            for lang, family in sentiment.items():
+            for lang in ("de", "en"):
                 scores = values.get("tracker_feedback_sentiment_score", {})
                 buckets = _sentiment_buckets(scores, lang)
                 if buckets is not None:
                     milli = agg.counter(f"tracker_feedback_sentiment_score_milli{SEP}{lang}")
-                    family.add_metric([lang, p], buckets, sum_value=milli / 1000)
+                    sentiment.add_metric([lang, p], buckets, sum_value=milli / 1000)
         yield from families.values()
         yield revenue
+        yield sentiment
 
     # --- gauges -----------------------------------------------------------------
     def _gauges(self, parts: Mapping[int, PartitionProcessor]) -> Iterator[Metric]:
@@ -170,7 +179,9 @@ class TrackerCollector(Collector):
             "tracker_sessions_active", "Open sessions by entry channel", labels=["channel"]
         )
         for index, channel in enumerate(CHANNELS):
-            active.add_metric([channel], sum(p.active_sessions.get(index, 0) for p in parts.values()))
+            active.add_metric(
+                [channel], sum(p.active_sessions.get(index, 0) for p in parts.values())
+            )
         yield active
         reach = GaugeMetricFamily(
             "tracker_reach",
@@ -179,7 +190,9 @@ class TrackerCollector(Collector):
         )
         for window, seconds in WINDOWS.items():
             for channel in (*CHANNELS, "all"):
-                reach.add_metric([window, channel], window_sum(aggs, f"reach:{channel}", ref, seconds))
+                reach.add_metric(
+                    [window, channel], window_sum(aggs, f"reach:{channel}", ref, seconds)
+                )
         yield reach
         yield from _rate_gauges(aggs, ref)
         yield from _feedback_gauges(aggs, ref)
@@ -320,7 +333,9 @@ def _sentiment_buckets(
     cumulative, buckets = 0, []
     for bound in SENTIMENT_BUCKETS:
         cumulative += counts.get(bound, 0)
-        buckets.append(("+Inf" if bound == SENTIMENT_BUCKETS[-1] else str(bound), float(cumulative)))
+        buckets.append(
+            ("+Inf" if bound == SENTIMENT_BUCKETS[-1] else str(bound), float(cumulative))
+        )
     return buckets
 
 

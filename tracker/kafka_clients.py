@@ -20,7 +20,7 @@ def client_options(settings: Settings) -> dict[str, Any]:
 
 
 def producer(settings: Settings, bootstrap: str, **overrides: Any) -> Any:
-    from kafka import KafkaProducer
+    from kafka.producer import KafkaProducer
 
     options: dict[str, Any] = {
         "bootstrap_servers": bootstrap.split(","),

@@ -138,6 +138,8 @@ class PartitionProcessor:
         if self.aggregates.max_event_ms or self.aggregates.idle_floor_ms:
             self.last_input_wall_ms = now_ms  # restored input counts as input for the idle rule
         self.epoch += 1
+        # Sessions due at the restored watermark close now, as they did before the crash.
+        self._close_due()
         self.aggregates.dirty.update(self.aggregates.row_epochs)
         self.aggregates.dirty.add(COUNTER_ROW)
         self.flush()

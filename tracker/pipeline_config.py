@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tracker.ingest import Limits
-from tracker.labels import LabelSets, WINDOWS
+from tracker.labels import WINDOWS, LabelSets
 from tracker.partition import PartitionProcessor, StateStore, Timing
 from tracker.pseudonym import Pseudonymizer
 from tracker.sessionizer import Rules, Scorer

@@ -27,7 +27,7 @@ def partition_for(key: bytes | None, partitions: int) -> int:
     """Kafka's default (murmur2) partitioner, as kafka-python, aiokafka and Java use it."""
     if key is None:
         return 0
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return (int(murmur2(key)) & 0x7FFFFFFF) % partitions
 
 
 @dataclass

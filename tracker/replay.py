@@ -101,7 +101,9 @@ def send(
             if delay > 0:
                 time.sleep(delay)
         futures.append(
-            producer.send(topic, key=record.key, value=record.value, timestamp_ms=record.timestamp_ms)
+            producer.send(
+                topic, key=record.key, value=record.value, timestamp_ms=record.timestamp_ms
+            )
         )
         sent += record.events
         if progress is not None:

@@ -15,6 +15,7 @@ from tracker.aggregates import Delta, counter_key
 from tracker.contract import CHANNELS
 from tracker.customer import (
     MAX_STEPS,
+    SOURCES,
     STEP_FEEDBACK,
     STEP_INTERACTION,
     STEP_ORDER,
@@ -121,6 +122,10 @@ def close_session(rules: Rules, state: CustomerState, delta: Delta) -> None:
         if happened:
             delta.count(counter_key(f"tracker_sessions_{name}_total", entry))
             delta.bucket(f"sess:{name}", minute, 1)
+    source = SOURCES[session.source]
+    delta.count(counter_key("tracker_sessions_by_source_total", source))
+    if session.orders:
+        delta.count(counter_key("tracker_sessions_converted_by_source_total", source))
     if session.channels.bit_count() > 1:
         delta.count(counter_key("tracker_sessions_multichannel_total", entry))
     _count_journey(rules, session, delta)
@@ -148,6 +153,10 @@ def withdraw(
     if had_data:
         delta.count(counter_key("tracker_erasures_total", reason))
     marker = CustomerState(withdrawn_until_ms=at_ms + rules.withdrawal_ms)
+    if state.withdrawn:
+        # Keep the ids of earlier withdrawals: a retried one is still a duplicate.
+        horizon = at_ms - rules.dedup_ms
+        marker.seen_ids = {h: t for h, t in state.seen_ids.items() if t >= horizon}
     if id_hash is not None:
         marker.seen_ids[id_hash] = at_ms
     return marker
@@ -249,12 +258,15 @@ def _sessionize(rules: Rules, state: CustomerState, ev: EventView, delta: Delta)
     if session is None:
         if ev.event_type == "page_ping":
             return  # no phantom sessions from background tabs
-        session = Session(start_ms=ev.at_ms, last_ms=ev.at_ms, entry_channel=ev.channel)
+        session = Session(
+            start_ms=ev.at_ms, last_ms=ev.at_ms, entry_channel=ev.channel, source=ev.source
+        )
         state.session = session
         delta.count(counter_key("tracker_sessions_started_total", CHANNELS[ev.channel]))
     if ev.at_ms < session.start_ms:
         session.start_ms = ev.at_ms
         session.entry_channel = ev.channel
+        session.source = ev.source
     session.last_ms = max(session.last_ms, ev.at_ms)
     session.channels |= 1 << ev.channel
     kind = _STEP_KIND.get(ev.event_type)

@@ -38,7 +38,9 @@ def _comments() -> dict[str, list[str]]:
     bank: dict[str, list[str]] = {}
     for language in ("de", "en"):
         path = resources.files("tracker") / "data" / "sentiment" / f"{language}.jsonl"
-        bank[language] = [json.loads(line)["text"] for line in path.read_text().splitlines() if line]
+        bank[language] = [
+            json.loads(line)["text"] for line in path.read_text().splitlines() if line
+        ]
     return bank
 
 
@@ -129,7 +131,9 @@ class TrafficGenerator:
     def active_journeys(self) -> int:
         return len(self._queue)
 
-    def simulate(self, events: int, start_ms: int, rate: float, max_batch: int = 1) -> list[Message]:
+    def simulate(
+        self, events: int, start_ms: int, rate: float, max_batch: int = 1
+    ) -> list[Message]:
         """A time-ordered stream of about ``events`` events at ``rate`` events/s of event time."""
         out: list[Message] = []
         now, sent, step_ms = start_ms, 0, 100
@@ -158,7 +162,9 @@ class TrafficGenerator:
 
     def _plan(self) -> _Journey:
         rng = self.rng
-        customer = rng.choice(self._pool) if rng.random() < 0.3 else f"cust-{rng.getrandbits(48):012x}"
+        customer = (
+            rng.choice(self._pool) if rng.random() < 0.3 else f"cust-{rng.getrandbits(48):012x}"
+        )
         analytics = rng.random() > 0.08
         consent = {"analytics": analytics, "marketing": analytics and rng.random() < 0.6}
         account = self._account_for(customer) if rng.random() < 0.12 else None
@@ -179,10 +185,14 @@ class TrafficGenerator:
             }
             steps.append((wait, event))
 
-        first = STORES[rng.randrange(len(STORES))] if channel == "store" else rng.choice(
-            ("home", "home", "category", "product", "search")
+        first = (
+            STORES[rng.randrange(len(STORES))]
+            if channel == "store"
+            else rng.choice(("home", "home", "category", "product", "search"))
         )
-        campaign = {"campaign": f"spring-{rng.randint(1, 5)}"} if channel in ("social", "email") else {}
+        campaign = (
+            {"campaign": f"spring-{rng.randint(1, 5)}"} if channel in ("social", "email") else {}
+        )
         add(0, "page_view", first, channel, referrer="https://example.org/", **campaign)
         if rng.random() < 0.35:  # a bounce: maybe one heartbeat, then gone
             if channel == "web" and rng.random() < 0.4:
@@ -194,7 +204,9 @@ class TrafficGenerator:
             if channel == "web" and rng.random() < 0.3:
                 add(15, "page_ping", page, channel)
             if rng.random() < 0.5:
-                add(rng.uniform(1, 10), "interaction", page, channel, action=rng.choice(ACTIONS[:3]))
+                add(
+                    rng.uniform(1, 10), "interaction", page, channel, action=rng.choice(ACTIONS[:3])
+                )
         if rng.random() < 0.5:
             add(rng.uniform(2, 12), "interaction", "product", channel, action="add_to_cart")
             add(rng.uniform(2, 12), "page_view", "cart", channel)
@@ -246,7 +258,9 @@ class TrafficGenerator:
 
     def _feedback(self) -> dict[str, Any]:
         rng = self.rng
-        answer: dict[str, Any] = {"nps": rng.choices(range(11), weights=[2, 1, 1, 2, 2, 3, 5, 8, 12, 14, 10])[0]}
+        answer: dict[str, Any] = {
+            "nps": rng.choices(range(11), weights=[2, 1, 1, 2, 2, 3, 5, 8, 12, 14, 10])[0]
+        }
         if rng.random() < 0.6:
             answer["csat"] = rng.choices(range(1, 6), weights=[1, 2, 4, 8, 6])[0]
         if rng.random() < 0.4:
@@ -262,7 +276,9 @@ class TrafficGenerator:
         if kind == 0:
             return b'{"schema_version": 1, "event_type": "page_view", "customer_id": '  # cut off
         if kind == 1:
-            return orjson.dumps({"schema_version": 1, "event_type": "page_view", "customer_id": customer})
+            return orjson.dumps(
+                {"schema_version": 1, "event_type": "page_view", "customer_id": customer}
+            )
         if kind == 2:
             return b"\xff\xfe not utf-8"
         return orjson.dumps(

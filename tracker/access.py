@@ -1,0 +1,110 @@
+"""Data-subject access: what the tracker holds for one customer, read from the changelog.
+
+The changelog is the durable copy of every worker's state, so this works
+without asking the workers, and shows exactly what a restarted worker would
+restore.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from tracker.contract import CHANNELS
+from tracker.customer import SOURCES, CustomerState, decode_state
+from tracker.labels import LabelSets
+from tracker.pseudonym import Pseudonymizer
+from tracker.reference import partition_for
+
+STEP_KINDS = ("page_view", "interaction", "order", "feedback")
+
+
+def changelog_topic(worker_id: str) -> str:
+    from tracker.app import TABLE
+
+    return f"{worker_id}-{TABLE}-changelog"
+
+
+def read_row(
+    bootstrap: str, topic: str, partitions: int, key: str, options: dict[str, Any]
+) -> bytes | None:
+    """The newest value of ``key`` in its changelog partition (None: nothing held)."""
+    from kafka.consumer import KafkaConsumer
+    from kafka.structs import TopicPartition
+
+    partition = int(key.split("/", 1)[0])
+    tp = TopicPartition(topic, partition)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), **options)
+    try:
+        consumer.assign([tp])
+        consumer.seek_to_beginning(tp)
+        end = consumer.end_offsets([tp])[tp]
+        found: bytes | None = None
+        wanted = key.encode()
+        while consumer.position(tp) < end:
+            for records in consumer.poll(timeout_ms=1000).values():
+                for record in records:
+                    if record.key == wanted:
+                        found = record.value  # a tombstone (None) forgets earlier values
+        return found
+    finally:
+        consumer.close()
+
+
+def customer_key(customer_id: str, pseudonyms: Pseudonymizer, partitions: int) -> str:
+    partition = partition_for(customer_id.encode(), partitions)
+    return f"{partition}/c/{pseudonyms.of(customer_id)}"
+
+
+def describe(raw: bytes | None, labels: LabelSets) -> dict[str, Any]:
+    if raw is None:
+        return {"held": False, "note": "nothing is stored for this customer"}
+    body = orjson.loads(raw)
+    if body.get("s") is None:
+        return {"held": False, "note": "erased; the row awaits deletion"}
+    return {"held": True, **_state(decode_state(body["s"]), labels)}
+
+
+def _iso(ms: int) -> str | None:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat() if ms >= 0 else None
+
+
+def _state(state: CustomerState, labels: LabelSets) -> dict[str, Any]:
+    if state.withdrawn:
+        return {
+            "withdrawal_marker_until": _iso(state.withdrawn_until_ms),
+            "note": "analytics consent withdrawn: events are dropped until consent is granted",
+        }
+    session = state.session
+    return {
+        "last_seen": _iso(state.last_seen_ms),
+        "last_seen_by_channel": {
+            CHANNELS[c]: _iso(t) for c, t in state.last_seen_by_channel.items()
+        },
+        "recent_orders_at": [_iso(t) for t in state.order_times],
+        "remembered_event_ids": f"{len(state.seen_ids)} (as 64-bit hashes, for de-duplication)",
+        "open_session": None
+        if session is None
+        else {
+            "started": _iso(session.start_ms),
+            "last_event": _iso(session.last_ms),
+            "entry_channel": CHANNELS[session.entry_channel],
+            "source": SOURCES[session.source],
+            "page_views": session.page_views,
+            "interactions": session.interactions,
+            "orders": session.orders,
+            "journey": [
+                {
+                    "at": _iso(step.at_ms),
+                    "touchpoint": labels.touchpoints[step.touchpoint],
+                    "channel": CHANNELS[step.channel],
+                    "kind": STEP_KINDS[step.kind],
+                }
+                for step in session.steps
+            ],
+        },
+        "counters": "aggregate counters hold no per-customer data; this customer's closed "
+        "sessions are part of them anonymously",
+    }
