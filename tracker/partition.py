@@ -138,11 +138,12 @@ class PartitionProcessor:
         if self.aggregates.max_event_ms or self.aggregates.idle_floor_ms:
             self.last_input_wall_ms = now_ms  # restored input counts as input for the idle rule
         self.epoch += 1
-        # Sessions due at the restored watermark close now, as they did before the crash.
-        self._close_due()
         self.aggregates.dirty.update(self.aggregates.row_epochs)
         self.aggregates.dirty.add(COUNTER_ROW)
         self.flush()
+        # Sessions due at the restored watermark close now, as they had before the crash.
+        # Only after the flush: rewriting a row drops its delta, which must be persisted first.
+        self._close_due()
 
     # --- input ------------------------------------------------------------------
     def process(

@@ -23,6 +23,12 @@ DEFAULT_ACTIONS = (
     "search,filter,add_to_cart,remove_from_cart,wishlist_add,support_chat,share,"
     "newsletter_signup,login,signup,review,compare,store_locator,click"
 )
+# Crawlers that run JavaScript and headless automation: the traffic analytics tools drop.
+DEFAULT_BOT_USER_AGENTS = (
+    "bot,crawler,spider,slurp,headlesschrome,phantomjs,lighthouse,pingdom,uptimerobot,"
+    "facebookexternalhit,bingpreview,prerender,scrapy"
+)
+_ORIGIN = re.compile(r"^https?://[^\s/]+$")
 _BROKER_URL = re.compile(r"^kafka://[^\s,/]+:\d+(,[^\s,/]+:\d+)*$")
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
@@ -99,6 +105,44 @@ class Settings(BaseSettings):
     kafka_sasl_password: str | None = Field(None, description="SASL password")
     kafka_ssl_cafile: Path | None = Field(None, description="CA bundle for TLS")
 
+    # --- HTTP collector (tracker collector) ------------------------------------
+    collector_host: str = Field(
+        "127.0.0.1", description="interface the collector binds (0.0.0.0 behind a load balancer)"
+    )
+    collector_max_body_bytes: int = Field(
+        65_536, ge=1024, description="larger POST /v1/events bodies: 413"
+    )
+    collector_max_events: int = Field(100, ge=1, description="more events in one request: 413")
+    collector_allowed_origins: CommaList = Field(
+        (),
+        description="origins allowed to post cross-origin (https://shop.example, or *);"
+        " same-origin and Origin-less requests always pass",
+    )
+    collector_bot_user_agents: CommaList = Field(
+        _split(DEFAULT_BOT_USER_AGENTS),
+        description="user-agent substrings (case-insensitive) dropped as bots; empty UA too",
+    )
+    collector_rate_limit: float = Field(
+        50, ge=0, description="requests per second per client IP (token bucket); 0: no limit"
+    )
+    collector_rate_burst: int = Field(100, ge=1, description="requests a client may send at once")
+    collector_proxy_hops: int = Field(
+        0, ge=0, description="trusted proxies in front: take the client IP from X-Forwarded-For"
+    )
+    collector_produce_timeout: float = Field(
+        5, gt=0, description="seconds to wait for the broker's acknowledgement before a 503"
+    )
+    collector_retry_after: int = Field(5, ge=1, description="Retry-After seconds sent with a 503")
+    collector_linger_ms: int = Field(
+        2, ge=0, description="ms the producer waits to batch requests into one broker write"
+    )
+    collector_idempotence: bool = Field(
+        True, description="idempotent producer when the broker supports it"
+    )
+    collector_demo: bool = Field(
+        False, description="serve the demo shop at /demo/ (tracker demo turns it on)"
+    )
+
     @field_validator("touchpoints", "actions", "currencies", "funnel", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
@@ -120,6 +164,26 @@ class Settings(BaseSettings):
             if not re.fullmatch(r"[A-Z]{3}", code):
                 raise ValueError(f"{code!r} is not an ISO 4217 code (3 upper-case letters)")
         return value
+
+    @field_validator("collector_allowed_origins", "collector_bot_user_agents", mode="before")
+    @classmethod
+    def _collector_lists(cls, value: Any) -> Any:
+        return _split(value)
+
+    @field_validator("collector_allowed_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Browsers send Origin as scheme://host[:port], lower-case, without a path.
+        origins = tuple(origin.rstrip("/").lower() for origin in value)
+        for origin in origins:
+            if origin != "*" and not _ORIGIN.match(origin):
+                raise ValueError(f"{origin!r} is not an origin like https://shop.example or *")
+        return origins
+
+    @field_validator("collector_bot_user_agents")
+    @classmethod
+    def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(part.lower() for part in value)
 
     @property
     def dlq_topic(self) -> str:
@@ -165,6 +229,8 @@ def settings_table() -> list[tuple[str, str, str]]:
         default = field.default
         if isinstance(default, tuple):
             default = ",".join(default)
+        elif isinstance(default, Path) and not default.is_absolute():
+            default = f"./{default}"
         rows.append(
             (
                 f"TRACKER_{name.upper()}",

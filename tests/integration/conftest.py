@@ -141,11 +141,7 @@ def embedded_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker
 
 def make_deployment(broker: BrokerHandle, root: Path, **settings: str) -> Deployment:
     name = f"t{uuid.uuid4().hex[:10]}"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("TRACKER_")
-    }
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TRACKER_")}
     env.update(
         {
             "TRACKER_BROKER": broker.url,

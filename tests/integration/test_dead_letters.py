@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from kafka import KafkaConsumer, KafkaProducer
 
+from kafka import KafkaConsumer, KafkaProducer
 from tests.integration.conftest import Deployment, wait_until
 from tracker.reference import total
 
@@ -53,7 +53,9 @@ def test_bad_input_is_dead_lettered_with_reasons(
         (b"c-future", orjson.dumps(event("c-future", "f1", now + timedelta(hours=1)))),
         (
             b"c-noconsent",
-            orjson.dumps(event("c-noconsent", "x1", now, consent={"analytics": False, "marketing": False})),
+            orjson.dumps(
+                event("c-noconsent", "x1", now, consent={"analytics": False, "marketing": False})
+            ),
         ),
         (b"c-good", orjson.dumps(event("c-good", "g1", now))),
     ]
@@ -86,8 +88,10 @@ def test_bad_input_is_dead_lettered_with_reasons(
     consumer.close()
     reasons = Counter(dict(m.headers)["tracker-reject-reason"].decode() for m in letters)
     assert reasons == expected
-    by_key = {m.key: m for m in letters if dict(m.headers)["tracker-reject-reason"] != b"invalid_event"}
+    by_key = {
+        m.key: m for m in letters if dict(m.headers)["tracker-reject-reason"] != b"invalid_event"
+    }
     assert by_key[b"c-json"].value == b"{not json"  # the original bytes, for reprocessing
     assert by_key[b"c-utf8"].value == b"\xff\xfe\xfd"
-    assert all(b"c-noconsent" != m.key for m in letters), "consent-less events never go to the DLQ"
+    assert all(m.key != b"c-noconsent" for m in letters), "consent-less events never go to the DLQ"
     assert worker.ready()
