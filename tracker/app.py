@@ -15,14 +15,17 @@ import ssl
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from tracker.exposition import TrackerCollector, WorkerView
+from tracker.overview import History, overview
 from tracker.partition import PartitionProcessor
 from tracker.pipeline_config import PipelineConfig
+from tracker.reference import parse_exposition
 from tracker.settings import Settings
 
 log = logging.getLogger("tracker.worker")
@@ -222,6 +225,24 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
     @app.page("/metrics")
     async def metrics(web: Any, _request: Any) -> Any:
         return web.bytes(generate_latest(registry), content_type=METRICS_CONTENT_TYPE)
+
+    history = History()
+    page_html = (resources.files("tracker") / "static" / "overview.html").read_bytes()
+
+    def current_overview() -> dict[str, Any]:
+        return overview(parse_exposition(generate_latest(registry).decode()))
+
+    @app.timer(interval=history.interval_s)  # type: ignore[untyped-decorator]
+    async def _sample_history() -> None:
+        history.record(time.time(), current_overview())
+
+    @app.page("/")
+    async def overview_page(web: Any, _request: Any) -> Any:
+        return web.bytes(page_html, content_type="text/html")
+
+    @app.page("/api/overview")
+    async def overview_api(web: Any, _request: Any) -> Any:
+        return web.json({"overview": current_overview(), "history": history.as_list()})
 
     @app.page("/healthz")
     async def healthz(web: Any, _request: Any) -> Any:
