@@ -1,0 +1,105 @@
+"""Deterministic generated streams and their expected metrics, computed by the pure logic."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from tracker.pipeline_config import PipelineConfig
+from tracker.pseudonym import Pseudonymizer
+from tracker.reference import ReferencePipeline, Sample
+from tracker.sentiment import SentimentScorer
+from tracker.settings import Settings
+from tracker.traffic import Message, TrafficGenerator
+
+START = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
+# Counters whose totals must match exactly (gauges of windows depend on the wall clock).
+COUNTERS = (
+    "tracker_events_total",
+    "tracker_events_rejected_total",
+    "tracker_events_dropped_total",
+    "tracker_events_late_total",
+    "tracker_sessions_started_total",
+    "tracker_sessions_closed_total",
+    "tracker_sessions_bounced_total",
+    "tracker_sessions_engaged_total",
+    "tracker_sessions_interacted_total",
+    "tracker_sessions_converted_total",
+    "tracker_sessions_multichannel_total",
+    "tracker_conversions_last_channel_total",
+    "tracker_sessions_by_source_total",
+    "tracker_orders_total",
+    "tracker_revenue_total",
+    "tracker_interactions_total",
+    "tracker_journey_transitions_total",
+    "tracker_session_exits_total",
+    "tracker_funnel_sessions_total",
+    "tracker_erasures_total",
+    "tracker_nps_responses_total",
+    "tracker_csat_responses_total",
+    "tracker_ces_responses_total",
+    "tracker_feedback_sentiment_total",
+)
+
+
+def generated_messages(seed: int, events: int, rate: float = 50.0, batch: int = 1) -> list[Message]:
+    generator = TrafficGenerator(random.Random(seed), returning_pool=max(200, events // 20))
+    start_ms = int(START.timestamp() * 1000)
+    return generator.simulate(events, start_ms, rate, max_batch=batch)
+
+
+def expected_samples(
+    messages: Sequence[Message], partitions: int, pseudonym_key: str, **settings: float
+) -> list[Sample]:
+    """Feed the stream through the reference pipeline, then let every session close."""
+    config = PipelineConfig.from_settings(
+        Settings(**settings),  # type: ignore[arg-type]
+        Pseudonymizer(pseudonym_key.encode()),
+        SentimentScorer(),
+    )
+    pipeline = ReferencePipeline(config, partitions)
+    for message in messages:
+        pipeline.feed(message.key, message.value, message.timestamp_ms, message.timestamp_ms)
+    pipeline.tick(messages[-1].timestamp_ms + 3_600_000 * 24 * 400)
+    return pipeline.samples()
+
+
+def produce(bootstrap: str, topic: str, messages: Iterable[Message]) -> int:
+    from kafka.producer import KafkaProducer
+
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap.split(","),
+        acks="all",
+        linger_ms=20,
+        max_in_flight_requests_per_connection=1,
+        retries=10,
+    )
+    count = 0
+    for message in messages:
+        producer.send(
+            topic, key=message.key, value=message.value, timestamp_ms=message.timestamp_ms
+        )
+        count += 1
+    producer.flush()
+    producer.close()
+    return count
+
+
+def counter_table(samples: Iterable[Sample], names: Sequence[str] = COUNTERS) -> dict[str, float]:
+    """Counter samples by name and labels, the partition label summed away."""
+    table: dict[str, float] = {}
+    for name, labels, value in samples:
+        if name in names:
+            key = name + "{" + ",".join(f"{k}={v}" for k, v in labels if k != "partition") + "}"
+            table[key] = round(table.get(key, 0.0) + value, 6)
+    return {k: v for k, v in table.items() if v}
+
+
+def differences(actual: dict[str, float], expected: dict[str, float]) -> list[str]:
+    keys = sorted(set(actual) | set(expected))
+    return [
+        f"{k}: got {actual.get(k, 0)}, expected {expected.get(k, 0)}"
+        for k in keys
+        if abs(actual.get(k, 0) - expected.get(k, 0)) > 1e-6
+    ]
