@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -55,29 +55,32 @@ class EventView:
         cls, event: Event, broker_ms: int, labels: LabelSets, account: str | None = None
     ) -> EventView:
         sent = to_ms(event.sent_at) if event.sent_at is not None else None
-        view = cls(
-            source=traffic_source(event),
-            event_type=event.event_type,
-            id_hash=id_hash(event.event_id),
-            at_ms=event_time_ms(to_ms(event.occurred_at), sent, broker_ms),
-            channel=CHANNELS.index(event.channel),
-            touchpoint=labels.touchpoint_index(event.touchpoint),
-            account=account,
-        )
+        revenue = currency = action = comment = language = None
+        nps = csat = ces = None
         if isinstance(event, Order):
-            return replace(view, revenue=event.revenue, currency=labels.currency(event.currency))
-        if isinstance(event, Interaction):
-            return replace(view, action=labels.action(event.action))
-        if isinstance(event, Feedback):
-            return replace(
-                view,
-                nps=event.nps,
-                csat=event.csat,
-                ces=event.ces,
-                comment=event.comment,
-                language=event.language,
-            )
-        return view
+            revenue, currency = event.revenue, labels.currency(event.currency)
+        elif isinstance(event, Interaction):
+            action = labels.action(event.action)
+        elif isinstance(event, Feedback):
+            nps, csat, ces = event.nps, event.csat, event.ces
+            comment, language = event.comment, event.language
+        return cls(
+            event.event_type,
+            id_hash(event.event_id),
+            event_time_ms(to_ms(event.occurred_at), sent, broker_ms),
+            CHANNELS.index(event.channel),
+            labels.touchpoint_index(event.touchpoint),
+            action,
+            revenue,
+            currency,
+            nps,
+            csat,
+            ces,
+            comment,
+            language,
+            account,
+            traffic_source(event),
+        )
 
 
 def traffic_source(event: Event) -> int:
