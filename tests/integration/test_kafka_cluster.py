@@ -48,9 +48,15 @@ def _consume_all(
 
 
 def _isr(cluster: KafkaCluster, topic: str) -> dict[int, list[int]]:
-    with cluster.admin() as admin:
-        (described,) = admin.describe_topics([topic])
-    return {p["partition_index"]: sorted(p["isr_nodes"]) for p in described["partitions"]}
+    return {i: sorted(p.isr) for i, p in cluster.describe_topic(topic).items()}
+
+
+def _wait_for_isr(cluster: KafkaCluster, topic: str, members: list[int]) -> None:
+    expected = dict.fromkeys(cluster.describe_topic(topic), members)
+    deadline = time.monotonic() + 30
+    while _isr(cluster, topic) != expected:
+        assert time.monotonic() < deadline, f"ISR is {_isr(cluster, topic)}, not {members}"
+        time.sleep(0.25)
 
 
 def test_missing_jars_fail_loudly_with_the_fix(tmp_path: Path) -> None:
@@ -93,13 +99,12 @@ def test_three_brokers_lose_nothing_when_one_dies(tmp_path: Path) -> None:
         try:
             _produce(producer, topic, range(0, 200))
 
-            with cluster.admin() as admin:
-                (described,) = admin.describe_topics([topic])
-            victim = next(p["leader_id"] for p in described["partitions"])
+            victim = cluster.describe_topic(topic)[0].leader
             cluster.kill_broker(victim)
             assert not cluster.is_running(victim)
             # acks=all with min.insync.replicas=2: still writable on the 2 survivors.
             _produce(producer, topic, range(200, 400))
+            _wait_for_isr(cluster, topic, sorted({0, 1, 2} - {victim}))
 
             cluster.start_broker(victim)
             _produce(producer, topic, range(400, 600))
@@ -107,10 +112,7 @@ def test_three_brokers_lose_nothing_when_one_dies(tmp_path: Path) -> None:
             producer.close()
 
         # The restarted node catches up and is back in every partition's ISR.
-        deadline = time.monotonic() + 30
-        while _isr(cluster, topic) != {p: [0, 1, 2] for p in range(3)}:
-            assert time.monotonic() < deadline, f"ISR not restored: {_isr(cluster, topic)}"
-            time.sleep(0.5)
+        _wait_for_isr(cluster, topic, [0, 1, 2])
 
         values = _consume_all(cluster, topic, 600)
         assert sorted(set(values)) == list(range(600)), "messages lost"

@@ -1,0 +1,79 @@
+"""The shared golden stream through the in-process pipeline (8 partitions, like the topic)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.unit.helpers import DAY, config
+from tracker.events import to_ms
+from tracker.reference import ReferencePipeline, Sample, total
+
+
+def _examples() -> Path | None:
+    here = Path(__file__).resolve()
+    for base in (here.parents[2], here.parents[3]):
+        candidate = base / "shared" / "examples"
+        if (candidate / "golden-journeys.jsonl").exists():
+            return candidate
+    return None
+
+
+EXAMPLES = _examples()
+pytestmark = pytest.mark.skipif(EXAMPLES is None, reason="../shared/examples is not checked out")
+
+
+@pytest.fixture(scope="module")
+def golden() -> tuple[list[Sample], list[Sample], dict[str, Any]]:
+    assert EXAMPLES is not None
+    expected = json.loads((EXAMPLES / "golden-journeys.expected.json").read_text())
+    # A long idle timeout: the reference time stays at the end of the stream.
+    pipe = ReferencePipeline(config(idle_timeout=10 * DAY))
+    last = 0
+    for line in (EXAMPLES / "golden-journeys.jsonl").read_bytes().splitlines():
+        event = orjson.loads(line)
+        broker = to_ms(datetime.fromisoformat(event.get("sent_at") or event["occurred_at"]))
+        last = max(last, broker)
+        pipe.feed(event["customer_id"].encode(), line, broker, broker)
+    at_end = pipe.samples()
+    pipe.tick(last + 11 * DAY * 1000)  # quiet: every session closes
+    return at_end, pipe.samples(), expected
+
+
+def test_golden_reach_at_the_end_of_the_stream(golden: Any) -> None:
+    at_end, _, expected = golden
+    for window, n in expected["reach_all_channels"].items():
+        assert total(at_end, "tracker_reach", window=window, channel="all") == n, window
+
+
+def test_golden_event_totals(golden: Any) -> None:
+    _, closed, expected = golden
+    for event_type, n in expected["events"].items():
+        assert total(closed, "tracker_events_total", event_type=event_type) == n, event_type
+    assert total(closed, "tracker_events_total") == sum(expected["events"].values())
+    for reason, n in expected["events_dropped"].items():
+        assert total(closed, "tracker_events_dropped_total", reason=reason) == n, reason
+    for channel, n in expected["orders"].items():
+        assert total(closed, "tracker_orders_total", channel=channel) == n, channel
+    for currency, amount in expected["revenue"].items():
+        assert round(total(closed, "tracker_revenue_total", currency=currency), 2) == amount
+    for category, n in expected["nps_responses"].items():
+        assert total(closed, "tracker_nps_responses_total", category=category) == n
+    assert total(closed, "tracker_erasures_total") == expected["erasures"]
+
+
+@pytest.mark.parametrize(
+    "outcome", ["started", "closed", "bounced", "engaged", "interacted", "converted"]
+)
+def test_golden_session_totals(golden: Any, outcome: str) -> None:
+    _, closed, expected = golden
+    wanted = expected[f"sessions_{outcome}"]
+    for channel, n in wanted.items():
+        got = total(closed, f"tracker_sessions_{outcome}_total", channel=channel)
+        assert got == n, channel
+    assert total(closed, f"tracker_sessions_{outcome}_total") == sum(wanted.values())
