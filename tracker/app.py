@@ -21,6 +21,7 @@ from typing import Any
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from tracker.accounts import AccountProcessor
 from tracker.exposition import TrackerCollector, WorkerView
 from tracker.overview import History, overview
 from tracker.partition import PartitionProcessor
@@ -30,6 +31,14 @@ from tracker.settings import Settings
 
 log = logging.getLogger("tracker.worker")
 TABLE = "tracker-state"
+ACCOUNT_TABLE = "tracker-accounts"
+
+
+def activity_topic(worker_id: str) -> str:
+    """The re-keyed stream of B2B account activity (an internal repartition topic)."""
+    return f"{worker_id}-account-activity"
+
+
 CONTROL_HEADER = "tracker-control"
 # aiohttp refuses a charset inside content_type; Prometheus reads text format 0.0.4 without it.
 METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST.split(";")[0]
@@ -78,6 +87,7 @@ class Worker:
     config: PipelineConfig
     partitions: int
     processors: dict[int, PartitionProcessor] = field(default_factory=dict)
+    accounts: dict[int, AccountProcessor] = field(default_factory=dict)
     ready: bool = False
 
 
@@ -140,6 +150,38 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
         extra_topic_configs={"cleanup.policy": "compact"},
     )
 
+    activities = app.topic(
+        activity_topic(settings.worker_id),
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=worker.partitions,
+        internal=True,
+    )
+    account_table = app.Table(
+        ACCOUNT_TABLE,
+        partitions=worker.partitions,
+        key_type=bytes,
+        value_type=bytes,
+        extra_topic_configs={"cleanup.policy": "compact"},
+    )
+
+    def account_processor_for(partition: int) -> AccountProcessor:
+        processor = worker.accounts.get(partition)
+        if processor is None:
+            store = FaustStore(account_table, partition)
+            processor = worker.config.account_processor(partition, store)
+            processor.recover(now_ms())
+            worker.accounts[partition] = processor
+        return processor
+
+    @app.agent(activities)
+    async def accounts(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            account_processor_for(message.partition).process(
+                message.value, message.offset, now_ms()
+            )
+
     def processor_for(partition: int) -> PartitionProcessor:
         processor = worker.processors.get(partition)
         if processor is None:
@@ -168,18 +210,31 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
             )
             for letter in letters:
                 await dlq.send(key=message.key, value=letter.value, headers=letter.headers())
+            for activity in processor.outbox:
+                await activities.send(key=activity.account.encode(), value=activity.to_bytes())
+            processor.outbox.clear()
+
+    def active_partitions(topic: str) -> set[int]:
+        return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
 
     @table.on_recover
     async def _recovered() -> None:
-        active = {
-            tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.topic
-        }
+        active = active_partitions(settings.topic)
         for partition in list(worker.processors):
             if partition not in active:
                 del worker.processors[partition]
         for partition in sorted(active):
             processor_for(partition)
         worker.ready = True
+
+    @account_table.on_recover
+    async def _accounts_recovered() -> None:
+        active = active_partitions(activities.get_topic_name())
+        for partition in list(worker.accounts):
+            if partition not in active:
+                del worker.accounts[partition]
+        for partition in sorted(active):
+            account_processor_for(partition)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _revoked(_app: Any, revoked: set[Any], **_: Any) -> None:
@@ -190,6 +245,13 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
             )
             if processor is not None:
                 processor.flush()  # hand the next owner a clean epoch
+            account = (
+                worker.accounts.pop(tp.partition, None)
+                if tp.topic == activities.get_topic_name()
+                else None
+            )
+            if account is not None:
+                account.flush()
 
     @app.timer(interval=settings.flush_interval)  # type: ignore[untyped-decorator]
     async def _housekeeping() -> None:
@@ -197,6 +259,9 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
         for processor in list(worker.processors.values()):
             processor.tick(moment)
             processor.flush()
+        for account in list(worker.accounts.values()):
+            account.tick(moment)
+            account.flush()
 
     registry = CollectorRegistry()
 
@@ -218,6 +283,7 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
                 consumer_lag=consumer_lag,
                 funnel=worker.config.rules.labels.funnel,
                 repurchase_seconds=worker.config.repurchase_seconds,
+                accounts=lambda: worker.accounts,
             )
         )
     )

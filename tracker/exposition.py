@@ -19,6 +19,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from tracker.accounts import PEOPLE_BUCKETS, AccountProcessor
 from tracker.aggregates import SEP, Aggregates
 from tracker.contract import CHANNELS, EVENT_TYPES
 from tracker.labels import WINDOWS
@@ -114,6 +115,7 @@ class WorkerView:
     consumer_lag: Callable[[int], int | None]
     funnel: tuple[str, ...]
     repurchase_seconds: float
+    accounts: Callable[[], Mapping[int, AccountProcessor]] = dict
 
 
 class TrackerCollector(Collector):
@@ -124,6 +126,7 @@ class TrackerCollector(Collector):
         parts = dict(self.view.partitions())
         yield from self._counters(parts)
         yield from self._gauges(parts)
+        yield from account_metrics(dict(self.view.accounts()))
 
     # --- counters ---------------------------------------------------------------
     def _counters(self, parts: Mapping[int, PartitionProcessor]) -> Iterator[Metric]:
@@ -337,6 +340,55 @@ def _sentiment_buckets(
             ("+Inf" if bound == SENTIMENT_BUCKETS[-1] else str(bound), float(cumulative))
         )
     return buckets
+
+
+def account_metrics(accounts: Mapping[int, AccountProcessor]) -> Iterator[Metric]:
+    """B2B account KPIs from the account stage's partitions (each account lives on one)."""
+    aggs = [a.aggregates for a in accounts.values()]
+    ref = max((a.watermark_ms for a in accounts.values()), default=0)
+    channels = CounterMetricFamily(
+        "tracker_account_first_order_channels",
+        "Accounts by the number of channels they touched up to their first order",
+        labels=["channels", "partition"],
+    )
+    for partition, processor in sorted(accounts.items()):
+        for key, n in sorted(processor.aggregates.counters.items()):
+            metric, *labels = key.split(SEP)
+            if metric == "tracker_account_first_order_channels_total":
+                channels.add_metric([*labels, str(partition)], n)
+    yield channels
+    active = {w: window_sum(aggs, "acct:reach", ref, s) for w, s in WINDOWS.items()}
+    ordered = {w: window_sum(aggs, "acct:order", ref, s) for w, s in WINDOWS.items()}
+    yield _gauge(
+        "tracker_account_reach",
+        "Distinct B2B accounts with activity in the window",
+        [([w], v) for w, v in active.items()],
+        ["window"],
+    )
+    yield _gauge(
+        "tracker_account_converted_window",
+        "Accounts with an order in the window",
+        [([w], v) for w, v in ordered.items()],
+        ["window"],
+    )
+    yield _gauge(
+        "tracker_account_conversion_rate",
+        "Accounts with an order / accounts active in the window",
+        [([w], ratio(ordered[w], active[w])) for w in WINDOWS],
+        ["window"],
+    )
+    # A cumulative distribution as plain gauges: text format 0.0.4 has no gauge histograms.
+    people = GaugeMetricFamily(
+        "tracker_accounts_by_people",
+        "Accounts active in the window with at most `people_le` people seen in the last 28 days",
+        labels=["window", "people_le"],
+    )
+    for window, seconds in WINDOWS.items():
+        cumulative = 0
+        for bound in (*PEOPLE_BUCKETS, "+Inf"):
+            cumulative += window_sum(aggs, f"acct:people:{bound}", ref, seconds)
+            people.add_metric([window, str(bound)], cumulative)
+    yield people
 
 
 def revenue_total(aggs: list[Aggregates], currency: str) -> Decimal:

@@ -8,17 +8,17 @@ why rows carry offsets, epochs and deltas.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
+from tracker.accounts import AccountActivity
 from tracker.aggregates import COUNTER_ROW, Aggregates, Delta, counter_key
 from tracker.customer import CustomerState, decode_state, encode_state
 from tracker.events import EventView, id_hash, to_ms
-from tracker.ingest import Item, Limits, NoConsent, Reject, Withdrawal, classify, decode_key
+from tracker.ingest import Item, Limits, NoConsent, Reject, Valid, Withdrawal, classify, decode_key
 from tracker.pseudonym import Pseudonymizer
 from tracker.sessionizer import (
     Outcome,
@@ -28,18 +28,7 @@ from tracker.sessionizer import (
     is_duplicate_withdrawal,
     withdraw,
 )
-
-DAY_MS = 86_400_000
-MINUTE_MS = 60_000
-
-
-class StateStore(Protocol):
-    """Key-value rows of one partition; writes must reach that partition's changelog."""
-
-    def get(self, key: str) -> bytes | None: ...
-    def put(self, key: str, value: bytes) -> None: ...
-    def delete(self, key: str) -> None: ...
-    def items(self, prefix: str) -> Iterable[tuple[str, bytes]]: ...
+from tracker.state_store import DAY_MS, MINUTE_MS, StateStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +79,8 @@ class PartitionProcessor:
     _deadlines: dict[int, set[str]] = field(default_factory=dict)  # minute -> customers
     _expiries: dict[int, set[str]] = field(default_factory=dict)  # day -> customers
     _pending_delete: set[str] = field(default_factory=set)
+    # Account activities for the re-keyed B2B stage, drained by the wiring after each message.
+    outbox: list[AccountActivity] = field(default_factory=list)
 
     # --- keys -----------------------------------------------------------------
     @property
@@ -158,7 +149,11 @@ class PartitionProcessor:
         """Apply one input message; returns what goes to the dead-letter topic."""
         self.last_input_wall_ms = now_ms
         if offset <= self.applied_offset:
-            return []  # applied before a crash; its effects were restored from the changelog
+            # Applied before a crash: its state came back from the changelog, but the account
+            # activities it emitted may have been lost with the producer's buffer. Re-emit them;
+            # the account stage is idempotent.
+            self._reemit_activities(key, value, broker_ms)
+            return []
         self.applied_offset = self.aggregates.applied_offset = offset
         self.aggregates.dirty.add(COUNTER_ROW)
         customer_id = decode_key(key)
@@ -232,7 +227,7 @@ class PartitionProcessor:
         elif customer.blocks(item.event.event_type):
             ingest.count(counter_key("tracker_events_dropped_total", "no_consent"))
         else:
-            ev = EventView.build(item.event, broker_ms, self.rules.labels)
+            ev = self._view(item, broker_ms)
             if ev.at_ms > broker_ms + self.timing.max_future_ms:
                 limit = self.timing.max_future_ms // 1000
                 detail = f"event time is more than {limit}s after the broker timestamp"
@@ -241,6 +236,34 @@ class PartitionProcessor:
                 )
             else:
                 customer.accept(ev)
+
+    def _reemit_activities(self, key: bytes | None, value: bytes | None, broker_ms: int) -> None:
+        customer_id = decode_key(key)
+        if customer_id is None:
+            return
+        row = self._load(self._customer_key(self.pseudonyms.of(customer_id)))
+        if row is not None and row.state is not None and row.state.withdrawn:
+            return
+        for item in classify(customer_id, value, self.limits):
+            if isinstance(item, Valid) and item.event.account_id:
+                ev = self._view(item, broker_ms)
+                if ev.at_ms <= broker_ms + self.timing.max_future_ms:
+                    self.outbox.append(self._activity(customer_id, ev))
+
+    def _view(self, item: Valid, broker_ms: int) -> EventView:
+        account_id = item.event.account_id
+        account = self.pseudonyms.of(f"account:{account_id}") if account_id else None
+        return EventView.build(item.event, broker_ms, self.rules.labels, account)
+
+    def _activity(self, customer_id: str, ev: EventView) -> AccountActivity:
+        assert ev.account is not None
+        return AccountActivity(
+            ev.account,
+            self.pseudonyms.of(customer_id),
+            ev.at_ms,
+            ev.channel,
+            ev.event_type == "order",
+        )
 
     def _control(
         self,
@@ -374,11 +397,8 @@ class _CustomerContext:
 
     def __init__(self, processor: PartitionProcessor, customer_id: str | None) -> None:
         self.p = processor
-        self.key = (
-            processor._customer_key(processor.pseudonyms.of(customer_id))
-            if customer_id is not None
-            else None
-        )
+        self.person = processor.pseudonyms.of(customer_id) if customer_id is not None else None
+        self.key = processor._customer_key(self.person) if self.person is not None else None
         self.touched = False
         self.delta = Delta()
         self._row: _Row | None = None
@@ -410,6 +430,13 @@ class _CustomerContext:
         assert outcome is not Outcome.NO_CONSENT  # blocks() ran first
         row.state = state
         self.touched = True
+        if ev.account is not None and self.person is not None and outcome is not Outcome.DUPLICATE:
+            state.account = ev.account
+            self.p.outbox.append(
+                AccountActivity(
+                    ev.account, self.person, ev.at_ms, ev.channel, ev.event_type == "order"
+                )
+            )
 
     def withdraw(self, item: Withdrawal, broker_ms: int) -> None:
         row = self._ensure()
@@ -421,6 +448,7 @@ class _CustomerContext:
             self.delta.count(counter_key("tracker_events_dropped_total", "duplicate"))
             return
         self.delta.max_event_ms = max(self.delta.max_event_ms, at_ms)
+        self._forget_in_account(state, at_ms)
         row.state = withdraw(self.p.rules, state, at_ms, "withdrawal", hashed, self.delta)
 
     def erase(self, reason: str, at_ms: int) -> None:
@@ -429,8 +457,13 @@ class _CustomerContext:
         if state.session is not None:
             # An operator request erases at once: an open session is discarded, never counted.
             state.session.last_ms = max(state.session.last_ms, at_ms)
+        self._forget_in_account(state, at_ms)
         row.state = withdraw(self.p.rules, state, at_ms, reason, None, self.delta)
         self.touched = True
+
+    def _forget_in_account(self, state: CustomerState, at_ms: int) -> None:
+        if state.account is not None and self.person is not None:
+            self.p.outbox.append(AccountActivity(state.account, self.person, at_ms, 0, erase=True))
 
     def save(self) -> None:
         if self.key is not None and self._row is not None:

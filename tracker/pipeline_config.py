@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tracker.accounts import AccountProcessor
 from tracker.ingest import Limits
 from tracker.labels import WINDOWS, LabelSets
-from tracker.partition import PartitionProcessor, StateStore, Timing
+from tracker.partition import PartitionProcessor, Timing
 from tracker.pseudonym import Pseudonymizer
 from tracker.sessionizer import Rules, Scorer
 from tracker.settings import Settings
+from tracker.state_store import StateStore
 
 
 def _ms(seconds: float) -> int:
@@ -48,6 +50,14 @@ class PipelineConfig:
         )
         limits = Limits(settings.max_message_bytes, settings.max_message_events)
         return cls(rules, limits, timing, pseudonyms, settings.repurchase_lookback)
+
+    def account_processor(self, partition: int, store: StateStore) -> AccountProcessor:
+        return AccountProcessor(
+            partition=partition,
+            store=store,
+            max_out_of_order_ms=self.timing.max_out_of_order_ms,
+            idle_timeout_ms=self.timing.idle_timeout_ms,
+        )
 
     def processor(self, partition: int, store: StateStore) -> PartitionProcessor:
         return PartitionProcessor(

@@ -15,6 +15,7 @@ from kafka.partitioner.default import murmur2
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tracker.accounts import AccountProcessor
 from tracker.exposition import TrackerCollector, WorkerView
 from tracker.memory_store import MemoryStore
 from tracker.partition import PartitionProcessor
@@ -38,24 +39,46 @@ class ReferencePipeline:
     processors: dict[int, PartitionProcessor] = field(default_factory=dict)
     now_ms: int = 0
 
+    account_stores: dict[int, MemoryStore] = field(default_factory=dict)
+    accounts: dict[int, AccountProcessor] = field(default_factory=dict)
+
     def __post_init__(self) -> None:
         for p in range(self.partitions):
             store = self.stores.setdefault(p, MemoryStore())
             self.processors[p] = self.config.processor(p, store)
+            account_store = self.account_stores.setdefault(p, MemoryStore())
+            self.accounts[p] = self.config.account_processor(p, account_store)
         self._offsets = dict.fromkeys(range(self.partitions), -1)
+        self._account_offsets = dict.fromkeys(range(self.partitions), -1)
 
     def feed(self, key: bytes | None, value: bytes | None, broker_ms: int, now_ms: int) -> int:
         partition = partition_for(key, self.partitions)
         self._offsets[partition] += 1
         self.now_ms = now_ms
-        self.processors[partition].process(key, value, self._offsets[partition], broker_ms, now_ms)
+        processor = self.processors[partition]
+        processor.process(key, value, self._offsets[partition], broker_ms, now_ms)
+        self._route_activities(processor, now_ms)
         return partition
+
+    def _route_activities(self, processor: PartitionProcessor, now_ms: int) -> None:
+        """The re-keyed stage: activities go to the account's partition, as through Kafka."""
+        for activity in processor.outbox:
+            target = partition_for(activity.account.encode(), self.partitions)
+            self._account_offsets[target] += 1
+            self.accounts[target].process(
+                activity.to_bytes(), self._account_offsets[target], now_ms
+            )
+        processor.outbox.clear()
 
     def tick(self, now_ms: int) -> None:
         self.now_ms = now_ms
         for processor in self.processors.values():
             processor.tick(now_ms)
+            self._route_activities(processor, now_ms)
             processor.flush()
+        for account in self.accounts.values():
+            account.tick(now_ms)
+            account.flush()
 
     def samples(self) -> list[Sample]:
         registry = CollectorRegistry()
@@ -67,6 +90,7 @@ class ReferencePipeline:
                     consumer_lag=lambda _p: 0,
                     funnel=self.config.rules.labels.funnel,
                     repurchase_seconds=self.config.repurchase_seconds,
+                    accounts=lambda: self.accounts,
                 )
             )
         )

@@ -32,7 +32,7 @@ def pseudonymizer(settings: Settings, *, ephemeral_ok: bool) -> Pseudonymizer:
 
 def prepare_topics(settings: Settings, bootstrap: str) -> int:
     """Create the topics the worker needs; returns the input topic's partition count."""
-    from tracker.app import TABLE
+    from tracker.app import ACCOUNT_TABLE, TABLE, activity_topic
 
     options = client_options(settings)
     existing = topic_partitions(bootstrap, settings.topic, options)
@@ -51,6 +51,12 @@ def prepare_topics(settings: Settings, bootstrap: str) -> int:
             (settings.topic, partitions, {}),
             (settings.dlq_topic, partitions, {"retention.ms": dlq_retention_ms}),
             (f"{settings.worker_id}-{TABLE}-changelog", partitions, {"cleanup.policy": "compact"}),
+            (
+                f"{settings.worker_id}-{ACCOUNT_TABLE}-changelog",
+                partitions,
+                {"cleanup.policy": "compact"},
+            ),
+            (activity_topic(settings.worker_id), partitions, {}),
             (f"{settings.worker_id}-__assignor-__leader", 1, {}),
         ],
         replication_factor=settings.replication_factor,
