@@ -172,3 +172,22 @@ def deployment_factory(
     yield factory
     for deployment in made:
         deployment.stop()
+
+
+def owned_partitions(worker: WorkerProcess) -> set[str]:
+    """Input partitions a worker exports counters for (only its active ones)."""
+    return {
+        dict(labels)["partition"]
+        for name, labels, _ in worker.samples()
+        if name == "tracker_events_total" and "partition" in dict(labels)
+    }
+
+
+def settled(workers: list[WorkerProcess], partitions: int) -> bool:
+    """Every partition exported by exactly one worker: the group has finished rebalancing."""
+    seen: list[str] = []
+    for worker in workers:
+        if not worker.ready():
+            return False
+        seen.extend(owned_partitions(worker))
+    return sorted(seen) == sorted(str(p) for p in range(partitions))
