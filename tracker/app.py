@@ -284,6 +284,7 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
                 funnel=worker.config.rules.labels.funnel,
                 repurchase_seconds=worker.config.repurchase_seconds,
                 accounts=lambda: worker.accounts,
+                currencies=worker.config.rules.labels.currencies,
             )
         )
     )

@@ -116,6 +116,7 @@ class WorkerView:
     funnel: tuple[str, ...]
     repurchase_seconds: float
     accounts: Callable[[], Mapping[int, AccountProcessor]] = dict
+    currencies: tuple[str, ...] = ()
 
 
 class TrackerCollector(Collector):
@@ -198,6 +199,7 @@ class TrackerCollector(Collector):
                 )
         yield reach
         yield from _rate_gauges(aggs, ref)
+        yield from _revenue_gauges(aggs, ref, self.view.currencies)
         yield from _feedback_gauges(aggs, ref)
         yield from self._repurchase(aggs, ref)
         yield from self._funnel(aggs)
@@ -282,6 +284,29 @@ def _rate_gauges(aggs: list[Aggregates], ref: int) -> Iterator[Metric]:
             [([w], ratio(sums[(outcome, w)], sums[("closed", w)])) for w in WINDOWS],
             ["window"],
         )
+
+
+def _revenue_gauges(
+    aggs: list[Aggregates], ref: int, currencies: tuple[str, ...]
+) -> Iterator[Metric]:
+    revenue = GaugeMetricFamily(
+        "tracker_revenue_window",
+        "Order revenue with event time in the window, by currency",
+        labels=["window", "currency"],
+    )
+    per_session = GaugeMetricFamily(
+        "tracker_revenue_per_session",
+        "Revenue in the window / sessions closed in the window",
+        labels=["window", "currency"],
+    )
+    for window, seconds in WINDOWS.items():
+        closed = window_sum(aggs, "sess:closed", ref, seconds)
+        for currency in currencies:
+            amount = window_sum(aggs, f"rev:{currency}", ref, seconds) / 100
+            revenue.add_metric([window, currency], amount)
+            per_session.add_metric([window, currency], ratio(round(amount * 100), closed) / 100)
+    yield revenue
+    yield per_session
 
 
 def _feedback_gauges(aggs: list[Aggregates], ref: int) -> Iterator[Metric]:

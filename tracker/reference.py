@@ -91,6 +91,7 @@ class ReferencePipeline:
                     funnel=self.config.rules.labels.funnel,
                     repurchase_seconds=self.config.repurchase_seconds,
                     accounts=lambda: self.accounts,
+                    currencies=self.config.rules.labels.currencies,
                 )
             )
         )

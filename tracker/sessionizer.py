@@ -197,6 +197,8 @@ def _count_order(state: CustomerState, ev: EventView, delta: Delta) -> None:
     assert ev.revenue is not None and ev.currency is not None
     delta.count(counter_key("tracker_orders_total", CHANNELS[ev.channel]))
     delta.add_revenue(ev.currency, ev.revenue)
+    # Windowed revenue in cents feeds the revenue-per-session gauge; the counter stays exact.
+    delta.bucket(f"rev:{ev.currency}", minute_of(ev.at_ms), int(ev.revenue * 100))
     # Repurchase: customers whose newest / second-newest order lies in the window.
     before = state.order_times[:2]
     after = sorted([*before, ev.at_ms], reverse=True)[:2]

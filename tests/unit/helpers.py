@@ -126,6 +126,7 @@ def samples_of(
                 consumer_lag=lambda _p: 0,
                 funnel=cfg.rules.labels.funnel,
                 repurchase_seconds=cfg.repurchase_seconds,
+                currencies=cfg.rules.labels.currencies,
             )
         )
     )

@@ -234,3 +234,15 @@ def test_interactions_by_action_allow_list() -> None:
     )
     assert h.total("tracker_interactions_total", action="add_to_cart") == 1
     assert h.total("tracker_interactions_total", action="other") == 1
+
+
+def test_revenue_per_session_over_sessions_closed_in_the_window() -> None:
+    h = Harness()
+    h.send(ev("page_view", "a", 0), ev("order", "a", MIN, revenue="30.00", currency="EUR"))
+    h.send(ev("page_view", "b", 0), ev("order", "b", MIN, revenue="12.50", currency="EUR"))
+    h.send(ev("page_view", "c", 0))
+    h.idle_to(2 * HOUR)
+    assert h.gauge("tracker_revenue_window", window="24h", currency="EUR") == 42.5
+    per_session = h.gauge("tracker_revenue_per_session", window="24h", currency="EUR")
+    assert per_session == pytest.approx(42.5 / 3)
+    assert h.gauge("tracker_revenue_window", window="1h", currency="EUR") == 0
