@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import ssl
 import time
+import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -200,14 +201,25 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
         async for event in stream.events():
             message = event.message
             processor = processor_for(message.partition)
-            letters = processor.process(
-                message.key,
-                message.value,
-                message.offset,
-                int(message.timestamp * 1000),
-                now_ms(),
-                _control(message.headers),
-            )
+            try:
+                letters = processor.process(
+                    message.key,
+                    message.value,
+                    message.offset,
+                    int(message.timestamp * 1000),
+                    now_ms(),
+                    _control(message.headers),
+                )
+            except Exception as exc:  # a bug must not stop the partition: dead-letter and go on
+                # The frames only: an exception's text could quote customer data.
+                log.error(
+                    "partition %d offset %d: internal error %s, message dead-lettered\n%s",
+                    message.partition,
+                    message.offset,
+                    type(exc).__name__,
+                    "".join(traceback.format_tb(exc.__traceback__)),
+                )
+                letters = [processor.fail(message.value, message.offset, exc)]
             for letter in letters:
                 await dlq.send(key=message.key, value=letter.value, headers=letter.headers())
             for activity in processor.outbox:

@@ -29,6 +29,8 @@ from tracker.windows import ratio, window_label, window_sum
 
 SESSION_OUTCOMES = ("started", "closed", "bounced", "engaged", "interacted", "converted")
 REJECT_REASONS = ("invalid_json", "invalid_event", "key_mismatch", "too_large", "future_timestamp")
+# Not a client's fault: a message the tracker failed on. Dead-lettered too, and worth an alert.
+INTERNAL_REASONS = ("internal_error",)
 
 # name (without _total) -> (help, label names, label values to show as 0 before any data)
 COUNTERS: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, ...], ...]]] = {

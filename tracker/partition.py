@@ -174,6 +174,19 @@ class PartitionProcessor:
         self._close_due()
         return letters
 
+    def fail(self, value: bytes | None, offset: int, error: Exception) -> DeadLetter:
+        """A message the logic could not handle (a bug): count it, dead-letter it, go on.
+
+        Nothing of it was stored: rows are written only at the end of ``process``.
+        """
+        self.outbox.clear()
+        self.applied_offset = self.aggregates.applied_offset = max(self.applied_offset, offset)
+        ingest = Delta()
+        ingest.count(counter_key("tracker_events_rejected_total", "internal_error"))
+        self._save_ingest(ingest)
+        detail = f"{type(error).__name__}: {error}"[:1000]
+        return DeadLetter(value or b"", "internal_error", detail, self.partition, offset)
+
     def tick(self, now_ms: int) -> None:
         """Wall-clock housekeeping: the idle rule, due sessions, state expiry."""
         if (

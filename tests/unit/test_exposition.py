@@ -9,7 +9,7 @@ from tests.unit.helpers import DAY, HOUR, MIN, Harness, config, encode, ev, ms, 
 from tracker.accounts import PEOPLE_BUCKETS
 from tracker.contract import CHANNELS, EVENT_TYPES
 from tracker.customer import SOURCES
-from tracker.exposition import REJECT_REASONS, TrackerCollector, WorkerView
+from tracker.exposition import INTERNAL_REASONS, REJECT_REASONS, TrackerCollector, WorkerView
 from tracker.labels import NPS_CATEGORIES
 from tracker.memory_store import MemoryStore
 from tracker.partition import PartitionProcessor
@@ -75,7 +75,14 @@ LABELS = CFG.rules.labels
 BOUNDED: dict[str, set[str]] = {
     "channel": {*CHANNELS, "all"},
     "event_type": set(EVENT_TYPES),
-    "reason": {*REJECT_REASONS, "no_consent", "duplicate", "withdrawal", "request"},
+    "reason": {
+        *REJECT_REASONS,
+        *INTERNAL_REASONS,
+        "no_consent",
+        "duplicate",
+        "withdrawal",
+        "request",
+    },
     "window": {"1h", "24h", "7d", "28d", "90d"},
     "touchpoint": set(LABELS.touchpoints),
     "from_touchpoint": set(LABELS.touchpoints),

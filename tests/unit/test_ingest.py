@@ -221,3 +221,14 @@ def test_valid_single_event_keeps_the_message_bytes() -> None:
     assert isinstance(item, Valid)
     assert item.raw() == value
     assert not isinstance(item, NoConsent)
+
+
+def test_a_message_the_logic_fails_on_is_counted_and_dead_lettered() -> None:
+    h = Harness()
+    h.offset += 1
+    letter = h.p.fail(b'{"boom": 1}', h.offset, RuntimeError("unexpected"))
+    assert letter.reason == "internal_error"
+    assert letter.value == b'{"boom": 1}'
+    assert h.total("tracker_events_rejected_total", reason="internal_error") == 1
+    h.send(ev("page_view", "ana", 0))  # the partition goes on
+    assert h.total("tracker_events_total") == 1
