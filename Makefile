@@ -18,8 +18,9 @@ demo: $(STAMP)
 	$(BIN)/tracker demo
 
 # System packages the tests drive for real: promtool, Chromium, docker-compose (config only).
-system-deps:
+system-deps: $(STAMP)
 	bash scripts/install-system-deps.sh
+	bash tests/deploy/install.sh $(VENV)
 
 kafka-jars:
 	bash scripts/fetch-kafka.sh
