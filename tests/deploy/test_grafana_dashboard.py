@@ -93,6 +93,13 @@ KNOWN_METRICS = {
     "tracker_watermark_lag_seconds",
     "tracker_consumer_lag",
     "tracker_collector_request_duration_seconds_bucket",
+    "tracker_revenue_window",
+    "tracker_revenue_per_session",
+    "tracker_account_reach",
+    "tracker_account_converted_window",
+    "tracker_account_conversion_rate",
+    "tracker_accounts_by_people",
+    "tracker_account_first_order_channels_total",
 }
 
 
