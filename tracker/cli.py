@@ -68,6 +68,24 @@ def worker() -> None:
 
 
 @main.command()
+@broker_option
+@click.option(
+    "--port", type=int, default=None, help="listen port (default: TRACKER_COLLECTOR_PORT)"
+)
+@friendly_errors
+def collector(broker: str | None, port: int | None) -> None:
+    """Run the HTTP collector: web pages POST events to /v1/events, it writes them to Kafka.
+
+    Serves /tracker.js (the browser snippet), /healthz, /readyz and /metrics;
+    the demo shop at /demo/ with TRACKER_COLLECTOR_DEMO=true. Scale it
+    separately from the workers; it holds no state.
+    """
+    from tracker.collector import run_collector
+
+    run_collector(_settings(broker, collector_port=port))
+
+
+@main.command()
 @click.option("--port", type=int, default=None, help="listen port (default: a free one)")
 @friendly_errors
 def broker(port: int | None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -15,7 +16,7 @@ from pathlib import Path
 from tracker.broker import free_port, resolve
 from tracker.loadgen import run_loadgen
 from tracker.reference import Sample, parse_exposition, total
-from tracker.settings import load_settings
+from tracker.settings import Settings, load_settings
 
 # Demo journeys are compressed in time, so sessions end after a minute, not 30.
 DEMO_DEFAULTS = {"TRACKER_SESSION_GAP": "30", "TRACKER_IDLE_TIMEOUT": "10"}
@@ -47,6 +48,7 @@ def run_demo(rate: float) -> None:
         stdout=log_path.open("ab"),
         stderr=subprocess.STDOUT,
     )
+    collector, shop_url = _start_collector(settings, env)
     stop = threading.Event()
     traffic = threading.Thread(
         target=_traffic, args=(settings, handle.bootstrap, rate, stop), daemon=True
@@ -55,20 +57,47 @@ def run_demo(rate: float) -> None:
     print(f"broker   {handle.url}")
     print(f"metrics  {metrics_url}")
     print(f"logs     {log_path}")
+    print(f"shop     {shop_url}  (the demo shop: click through it and watch the KPIs move)")
     try:
         _wait_ready(port, worker, log_path)
         traffic.start()
-        _summaries(metrics_url, worker, stop)
+        _summaries(metrics_url, worker, stop, shop_url)
     except KeyboardInterrupt:
         print("\nstopping…")
     finally:
         stop.set()
+        collector.terminate()
         worker.terminate()
         try:
             worker.wait(timeout=30)
         except subprocess.TimeoutExpired:
             worker.kill()
+        try:
+            collector.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            collector.kill()
         handle.stop()
+
+
+def _start_collector(
+    settings: Settings, env: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], str]:
+    """The HTTP collector serving the demo shop, next to the worker (same broker)."""
+    port = settings.collector_port if _port_free(settings.collector_port) else free_port()
+    log_path = settings.data_dir / "demo-collector.log"
+    collector = subprocess.Popen(
+        [sys.executable, "-m", "tracker", "collector"],
+        env={**env, "TRACKER_COLLECTOR_PORT": str(port), "TRACKER_COLLECTOR_DEMO": "true"},
+        stdout=log_path.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    return collector, f"http://127.0.0.1:{port}/demo/"
+
+
+def _port_free(port: int) -> bool:
+    # A busy default port (another demo, another service) must not cost the shop.
+    with socket.socket() as sock:
+        return port != 0 and sock.connect_ex(("127.0.0.1", port)) != 0
 
 
 def _traffic(settings: object, bootstrap: str, rate: float, stop: threading.Event) -> None:
@@ -93,7 +122,9 @@ def _wait_ready(port: int, worker: subprocess.Popen[bytes], log_path: Path) -> N
     raise SystemExit(f"the worker did not become ready; see {log_path}")
 
 
-def _summaries(url: str, worker: subprocess.Popen[bytes], stop: threading.Event) -> None:
+def _summaries(
+    url: str, worker: subprocess.Popen[bytes], stop: threading.Event, shop: str | None = None
+) -> None:
     previous: float | None = None
     last = time.monotonic()
     while not stop.is_set():
@@ -106,7 +137,7 @@ def _summaries(url: str, worker: subprocess.Popen[bytes], stop: threading.Event)
         now = time.monotonic()
         rate = (events - previous) / (now - last) if previous is not None else 0.0
         previous, last = events, now
-        screen = render_summary(samples, rate, url)
+        screen = render_summary(samples, rate, url, shop)
         if sys.stdout.isatty():
             sys.stdout.write("\x1b[2J\x1b[H")
         print(screen, flush=True)
@@ -116,7 +147,7 @@ def _pct(value: float) -> str:
     return "  n/a" if value != value else f"{100 * value:5.1f}%"
 
 
-def render_summary(s: list[Sample], rate: float, url: str) -> str:
+def render_summary(s: list[Sample], rate: float, url: str, shop: str | None = None) -> str:
     def t(name: str, **labels: str) -> float:
         return total(s, name, **labels)
 
@@ -160,4 +191,6 @@ def render_summary(s: list[Sample], rate: float, url: str) -> str:
         "",
         f"metrics: {url}      Ctrl-C stops broker, worker and traffic",
     ]
+    if shop:
+        lines.append(f"shop:    {shop}   browse, buy, give feedback: it all counts here")
     return "\n".join(lines)
