@@ -32,7 +32,7 @@ class Prometheus:
     def __init__(
         self,
         workdir: Path,
-        targets: Sequence[str],
+        jobs: dict[str, Sequence[str]],
         rule_files: Iterable[Path] = (),
         interval: str = "1s",
     ) -> None:
@@ -49,7 +49,8 @@ class Prometheus:
             "global": {"scrape_interval": interval, "evaluation_interval": interval},
             "rule_files": rules,
             "scrape_configs": [
-                {"job_name": "tracker-worker", "static_configs": [{"targets": list(targets)}]}
+                {"job_name": job, "static_configs": [{"targets": list(targets)}]}
+                for job, targets in jobs.items()
             ],
         }
         self.config = workdir / "prometheus.yml"
@@ -61,8 +62,14 @@ class Prometheus:
         source = self.workdir / "backfill.om"
         source.write_text(openmetrics)
         subprocess.run(
-            [binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(source),
-             str(self.data)],
+            [
+                binary("promtool"),
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                str(source),
+                str(self.data),
+            ],
             check=True,
             capture_output=True,
         )
