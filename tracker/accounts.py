@@ -20,7 +20,7 @@ import orjson
 
 from tracker.aggregates import COUNTER_ROW, Aggregates, Delta, counter_key
 from tracker.histogram import minute_of
-from tracker.state_store import DAY_MS, StateStore
+from tracker.state_store import DAY_MS, StateStore, end_epoch
 
 PEOPLE_BUCKETS = (1, 2, 3, 5, 10, 20, 50)
 PEOPLE_WINDOW_MS = 28 * DAY_MS  # people count toward an account for the longest reach window
@@ -229,16 +229,9 @@ class AccountProcessor:
                     self._pending_delete.add(key)
 
     def flush(self) -> None:
-        for row, body in self.aggregates.take_dirty_rows(self.epoch):
-            key = f"{self.partition}/a/{row}"
-            if body is None:
-                self.store.delete(key)
-            else:
-                self.store.put(key, body)
+        rows = self.aggregates.take_dirty_rows(self.epoch)
+        end_epoch(self.store, self.partition, rows, self._pending_delete)
         self.epoch += 1
-        for key in sorted(self._pending_delete):
-            self.store.delete(key)
-        self._pending_delete.clear()
 
     def _expiry(self, state: AccountState) -> int:
         return max(state.last_seen_ms, state.last_order_ms) + self.retention_ms

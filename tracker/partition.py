@@ -28,7 +28,7 @@ from tracker.sessionizer import (
     is_duplicate_withdrawal,
     withdraw,
 )
-from tracker.state_store import DAY_MS, MINUTE_MS, StateStore
+from tracker.state_store import DAY_MS, MINUTE_MS, StateStore, end_epoch
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,16 +202,9 @@ class PartitionProcessor:
 
     def flush(self) -> None:
         """End the epoch: persist changed aggregate rows, then delete what may go."""
-        for row, body in self.aggregates.take_dirty_rows(self.epoch):
-            key = f"{self.partition}/a/{row}"
-            if body is None:
-                self.store.delete(key)
-            else:
-                self.store.put(key, body)
+        rows = self.aggregates.take_dirty_rows(self.epoch)
+        end_epoch(self.store, self.partition, rows, self._pending_delete)
         self.epoch += 1
-        for key in sorted(self._pending_delete):
-            self.store.delete(key)
-        self._pending_delete.clear()
 
     def customer_row(self, customer_id: str) -> dict[str, Any] | None:
         """What is held for a customer (for access requests), or None."""

@@ -9,6 +9,25 @@ DAY_MS = 86_400_000
 MINUTE_MS = 60_000
 
 
+def end_epoch(
+    store: StateStore, partition: int, rows: Iterable[tuple[str, bytes | None]], deletable: set[str]
+) -> None:
+    """Write a flush epoch's aggregate rows, then delete rows whose deltas they now hold.
+
+    The order matters: a row is deleted only after the aggregates that include its
+    last delta are in the changelog, or a crash in between would lose that delta.
+    """
+    for row, body in rows:
+        key = f"{partition}/a/{row}"
+        if body is None:
+            store.delete(key)
+        else:
+            store.put(key, body)
+    for key in sorted(deletable):
+        store.delete(key)
+    deletable.clear()
+
+
 class StateStore(Protocol):
     """Key-value rows of one partition; writes must reach that partition's changelog."""
 
