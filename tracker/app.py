@@ -11,21 +11,28 @@ partitions are exported, never standby copies.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import ssl
+import sys
+import threading
 import time
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 import faust
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from faust.exceptions import ProducerSendError
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Metric, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from tracker.accounts import AccountProcessor
 from tracker.exposition import TrackerCollector, WorkerView
 from tracker.overview import History, overview
-from tracker.partition import PartitionProcessor
+from tracker.partition import DeadLetter, PartitionProcessor
 from tracker.pipeline_config import PipelineConfig
 from tracker.reference import parse_exposition
 from tracker.settings import Settings
@@ -65,7 +72,9 @@ class FaustStore:
 
     def put(self, key: str, value: bytes) -> None:
         raw = key.encode()
-        self._rows[raw] = value
+        # A right-sized copy: orjson.dumps returns bytes in a buffer of at least 4 KiB
+        # (orjson >= 3.12, not shrunk), ~5 KiB held per customer instead of ~1 KiB.
+        self._rows[raw] = bytes(memoryview(value))
         self._key_partition[raw] = self.partition
         self.table.send_changelog(self.partition, raw, value, "raw", "raw")
 
@@ -90,6 +99,102 @@ class Worker:
     processors: dict[int, PartitionProcessor] = field(default_factory=dict)
     accounts: dict[int, AccountProcessor] = field(default_factory=dict)
     ready: bool = False
+    # Messages Faust delivered again after a restart or rebalance (at-least-once) that the
+    # restored state had already applied: skipped, and logged once the partition moves on.
+    redelivered: dict[int, int] = field(default_factory=dict)
+
+
+HEARTBEAT_INTERVAL_S = 1.0
+END_OFFSETS_INTERVAL_S = 5.0
+# A dead letter is the rejected message plus headers (reason detail up to 1,000 characters).
+LETTER_HEADROOM_BYTES = 65_536
+TRUNCATED_LETTER_BYTES = 65_536
+
+
+class FreezeGuard:
+    """Restarts the worker in place when the whole process stood still too long.
+
+    A worker paused (SIGSTOP, a frozen VM or container) for about the consumer-group
+    session timeout has been expired by the coordinator, and its partitions are
+    already another worker's. Resumed, it would still act as their owner for a
+    moment: Faust's buffered changelog writes go out, timers flush, the agent
+    handles fetched messages, all landing after the new owner's rows, where the
+    next recovery restores them (stale state: events lost or counted twice).
+    Kafka fences such zombies only with transactions, and Faust's exactly-once
+    mode is not reliable (faust-streaming/faust#323, robinhood/faust#658). So the
+    freeze is noticed before the main thread runs any other Python code -- in a
+    SIGCONT handler, or by a watchdog thread whose own ticks stopped -- and the
+    process replaces itself (exec, like kill -9 and restart: nothing buffered is
+    sent) with a fresh worker that rejoins the group and restores from the
+    changelogs, which is proven exact.
+    """
+
+    def __init__(
+        self,
+        limit_s: float,
+        on_freeze: Callable[[float], None] | None = None,
+        tick_s: float = 0.2,
+    ) -> None:
+        self.limit_s = limit_s
+        self.tick_s = tick_s
+        self.on_freeze = on_freeze or restart_in_place
+        self.last = time.monotonic()
+        self.frozen_s = 0.0
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> FreezeGuard:
+        # A freeze shorter than this cannot have cost the group membership: the last
+        # heartbeat before it is at most one interval old (margin for scheduling).
+        return cls(max(1.0, settings.broker_session_timeout - HEARTBEAT_INTERVAL_S - 0.5))
+
+    def start(self) -> None:
+        """From the main thread: install the SIGCONT handler, start the watchdog."""
+        self.last = time.monotonic()
+        signal.signal(signal.SIGCONT, self._on_sigcont)
+        threading.Thread(target=self._watch, name="freeze-guard", daemon=True).start()
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(self.tick_s)
+            now = time.monotonic()
+            if now - self.last >= self.limit_s:
+                self.frozen_s = now - self.last  # before `last` moves: the handler sees one
+                self.on_freeze(self.frozen_s)
+            self.last = now
+
+    def _on_sigcont(self, _signum: int, _frame: object) -> None:
+        frozen = max(self.frozen_s, time.monotonic() - self.last)
+        if frozen >= self.limit_s:
+            self.on_freeze(frozen)
+
+
+class StateRows(Collector):
+    """``tracker_state_rows{table}``: rows held in memory, to watch state size over time.
+
+    Counts what the worker's Faust tables hold (active and standby partitions),
+    read at scrape time in O(1).
+    """
+
+    def __init__(self, tables: Iterable[Any]) -> None:
+        self.tables = tuple(tables)
+
+    def collect(self) -> Iterable[Metric]:
+        rows = GaugeMetricFamily(
+            "tracker_state_rows", "State rows this worker holds in memory", labels=["table"]
+        )
+        for table in self.tables:
+            rows.add_metric([table.name], len(table.data.data))
+        yield rows
+
+
+def restart_in_place(frozen_s: float) -> None:
+    """Replace this process with a fresh worker (same PID, arguments and environment)."""
+    message = (
+        f"tracker worker: the process stood still for {frozen_s:.1f}s, long enough to lose "
+        "its partitions to another worker; restarting in place before it writes stale state\n"
+    )
+    os.write(2, message.encode())
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
 
 def faust_options(settings: Settings, bootstrap: str, partitions: int) -> dict[str, Any]:
@@ -103,10 +208,12 @@ def faust_options(settings: Settings, bootstrap: str, partitions: int) -> dict[s
         "datadir": str(settings.data_dir / "faust"),
         "consumer_auto_offset_reset": "earliest",
         "producer_acks": -1,
+        # Faust's default (1,000,000 bytes) refuses dead letters of messages near 1 MiB.
+        "producer_max_request_size": settings.max_message_bytes + LETTER_HEADROOM_BYTES,
         # Measured here: ~3 s to join the group instead of ~30 s with the defaults.
         "broker_session_timeout": settings.broker_session_timeout,
         "broker_rebalance_timeout": settings.broker_session_timeout,
-        "broker_heartbeat_interval": 1,
+        "broker_heartbeat_interval": HEARTBEAT_INTERVAL_S,
         "stream_wait_empty": False,
         "web_enabled": True,
     }
@@ -196,11 +303,35 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
             )
         return processor
 
+    async def send_letter(key: bytes | None, letter: DeadLetter) -> None:
+        """Dead-letter the original bytes; if the producer refuses them, a truncated copy.
+
+        A refused send raises in the agent, which Faust restarts without the letter.
+        """
+        try:
+            await dlq.send(key=key, value=letter.value, headers=letter.headers())
+        except ProducerSendError as exc:
+            log.error(
+                "partition %d offset %d: dead letter of %d bytes refused (%s); sending its "
+                "first %d bytes",
+                letter.source_partition,
+                letter.source_offset,
+                len(letter.value),
+                type(exc.__cause__ or exc).__name__,
+                TRUNCATED_LETTER_BYTES,
+            )
+            headers = [
+                *letter.headers(),
+                ("tracker-value-truncated", str(len(letter.value)).encode()),
+            ]
+            await dlq.send(key=key, value=letter.value[:TRUNCATED_LETTER_BYTES], headers=headers)
+
     @app.agent(source)
     async def consume(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
             processor = processor_for(message.partition)
+            _note_redelivery(worker, message.partition, message.offset, processor.applied_offset)
             try:
                 letters = processor.process(
                     message.key,
@@ -221,7 +352,7 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
                 )
                 letters = [processor.fail(message.value, message.offset, exc)]
             for letter in letters:
-                await dlq.send(key=message.key, value=letter.value, headers=letter.headers())
+                await send_letter(message.key, letter)
             for activity in processor.outbox:
                 await activities.send(key=activity.account.encode(), value=activity.to_bytes())
             processor.outbox.clear()
@@ -250,20 +381,16 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def _revoked(_app: Any, revoked: set[Any], **_: Any) -> None:
+        # No flush here: a member the group already expired (paused, cut off) is told of
+        # the revocation only after the next owner started writing the same changelog
+        # partitions; a flush now would land stale rows after the new owner's. The new owner
+        # restores unflushed epochs from the rows' deltas, exactly as after a crash.
         worker.ready = False
         for tp in revoked:
-            processor = (
-                worker.processors.pop(tp.partition, None) if tp.topic == settings.topic else None
-            )
-            if processor is not None:
-                processor.flush()  # hand the next owner a clean epoch
-            account = (
+            if tp.topic == settings.topic:
+                worker.processors.pop(tp.partition, None)
+            elif tp.topic == activities.get_topic_name():
                 worker.accounts.pop(tp.partition, None)
-                if tp.topic == activities.get_topic_name()
-                else None
-            )
-            if account is not None:
-                account.flush()
 
     @app.timer(interval=settings.flush_interval)  # type: ignore[untyped-decorator]
     async def _housekeeping() -> None:
@@ -275,17 +402,36 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
             account.tick(moment)
             account.flush()
 
+    @app.task  # type: ignore[untyped-decorator]
+    async def _guard_against_freezes() -> None:
+        FreezeGuard.for_settings(settings).start()  # tasks run on the main thread
+
     registry = CollectorRegistry()
+
+    # The high watermark of the last fetch is stale while Faust pauses a partition (a full
+    # stream buffer, recovery): the lag would read 0 with a backlog. Ask the broker too.
+    end_offsets: dict[int, int] = {}
+
+    @app.timer(interval=END_OFFSETS_INTERVAL_S)  # type: ignore[untyped-decorator]
+    async def _refresh_end_offsets() -> None:
+        tps = [faust.types.TP(settings.topic, p) for p in sorted(worker.processors)]
+        try:
+            found = await app.consumer.highwaters(*tps) if tps else {}
+        except Exception as exc:  # a rebalance or broker failover: keep the last answer
+            log.debug("end offsets not refreshed: %r", exc)
+            return
+        end_offsets.update({tp.partition: int(offset) for tp, offset in found.items()})
 
     def consumer_lag(partition: int) -> int | None:
         processor = worker.processors.get(partition)
         try:
             highwater = app.consumer.highwater(faust.types.TP(settings.topic, partition))
         except Exception:  # not assigned or not fetched yet
+            highwater = None
+        newest = max(int(highwater or -1), end_offsets.get(partition, -1))
+        if processor is None or newest < 0:
             return None
-        if processor is None or highwater is None:
-            return None
-        return max(int(highwater) - processor.applied_offset - 1, 0)
+        return max(newest - processor.applied_offset - 1, 0)
 
     registry.register(
         TrackerCollector(
@@ -300,6 +446,8 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
             )
         )
     )
+
+    registry.register(StateRows((table, account_table)))
 
     @app.page("/metrics")
     async def metrics(web: Any, _request: Any) -> Any:
@@ -334,6 +482,18 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
         return web.json(body, status=200 if ok else 503)
 
     return app
+
+
+def _note_redelivery(worker: Worker, partition: int, offset: int, applied: int) -> None:
+    if offset <= applied:
+        worker.redelivered[partition] = worker.redelivered.get(partition, 0) + 1
+    elif partition in worker.redelivered:
+        log.info(
+            "partition %d: skipped %d re-delivered messages already applied (up to offset %d)",
+            partition,
+            worker.redelivered.pop(partition),
+            applied,
+        )
 
 
 def _control(headers: Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None) -> str | None:

@@ -55,7 +55,13 @@ def _require_rfc3339(value: Any) -> Any:
 
 
 def _limit_properties(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is not None and len(orjson.dumps(value)) > PROPERTIES_MAX_BYTES:
+    if value is None:
+        return value
+    try:
+        size = len(orjson.dumps(value))
+    except TypeError:  # orjson serializes at most 255 levels; parsing allows 1024
+        raise ValueError("properties nest too deeply") from None
+    if size > PROPERTIES_MAX_BYTES:
         raise ValueError(f"properties must serialize to at most {PROPERTIES_MAX_BYTES} bytes")
     return value
 
@@ -153,7 +159,13 @@ MODELS: dict[str, type[_EventBase]] = {
 
 def parse_event(data: Any) -> Event:
     """Validate one decoded JSON value as an event; raises pydantic.ValidationError."""
-    return EVENT_ADAPTER.validate_python(data)
+    event: Event = _validate_event(data)
+    return event
+
+
+# The adapter's compiled validator, called directly: ``TypeAdapter.validate_python`` only
+# forwards its default arguments to it, at ~0.3 µs per event on the hot path.
+_validate_event = EVENT_ADAPTER.validator.validate_python
 
 
 def event_json_schema() -> dict[str, Any]:

@@ -8,6 +8,7 @@ need state or time and happen in the partition processor.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,4 +118,13 @@ def _summarize(exc: ValidationError) -> str:
 
 
 def _raw(original: bytes | None, item: Any) -> bytes:
-    return original if original is not None else orjson.dumps(item)
+    """The rejected event's bytes: the message itself, or the batch item re-serialized."""
+    if original is not None:
+        return original
+    try:
+        return orjson.dumps(item)
+    except TypeError:  # nested deeper than orjson writes (255 levels; it reads 1024)
+        try:
+            return json.dumps(item, separators=(",", ":")).encode()
+        except RecursionError:
+            return b'"batch item nested too deeply to re-serialize"'

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -29,6 +30,8 @@ from tracker.sessionizer import (
     withdraw,
 )
 from tracker.state_store import DAY_MS, MINUTE_MS, StateStore, end_epoch
+
+EXPIRY_BATCH = 2_000  # customer rows examined for expiry per tick and partition
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,9 +375,18 @@ class PartitionProcessor:
                     self._store_row(key, before, row, delta)
 
     def _expire(self) -> None:
+        """Delete the state of customers past retention, at most ``EXPIRY_BATCH`` per tick.
+
+        Customers expire by day of event time, so a whole day's worth falls due at once
+        (all of them when the idle rule moves the watermark on by months); in batches
+        the tombstones leave over a few ticks instead of one long stall and a producer
+        buffer holding them all.
+        """
         wm = self.watermark_ms
+        budget = EXPIRY_BATCH
         for day in sorted(d for d in self._expiries if d <= wm // DAY_MS):
-            for key in list(self._expiries.get(day, ())):
+            for key in list(islice(self._expiries.get(day, ()), budget)):
+                budget -= 1
                 row = self._load(key)
                 info = self.index_info(row.state if row else None)
                 if row is None or info.expiry is None:
@@ -385,6 +397,8 @@ class PartitionProcessor:
                         self.store.delete(key)  # its last delta is already in the aggregates
                     else:
                         self._pending_delete.add(key)
+            if budget <= 0:
+                return
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ def pseudonymizer(settings: Settings, *, ephemeral_ok: bool) -> Pseudonymizer:
 
 def prepare_topics(settings: Settings, bootstrap: str) -> int:
     """Create the topics the worker needs; returns the input topic's partition count."""
-    from tracker.app import ACCOUNT_TABLE, TABLE, activity_topic
+    from tracker.app import ACCOUNT_TABLE, LETTER_HEADROOM_BYTES, TABLE, activity_topic
 
     options = client_options(settings)
     existing = topic_partitions(bootstrap, settings.topic, options)
@@ -49,7 +49,15 @@ def prepare_topics(settings: Settings, bootstrap: str) -> int:
         bootstrap,
         [
             (settings.topic, partitions, {}),
-            (settings.dlq_topic, partitions, {"retention.ms": dlq_retention_ms}),
+            (
+                settings.dlq_topic,
+                partitions,
+                {
+                    "retention.ms": dlq_retention_ms,
+                    # A letter of an accepted message near the size limit, with its headers.
+                    "max.message.bytes": str(settings.max_message_bytes + LETTER_HEADROOM_BYTES),
+                },
+            ),
             (f"{settings.worker_id}-{TABLE}-changelog", partitions, {"cleanup.policy": "compact"}),
             (
                 f"{settings.worker_id}-{ACCOUNT_TABLE}-changelog",

@@ -24,7 +24,18 @@ def test_overview_page_matches_metrics(deployment_factory: Callable[..., Deploym
     deployment = deployment_factory(TRACKER_SESSION_GAP="20", TRACKER_IDLE_TIMEOUT="3")
     worker = deployment.worker().start()
     traffic = subprocess.Popen(
-        [sys.executable, "-m", "tracker", "loadgen", "--rate", "60", "--duration", "12", "--seed", "3"],
+        [
+            sys.executable,
+            "-m",
+            "tracker",
+            "loadgen",
+            "--rate",
+            "60",
+            "--duration",
+            "12",
+            "--seed",
+            "3",
+        ],
         env=deployment.env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,

@@ -1,0 +1,104 @@
+"""Hostile input through the pure pipeline: every message is classified, nothing raises.
+
+The integration scenario (tests/integration/test_reliability.py, hostile input)
+sends the same fuzz through a real worker; these are its fast counterparts and
+the two inputs that once escaped classification as exceptions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.support.hostile import DISTINCT_TOUCHPOINTS, KINDS, hostile_stream
+from tests.support.streams import counter_table, expected_samples, generated_messages
+from tracker.app import FreezeGuard
+from tracker.ingest import Limits, Reject, Valid, classify
+from tracker.settings import Settings
+
+
+def event(**extra: Any) -> dict[str, Any]:
+    return {
+        "schema_version": 1,
+        "event_id": "e1",
+        "event_type": "page_view",
+        "customer_id": "c1",
+        "occurred_at": "2026-05-04T10:00:00Z",
+        "channel": "web",
+        "touchpoint": "home",
+        "consent": {"analytics": True, "marketing": False},
+        **extra,
+    }
+
+
+def nested(depth: int) -> bytes:
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+@pytest.mark.parametrize("depth", [10, 200, 300, 1000])
+def test_deep_properties_are_an_invalid_event_not_a_crash(depth: int) -> None:
+    # orjson reads 1024 levels but writes only 255: the size check used to raise TypeError.
+    value = orjson.dumps(event(properties={"x": 0})).replace(b'{"x":0}', nested(depth))
+    (item,) = classify("c1", value, Limits())
+    if depth < 254:
+        assert isinstance(item, Valid)
+    else:
+        assert isinstance(item, Reject) and item.reason == "invalid_event"
+        assert item.raw == value
+
+
+def test_deep_batch_items_are_dead_lettered_with_bytes() -> None:
+    deep_object = b"[" * 300 + b"]" * 300
+    deeper = b"[" * 1000 + b"]" * 1000
+    value = b"[" + orjson.dumps(event()) + b"," + deep_object + b"," + deeper + b"]"
+    items = classify("c1", value, Limits())
+    assert isinstance(items[0], Valid)
+    rejects = [i for i in items[1:] if isinstance(i, Reject)]
+    assert [r.reason for r in rejects] == ["invalid_event", "invalid_event"]
+    assert rejects[0].raw == deep_object  # re-serialized by the standard library
+    assert rejects[1].raw  # too deep even for that: a placeholder, never an exception
+
+
+def test_fuzzed_stream_is_fully_classified_by_the_reference() -> None:
+    good = generated_messages(seed=7, events=2_000, batch=10)
+    messages, kinds = hostile_stream(7, good, duplicates=50)
+    assert kinds["distinct_touchpoints"] == DISTINCT_TOUCHPOINTS
+    assert set(KINDS) <= set(kinds)
+    table = counter_table(expected_samples(messages, 4, "unit-test-pseudonym-key-0001"))
+    rejected = Counter({k.split("=")[1][:-1]: v for k, v in table.items() if "rejected_total" in k})
+    assert set(rejected) == {
+        "invalid_json",
+        "invalid_event",
+        "key_mismatch",
+        "too_large",
+        "future_timestamp",
+    }
+    assert "tracker_events_rejected_total{reason=internal_error}" not in table
+    touchpoints = {
+        part.split("=")[1]
+        for key in table
+        if key.startswith(("tracker_journey_transitions_total", "tracker_session_exits_total"))
+        for part in key[key.index("{") + 1 : -1].split(",")
+    }
+    assert touchpoints <= {*Settings().touchpoints, "other"}
+    assert "other" in touchpoints
+
+
+def test_freeze_guard_acts_only_on_freezes_that_can_cost_the_membership() -> None:
+    seen: list[float] = []
+    guard = FreezeGuard(limit_s=4.5, on_freeze=seen.append)
+    assert FreezeGuard.for_settings(Settings()).limit_s == 4.5  # 6 s session, 1 s heartbeat
+    guard.last = time.monotonic() - 2  # a short stop: the membership survives it
+    guard._on_sigcont(18, None)
+    assert seen == []
+    guard.last = time.monotonic() - 9
+    guard._on_sigcont(18, None)
+    assert len(seen) == 1 and seen[0] >= 9
+    guard.last = time.monotonic()
+    guard.frozen_s = 7.0  # the watchdog saw it first and already moved `last`
+    guard._on_sigcont(18, None)
+    assert len(seen) == 2
