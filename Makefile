@@ -44,7 +44,8 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix tracker tests bench
 
 bench: $(STAMP) kafka-jars
-	$(BIN)/python -m bench.run
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .tracker-data .cache/pytest

@@ -107,34 +107,48 @@ class Aggregates:
     # --- live updates ---------------------------------------------------------
     def apply(self, delta: Delta, *, only_rows_before_epoch: int | None = None) -> None:
         """Add a delta; in recovery only to rows that do not include it yet."""
+        epochs = self.row_epochs
+        before = only_rows_before_epoch
 
         def wanted(row: str) -> bool:
-            if only_rows_before_epoch is None:
-                return True
-            return self.row_epochs.get(row, -1) < only_rows_before_epoch
+            return before is None or epochs.get(row, -1) < before
 
+        dirty = self.dirty
         if wanted(COUNTER_ROW):
+            counters = self.counters
             for key, n in delta.counters.items():
-                self.counters[key] = self.counters.get(key, 0) + n
+                counters[key] = counters.get(key, 0) + n
             for cur, amount in delta.revenue.items():
                 self.revenue[cur] = self.revenue.get(cur, Decimal(0)) + amount
             if delta.counters or delta.revenue:
-                self.dirty.add(COUNTER_ROW)
+                dirty.add(COUNTER_ROW)
         if delta.max_event_ms > self.max_event_ms:
             self.max_event_ms = delta.max_event_ms
-            self.dirty.add(COUNTER_ROW)
-        floor = self.minute_floor()
+            dirty.add(COUNTER_ROW)
+        if not delta.buckets:
+            return
+        # Both floors depend on the watermark only, which the loop leaves alone.
+        floor, hour_floor = self.minute_floor(), self.hour_floor()
+        hists = self.hists
+        newest = self.newest_minute
         for (name, minute), n in delta.buckets.items():
-            hist = self.hists.get(name)
+            hist = hists.get(name)
             if hist is None:
-                hist = self.hists[name] = BucketHistogram()
-            if minute >= floor and wanted(minute_row(minute)):
-                hist.add_minute(minute, n)
-                self.dirty.add(minute_row(minute))
-            if minute // 60 >= self.hour_floor() and wanted(hour_row(minute)):
-                hist.add_hour(minute // 60, n)
-                self.dirty.add(hour_row(minute))
-            self.newest_minute = max(self.newest_minute, minute)
+                hist = hists[name] = BucketHistogram()
+            if minute >= floor:
+                row = minute_row(minute)
+                if wanted(row):
+                    hist.add_minute(minute, n)
+                    dirty.add(row)
+            hour = minute // 60
+            if hour >= hour_floor:
+                row = hour_row(minute)
+                if wanted(row):
+                    hist.add_hour(hour, n)
+                    dirty.add(row)
+            if minute > newest:
+                newest = minute
+        self.newest_minute = newest
 
     def minute_floor(self) -> int:
         return self.watermark_minute() - MINUTE_HORIZON

@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Literal, Protocol
 
 from tracker.aggregates import Delta, counter_key
-from tracker.contract import CHANNELS
+from tracker.contract import CHANNELS, EVENT_TYPES
 from tracker.customer import (
     MAX_STEPS,
     SOURCES,
@@ -30,6 +30,13 @@ from tracker.labels import LabelSets, nps_category
 
 ENGAGED_MS = 10_000
 SENTIMENT_BUCKETS = (-0.75, -0.5, -0.25, -0.05, 0.05, 0.25, 0.5, 0.75, 1.0)
+_REACH_BUCKETS = tuple(f"reach:{channel}" for channel in CHANNELS)
+# tracker_events_total keys by (event type, channel index): built once, looked up per event.
+_EVENT_KEYS = {
+    (event_type, index): counter_key("tracker_events_total", event_type, channel)
+    for event_type in EVENT_TYPES
+    for index, channel in enumerate(CHANNELS)
+}
 _STEP_KIND = {
     "page_view": STEP_PAGE_VIEW,
     "interaction": STEP_INTERACTION,
@@ -77,17 +84,18 @@ def accept(rules: Rules, state: CustomerState, ev: EventView, wm_ms: int, delta:
         delta.count(counter_key("tracker_events_dropped_total", "duplicate"))
         return Outcome.DUPLICATE
     _remember_id(rules, state, ev)
-    channel = CHANNELS[ev.channel]
-    delta.count(counter_key("tracker_events_total", ev.event_type, channel))
-    delta.max_event_ms = max(delta.max_event_ms, ev.at_ms)
+    event_type = ev.event_type
+    delta.count(_EVENT_KEYS[event_type, ev.channel])
+    if ev.at_ms > delta.max_event_ms:
+        delta.max_event_ms = ev.at_ms
     _update_reach(state, ev, delta)
-    if ev.event_type == "order":
+    if event_type == "order":
         _count_order(state, ev, delta)
-    elif ev.event_type == "feedback":
+    elif event_type == "feedback":
         _count_feedback(rules, ev, delta)
-    elif ev.event_type == "interaction" and ev.action is not None:
-        delta.count(counter_key("tracker_interactions_total", ev.action, channel))
-    if ev.event_type == "consent":
+    elif event_type == "interaction" and ev.action is not None:
+        delta.count(counter_key("tracker_interactions_total", ev.action, CHANNELS[ev.channel]))
+    if event_type == "consent":
         return Outcome.COUNTED  # consent changes never start or extend a session
     if ev.at_ms < wm_ms - rules.gap_ms or _before_session(rules, state.session, ev):
         delta.count(counter_key("tracker_events_late_total"))
@@ -171,26 +179,69 @@ def is_duplicate_withdrawal(rules: Rules, state: CustomerState, id_hash: int, at
 
 
 def _remember_id(rules: Rules, state: CustomerState, ev: EventView) -> None:
-    state.seen_ids[ev.id_hash] = ev.at_ms
-    if len(state.seen_ids) > 16:
-        horizon = max(state.seen_ids.values()) - rules.dedup_ms
-        state.seen_ids = {h: t for h, t in state.seen_ids.items() if t >= horizon}
+    """Remember the id; beyond 16 ids, forget those older than the newest minus the window.
+
+    The newest and oldest remembered time are memoized for the ``seen_ids`` dict last seen
+    here (see ``_SeenMemo``): the events of one batch message then cost O(1) each instead of
+    two scans of every id the customer sent in the last 24 hours.
+    """
+    seen = state.seen_ids
+    at_ms = ev.at_ms
+    known = ev.id_hash in seen
+    seen[ev.id_hash] = at_ms
+    size = len(seen)
+    if size <= 16:
+        return
+    memo = _seen_memo
+    if memo.ids is seen and not known and memo.size == size - 1:
+        newest = memo.newest if memo.newest >= at_ms else at_ms
+        oldest = memo.oldest if memo.oldest <= at_ms else at_ms
+    else:
+        times = seen.values()
+        newest, oldest = max(times), min(times)
+    horizon = newest - rules.dedup_ms
+    if oldest < horizon:
+        seen = state.seen_ids = {h: t for h, t in seen.items() if t >= horizon}
+        size, oldest = len(seen), min(seen.values())
+    memo.ids, memo.size, memo.newest, memo.oldest = seen, size, newest, oldest
+
+
+class _SeenMemo:
+    """Newest and oldest time in the ``seen_ids`` dict ``_remember_id`` handled last.
+
+    Valid while that very dict (held here, so its identity cannot be reused) has only
+    grown by new ids since, which ``_remember_id`` checks: nothing else changes a
+    ``seen_ids`` dict in place (a withdrawal or a decoded row brings a new dict).
+    """
+
+    __slots__ = ("ids", "newest", "oldest", "size")
+
+    def __init__(self) -> None:
+        self.ids: dict[int, int] | None = None
+        self.size = -1
+        self.newest = 0
+        self.oldest = 0
+
+
+_seen_memo = _SeenMemo()
 
 
 def _update_reach(state: CustomerState, ev: EventView, delta: Delta) -> None:
-    minute = minute_of(ev.at_ms)
-    if ev.at_ms > state.last_seen_ms:
+    at_ms = ev.at_ms
+    minute = minute_of(at_ms)
+    if at_ms > state.last_seen_ms:
         if state.last_seen_ms >= 0:
             delta.bucket("reach:all", minute_of(state.last_seen_ms), -1)
         delta.bucket("reach:all", minute, 1)
-        state.last_seen_ms = ev.at_ms
-    previous = state.last_seen_by_channel.get(ev.channel, -1)
-    if ev.at_ms > previous:
-        name = f"reach:{CHANNELS[ev.channel]}"
+        state.last_seen_ms = at_ms
+    by_channel = state.last_seen_by_channel
+    previous = by_channel.get(ev.channel, -1)
+    if at_ms > previous:
+        name = _REACH_BUCKETS[ev.channel]
         if previous >= 0:
             delta.bucket(name, minute_of(previous), -1)
         delta.bucket(name, minute, 1)
-        state.last_seen_by_channel[ev.channel] = ev.at_ms
+        by_channel[ev.channel] = at_ms
 
 
 def _count_order(state: CustomerState, ev: EventView, delta: Delta) -> None:
@@ -280,10 +331,17 @@ def _sessionize(rules: Rules, state: CustomerState, ev: EventView, delta: Delta)
         session.interactions += 1
     elif kind == STEP_ORDER:
         session.orders += 1
-    if len(session.steps) < MAX_STEPS:
-        bisect.insort(
-            session.steps, Step(ev.at_ms, ev.touchpoint, ev.channel, kind), key=lambda s: s.at_ms
-        )
+    steps = session.steps
+    if len(steps) < MAX_STEPS:
+        step = Step(ev.at_ms, ev.touchpoint, ev.channel, kind)
+        if not steps or steps[-1].at_ms <= ev.at_ms:
+            steps.append(step)  # in order: where insort (after equal times) would put it
+        else:
+            bisect.insort(steps, step, key=_step_time)
+
+
+def _step_time(step: Step) -> int:
+    return step.at_ms
 
 
 def _count_journey(rules: Rules, session: Session, delta: Delta) -> None:

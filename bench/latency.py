@@ -1,0 +1,250 @@
+"""Produce-to-/metrics latency at a steady rate, and sessions closing on time afterwards.
+
+A worker waits on an empty topic; a generated stream whose event times lie
+just ahead is then produced in real time (each message when the wall clock
+reaches its timestamp). Every 250 ms the benchmark scrapes ``/metrics``: a
+message counts as reflected once its partition's progress counters reach
+the value the reference logic has after that message (``bench.expect``).
+Latency = time the scrape returned - time the message was handed to the
+producer, so it includes the producer's linger, the broker, Faust, the
+tracker and up to one scrape interval. After the stream ends, the worker
+goes idle; the idle rule must then close every session about ``gap`` after
+its last event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.expect import Expectation, expect
+from bench.kafka_io import produce_async
+from bench.procs import EXPERIMENT_WORKER, WORKER, BenchError, Proc, progress_from_metrics, wait_for
+from bench.throughput import Bench
+from tests.support.streams import counter_table, differences
+from tracker.broker import ensure_topics, free_port
+from tracker.reference import parse_exposition, total
+from tracker.traffic import Message
+
+SCRAPE_INTERVAL = 0.25
+DRY_RUN_START_MS = 1_700_000_000_000
+DEBUG_SERIES: Path | None = None
+
+
+@dataclass
+class LatencyResult:
+    variant: str
+    rate: float  # events/s offered
+    seconds: float
+    events: int
+    messages: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    scrape_ms_p50: float
+    cores: float  # worker CPU while loaded
+    close_after_last_s: float | None = None  # last session closed this long after its last event
+    gap_s: float = 0.0
+    max_out_of_order_s: float = 0.0
+    idle_timeout_s: float = 0.0
+    correct: bool | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run(
+    bench: Bench,
+    name: str,
+    make_stream: Callable[[int], list[Message]],
+    rate: float,
+    settings: dict[str, str],
+    *,
+    live: bool,
+    warmup_s: float = 3.0,
+    patches: str = "",
+) -> LatencyResult:
+    """``make_stream(start_ms)`` gives the messages; their timestamps pace the producer.
+
+    ``live``: event times are the wall clock of sending (needed to see the idle rule close
+    sessions on time); otherwise the stream keeps its times in the past and only its
+    spacing paces the producer.
+    """
+    group = f"bench-latency-{uuid.uuid4().hex[:8]}"
+    topic = f"{group}-events"
+    ensure_topics(bench.bootstrap, [(topic, bench.partitions, {})])
+    port = free_port()
+    env = bench.env(topic, group, port, bench.root / group / "w0", **settings)
+    if patches:
+        env["BENCH_PATCHES"] = patches
+    command = EXPERIMENT_WORKER if patches else WORKER
+    worker = Proc(command, env, port, bench.root / group / "w0.log").start()
+    try:
+        wait_for(lambda: _ready(worker), 120, "the latency worker to be ready")
+        if live:
+            # Counters do not depend on where the stream lies in time, only on its shape: the
+            # expectation of a dry run holds for the same stream generated a little ahead.
+            expectation = expect(make_stream(DRY_RUN_START_MS), env, bench.partitions, final=True)
+            messages = make_stream(int((time.time() + 3) * 1000))
+            if len(messages) != expectation.total_messages:
+                raise BenchError("the live stream differs from its dry run")
+            offset_s = 0.0
+        else:
+            messages = make_stream(int(time.time() * 1000) - 3_600_000)
+            expectation = expect(messages, env, bench.partitions, final=True)
+            offset_s = time.time() + 2 - messages[0].timestamp_ms / 1000
+        return _measure(
+            bench, name, worker, topic, messages, expectation, rate, env, warmup_s, offset_s
+        )
+    finally:
+        worker.stop()
+
+
+def _ready(worker: Proc) -> bool:
+    worker.check()
+    return worker.ready_partitions() is not None
+
+
+def _measure(
+    bench: Bench,
+    name: str,
+    worker: Proc,
+    topic: str,
+    messages: list[Message],
+    expectation: Expectation,
+    rate: float,
+    env: dict[str, str],
+    warmup_s: float,
+    offset_s: float,
+) -> LatencyResult:
+    sent_at = [0.0] * len(messages)
+    errors: list[BaseException] = []
+
+    def record(index: int, at: float) -> None:
+        sent_at[index] = at
+
+    def producer() -> None:
+        try:
+            asyncio.run(
+                produce_async(
+                    bench.bootstrap,
+                    topic,
+                    messages,
+                    bench.partitions,
+                    pace=lambda m: m.timestamp_ms / 1000 + offset_s,
+                    on_sent=record,
+                )
+            )
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=producer, name="bench-producer", daemon=True)
+    first_ts = messages[0].timestamp_ms / 1000 + offset_s
+    thread.start()
+    latencies: list[tuple[float, float]] = []  # (send time, latency s)
+    pointers = dict.fromkeys(expectation.partitions, 0)
+    scrape_ms: list[float] = []
+    cpu_start = cpu_end = None
+    deadline = messages[-1].timestamp_ms / 1000 + offset_s + 120
+    while True:
+        worker.check()
+        if errors:
+            raise BenchError(f"producer failed: {errors[0]!r}")
+        began = time.perf_counter()
+        status, body = worker.get("/metrics")
+        now = time.time()
+        if status == 200:
+            scrape_ms.append((time.perf_counter() - began) * 1000)
+            progress = progress_from_metrics(body.decode())
+            for partition, track in expectation.partitions.items():
+                observed = progress.get(partition, 0)
+                ptr = pointers[partition]
+                while ptr < len(track.progress) and track.progress[ptr] <= observed:
+                    index = track.index[ptr]
+                    moved = track.progress[ptr] > (track.progress[ptr - 1] if ptr else 0)
+                    if moved and sent_at[index]:
+                        latencies.append((sent_at[index], now - sent_at[index]))
+                    ptr += 1
+                pointers[partition] = ptr
+            if cpu_start is None and now >= first_ts + warmup_s:
+                cpu_start = (now, worker.cpu_seconds())
+            if expectation.complete(progress):
+                cpu_end = (now, worker.cpu_seconds())
+                break
+        if now > deadline:
+            raise BenchError("latency run: the worker did not catch up within 120 s")
+        time.sleep(SCRAPE_INTERVAL)
+    thread.join(timeout=60)
+    if DEBUG_SERIES is not None:  # (send time, latency) of every message, for a plot
+        DEBUG_SERIES.write_text(
+            "".join(f"{at - first_ts:.3f} {lat:.3f}\n" for at, lat in latencies)
+        )
+    last_sent = max(sent_at)
+    steady = [lat for at, lat in latencies if at >= first_ts + warmup_s]
+    cores = float("nan")
+    if cpu_start is not None and cpu_end is not None and cpu_end[0] > cpu_start[0]:
+        cores = (cpu_end[1] - cpu_start[1]) / (cpu_end[0] - cpu_start[0])
+    result = LatencyResult(
+        name,
+        rate,
+        last_sent - sent_at[0],
+        expectation.total_events,
+        expectation.total_messages,
+        _percentile(steady, 0.5) * 1000,
+        _percentile(steady, 0.99) * 1000,
+        max(steady, default=float("nan")) * 1000,
+        statistics.median(scrape_ms) if scrape_ms else float("nan"),
+        cores,
+        gap_s=float(env.get("TRACKER_SESSION_GAP", 1800)),
+        max_out_of_order_s=float(env.get("TRACKER_MAX_OUT_OF_ORDER", 10)),
+        idle_timeout_s=float(env.get("TRACKER_IDLE_TIMEOUT", 60)),
+    )
+    result.notes.append(
+        f"{len(steady)} of {len(latencies)} messages after a {warmup_s:.0f}s warm-up"
+    )
+    if offset_s:
+        _check(worker, expectation.counters, result)
+    else:
+        _sessions_close(worker, messages, expectation, result)
+    return result
+
+
+def _check(worker: Proc, expected: dict[str, float], result: LatencyResult) -> None:
+    status, body = worker.get("/metrics")
+    problems = differences(counter_table(parse_exposition(body.decode())), expected)
+    result.correct = status == 200 and not problems
+    if problems:
+        result.notes.append("MISMATCH: " + "; ".join(problems[:5]))
+
+
+def _sessions_close(
+    worker: Proc, messages: list[Message], expectation: Expectation, result: LatencyResult
+) -> None:
+    """Wait for the idle rule to close every session; then every counter must match."""
+    closed = sum(
+        v for k, v in expectation.final_counters.items() if k.startswith("tracker_sessions_closed")
+    )
+    last_event_s = max(m.timestamp_ms for m in messages) / 1000
+    limit = result.gap_s + result.max_out_of_order_s + result.idle_timeout_s + 60
+
+    def all_closed() -> bool:
+        worker.check()
+        status, body = worker.get("/metrics")
+        if status != 200:
+            return False
+        return total(parse_exposition(body.decode()), "tracker_sessions_closed_total") >= closed
+
+    wait_for(all_closed, limit, "every session to close", step=0.25)
+    result.close_after_last_s = time.time() - last_event_s
+    _check(worker, expectation.final_counters, result)

@@ -1,0 +1,92 @@
+"""A Faust worker whose agent does nothing with the messages: the ceiling of the stack.
+
+Same app options as the tracker worker (``tracker.app.faust_options``) and the
+same raw topic, read from the same ``TRACKER_*`` environment; it counts
+messages and serves the count at ``/bench/count``. Experiments:
+
+- ``BENCH_NOOP_CHANGELOG=table``: also write one 400-byte row per message to
+  a table's changelog (``Table.send_changelog``), as the tracker's
+  per-message state write does: the cost of that write alone;
+  ``=direct``: the same record sent with the transport producer, awaited in
+  the agent, without Faust's per-record ``FutureMessage`` machinery.
+- ``BENCH_FETCH_MAX_WAIT_MS=N``: cap the consumer's fetch wait (Faust
+  hard-codes 1500 ms), see ``cap_fetch_wait``.
+
+    TRACKER_BROKER=kafka://127.0.0.1:9092 TRACKER_TOPIC=… python -m bench.noop_worker
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import faust
+
+from tracker.app import faust_options
+from tracker.settings import load_settings
+
+
+def cap_fetch_wait(max_wait_ms: int) -> None:
+    """Faust hard-codes ``fetch_max_wait_ms=1500`` for its consumer (experiment: lower it)."""
+    import aiokafka
+    from faust.transport.drivers import aiokafka as driver
+
+    class Consumer(aiokafka.AIOKafkaConsumer):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["fetch_max_wait_ms"] = min(kwargs.get("fetch_max_wait_ms", 500), max_wait_ms)
+            super().__init__(*args, **kwargs)
+
+    driver.aiokafka.AIOKafkaConsumer = Consumer  # type: ignore[attr-defined]
+
+
+def main() -> None:
+    settings = load_settings()
+    if os.environ.get("BENCH_FETCH_MAX_WAIT_MS"):
+        cap_fetch_wait(int(os.environ["BENCH_FETCH_MAX_WAIT_MS"]))
+    bootstrap = settings.bootstrap
+    if bootstrap is None:
+        raise SystemExit("bench.noop_worker: set TRACKER_BROKER")
+    (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
+    options = faust_options(settings, bootstrap, settings.partitions)
+    options.update(json.loads(os.environ.get("BENCH_FAUST_OPTIONS", "{}")))  # experiments
+    app = faust.App(settings.worker_id, **options)
+    source = app.topic(
+        settings.topic, key_serializer="raw", value_serializer="raw", partitions=settings.partitions
+    )
+    seen = {"messages": 0}
+    write = os.environ.get("BENCH_NOOP_CHANGELOG", "")
+    table = app.Table(
+        "bench-rows", partitions=settings.partitions, key_type=bytes, value_type=bytes
+    )
+    row = b"x" * 400
+
+    changelog = f"{settings.worker_id}-bench-rows-changelog"
+
+    @app.agent(source)
+    async def consume(stream: Any) -> None:
+        async for event in stream.events():
+            seen["messages"] += 1
+            message = event.message
+            if write == "table":
+                table.send_changelog(message.partition, message.key, row, "raw", "raw")
+            elif write == "direct":
+                await app.producer.send(changelog, message.key, row, message.partition, None, None)
+
+    @app.page("/bench/count")
+    async def count(web: Any, _request: Any) -> Any:
+        return web.json(seen)
+
+    @app.page("/readyz")
+    async def readyz(web: Any, _request: Any) -> Any:
+        partitions = sorted(
+            tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.topic
+        )
+        ok = bool(partitions) and not app.rebalancing
+        return web.json({"ready": ok, "partitions": partitions}, status=200 if ok else 503)
+
+    faust.Worker(app, loglevel="WARNING").execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+"""State per open session and per customer in the reach windows, and scrape time, in-process.
+
+Realistic journeys from the traffic generator are replayed for N customers
+(each journey as one batch message, its customer and event ids made unique)
+through the pure ``PartitionProcessor`` over a plain dict store, exactly the
+rows a worker's table holds. All journeys start within 20 minutes of event
+time, so at the end every session is still open; then the watermark moves
+past the gap, every session closes and what is left is what the reach
+windows (and de-duplication, repurchase) keep per customer.
+
+Run in its own process for a clean resident-set figure:
+
+    python -m bench.state --customers 1000000 [--tracemalloc]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import orjson
+import psutil
+from prometheus_client import CollectorRegistry, generate_latest
+
+from tracker.exposition import TrackerCollector, WorkerView
+from tracker.partition import PartitionProcessor
+from tracker.pipeline_config import PipelineConfig
+from tracker.pseudonym import Pseudonymizer
+from tracker.reference import partition_for
+from tracker.sentiment import SentimentScorer
+from tracker.settings import Settings
+from tracker.traffic import TrafficGenerator
+
+START_MS = 1_780_000_000_000
+SPREAD_MS = 20 * 60_000  # journeys start within 20 minutes: every session still open at the end
+PARTITIONS = 8
+
+
+class RowStore:
+    """The rows a worker's table holds (a dict), counting changelog bytes instead of keeping them."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, bytes] = {}
+        self.changelog_bytes = 0
+        self.changelog_records = 0
+
+    def get(self, key: str) -> bytes | None:
+        return self.rows.get(key)
+
+    def put(self, key: str, value: bytes) -> None:
+        # A right-sized copy, as the worker's table keeps (orjson's buffer is >= 4 KiB).
+        self.rows[key] = bytes(memoryview(value))
+        self.changelog_bytes += len(key) + len(value)
+        self.changelog_records += 1
+
+    def delete(self, key: str) -> None:
+        self.rows.pop(key, None)
+        self.changelog_bytes += len(key)
+        self.changelog_records += 1
+
+    def items(self, prefix: str) -> Iterable[tuple[str, bytes]]:
+        return [(k, v) for k, v in self.rows.items() if k.startswith(prefix)]
+
+
+def templates(seed: int = 5, journeys: int = 4000) -> list[list[dict[str, Any]]]:
+    """Consented journeys of the generator: events relative to their first (``_offset_ms``)."""
+    generator = TrafficGenerator(random.Random(seed), returning_pool=1, malformed_share=0)
+    by_customer: dict[str, list[dict[str, Any]]] = {}
+    for message in generator.simulate(journeys * 6, START_MS, 500.0):
+        event = orjson.loads(message.value)
+        by_customer.setdefault(event["customer_id"], []).append(event)
+    out = []
+    for events in by_customer.values():
+        if not all(e["consent"]["analytics"] for e in events):
+            continue  # withdrawals and no-consent journeys keep nothing: not what is measured
+        first = _ms(events[0]["occurred_at"])
+        for event in events:
+            event["_offset_ms"] = _ms(event["occurred_at"]) - first
+            event.pop("sent_at", None)
+        out.append(events)
+    return out[:journeys]
+
+
+def _ms(text: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+def _iso(ms: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+def messages(
+    customers: int, journeys: list[list[dict[str, Any]]]
+) -> Iterator[tuple[bytes, bytes, int]]:
+    """(key, value, broker ms) of one batch message per customer, in start-time order."""
+    for i in range(customers):
+        template = journeys[i % len(journeys)]
+        customer = f"cust-{i:09d}"
+        start = START_MS + i * SPREAD_MS // customers
+        batch = []
+        last = start
+        for k, event in enumerate(template):
+            at = start + event["_offset_ms"]
+            last = max(last, at)
+            copy = {key: value for key, value in event.items() if key != "_offset_ms"}
+            copy["customer_id"] = customer
+            copy["event_id"] = f"{customer}-{k}"
+            copy["occurred_at"] = _iso(at)
+            batch.append(copy)
+        yield customer.encode(), orjson.dumps(batch), last
+
+
+@dataclass
+class Phase:
+    customers: int
+    rows: int
+    open_sessions: int
+    row_bytes_per_customer: float
+    traced_bytes_per_customer: float | None
+    rss_bytes_per_customer: float | None
+    scrape_ms: float
+
+
+@dataclass
+class StateReport:
+    customers: int
+    events: int
+    feed_seconds: float
+    open: Phase
+    reach: Phase
+    changelog_bytes_per_event: float
+
+
+def _scrape_ms(
+    processors: dict[int, PartitionProcessor], config: PipelineConfig, now: int
+) -> float:
+    registry = CollectorRegistry()
+    registry.register(
+        TrackerCollector(
+            WorkerView(
+                partitions=lambda: processors,
+                now_ms=lambda: now,
+                consumer_lag=lambda _p: 0,
+                funnel=config.rules.labels.funnel,
+                repurchase_seconds=config.repurchase_seconds,
+                currencies=config.rules.labels.currencies,
+            )
+        )
+    )
+    timings = []
+    for _ in range(7):
+        began = time.perf_counter()
+        generate_latest(registry)
+        timings.append((time.perf_counter() - began) * 1000)
+    return statistics.median(timings)
+
+
+def _phase(
+    processors: dict[int, PartitionProcessor],
+    stores: dict[int, RowStore],
+    config: PipelineConfig,
+    customers: int,
+    now: int,
+    traced_base: int | None,
+    rss_base: int | None,
+) -> Phase:
+    gc.collect()
+    rows = {k: v for s in stores.values() for k, v in s.rows.items() if "/c/" in k}
+    row_bytes = sum(len(k) + len(v) for k, v in rows.items())
+    traced = None
+    if traced_base is not None:
+        traced = (tracemalloc.get_traced_memory()[0] - traced_base) / customers
+    rss = None
+    if rss_base is not None:
+        rss = (psutil.Process().memory_info().rss - rss_base) / customers
+    return Phase(
+        customers,
+        len(rows),
+        sum(sum(p.active_sessions.values()) for p in processors.values()),
+        row_bytes / customers,
+        traced,
+        rss,
+        _scrape_ms(processors, config, now),
+    )
+
+
+def measure(customers: int, trace: bool) -> StateReport:
+    settings = Settings(pseudonym_key="bench-state-pseudonym-key-0001")
+    config = PipelineConfig.from_settings(
+        settings, Pseudonymizer(b"bench-state-pseudonym-key-0001"), SentimentScorer()
+    )
+    assert isinstance(config.rules.scorer, SentimentScorer)
+    config.rules.scorer.warm_up()
+    journeys = templates()
+    stores = {p: RowStore() for p in range(PARTITIONS)}
+    processors = {p: config.processor(p, stores[p]) for p in range(PARTITIONS)}
+    offsets = dict.fromkeys(range(PARTITIONS), -1)
+    gc.collect()
+    rss_base = psutil.Process().memory_info().rss
+    traced_base = None
+    if trace:
+        tracemalloc.start()
+        traced_base = tracemalloc.get_traced_memory()[0]
+    events = 0
+    last = START_MS
+    began = time.perf_counter()
+    for n, (key, value, broker_ms) in enumerate(messages(customers, journeys)):
+        partition = partition_for(key, PARTITIONS)
+        offsets[partition] += 1
+        processors[partition].process(key, value, offsets[partition], broker_ms, broker_ms)
+        processors[partition].outbox.clear()  # the account stage is not part of this state
+        events += value.count(b'"event_id"')
+        last = max(last, broker_ms)
+        if n % 20_000 == 0:
+            for processor in processors.values():
+                processor.flush()
+    for processor in processors.values():
+        processor.flush()
+    feed = time.perf_counter() - began
+    open_phase = _phase(processors, stores, config, customers, last, traced_base, rss_base)
+    after = last + config.rules.gap_ms + 2 * 3_600_000
+    for processor in processors.values():
+        processor.tick(after)
+        processor.outbox.clear()
+        processor.flush()
+    reach_phase = _phase(processors, stores, config, customers, after, traced_base, None)
+    changelog = sum(s.changelog_bytes for s in stores.values())
+    return StateReport(customers, events, feed, open_phase, reach_phase, changelog / events)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations")
+    args = parser.parse_args()
+    report = measure(args.customers, args.tracemalloc)
+    json.dump(asdict(report), sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()

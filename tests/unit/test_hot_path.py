@@ -1,0 +1,119 @@
+"""The hot path's shortcuts behave exactly like the plain code they replace."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tests.unit.helpers import config, ev, ms
+from tracker.contract import CHANNELS, parse_event
+from tracker.customer import SOURCES, CustomerState
+from tracker.events import EventView, id_hash, to_ms, touchpoint_index
+from tracker.labels import LabelSets
+from tracker.sessionizer import Rules, _remember_id
+
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class _Event:
+    id_hash: int
+    at_ms: int
+
+
+def _remember_plainly(rules: Rules, state: CustomerState, event: _Event) -> None:
+    """The rule as first written: remember, then forget what is older than newest - window."""
+    state.seen_ids[event.id_hash] = event.at_ms
+    if len(state.seen_ids) > 16:
+        horizon = max(state.seen_ids.values()) - rules.dedup_ms
+        state.seen_ids = {h: t for h, t in state.seen_ids.items() if t >= horizon}
+
+
+def test_remembered_ids_match_the_plain_rule_under_any_interleaving() -> None:
+    rules = config().rules
+    rng = random.Random(4)
+    for _ in range(60):
+        fast = [CustomerState() for _ in range(3)]
+        plain = [CustomerState() for _ in range(3)]
+        clock = 0
+        for _ in range(400):
+            who = rng.randrange(3)  # customers interleave, as the events of many messages do
+            roll = rng.random()
+            if roll < 0.05:  # a decoded row or a withdrawal brings a new dict
+                fast[who].seen_ids = dict(fast[who].seen_ids)
+                plain[who].seen_ids = dict(plain[who].seen_ids)
+                continue
+            clock += rng.choice((1_000, 60_000, 3_600_000, DAY_MS // 3))
+            at = clock - rng.choice((0, 0, 0, 5_000, DAY_MS, 2 * DAY_MS))  # some arrive late
+            known = list(plain[who].seen_ids)
+            hashed = rng.choice(known) if known and roll < 0.15 else rng.getrandbits(64)
+            event = _Event(hashed, at)
+            _remember_id(rules, fast[who], event)  # type: ignore[arg-type]
+            _remember_plainly(rules, plain[who], event)
+            assert list(fast[who].seen_ids.items()) == list(plain[who].seen_ids.items())
+
+
+def _labels() -> LabelSets:
+    return config().rules.labels
+
+
+def test_event_view_fields() -> None:
+    labels = _labels()
+    order = parse_event(
+        ev("order", "ana", 10, channel="store", touchpoint="store:berlin", revenue="12.50")
+    )
+    view = EventView.build(order, ms(11), labels, account="acct")
+    assert view.event_type == "order"
+    assert view.id_hash == id_hash(order.event_id)
+    assert view.at_ms == ms(10)
+    assert CHANNELS[view.channel] == "store"
+    assert labels.touchpoints[view.touchpoint] == "store"
+    assert (view.action, view.revenue, view.currency) == (None, Decimal("12.50"), "EUR")
+    assert view.account == "acct"
+    assert SOURCES[view.source] == "unattributed"
+
+    chat = parse_event(
+        ev(
+            "interaction",
+            "ana",
+            20,
+            action="support_chat",
+            sent_at="2026-05-04T09:00:25Z",
+            consent={"analytics": True, "marketing": True},
+        )
+    )
+    view = EventView.build(chat, ms(30), labels)
+    assert view.at_ms == ms(30) - (ms(25) - ms(20))  # skew-corrected
+    assert view.action == "support_chat"
+    assert SOURCES[view.source] == "direct"
+
+    feedback = parse_event(ev("feedback", "ana", 40, nps=3, comment="gut", language="de"))
+    view = EventView.build(feedback, ms(40), labels)
+    assert (view.nps, view.csat, view.ces, view.comment, view.language) == (
+        3,
+        None,
+        None,
+        "gut",
+        "de",
+    )
+    campaign = parse_event(
+        ev(
+            "page_view",
+            "ana",
+            50,
+            campaign="spring",
+            consent={"analytics": True, "marketing": True},
+        )
+    )
+    assert SOURCES[EventView.build(campaign, ms(50), labels).source] == "campaign"
+    assert to_ms(campaign.occurred_at) == ms(50)
+
+
+def test_touchpoint_index_follows_the_label_sets_it_is_asked_with() -> None:
+    wide = _labels()
+    narrow = LabelSets.build(["home"], ["search"], ["EUR"], ["home"])
+    for _ in range(2):
+        assert wide.touchpoints[touchpoint_index(wide, "cart:xl")] == "cart"
+        assert narrow.touchpoints[touchpoint_index(narrow, "cart:xl")] == "other"
+        assert touchpoint_index(wide, "cart:xl") == wide.touchpoint_index("cart:xl")
