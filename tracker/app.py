@@ -10,6 +10,7 @@ partitions are exported, never standby copies.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -56,12 +57,51 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+class PendingWrites:
+    """Sends not yet acknowledged by Kafka: changelog rows, dead letters, account activity.
+
+    Faust commits input offsets after ``producer.flush()``, but its producer buffer's
+    flush gives up as soon as one send takes over 0.1 s and returns with writes still
+    queued (``faust.transport.producer.ProducerBuffer.flush_atmost``, faust-streaming
+    0.15.3). An offset could so be committed before the state row of its message was
+    written: after a crash or hand-over that message was neither restored nor
+    re-delivered. The worker's producer flush therefore also waits for every send
+    issued so far; a send that failed fails the flush, so the commit does not happen.
+    """
+
+    def __init__(self) -> None:
+        self.futures: set[asyncio.Future[Any]] = set()
+        self.failure: BaseException | None = None
+
+    def track(self, sent: Any) -> None:
+        if isinstance(sent, asyncio.Future) and not sent.done():
+            self.futures.add(sent)
+            sent.add_done_callback(self._done)
+
+    def _done(self, sent: asyncio.Future[Any]) -> None:
+        self.futures.discard(sent)
+        if not sent.cancelled() and sent.exception() is not None and self.failure is None:
+            self.failure = sent.exception()
+
+    async def wait(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.futures:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeError(f"{len(self.futures)} writes not acknowledged in {timeout:.0f}s")
+            await asyncio.wait(list(self.futures), timeout=left)
+        if self.failure is not None:
+            failure, self.failure = self.failure, None
+            raise RuntimeError(f"a state or dead-letter write failed: {failure!r}") from failure
+
+
 class FaustStore:
     """A partition's view of the Faust table: writes go to that partition's changelog."""
 
-    def __init__(self, table: Any, partition: int) -> None:
+    def __init__(self, table: Any, partition: int, pending: PendingWrites | None = None) -> None:
         self.table = table
         self.partition = partition
+        self.pending = pending or PendingWrites()
         store = table.data
         self._rows: dict[bytes, bytes] = store.data
         # Faust's memory store drops keys of lost partitions by this map on recovery.
@@ -76,13 +116,13 @@ class FaustStore:
         # (orjson >= 3.12, not shrunk), ~5 KiB held per customer instead of ~1 KiB.
         self._rows[raw] = bytes(memoryview(value))
         self._key_partition[raw] = self.partition
-        self.table.send_changelog(self.partition, raw, value, "raw", "raw")
+        self.pending.track(self.table.send_changelog(self.partition, raw, value, "raw", "raw"))
 
     def delete(self, key: str) -> None:
         raw = key.encode()
         self._rows.pop(raw, None)
         self._key_partition.pop(raw, None)
-        self.table.send_changelog(self.partition, raw, None, "raw", "raw")
+        self.pending.track(self.table.send_changelog(self.partition, raw, None, "raw", "raw"))
 
     def items(self, prefix: str) -> Iterable[tuple[str, bytes]]:
         head = prefix.encode()
@@ -102,6 +142,8 @@ class Worker:
     # Messages Faust delivered again after a restart or rebalance (at-least-once) that the
     # restored state had already applied: skipped, and logged once the partition moves on.
     redelivered: dict[int, int] = field(default_factory=dict)
+    last_offsets: dict[int, int] = field(default_factory=dict)
+    pending: PendingWrites = field(default_factory=PendingWrites)
 
 
 HEARTBEAT_INTERVAL_S = 1.0
@@ -197,6 +239,24 @@ def restart_in_place(frozen_s: float) -> None:
     os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
 
 
+def commit_only_what_is_written(producer: Any, pending: PendingWrites) -> None:
+    """Faust flushes the producer before it commits offsets: make that flush complete."""
+    flush = producer.flush
+
+    async def flush_and_wait() -> None:
+        await flush()
+        queued = getattr(getattr(producer, "buffer", None), "size", 0)
+        if queued or len(pending.futures) > 1000:
+            log.info(
+                "producer flush returned with %d writes queued, %d unacknowledged: waiting",
+                queued,
+                len(pending.futures),
+            )
+        await pending.wait()
+
+    producer.flush = flush_and_wait
+
+
 def faust_options(settings: Settings, bootstrap: str, partitions: int) -> dict[str, Any]:
     options: dict[str, Any] = {
         "broker": ";".join(f"kafka://{h}" for h in bootstrap.split(",")),
@@ -243,6 +303,7 @@ def _credentials(settings: Settings) -> Any:
 def build_app(worker: Worker, bootstrap: str) -> faust.App:
     settings = worker.settings
     app = faust.App(settings.worker_id, **faust_options(settings, bootstrap, worker.partitions))
+    commit_only_what_is_written(app.producer, worker.pending)
     source = app.topic(
         settings.topic,
         key_serializer="raw",
@@ -276,7 +337,7 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
     def account_processor_for(partition: int) -> AccountProcessor:
         processor = worker.accounts.get(partition)
         if processor is None:
-            store = FaustStore(account_table, partition)
+            store = FaustStore(account_table, partition, worker.pending)
             processor = worker.config.account_processor(partition, store)
             processor.recover(now_ms())
             worker.accounts[partition] = processor
@@ -293,7 +354,9 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
     def processor_for(partition: int) -> PartitionProcessor:
         processor = worker.processors.get(partition)
         if processor is None:
-            processor = worker.config.processor(partition, FaustStore(table, partition))
+            processor = worker.config.processor(
+                partition, FaustStore(table, partition, worker.pending)
+            )
             processor.recover(now_ms())
             worker.processors[partition] = processor
             log.info(
@@ -309,7 +372,9 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
         A refused send raises in the agent, which Faust restarts without the letter.
         """
         try:
-            await dlq.send(key=key, value=letter.value, headers=letter.headers())
+            worker.pending.track(
+                await dlq.send(key=key, value=letter.value, headers=letter.headers())
+            )
         except ProducerSendError as exc:
             log.error(
                 "partition %d offset %d: dead letter of %d bytes refused (%s); sending its "
@@ -324,7 +389,11 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
                 *letter.headers(),
                 ("tracker-value-truncated", str(len(letter.value)).encode()),
             ]
-            await dlq.send(key=key, value=letter.value[:TRUNCATED_LETTER_BYTES], headers=headers)
+            worker.pending.track(
+                await dlq.send(
+                    key=key, value=letter.value[:TRUNCATED_LETTER_BYTES], headers=headers
+                )
+            )
 
     @app.agent(source)
     async def consume(stream: Any) -> None:
@@ -354,7 +423,9 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
             for letter in letters:
                 await send_letter(message.key, letter)
             for activity in processor.outbox:
-                await activities.send(key=activity.account.encode(), value=activity.to_bytes())
+                worker.pending.track(
+                    await activities.send(key=activity.account.encode(), value=activity.to_bytes())
+                )
             processor.outbox.clear()
 
     def active_partitions(topic: str) -> set[int]:
@@ -485,6 +556,10 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
 
 
 def _note_redelivery(worker: Worker, partition: int, offset: int, applied: int) -> None:
+    last = worker.last_offsets.get(partition)
+    if last is not None and offset != last + 1:
+        log.info("partition %d: offset %d follows offset %d", partition, offset, last)
+    worker.last_offsets[partition] = offset
     if offset <= applied:
         worker.redelivered[partition] = worker.redelivered.get(partition, 0) + 1
     elif partition in worker.redelivered:
