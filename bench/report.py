@@ -289,6 +289,7 @@ def markdown(report: Report) -> str:
         out += _table(
             [
                 "workers",
+                "run",
                 "events/s (all workers)",
                 "worker cores busy",
                 "events per worker CPU-s",
@@ -299,6 +300,7 @@ def markdown(report: Report) -> str:
             [
                 [
                     str(r.workers),
+                    r.name,
                     _f(r.events_per_s),
                     _f(r.cores, 2),
                     _f(r.per_core),
