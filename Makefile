@@ -35,8 +35,8 @@ test-integration: $(STAMP)
 	$(BIN)/python -m pytest -q tests/integration
 
 lint: $(STAMP)
-	$(BIN)/ruff check tracker tests bench
-	$(BIN)/ruff format --check tracker tests bench
+	$(BIN)/ruff check --no-cache tracker tests bench
+	$(BIN)/ruff format --no-cache --check tracker tests bench
 	$(BIN)/mypy tracker
 
 format: $(STAMP)

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-
 from kafka import KafkaConsumer, KafkaProducer
+
 from tests.integration.conftest import Deployment, wait_until
 from tracker.reference import total
 
