@@ -5,7 +5,10 @@ different workers. Stage one therefore emits an ``AccountActivity`` for every
 counted event that carries an ``account_id`` to an internal topic keyed by
 the (pseudonymous) account; this stage owns each account on exactly one
 partition, so account counts add up exactly across workers — the design
-Kafka Streams uses for a re-keyed aggregation.
+Kafka Streams uses for a re-keyed aggregation. The activities one input
+message produces for one account travel as one record (``pack``): a
+collector batch of a hundred events then costs one produce, one consume and
+one state write here instead of a hundred.
 
 Every update here is idempotent (maxima and set unions), because stage one
 may emit an activity twice after a crash.
@@ -13,6 +16,7 @@ may emit an activity twice after a crash.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,15 +39,42 @@ class AccountActivity:
     order: bool = False
     erase: bool = False  # the person withdrew or was erased: forget them here too
 
+    def to_json(self) -> list[Any]:
+        return [self.account, self.person, self.at_ms, self.channel, self.order, self.erase]
+
     def to_bytes(self) -> bytes:
-        return orjson.dumps(
-            [self.account, self.person, self.at_ms, self.channel, self.order, self.erase]
-        )
+        return orjson.dumps(self.to_json())
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> AccountActivity:
+        account, person, at_ms, channel, order, erase = data
+        return cls(str(account), str(person), int(at_ms), int(channel), bool(order), bool(erase))
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> AccountActivity:
-        account, person, at_ms, channel, order, erase = orjson.loads(raw)
-        return cls(str(account), str(person), int(at_ms), int(channel), bool(order), bool(erase))
+        return cls.from_json(orjson.loads(raw))
+
+
+def pack(outbox: Iterable[AccountActivity]) -> list[tuple[str, bytes]]:
+    """One record per account, its activities in the order they happened.
+
+    Accounts are independent of each other, so only the order within an account matters
+    (an erase must follow the visits it erases); that order is kept.
+    """
+    grouped: dict[str, list[list[Any]]] = {}
+    for activity in outbox:
+        grouped.setdefault(activity.account, []).append(activity.to_json())
+    return [(account, orjson.dumps(items)) for account, items in grouped.items()]
+
+
+def unpack(raw: bytes) -> list[AccountActivity]:
+    """The activities of one record: a packed list, or a single activity as written before."""
+    data = orjson.loads(raw)
+    if not isinstance(data, list) or not data:
+        raise ValueError("an account activity record is a non-empty JSON array")
+    if isinstance(data[0], list):
+        return [AccountActivity.from_json(item) for item in data]
+    return [AccountActivity.from_json(data)]  # records of versions before packing
 
 
 @dataclass(slots=True)
@@ -179,30 +210,40 @@ class AccountProcessor:
         self.applied_offset = self.aggregates.applied_offset = offset
         self.aggregates.dirty.add(COUNTER_ROW)
         try:
-            activity = AccountActivity.from_bytes(value or b"")
+            batch = unpack(value or b"")
         except (orjson.JSONDecodeError, ValueError, TypeError):
             delta = Delta()
             delta.count(counter_key("tracker_account_activity_invalid_total"))
             self.aggregates.apply(delta)
             return  # only the tracker writes this internal topic; count, never crash
-        key = self._key(activity.account)
+        rows: dict[str, tuple[AccountState, Delta]] = {}
+        for activity in batch:
+            key = self._key(activity.account)
+            if key not in rows:
+                rows[key] = self._load(key)
+            state, stored = rows[key]
+            delta = Delta()
+            apply_activity(state, activity, delta)
+            self.aggregates.apply(delta)
+            stored.merge(delta)
+        for key, (state, stored) in rows.items():
+            self.store.put(
+                key,
+                orjson.dumps(
+                    {"s": state.encode(), "o": offset, "e": self.epoch, "d": stored.to_json()}
+                ),
+            )
+            self._schedule(key, state)
+
+    def _load(self, key: str) -> tuple[AccountState, Delta]:
+        """The account's state and the delta its row already carries for this epoch."""
         raw = self.store.get(key)
         body = orjson.loads(raw) if raw is not None else None
         state = (
             AccountState.decode(body["s"]) if body and body.get("s") is not None else AccountState()
         )
         stored = Delta.from_json(body["d"]) if body and int(body["e"]) == self.epoch else Delta()
-        delta = Delta()
-        apply_activity(state, activity, delta)
-        self.aggregates.apply(delta)
-        stored.merge(delta)
-        self.store.put(
-            key,
-            orjson.dumps(
-                {"s": state.encode(), "o": offset, "e": self.epoch, "d": stored.to_json()}
-            ),
-        )
-        self._schedule(key, state)
+        return state, stored
 
     def tick(self, now_ms: int) -> None:
         if (

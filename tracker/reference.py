@@ -15,7 +15,7 @@ from kafka.partitioner.default import murmur2
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tracker.accounts import AccountProcessor
+from tracker.accounts import AccountProcessor, pack
 from tracker.exposition import TrackerCollector, WorkerView
 from tracker.memory_store import MemoryStore
 from tracker.partition import PartitionProcessor
@@ -62,12 +62,10 @@ class ReferencePipeline:
 
     def _route_activities(self, processor: PartitionProcessor, now_ms: int) -> None:
         """The re-keyed stage: activities go to the account's partition, as through Kafka."""
-        for activity in processor.outbox:
-            target = partition_for(activity.account.encode(), self.partitions)
+        for account, record in pack(processor.outbox):
+            target = partition_for(account.encode(), self.partitions)
             self._account_offsets[target] += 1
-            self.accounts[target].process(
-                activity.to_bytes(), self._account_offsets[target], now_ms
-            )
+            self.accounts[target].process(record, self._account_offsets[target], now_ms)
         processor.outbox.clear()
 
     def tick(self, now_ms: int) -> None:

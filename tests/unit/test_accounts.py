@@ -7,7 +7,14 @@ from datetime import datetime
 import orjson
 
 from tests.unit.helpers import DAY, HOUR, MIN, T0_MS, config, ev, ms
-from tracker.accounts import AccountActivity, AccountProcessor, AccountState, apply_activity
+from tracker.accounts import (
+    AccountActivity,
+    AccountProcessor,
+    AccountState,
+    apply_activity,
+    pack,
+    unpack,
+)
 from tracker.aggregates import Delta
 from tracker.events import to_ms
 from tracker.memory_store import MemoryStore
@@ -102,3 +109,57 @@ def test_invalid_internal_record_is_counted_not_fatal() -> None:
     processor = AccountProcessor(0, MemoryStore())
     processor.process(b"not json", 0, T0_MS)
     assert processor.aggregates.counters == {"tracker_account_activity_invalid_total": 1}
+
+
+def test_pack_sends_one_record_per_account_in_the_order_things_happened() -> None:
+    a1 = AccountActivity(ACME, "p1", T0_MS, 1)
+    g1 = AccountActivity(GLOBEX, "p1", T0_MS + 1, 1)
+    a2 = AccountActivity(ACME, "p1", T0_MS + 2, 1, order=True)
+    a3 = AccountActivity(ACME, "p1", T0_MS + 3, 0, erase=True)
+    records = pack([a1, g1, a2, a3])
+    assert [account for account, _ in records] == [ACME, GLOBEX]
+    assert unpack(records[0][1]) == [a1, a2, a3]
+    assert unpack(records[1][1]) == [g1]
+    assert pack([]) == []
+
+
+def test_unpack_reads_single_activity_records_of_earlier_versions() -> None:
+    old = AccountActivity(ACME, "p1", T0_MS, 2, order=True)
+    assert unpack(old.to_bytes()) == [old]
+
+
+def test_a_packed_record_counts_like_its_activities_one_by_one() -> None:
+    batch = [
+        AccountActivity(ACME, "p1", T0_MS, 1),
+        AccountActivity(ACME, "p2", T0_MS + MIN, 2),
+        AccountActivity(ACME, "p1", T0_MS + 2 * MIN, 3, order=True),
+        AccountActivity(ACME, "p2", T0_MS + 3 * MIN, 0, erase=True),
+        AccountActivity(ACME, "p3", T0_MS + 4 * MIN, 1, order=True),
+    ]
+    packed, single = AccountProcessor(0, MemoryStore()), AccountProcessor(0, MemoryStore())
+    ((_, record),) = pack(batch)
+    packed.process(record, 0, T0_MS)
+    for offset, activity in enumerate(batch):
+        single.process(activity.to_bytes(), offset, T0_MS)
+    packed.flush()
+    single.flush()
+    assert packed.aggregates.counters == single.aggregates.counters
+    assert packed.aggregates.hists.keys() == single.aggregates.hists.keys()
+    for name, hist in packed.aggregates.hists.items():
+        assert hist.hours == single.aggregates.hists[name].hours, name
+    key = f"0/acct/{ACME}"
+    assert (
+        orjson.loads(packed.store.get(key) or b"")["s"]
+        == orjson.loads(single.store.get(key) or b"")["s"]
+    )
+
+
+def test_a_packed_record_with_one_bad_item_is_counted_and_applies_nothing() -> None:
+    good = AccountActivity(ACME, "p1", T0_MS, 1).to_json()
+    processor = AccountProcessor(0, MemoryStore())
+    for offset, raw in enumerate(
+        (orjson.dumps([good, ["too", "short"]]), orjson.dumps([]), orjson.dumps({"a": 1}))
+    ):
+        processor.process(raw, offset, T0_MS)
+    assert processor.aggregates.counters == {"tracker_account_activity_invalid_total": 3}
+    assert processor.store.get(f"0/acct/{ACME}") is None
