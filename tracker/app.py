@@ -10,7 +10,6 @@ partitions are exported, never standby copies.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import signal
@@ -30,10 +29,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Metric, ge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from tracker.accounts import AccountProcessor
+from tracker.accounts import AccountProcessor, pack
 from tracker.exposition import TrackerCollector, WorkerView
 from tracker.overview import History, overview
 from tracker.partition import DeadLetter, PartitionProcessor
+from tracker.pending import PendingWrites
 from tracker.pipeline_config import PipelineConfig
 from tracker.reference import parse_exposition
 from tracker.settings import Settings
@@ -55,44 +55,6 @@ METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST.split(";")[0]
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-class PendingWrites:
-    """Sends not yet acknowledged by Kafka: changelog rows, dead letters, account activity.
-
-    Faust commits input offsets after ``producer.flush()``, but its producer buffer's
-    flush gives up as soon as one send takes over 0.1 s and returns with writes still
-    queued (``faust.transport.producer.ProducerBuffer.flush_atmost``, faust-streaming
-    0.15.3). An offset could so be committed before the state row of its message was
-    written: after a crash or hand-over that message was neither restored nor
-    re-delivered. The worker's producer flush therefore also waits for every send
-    issued so far; a send that failed fails the flush, so the commit does not happen.
-    """
-
-    def __init__(self) -> None:
-        self.futures: set[asyncio.Future[Any]] = set()
-        self.failure: BaseException | None = None
-
-    def track(self, sent: Any) -> None:
-        if isinstance(sent, asyncio.Future) and not sent.done():
-            self.futures.add(sent)
-            sent.add_done_callback(self._done)
-
-    def _done(self, sent: asyncio.Future[Any]) -> None:
-        self.futures.discard(sent)
-        if not sent.cancelled() and sent.exception() is not None and self.failure is None:
-            self.failure = sent.exception()
-
-    async def wait(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while self.futures:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise RuntimeError(f"{len(self.futures)} writes not acknowledged in {timeout:.0f}s")
-            await asyncio.wait(list(self.futures), timeout=left)
-        if self.failure is not None:
-            failure, self.failure = self.failure, None
-            raise RuntimeError(f"a state or dead-letter write failed: {failure!r}") from failure
 
 
 class FaustStore:
@@ -422,10 +384,8 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
                 letters = [processor.fail(message.value, message.offset, exc)]
             for letter in letters:
                 await send_letter(message.key, letter)
-            for activity in processor.outbox:
-                worker.pending.track(
-                    await activities.send(key=activity.account.encode(), value=activity.to_bytes())
-                )
+            for account, record in pack(processor.outbox):
+                worker.pending.track(await activities.send(key=account.encode(), value=record))
             processor.outbox.clear()
 
     def active_partitions(topic: str) -> set[int]:
