@@ -18,6 +18,7 @@ import orjson
 from tracker.accounts import AccountActivity
 from tracker.aggregates import COUNTER_ROW, Aggregates, Delta, counter_key
 from tracker.customer import CustomerState, decode_state, encode_state
+from tracker.deadlines import DeadlineIndex
 from tracker.events import EventView, id_hash, to_ms
 from tracker.ingest import Item, Limits, NoConsent, Reject, Valid, Withdrawal, classify, decode_key
 from tracker.pseudonym import Pseudonymizer
@@ -29,7 +30,7 @@ from tracker.sessionizer import (
     is_duplicate_withdrawal,
     withdraw,
 )
-from tracker.state_store import DAY_MS, MINUTE_MS, StateStore, end_epoch
+from tracker.state_store import DAY_MS, StateStore, end_epoch
 
 EXPIRY_BATCH = 2_000  # customer rows examined for expiry per tick and partition
 
@@ -79,7 +80,7 @@ class PartitionProcessor:
     epoch: int = 0
     last_input_wall_ms: int | None = None
     active_sessions: dict[int, int] = field(default_factory=dict)  # entry channel -> open
-    _deadlines: dict[int, set[str]] = field(default_factory=dict)  # minute -> customers
+    _deadlines: DeadlineIndex = field(default_factory=DeadlineIndex)  # open sessions' ends
     _expiries: dict[int, set[str]] = field(default_factory=dict)  # day -> customers
     _pending_delete: set[str] = field(default_factory=set)
     # Account activities for the re-keyed B2B stage, drained by the wiring after each message.
@@ -345,11 +346,7 @@ class PartitionProcessor:
 
     def _index(self, key: str, before: _IndexInfo, after_state: CustomerState | None) -> None:
         after = self.index_info(after_state)
-        if before.deadline != after.deadline:
-            if before.deadline is not None:
-                _discard(self._deadlines, before.deadline // MINUTE_MS, key)
-            if after.deadline is not None:
-                self._deadlines.setdefault(after.deadline // MINUTE_MS, set()).add(key)
+        self._deadlines.move(key, before.deadline, after.deadline)
         if before.entry != after.entry:
             if before.entry is not None:
                 self.active_sessions[before.entry] -= 1
@@ -363,16 +360,18 @@ class PartitionProcessor:
 
     def _close_due(self) -> None:
         wm = self.watermark_ms
-        for minute in sorted(m for m in self._deadlines if m <= wm // MINUTE_MS):
-            for key in list(self._deadlines.get(minute, ())):
-                row = self._load(key)
-                before = self.index_info(row.state if row else None)
-                if row is None or row.state is None or before.deadline is None:
-                    _discard(self._deadlines, minute, key)
-                elif before.deadline <= wm:
-                    delta = Delta()
-                    close_session(self.rules, row.state, delta)
-                    self._store_row(key, before, row, delta)
+        for key in self._deadlines.due(wm):
+            row = self._load(key)
+            before = self.index_info(row.state if row else None)
+            if row is None or row.state is None or before.deadline is None:
+                continue
+            if before.deadline > wm:  # the index and the row disagree: trust the row
+                self._deadlines.move(key, None, before.deadline)
+                continue
+            delta = Delta()
+            close_session(self.rules, row.state, delta)
+            # The index no longer holds the key: ``_store_row`` must not move it from there.
+            self._store_row(key, _IndexInfo(None, before.entry, before.expiry), row, delta)
 
     def _expire(self) -> None:
         """Delete the state of customers past retention, at most ``EXPIRY_BATCH`` per tick.
