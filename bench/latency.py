@@ -26,7 +26,7 @@ from pathlib import Path
 from bench.expect import Expectation, expect
 from bench.kafka_io import produce_async
 from bench.procs import EXPERIMENT_WORKER, WORKER, BenchError, Proc, progress_from_metrics, wait_for
-from bench.throughput import Bench
+from bench.throughput import Bench, py_spy
 from tests.support.streams import counter_table, differences
 from tracker.broker import ensure_topics, free_port
 from tracker.reference import parse_exposition, total
@@ -75,12 +75,13 @@ def run(
     live: bool,
     warmup_s: float = 3.0,
     patches: str = "",
+    profile: Path | None = None,
 ) -> LatencyResult:
     """``make_stream(start_ms)`` gives the messages; their timestamps pace the producer.
 
     ``live``: event times are the wall clock of sending (needed to see the idle rule close
     sessions on time); otherwise the stream keeps its times in the past and only its
-    spacing paces the producer.
+    spacing paces the producer. ``profile``: py-spy the worker while the stream runs.
     """
     group = f"bench-latency-{uuid.uuid4().hex[:8]}"
     topic = f"{group}-events"
@@ -105,9 +106,14 @@ def run(
             messages = make_stream(int(time.time() * 1000) - 3_600_000)
             expectation = expect(messages, env, bench.partitions, final=True)
             offset_s = time.time() + 2 - messages[0].timestamp_ms / 1000
-        return _measure(
-            bench, name, worker, topic, messages, expectation, rate, env, warmup_s, offset_s
-        )
+        spy = py_spy(worker, profile) if profile is not None else None
+        try:
+            return _measure(
+                bench, name, worker, topic, messages, expectation, rate, env, warmup_s, offset_s
+            )
+        finally:
+            if spy is not None:
+                spy.stop()
     finally:
         worker.stop()
 

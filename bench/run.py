@@ -281,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 rate = maxima["1 event"] / 2
                 seconds = sizes.latency_seconds
+                spy = profiles / "latency-1.txt" if args.profile else None
                 rep.latency.append(
                     latency.run(
                         bench,
@@ -293,8 +294,11 @@ def main(argv: list[str] | None = None) -> int:
                             "TRACKER_IDLE_TIMEOUT": "5",
                         },
                         live=True,
+                        profile=spy,
                     )
                 )
+                if spy is not None and spy.exists():
+                    rep.profiles["tracker worker, live 1-event stream"] = categorize(spy)
                 log(
                     f"latency 1 event: p50 {rep.latency[-1].p50_ms:.0f} ms, p99 {rep.latency[-1].p99_ms:.0f} ms"
                 )

@@ -178,7 +178,7 @@ def tracker(
     spy = None
     try:
         if profile is not None:
-            spy = _py_spy(procs[0], profile)
+            spy = py_spy(procs[0], profile)
         settled = None
         if workers > 1:
             state = {"settled": False}
@@ -236,7 +236,7 @@ def _result(name: str, variant: Variant, run: Drain, workers: int) -> Result:
     )
 
 
-class _Spy:
+class Spy:
     def __init__(self, proc: Proc, out: Path) -> None:
         import subprocess
         import sys
@@ -271,8 +271,8 @@ class _Spy:
             self.process.wait(timeout=30)
 
 
-def _py_spy(proc: Proc, out: Path) -> _Spy:
-    return _Spy(proc, out)
+def py_spy(proc: Proc, out: Path) -> Spy:
+    return Spy(proc, out)
 
 
-__all__ = ["Bench", "BenchError", "Result", "noop", "raw_read", "tracker", "wait_for"]
+__all__ = ["Bench", "BenchError", "Result", "noop", "py_spy", "raw_read", "tracker", "wait_for"]
