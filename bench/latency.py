@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bench.expect import Expectation, expect
 from bench.kafka_io import produce_async
-from bench.procs import EXPERIMENT_WORKER, WORKER, BenchError, Proc, progress_from_metrics, wait_for
+from bench.procs import WORKER, BenchError, Proc, progress_from_metrics, wait_for
 from bench.throughput import Bench, py_spy
 from tests.support.streams import counter_table, differences
 from tracker.broker import ensure_topics, free_port
@@ -74,7 +74,6 @@ def run(
     *,
     live: bool,
     warmup_s: float = 3.0,
-    patches: str = "",
     profile: Path | None = None,
 ) -> LatencyResult:
     """``make_stream(start_ms)`` gives the messages; their timestamps pace the producer.
@@ -88,10 +87,7 @@ def run(
     ensure_topics(bench.bootstrap, [(topic, bench.partitions, {})])
     port = free_port()
     env = bench.env(topic, group, port, bench.root / group / "w0", **settings)
-    if patches:
-        env["BENCH_PATCHES"] = patches
-    command = EXPERIMENT_WORKER if patches else WORKER
-    worker = Proc(command, env, port, bench.root / group / "w0.log").start()
+    worker = Proc(WORKER, env, port, bench.root / group / "w0.log").start()
     try:
         wait_for(lambda: _ready(worker), 120, "the latency worker to be ready")
         if live:

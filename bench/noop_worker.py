@@ -9,8 +9,8 @@ messages and serves the count at ``/bench/count``. Experiments:
   per-message state write does: the cost of that write alone;
   ``=direct``: the same record sent with the transport producer, awaited in
   the agent, without Faust's per-record ``FutureMessage`` machinery.
-- ``BENCH_FETCH_MAX_WAIT_MS=N``: cap the consumer's fetch wait (Faust
-  hard-codes 1500 ms), see ``cap_fetch_wait``.
+- ``TRACKER_FETCH_MAX_WAIT``: the consumer's fetch wait, as for the tracker
+  (``tracker.app.cap_fetch_wait``; 1.5 is Faust's own).
 
     TRACKER_BROKER=kafka://127.0.0.1:9092 TRACKER_TOPIC=… python -m bench.noop_worker
 """
@@ -23,27 +23,13 @@ from typing import Any
 
 import faust
 
-from tracker.app import faust_options
+from tracker.app import cap_fetch_wait, faust_options
 from tracker.settings import load_settings
-
-
-def cap_fetch_wait(max_wait_ms: int) -> None:
-    """Faust hard-codes ``fetch_max_wait_ms=1500`` for its consumer (experiment: lower it)."""
-    import aiokafka
-    from faust.transport.drivers import aiokafka as driver
-
-    class Consumer(aiokafka.AIOKafkaConsumer):  # type: ignore[misc]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs["fetch_max_wait_ms"] = min(kwargs.get("fetch_max_wait_ms", 500), max_wait_ms)
-            super().__init__(*args, **kwargs)
-
-    driver.aiokafka.AIOKafkaConsumer = Consumer  # type: ignore[attr-defined]
 
 
 def main() -> None:
     settings = load_settings()
-    if os.environ.get("BENCH_FETCH_MAX_WAIT_MS"):
-        cap_fetch_wait(int(os.environ["BENCH_FETCH_MAX_WAIT_MS"]))
+    cap_fetch_wait(settings.fetch_max_wait)
     bootstrap = settings.bootstrap
     if bootstrap is None:
         raise SystemExit("bench.noop_worker: set TRACKER_BROKER")

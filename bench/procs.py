@@ -20,7 +20,6 @@ from bench.expect import PROGRESS_COUNTERS, Expectation
 WORKER = [sys.executable, "-m", "tracker", "worker"]
 STALL_S = 60.0  # a run without progress for this long has stalled
 NOOP_WORKER = [sys.executable, "-m", "bench.noop_worker"]
-EXPERIMENT_WORKER = [sys.executable, "-m", "bench.experiment_worker"]
 
 
 class BenchError(Exception):

@@ -45,6 +45,9 @@ from tracker.traffic import Message
 REPO = Path(__file__).resolve().parents[1]
 PARTITIONS = 8
 SEED = 7
+# The experiment rows: the consumer fetch wait Faust hard-codes, which the tracker overrides.
+FAUST_FETCH_WAIT = {"TRACKER_FETCH_MAX_WAIT": "1.5"}
+FAUST_FETCH_WAIT_LABEL = "fetch wait 1.5 s (Faust's own)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                         functools.partial(throughput.noop, bench, repeated, limit_topic),
                     ),
                 )
-                _add(rep, throughput.noop(bench, repeated, limit_topic, fetch_wait_ms=10))
+                _add(rep, throughput.noop(bench, repeated, limit_topic, fetch_wait_s=1.5))
                 if variant.batch == 1:
                     _add(rep, throughput.noop(bench, repeated, limit_topic, changelog="table"))
                     _add(rep, throughput.noop(bench, repeated, limit_topic, changelog="direct"))
@@ -221,8 +224,8 @@ def main(argv: list[str] | None = None) -> int:
                         variant,
                         topic,
                         expectations[variant.name],
-                        patches="fetch_wait",
-                        name="tracker worker, fetch wait 10 ms (proposal)",
+                        settings=FAUST_FETCH_WAIT,
+                        name=f"tracker worker, {FAUST_FETCH_WAIT_LABEL}",
                     ),
                 )
         if "experiments" not in skip:
@@ -254,12 +257,12 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 rep.scaling.append(two)
                 log(_line(two))
-                proposal = "tracker worker, fetch wait 10 ms (proposal)"
+                faust_wait = f"tracker worker, {FAUST_FETCH_WAIT_LABEL}"
                 if "experiments" not in skip:
                     rep.scaling += [
                         r
                         for r in rep.throughput
-                        if r.name == proposal and r.variant == batched.name
+                        if r.name == faust_wait and r.variant == batched.name
                     ]
                     two = throughput.tracker(
                         bench,
@@ -267,8 +270,8 @@ def main(argv: list[str] | None = None) -> int:
                         topics[batched.name],
                         expectations[batched.name],
                         workers=2,
-                        patches="fetch_wait",
-                        name=proposal,
+                        settings=FAUST_FETCH_WAIT,
+                        name=faust_wait,
                     )
                     rep.scaling.append(two)
                     log(_line(two))
@@ -306,16 +309,16 @@ def main(argv: list[str] | None = None) -> int:
                     rep.latency.append(
                         latency.run(
                             bench,
-                            "1 event, fetch wait 10 ms + linger 5 ms (proposal)",
+                            f"1 event, {FAUST_FETCH_WAIT_LABEL}",
                             functools.partial(_steady, SEED + 1, rate, seconds, 1),
                             rate,
                             {
                                 "TRACKER_SESSION_GAP": "30",
                                 "TRACKER_MAX_OUT_OF_ORDER": "2",
                                 "TRACKER_IDLE_TIMEOUT": "5",
+                                **FAUST_FETCH_WAIT,
                             },
                             live=True,
-                            patches="fetch_wait,linger",
                         )
                     )
                 rate = maxima["100 events"] / 2

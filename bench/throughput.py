@@ -12,7 +12,6 @@ import psutil
 from bench.expect import Expectation
 from bench.kafka_io import read_all
 from bench.procs import (
-    EXPERIMENT_WORKER,
     NOOP_WORKER,
     WORKER,
     BenchError,
@@ -131,14 +130,14 @@ def noop(
     topic: str,
     *,
     changelog: str = "",
-    fetch_wait_ms: int | None = None,
+    fetch_wait_s: float | None = None,
     timeout: float = 600,
 ) -> Result:
     """The no-op agent; ``changelog`` (table/direct): it also writes one row per message."""
     group = f"bench-noop-{uuid.uuid4().hex[:8]}"
     extra = {"BENCH_NOOP_CHANGELOG": changelog}
-    if fetch_wait_ms is not None:
-        extra["BENCH_FETCH_MAX_WAIT_MS"] = str(fetch_wait_ms)
+    if fetch_wait_s is not None:
+        extra["TRACKER_FETCH_MAX_WAIT"] = str(fetch_wait_s)
     extra.update(NOOP_EXTRA_ENV)
     procs = _start(bench, NOOP_WORKER, topic, group, 1, **extra)
     try:
@@ -152,8 +151,8 @@ def noop(
         name += " + Table.send_changelog per message"
     elif changelog == "direct":
         name += " + producer.send per message"
-    if fetch_wait_ms is not None:
-        name += f" (fetch wait {fetch_wait_ms} ms)"
+    if fetch_wait_s is not None:
+        name += f" (fetch wait {fetch_wait_s:g} s)"
     return _result(name, variant, run, 1)
 
 
@@ -165,16 +164,15 @@ def tracker(
     workers: int = 1,
     timeout: float = 900,
     profile: Path | None = None,
-    patches: str = "",
+    settings: dict[str, str] | None = None,
     name: str = "tracker worker",
 ) -> Result:
     """Workers (one consumer group) draining the topic; checks every counter at the end.
 
-    ``patches``: run ``bench.experiment_worker`` with these proposed changes applied.
+    ``settings``: ``TRACKER_*`` variables for an experiment (e.g. another fetch wait).
     """
     group = f"bench-tracker-{uuid.uuid4().hex[:8]}"
-    command = EXPERIMENT_WORKER if patches else WORKER
-    procs = _start(bench, command, topic, group, workers, BENCH_PATCHES=patches)
+    procs = _start(bench, WORKER, topic, group, workers, **(settings or {}))
     spy = None
     try:
         if profile is not None:

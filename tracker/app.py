@@ -25,6 +25,7 @@ from typing import Any
 
 import faust
 from faust.exceptions import ProducerSendError
+from faust.transport.drivers import aiokafka as aiokafka_driver
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Metric, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -219,6 +220,30 @@ def commit_only_what_is_written(producer: Any, pending: PendingWrites) -> None:
     producer.flush = flush_and_wait
 
 
+def cap_fetch_wait(seconds: float) -> None:
+    """Let consumer fetches wait at the broker for ``seconds``, not Faust's fixed 1.5 s.
+
+    faust-streaming 0.15.3 builds its aiokafka consumer with ``fetch_max_wait_ms=1500``
+    and no setting to change it. aiokafka keeps one fetch in flight per broker, and a
+    fetch leaves out partitions that still have records buffered; so once those are
+    consumed, their next records wait until the in-flight fetch for the other, quiet
+    partitions (changelogs, the activity topic) has waited its 1.5 s out. Under live
+    traffic that put ~1.5 s into every event's way to ``/metrics`` (BENCHMARKS.md).
+    """
+    thread = aiokafka_driver.AIOKafkaConsumerThread
+    create = getattr(thread, "_tracker_create_worker_consumer", None)
+    if create is None:
+        create = thread._create_worker_consumer
+        thread._tracker_create_worker_consumer = create  # type: ignore[attr-defined]
+
+    def create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = create(self, transport)
+        consumer._fetch_max_wait_ms = round(seconds * 1000)  # read when its fetcher starts
+        return consumer
+
+    thread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
+
+
 def faust_options(settings: Settings, bootstrap: str, partitions: int) -> dict[str, Any]:
     options: dict[str, Any] = {
         "broker": ";".join(f"kafka://{h}" for h in bootstrap.split(",")),
@@ -264,6 +289,7 @@ def _credentials(settings: Settings) -> Any:
 
 def build_app(worker: Worker, bootstrap: str) -> faust.App:
     settings = worker.settings
+    cap_fetch_wait(settings.fetch_max_wait)
     app = faust.App(settings.worker_id, **faust_options(settings, bootstrap, worker.partitions))
     commit_only_what_is_written(app.producer, worker.pending)
     source = app.topic(
