@@ -26,4 +26,3 @@ def test_the_setting_reaches_the_aiokafka_consumer_and_can_change() -> None:
     assert _fetch_wait_ms_of_a_new_worker_consumer() == 250
     cap_fetch_wait(2)  # applied again (a second app in one process): replaces, not stacks
     assert _fetch_wait_ms_of_a_new_worker_consumer() == 2000
-
