@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 import psutil
 
 from bench.expect import PROGRESS_COUNTERS, Expectation
+from tests.support.processes import terminate
 
 WORKER = [sys.executable, "-m", "tracker", "worker"]
 STALL_S = 60.0  # a run without progress for this long has stalled
@@ -98,13 +98,7 @@ class Proc:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
 
     def tail(self, lines: int = 30) -> str:
         try:

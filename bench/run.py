@@ -48,6 +48,12 @@ SEED = 7
 # The experiment rows: the consumer fetch wait Faust hard-codes, which the tracker overrides.
 FAUST_FETCH_WAIT = {"TRACKER_FETCH_MAX_WAIT": "1.5"}
 FAUST_FETCH_WAIT_LABEL = "fetch wait 1.5 s (Faust's own)"
+# The live 1-event run: short enough timings to watch the idle rule close the last sessions.
+LIVE_SETTINGS = {
+    "TRACKER_SESSION_GAP": "30",
+    "TRACKER_MAX_OUT_OF_ORDER": "2",
+    "TRACKER_IDLE_TIMEOUT": "5",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,11 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                         "1 event",
                         functools.partial(_steady, SEED + 1, rate, seconds, 1),
                         rate,
-                        {
-                            "TRACKER_SESSION_GAP": "30",
-                            "TRACKER_MAX_OUT_OF_ORDER": "2",
-                            "TRACKER_IDLE_TIMEOUT": "5",
-                        },
+                        LIVE_SETTINGS,
                         live=True,
                         profile=spy,
                     )
@@ -312,12 +314,7 @@ def main(argv: list[str] | None = None) -> int:
                             f"1 event, {FAUST_FETCH_WAIT_LABEL}",
                             functools.partial(_steady, SEED + 1, rate, seconds, 1),
                             rate,
-                            {
-                                "TRACKER_SESSION_GAP": "30",
-                                "TRACKER_MAX_OUT_OF_ORDER": "2",
-                                "TRACKER_IDLE_TIMEOUT": "5",
-                                **FAUST_FETCH_WAIT,
-                            },
+                            {**LIVE_SETTINGS, **FAUST_FETCH_WAIT},
                             live=True,
                         )
                     )

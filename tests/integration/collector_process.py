@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from typing import Any
 import orjson
 
 from tests.integration.conftest import wait_until
+from tests.support.processes import terminate
 from tracker.broker import free_port
 from tracker.reference import Sample, parse_exposition, total
 
@@ -88,13 +88,7 @@ class CollectorProcess:
         return total(self.samples(), name, **labels)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
         self.process = None
 
     def tail(self, lines: int = 40) -> str:
