@@ -229,6 +229,9 @@ def cap_fetch_wait(seconds: float) -> None:
     consumed, their next records wait until the in-flight fetch for the other, quiet
     partitions (changelogs, the activity topic) has waited its 1.5 s out. Under live
     traffic that put ~1.5 s into every event's way to ``/metrics`` (BENCHMARKS.md).
+    The default stays Faust's 1.5 s: with 0.1 s, crash and scale-out scenarios on Kafka
+    (tests/integration/test_reliability.py) twice saw a worker stop consuming after a
+    restart, right after a record was delivered twice; not understood yet.
     """
     thread = aiokafka_driver.AIOKafkaConsumerThread
     create = getattr(thread, "_tracker_create_worker_consumer", None)

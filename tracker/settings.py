@@ -96,10 +96,10 @@ class Settings(BaseSettings):
     worker_id: str = Field("tracker-worker", description="Faust app id = consumer group")
     flush_interval: float = Field(1.0, gt=0, description="seconds between aggregate flushes")
     fetch_max_wait: float = Field(
-        0.1,
+        1.5,
         gt=0,
         le=30,
-        description="seconds a consumer fetch may wait at the broker for new input",
+        description="seconds a consumer fetch may wait at the broker (0.1: lower latency)",
     )
     dlq_retention_hours: float = Field(72, gt=0, description="retention of the DLQ topic")
     replication_factor: int = Field(1, ge=1, description="replication of created topics")
