@@ -90,6 +90,11 @@ class TcpProxy:
         except OSError:
             writer.close()
             return
+        if self.mode == "down":
+            # The proxy went down while this connection was being made: the cut missed it.
+            writer.close()
+            up_writer.close()
+            return
         self._writers.update((writer, up_writer))
         await asyncio.gather(
             self._pipe(reader, up_writer, replies=False),
