@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,21 +38,24 @@ def _name(frame: str) -> str:
     return f"{match['func']} ({file})"
 
 
+def _stacks(path: Path) -> Iterator[tuple[list[str], int]]:
+    """The frames (outermost first) and sample count of each line of py-spy's raw output."""
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if stack and count_text.isdigit():
+            yield [_name(f) for f in stack.split(";")], int(count_text)
+
+
 def summarize(path: Path, under: str | None = None, top: int = 25) -> Summary:
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     total = 0
-    for line in path.read_text(errors="replace").splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        frames = [_name(f) for f in stack.split(";")]
+    for frames, count in _stacks(path):
         if under is not None:
             hits = [i for i, f in enumerate(frames) if f.startswith(under + " ")]
             if not hits:
                 continue
             frames = frames[hits[0] :]
-        count = int(count_text)
         total += count
         for name in set(frames):
             inclusive[name] += count
@@ -91,12 +95,7 @@ def categorize(path: Path) -> list[tuple[str, float]]:
     """Share of samples per category of ``CATEGORIES`` (``other`` for the rest)."""
     counts: Counter[str] = Counter()
     total = 0
-    for line in path.read_text(errors="replace").splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        frames = [_name(f) for f in stack.split(";")]
-        count = int(count_text)
+    for frames, count in _stacks(path):
         total += count
         counts[_category(frames)] += count
     if not total:
