@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 
-from tracker.broker import start_embedded
+from tracker.kafka.broker import start_embedded
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ def running(kind: str, root: Path) -> Iterator[RunningBroker]:
         return
     if kind != "kafka":
         raise ValueError(f"unknown broker {kind!r}: kafka or tansu")
-    from tests.support.kafka_cluster import KafkaCluster
+    from tracker.testing.kafka_cluster import KafkaCluster
 
     cluster = KafkaCluster(root / "kafka", brokers=1, heap_mb=1024)
     with cluster:

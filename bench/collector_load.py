@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from tracker.broker import BrokerHandle, ensure_topics, free_port, start_embedded
+from tracker.kafka.broker import BrokerHandle, ensure_topics, free_port, start_embedded
 
 TOPIC = "bench-collector-events"
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0.0.0 Safari/537.36 (bench)"

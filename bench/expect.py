@@ -1,6 +1,6 @@
 """What a worker must show for a stream, message by message, from the pure reference logic.
 
-The reference pipeline (``tracker.reference``) is fed the same messages with
+The reference pipeline (``tracker.testing.reference``) is fed the same messages with
 the same settings. After every message it records, for that message's
 partition, the sum of the *progress counters* (events counted, dropped,
 rejected, erasures): every input message moves it, and in a worker it moves
@@ -17,14 +17,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from tests.support.streams import counter_table
-from tracker.aggregates import SEP
-from tracker.pipeline_config import PipelineConfig
-from tracker.pseudonym import Pseudonymizer
-from tracker.reference import ReferencePipeline, partition_for
-from tracker.sentiment import SentimentScorer
+from tracker.core.aggregates import SEP
+from tracker.core.pipeline_config import PipelineConfig
+from tracker.core.pseudonym import Pseudonymizer
+from tracker.kafka.partitioner import partition_for
+from tracker.sentiment.scorer import SentimentScorer
 from tracker.settings import Settings
-from tracker.traffic import Message
+from tracker.testing.reference import ReferencePipeline
+from tracker.testing.streams import counter_table
+from tracker.testing.traffic import Message
 
 PROGRESS_COUNTERS = (
     "tracker_events_total",

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from tracker.reference import partition_for
-from tracker.traffic import Message
+from tracker.kafka.partitioner import partition_for
+from tracker.testing.traffic import Message
 
 
 @dataclass(frozen=True, slots=True)

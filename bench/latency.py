@@ -27,10 +27,10 @@ from bench.expect import Expectation, expect
 from bench.kafka_io import produce_async
 from bench.procs import WORKER, BenchError, Proc, progress_from_metrics, wait_for
 from bench.throughput import Bench, py_spy
-from tests.support.streams import counter_table, differences
-from tracker.broker import ensure_topics, free_port
-from tracker.reference import parse_exposition, total
-from tracker.traffic import Message
+from tracker.kafka.broker import ensure_topics, free_port
+from tracker.metrics.samples import parse_exposition, total
+from tracker.testing.streams import counter_table, differences
+from tracker.testing.traffic import Message
 
 SCRAPE_INTERVAL = 0.25
 CATCH_UP_S = 45.0  # after the last send; a worker still behind then has fallen behind the rate

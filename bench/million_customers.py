@@ -1,7 +1,7 @@
 """One million distinct customers through one worker on Apache Kafka: memory and expiry.
 
 The full-size run of reliability scenario 6 (the test runs 100,000 customers):
-``tests.support.population`` customers arrive evenly over 200 days of event time
+``tracker.testing.population`` customers arrive evenly over 200 days of event time
 ending 100 days ago, so while the stream runs every customer's state expires 90
 days (of event time) after its last event, and the rest once the idle rule moves
 the watermark to now. Samples resident memory and the worker's
@@ -26,10 +26,10 @@ from typing import Any
 
 from tests.integration.conftest import make_deployment
 from tests.integration.reliability_support import Fleet, StreamProducer
-from tests.support.kafka_cluster import KafkaCluster
-from tests.support.population import Population, census, expected_counters, rss_bytes
-from tracker.broker import BrokerHandle
-from tracker.reference import total
+from tracker.kafka.broker import BrokerHandle
+from tracker.metrics.samples import total
+from tracker.testing.kafka_cluster import KafkaCluster
+from tracker.testing.population import Population, census, expected_counters, rss_bytes
 
 OUT = Path(__file__).resolve().parents[1] / "test-artifacts" / "million-customers.json"
 PARTITIONS = 6

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 
 from bench.expect import PROGRESS_COUNTERS, Expectation
-from tests.support.processes import terminate
+from tracker.testing.processes import terminate
 
 WORKER = [sys.executable, "-m", "tracker", "worker"]
 STALL_S = 60.0  # a run without progress for this long has stalled

@@ -39,8 +39,8 @@ from bench.kafka_io import produce
 from bench.procs import BenchError
 from bench.state import StateReport
 from bench.streams import Variant, base_stream, regroup, steady_stream, without_accounts
-from tracker.broker import ensure_topics
-from tracker.traffic import Message
+from tracker.kafka.broker import ensure_topics
+from tracker.testing.traffic import Message
 
 REPO = Path(__file__).resolve().parents[1]
 PARTITIONS = 8

@@ -21,9 +21,9 @@ import orjson
 from bench.kafka_io import producer
 from bench.procs import WORKER, BenchError, Proc, wait_for
 from bench.throughput import Bench
-from tracker.broker import ensure_topics, free_port
-from tracker.reference import partition_for
-from tracker.traffic import TrafficGenerator
+from tracker.kafka.broker import ensure_topics, free_port
+from tracker.kafka.partitioner import partition_for
+from tracker.testing.traffic import TrafficGenerator
 
 POPULATION = 50_000
 MEAN_EVENTS_PER_JOURNEY = 5.5

@@ -31,14 +31,14 @@ import orjson
 import psutil
 from prometheus_client import CollectorRegistry, generate_latest
 
-from tracker.exposition import TrackerCollector, WorkerView
-from tracker.partition import PartitionProcessor
-from tracker.pipeline_config import PipelineConfig
-from tracker.pseudonym import Pseudonymizer
-from tracker.reference import partition_for
-from tracker.sentiment import SentimentScorer
+from tracker.core.partition import PartitionProcessor
+from tracker.core.pipeline_config import PipelineConfig
+from tracker.core.pseudonym import Pseudonymizer
+from tracker.kafka.partitioner import partition_for
+from tracker.metrics.exposition import StateExporter, WorkerView
+from tracker.sentiment.scorer import SentimentScorer
 from tracker.settings import Settings
-from tracker.traffic import TrafficGenerator
+from tracker.testing.traffic import TrafficGenerator
 
 START_MS = 1_780_000_000_000
 SPREAD_MS = 20 * 60_000  # journeys start within 20 minutes: every session still open at the end
@@ -149,7 +149,7 @@ def _scrape_ms(
 ) -> float:
     registry = CollectorRegistry()
     registry.register(
-        TrackerCollector(
+        StateExporter(
             WorkerView(
                 partitions=lambda: processors,
                 now_ms=lambda: now,

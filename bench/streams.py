@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from tracker.traffic import Message, TrafficGenerator
+from tracker.testing.traffic import Message, TrafficGenerator
 
 BATCHES_PER_HEAVY_CUSTOMER = 2
 

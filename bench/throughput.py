@@ -24,9 +24,9 @@ from bench.procs import (
     worker_env,
 )
 from bench.streams import Variant
-from tests.support.streams import counter_table, differences
-from tracker.broker import free_port
-from tracker.reference import parse_exposition
+from tracker.kafka.broker import free_port
+from tracker.metrics.samples import parse_exposition
+from tracker.testing.streams import counter_table, differences
 
 PSEUDONYM_KEY = "bench-pseudonym-key-0123456789abcdef"
 NOOP_EXTRA_ENV: dict[str, str] = {}  # experiments, e.g. BENCH_FAUST_OPTIONS

@@ -61,7 +61,7 @@ def worker() -> None:
     Start several with the same TRACKER_WORKER_ID to share the partitions.
     Needs TRACKER_PSEUDONYM_KEY.
     """
-    from tracker.worker import pseudonymizer, run_worker
+    from tracker.stream.worker import pseudonymizer, run_worker
 
     settings = _settings()
     run_worker(settings, pseudonymizer(settings, ephemeral_ok=False))
@@ -93,7 +93,7 @@ def broker(port: int | None) -> None:
 
     Other commands started with the same TRACKER_DATA_DIR find and reuse it.
     """
-    from tracker.broker import start_embedded, stop_on_signals
+    from tracker.kafka.broker import start_embedded, stop_on_signals
 
     settings = _settings()
     handle = start_embedded(settings.data_dir, port)
@@ -125,10 +125,10 @@ def replay(
     Consecutive lines of one customer become one batch message keyed by the
     customer; record timestamps are the events' sent_at (else occurred_at).
     """
-    from tracker import replay as replaying
-    from tracker.broker import resolve
-    from tracker.kafka_clients import producer
-    from tracker.worker import prepare_topics
+    from tracker.kafka import replay as replaying
+    from tracker.kafka.broker import resolve
+    from tracker.kafka.clients import producer
+    from tracker.kafka.topics import prepare_topics
 
     settings = _settings(broker, topic=topic)
     handle = resolve(settings, start=False)
@@ -160,9 +160,9 @@ def loadgen(
     broker: str | None, rate: float, duration: float | None, batch: int, seed: int | None
 ) -> None:
     """Generate realistic live traffic (journeys, orders, feedback, bad input)."""
-    from tracker.broker import resolve
-    from tracker.loadgen import run_loadgen
-    from tracker.worker import prepare_topics
+    from tracker.kafka.broker import resolve
+    from tracker.kafka.topics import prepare_topics
+    from tracker.testing.loadgen import run_loadgen
 
     settings = _settings(broker)
     handle = resolve(settings, start=False)
@@ -190,7 +190,7 @@ def schema() -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("schemas"))
 def schema_export(out: Path) -> None:
     """Write schemas/event.v1.json and schemas/message.v1.json."""
-    from tracker.schemas import write_schemas
+    from tracker.core.schemas import write_schemas
 
     for path in write_schemas(out):
         click.echo(f"wrote {path}")
@@ -209,9 +209,9 @@ def erase(customer_id: str, reason: str, broker: str | None) -> None:
     Sends an erase command through the input topic, so the worker applies it
     in order with the customer's events and writes tombstones.
     """
-    from tracker.app import CONTROL_HEADER
-    from tracker.broker import resolve
-    from tracker.kafka_clients import producer
+    from tracker.kafka.broker import resolve
+    from tracker.kafka.clients import producer
+    from tracker.kafka.topics import CONTROL_HEADER
 
     settings = _settings(broker)
     handle = resolve(settings, start=False)
@@ -238,11 +238,13 @@ def inspect(customer_id: str, broker: str | None) -> None:
     Reads the customer's row from the state changelog; needs the workers'
     TRACKER_PSEUDONYM_KEY, TRACKER_WORKER_ID and TRACKER_TOPIC.
     """
-    from tracker.access import changelog_topic, customer_key, describe, read_row
-    from tracker.broker import resolve, topic_partitions
-    from tracker.kafka_clients import client_options
-    from tracker.labels import LabelSets
-    from tracker.worker import pseudonymizer
+    from tracker.core.labels import LabelSets
+    from tracker.kafka.broker import resolve, topic_partitions
+    from tracker.kafka.changelog import read_row
+    from tracker.kafka.clients import client_options
+    from tracker.kafka.topics import changelog_topic
+    from tracker.privacy.access import customer_key, describe
+    from tracker.stream.worker import pseudonymizer
 
     settings = _settings(broker)
     handle = resolve(settings, start=False)

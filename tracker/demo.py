@@ -13,10 +13,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tracker.broker import free_port, resolve
-from tracker.loadgen import run_loadgen
-from tracker.reference import Sample, parse_exposition, total
+from tracker.kafka.broker import free_port, resolve
+from tracker.metrics.samples import Sample, parse_exposition, total
 from tracker.settings import Settings, load_settings
+from tracker.testing.loadgen import run_loadgen
 
 # Demo journeys are compressed in time, so sessions end after a minute, not 30.
 DEMO_DEFAULTS = {"TRACKER_SESSION_GAP": "30", "TRACKER_IDLE_TIMEOUT": "10"}

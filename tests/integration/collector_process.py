@@ -16,9 +16,9 @@ from typing import Any
 import orjson
 
 from tests.integration.conftest import wait_until
-from tests.support.processes import terminate
-from tracker.broker import free_port
-from tracker.reference import Sample, parse_exposition, total
+from tracker.kafka.broker import free_port
+from tracker.metrics.samples import Sample, parse_exposition, total
+from tracker.testing.processes import terminate
 
 BROWSER_UA = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "

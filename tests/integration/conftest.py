@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import terminate
-from tracker.broker import BrokerHandle, free_port, start_embedded
-from tracker.reference import Sample, parse_exposition
+from tracker.kafka.broker import BrokerHandle, free_port, start_embedded
+from tracker.metrics.samples import Sample, parse_exposition
+from tracker.testing.processes import terminate
 
 PSEUDONYM_KEY = "integration-test-pseudonym-key-0001"
 EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "examples"

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.kafka_cluster import KafkaCluster
+from tracker.testing.kafka_cluster import KafkaCluster
 
 # The generated streams carry historical record timestamps (May 2026). Kafka's
 # time-based retention (7 days by default) judges segments by record timestamp, so

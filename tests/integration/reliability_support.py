@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.integration.conftest import WorkerProcess
-from tests.support.streams import counter_table, differences
-from tracker.reference import Sample
-from tracker.traffic import Message
+from tracker.metrics.samples import Sample
+from tracker.testing.streams import counter_table, differences
+from tracker.testing.traffic import Message
 
 # Gauges that must match too while the stream's end is the reference time (before the
 # idle rule moves it): reach, overall and per channel, in every window.
@@ -287,11 +287,11 @@ def reference(
     messages: Sequence[Message], partitions: int, pseudonym_key: str
 ) -> tuple[list[Sample], list[Sample]]:
     """The pure pipeline's samples at the stream's end and after every session closed."""
-    from tracker.pipeline_config import PipelineConfig
-    from tracker.pseudonym import Pseudonymizer
-    from tracker.reference import ReferencePipeline
-    from tracker.sentiment import SentimentScorer
+    from tracker.core.pipeline_config import PipelineConfig
+    from tracker.core.pseudonym import Pseudonymizer
+    from tracker.sentiment.scorer import SentimentScorer
     from tracker.settings import Settings
+    from tracker.testing.reference import ReferencePipeline
 
     config = PipelineConfig.from_settings(
         Settings(), Pseudonymizer(pseudonym_key.encode()), SentimentScorer()

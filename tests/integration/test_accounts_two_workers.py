@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tests.integration.conftest import PSEUDONYM_KEY, Deployment, settled, wait_until
-from tests.support.streams import expected_samples, generated_messages, produce
-from tracker.reference import Sample, total
+from tracker.metrics.samples import Sample, total
+from tracker.testing.streams import expected_samples, generated_messages, produce
 
 
 def _account_figures(samples: list[Sample]) -> dict[str, float]:

@@ -16,7 +16,7 @@ import pytest
 from tests.integration.browser import ARTIFACTS, CHROMIUM_ARGS, chromium_path
 from tests.integration.collector_process import CollectorProcess
 from tests.integration.conftest import Deployment, WorkerProcess, wait_until
-from tracker.reference import total
+from tracker.metrics.samples import total
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ import pytest
 from tests.integration.collector_process import CollectorProcess, read_topic, web_event
 from tests.integration.conftest import Deployment, make_deployment, wait_until
 from tests.support.tcp_proxy import ProxiedBroker, start_proxied_broker
-from tracker.reference import total
+from tracker.metrics.samples import total
 
 
 def collector_for(deployment: Deployment, **settings: str) -> CollectorProcess:

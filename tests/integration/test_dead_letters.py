@@ -12,7 +12,7 @@ import orjson
 from kafka import KafkaConsumer, KafkaProducer
 
 from tests.integration.conftest import Deployment, wait_until
-from tracker.reference import total
+from tracker.metrics.samples import total
 
 
 def event(customer: str, event_id: str, at: datetime, **extra: Any) -> dict[str, Any]:

@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tests.integration.conftest import PSEUDONYM_KEY, Deployment, wait_until
-from tests.support.streams import (
+from tracker.metrics.samples import total
+from tracker.testing.streams import (
     counter_table,
     differences,
     expected_samples,
     generated_messages,
     produce,
 )
-from tracker.reference import total
 
 
 def test_generated_stream_matches_reference(deployment_factory: Callable[..., Deployment]) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.integration.conftest import EXAMPLES, Deployment, WorkerProcess, wait_until
-from tracker.reference import total
+from tracker.metrics.samples import total
 
 GOLDEN = EXAMPLES / "golden-journeys.jsonl"
 EXPECTED: dict[str, Any] = json.loads((EXAMPLES / "golden-journeys.expected.json").read_text())

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.kafka_cluster import KafkaCluster, KafkaClusterError
+from tracker.testing.kafka_cluster import KafkaCluster, KafkaClusterError
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from tests.integration.conftest import EXAMPLES, PSEUDONYM_KEY, wait_until
-from tracker.broker import free_port
+from tracker.kafka.broker import free_port
 
 
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ import pytest
 
 from tests.integration.browser import ARTIFACTS, browser_page
 from tests.integration.conftest import Deployment, wait_until
-from tracker.reference import total
+from tracker.metrics.samples import total
 
 pytestmark = pytest.mark.browser
 

@@ -13,7 +13,7 @@ from kafka.admin import KafkaAdminClient
 from kafka.consumer import KafkaConsumer
 
 from tests.integration.conftest import Deployment, wait_until
-from tracker.reference import total
+from tracker.metrics.samples import total
 
 EMAIL = re.compile(rb"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z]{2,}")
 ANNA = "anna.schmidt@example.com"

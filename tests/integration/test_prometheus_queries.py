@@ -19,7 +19,7 @@ from pathlib import Path
 from tests.integration.collector_process import CollectorProcess, web_event
 from tests.integration.conftest import Deployment, wait_until
 from tests.support.prometheus import Prometheus
-from tracker.reference import total
+from tracker.metrics.samples import total
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = sorted((ROOT / "deploy" / "prometheus" / "rules").glob("*.yml"))

@@ -3,7 +3,7 @@
 Every scenario produces a deterministic generated stream at a steady pace while
 it disturbs the workers or brokers, then compares the summed ``/metrics`` of all
 workers with the pure reference pipeline fed the same messages: every counter
-of ``tests.support.streams.COUNTERS`` (sessions started/closed/bounced/engaged/
+of ``tracker.testing.streams.COUNTERS`` (sessions started/closed/bounced/engaged/
 interacted/converted, orders, revenue, events rejected/dropped/late, journeys,
 feedback...) exactly, and reach in every window and channel while the stream's
 end is still the reference time. Numbers of the last run go to
@@ -47,13 +47,13 @@ from tests.integration.reliability_support import (
     spawn,
 )
 from tests.support.hostile import hostile_stream, reused_ids
-from tests.support.kafka_cluster import KafkaCluster
-from tests.support.population import Population, census, expected_counters, rss_bytes
-from tests.support.streams import counter_table, differences, generated_messages
-from tracker.broker import BrokerHandle
-from tracker.reference import Sample, total
+from tracker.kafka.broker import BrokerHandle
+from tracker.metrics.samples import Sample, total
 from tracker.settings import Settings
-from tracker.traffic import Message
+from tracker.testing.kafka_cluster import KafkaCluster
+from tracker.testing.population import Population, census, expected_counters, rss_bytes
+from tracker.testing.streams import counter_table, differences, generated_messages
+from tracker.testing.traffic import Message
 
 # One rerun: these scenarios race real processes on a shared 2-core machine. A rerun that
 # passes still proves exact counts on that run; a real exactness bug fails both (see the

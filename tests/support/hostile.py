@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from tracker.traffic import Message
+from tracker.testing.traffic import Message
 
 DISTINCT_TOUCHPOINTS = 10_000
 _ANCIENT = ("1970-01-01T00:00:00Z", "0001-01-01T00:00:00+00:00", "1999-12-31T23:59:59-12:00")

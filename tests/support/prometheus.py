@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from tracker.broker import free_port
+from tracker.kafka.broker import free_port
 
 
 def binary(name: str) -> str:

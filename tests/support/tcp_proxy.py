@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tracker.broker import BrokerHandle, _wait_for_port, free_port
+from tracker.kafka.broker import BrokerHandle, _wait_for_port, free_port
 
 
 class TcpProxy:

@@ -13,8 +13,8 @@ import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from tracker.collector import Message, build_app
-from tracker.reference import parse_exposition, total
+from tracker.collector import Message, build_collector_app
+from tracker.metrics.samples import parse_exposition, total
 from tracker.settings import Settings, load_settings
 
 Client = TestClient[web.Request, web.Application]
@@ -75,7 +75,7 @@ async def collector(
 ) -> AsyncIterator[Client]:
     fake = broker or FakeBroker()
     settings = collector_settings(**overrides)
-    app = build_app(settings, fake.produce, fake.reachable, clock or time.monotonic)
+    app = build_collector_app(settings, fake.produce, fake.reachable, clock or time.monotonic)
     client = TestClient(TestServer(app))
     await client.start_server()
     try:

@@ -14,14 +14,14 @@ from typing import Any
 import orjson
 from prometheus_client import CollectorRegistry, generate_latest
 
-from tracker.customer import CustomerState, decode_state
-from tracker.events import to_ms
-from tracker.exposition import TrackerCollector, WorkerView
-from tracker.memory_store import MemoryStore
-from tracker.partition import DeadLetter, PartitionProcessor
-from tracker.pipeline_config import PipelineConfig
-from tracker.pseudonym import Pseudonymizer
-from tracker.reference import Sample, parse_exposition, total
+from tracker.core.customer import CustomerState, decode_state
+from tracker.core.events import to_ms
+from tracker.core.memory_store import MemoryStore
+from tracker.core.partition import DeadLetter, PartitionProcessor
+from tracker.core.pipeline_config import PipelineConfig
+from tracker.core.pseudonym import Pseudonymizer
+from tracker.metrics.exposition import StateExporter, WorkerView
+from tracker.metrics.samples import Sample, parse_exposition, total
 from tracker.settings import Settings
 
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
@@ -119,7 +119,7 @@ def samples_of(
 ) -> list[Sample]:
     registry = CollectorRegistry()
     registry.register(
-        TrackerCollector(
+        StateExporter(
             WorkerView(
                 partitions=lambda: processors,
                 now_ms=lambda: now_ms,

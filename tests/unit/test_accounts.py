@@ -7,7 +7,7 @@ from datetime import datetime
 import orjson
 
 from tests.unit.helpers import DAY, HOUR, MIN, T0_MS, config, ev, ms
-from tracker.accounts import (
+from tracker.core.accounts import (
     AccountActivity,
     AccountProcessor,
     AccountState,
@@ -15,10 +15,12 @@ from tracker.accounts import (
     pack,
     unpack,
 )
-from tracker.aggregates import Delta
-from tracker.events import to_ms
-from tracker.memory_store import MemoryStore
-from tracker.reference import ReferencePipeline, partition_for, total
+from tracker.core.aggregates import Delta
+from tracker.core.events import to_ms
+from tracker.core.memory_store import MemoryStore
+from tracker.kafka.partitioner import partition_for
+from tracker.metrics.samples import total
+from tracker.testing.reference import ReferencePipeline
 
 ACME, GLOBEX = "acct-acme", "acct-globex"
 

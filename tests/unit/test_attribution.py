@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.unit.helpers import MIN, Harness, ev
-from tracker.reference import total
+from tracker.metrics.samples import total
 
 MARKETING = {"analytics": True, "marketing": True}
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tracker.collector.static import SNIPPET
-from tracker.contract import parse_event
+from tracker.core.contract import parse_event
 
 HARNESS = Path(__file__).with_name("snippet_harness.js")
 NODE = shutil.which("node")

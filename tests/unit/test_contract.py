@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from tests.unit.helpers import ev
-from tracker.contract import (
+from tracker.core.contract import (
     CHANNELS,
     EVENT_TYPES,
     ConsentChange,

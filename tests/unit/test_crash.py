@@ -17,11 +17,12 @@ import pytest
 
 from tests.unit.helpers import DAY, HOUR, MIN, Harness, config, encode, ev, ms, samples_of
 from tests.unit.stream import Stream, generate
-from tracker.customer import decode_state
-from tracker.memory_store import MemoryStore
-from tracker.partition import PartitionProcessor
-from tracker.pipeline_config import PipelineConfig
-from tracker.reference import Sample, partition_for
+from tracker.core.customer import decode_state
+from tracker.core.memory_store import MemoryStore
+from tracker.core.partition import PartitionProcessor
+from tracker.core.pipeline_config import PipelineConfig
+from tracker.kafka.partitioner import partition_for
+from tracker.metrics.samples import Sample
 
 PARTITIONS = 3
 UNACKED_TAIL = 150  # changelog writes a crash may lose

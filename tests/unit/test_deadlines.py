@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracker.deadlines import MINUTE_MS, DeadlineIndex
+from tracker.core.deadlines import MINUTE_MS, DeadlineIndex
 
 KEYS = [f"0/c/{i}" for i in range(6)]
 

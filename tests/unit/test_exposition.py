@@ -6,14 +6,14 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.unit.helpers import DAY, HOUR, MIN, Harness, config, encode, ev, ms, samples_of
-from tracker.accounts import PEOPLE_BUCKETS
-from tracker.contract import CHANNELS, EVENT_TYPES
-from tracker.customer import SOURCES
-from tracker.exposition import INTERNAL_REASONS, REJECT_REASONS, TrackerCollector, WorkerView
-from tracker.labels import NPS_CATEGORIES
-from tracker.memory_store import MemoryStore
-from tracker.partition import PartitionProcessor
-from tracker.sessionizer import SENTIMENT_BUCKETS
+from tracker.core.accounts import PEOPLE_BUCKETS
+from tracker.core.contract import CHANNELS, EVENT_TYPES
+from tracker.core.customer import SOURCES
+from tracker.core.labels import NPS_CATEGORIES
+from tracker.core.memory_store import MemoryStore
+from tracker.core.partition import PartitionProcessor
+from tracker.core.sessionizer import SENTIMENT_BUCKETS
+from tracker.metrics.exposition import INTERNAL_REASONS, REJECT_REASONS, StateExporter, WorkerView
 
 GUIDE_COUNTERS = {
     "tracker_events_total": {"event_type", "channel"},
@@ -131,7 +131,7 @@ def busy_harness(partition: int = 0) -> Harness:
 def families(processors: dict[int, PartitionProcessor]) -> dict[str, tuple[str, list]]:  # type: ignore[type-arg]
     registry = CollectorRegistry()
     registry.register(
-        TrackerCollector(
+        StateExporter(
             WorkerView(
                 partitions=lambda: processors,
                 now_ms=lambda: ms(2 * DAY),

@@ -11,8 +11,9 @@ import orjson
 import pytest
 
 from tests.unit.helpers import DAY, config
-from tracker.events import to_ms
-from tracker.reference import ReferencePipeline, Sample, total
+from tracker.core.events import to_ms
+from tracker.metrics.samples import Sample, total
+from tracker.testing.reference import ReferencePipeline
 
 
 def _examples() -> Path | None:

@@ -15,10 +15,10 @@ import orjson
 import pytest
 
 from tests.support.hostile import DISTINCT_TOUCHPOINTS, KINDS, hostile_stream
-from tests.support.streams import counter_table, expected_samples, generated_messages
-from tracker.app import FreezeGuard
-from tracker.ingest import Limits, Reject, Valid, classify
+from tracker.core.ingest import Limits, Reject, Valid, classify
 from tracker.settings import Settings
+from tracker.stream.app import FreezeGuard
+from tracker.testing.streams import counter_table, expected_samples, generated_messages
 
 
 def event(**extra: Any) -> dict[str, Any]:

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tests.unit.helpers import config, ev, ms
-from tracker.contract import CHANNELS, parse_event
-from tracker.customer import SOURCES, CustomerState
-from tracker.events import EventView, id_hash, to_ms, touchpoint_index
-from tracker.labels import LabelSets
-from tracker.sessionizer import Rules, _remember_id
+from tracker.core.contract import CHANNELS, parse_event
+from tracker.core.customer import SOURCES, CustomerState
+from tracker.core.events import EventView, id_hash, to_ms, touchpoint_index
+from tracker.core.labels import LabelSets
+from tracker.core.sessionizer import Rules, _remember_id
 
 DAY_MS = 86_400_000
 

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from tests.unit.helpers import Harness, encode, ev
-from tracker.ingest import Limits, NoConsent, Reject, Valid, Withdrawal, classify, decode_key
+from tracker.core.ingest import Limits, NoConsent, Reject, Valid, Withdrawal, classify, decode_key
 
 LIMITS = Limits()
 

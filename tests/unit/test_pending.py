@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tracker.pending import PendingWrites
+from tracker.stream.pending import PendingWrites
 
 
 def _run(coro: Any) -> Any:

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from tracker.cli import markdown_settings_table
-from tracker.exposition import COUNTERS
+from tracker.metrics.exposition import COUNTERS
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 

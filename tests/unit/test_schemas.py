@@ -8,8 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tracker.contract import parse_event
-from tracker.schemas import rendered
+from tracker.core.contract import parse_event
+from tracker.core.schemas import rendered
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 EXAMPLES = sorted((SCHEMAS / "examples").glob("*.json"))

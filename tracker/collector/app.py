@@ -157,7 +157,7 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.
     )
 
 
-def build_app(
+def build_collector_app(
     settings: Settings,
     produce: Produce,
     ready: Ready,

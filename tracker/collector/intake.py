@@ -15,7 +15,7 @@ import orjson
 from pydantic import ValidationError
 
 from tracker.collector.errors import BadBatchError
-from tracker.contract import parse_event
+from tracker.core.contract import parse_event
 
 MAX_ERRORS_PER_EVENT = 10
 

@@ -7,9 +7,9 @@ import sys
 
 from aiohttp import web
 
-from tracker.broker import resolve
-from tracker.collector.app import build_app
+from tracker.collector.app import build_collector_app
 from tracker.collector.sink import KafkaSink
+from tracker.kafka.broker import resolve
 from tracker.settings import Settings
 
 
@@ -19,7 +19,7 @@ def run_collector(settings: Settings) -> None:
     handle = resolve(settings)
     try:
         sink = KafkaSink(settings, handle.bootstrap)
-        app = build_app(settings, sink.produce, sink.reachable)
+        app = build_collector_app(settings, sink.produce, sink.reachable)
 
         async def connect(_app: web.Application) -> None:
             await sink.start()

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from tracker.contract import Event, parse_event
+from tracker.core.contract import Event, parse_event
 
 MAX_ERROR_CHARS = 1000
 

@@ -19,13 +19,13 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from tracker.accounts import PEOPLE_BUCKETS, AccountProcessor
-from tracker.aggregates import SEP, Aggregates
-from tracker.contract import CHANNELS, EVENT_TYPES
-from tracker.labels import WINDOWS
-from tracker.partition import PartitionProcessor
-from tracker.sessionizer import SENTIMENT_BUCKETS
-from tracker.windows import ratio, window_label, window_sum
+from tracker.core.accounts import PEOPLE_BUCKETS, AccountProcessor
+from tracker.core.aggregates import SEP, Aggregates
+from tracker.core.contract import CHANNELS, EVENT_TYPES
+from tracker.core.labels import WINDOWS
+from tracker.core.partition import PartitionProcessor
+from tracker.core.sessionizer import SENTIMENT_BUCKETS
+from tracker.core.windows import ratio, window_label, window_sum
 
 SESSION_OUTCOMES = ("started", "closed", "bounced", "engaged", "interacted", "converted")
 REJECT_REASONS = ("invalid_json", "invalid_event", "key_mismatch", "too_large", "future_timestamp")
@@ -121,7 +121,7 @@ class WorkerView:
     currencies: tuple[str, ...] = ()
 
 
-class TrackerCollector(Collector):
+class StateExporter(Collector):
     def __init__(self, view: WorkerView) -> None:
         self.view = view
 

@@ -20,7 +20,7 @@ from typing import overload
 
 import orjson
 
-from tracker.traffic import Message
+from tracker.testing.traffic import Message
 
 DAY_MS = 86_400_000
 

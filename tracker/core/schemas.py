@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from tracker.contract import event_json_schema, message_json_schema
+from tracker.core.contract import event_json_schema, message_json_schema
 
 
 def rendered() -> dict[str, bytes]:

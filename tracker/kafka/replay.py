@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from tracker.events import to_ms
+from tracker.core.events import to_ms
 
 MAX_BATCH_EVENTS = 100
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracker.reference import Sample, total
+from tracker.metrics.samples import Sample, total
 
 HEADLINES = (
     "events",

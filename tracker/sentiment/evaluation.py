@@ -3,7 +3,7 @@
 `tracker/data/sentiment/{de,en}.jsonl` hold customer-feedback comments written for this
 project, one `{"text": ..., "label": "positive" | "negative" | "neutral"}` per line,
 labelled by a human for the comment's overall attitude (a balanced mix of praise and
-complaint is neutral). Run `python -m tracker.sentiment_eval` for accuracy, a confusion
+complaint is neutral). Run `python -m tracker.sentiment.evaluation` for accuracy, a confusion
 matrix per language and the mean scoring time per comment.
 """
 
@@ -16,7 +16,7 @@ from importlib.resources import files
 from typing import Final, get_args
 
 from tracker.errors import TrackerError
-from tracker.sentiment import Language, Polarity, SentimentScorer
+from tracker.sentiment.scorer import Language, Polarity, SentimentScorer
 
 LANGUAGES: Final[tuple[Language, ...]] = ("de", "en")
 POLARITIES: Final[tuple[Polarity, ...]] = ("positive", "neutral", "negative")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 import time
 
-from tracker.kafka_clients import producer
+from tracker.kafka.clients import producer
 from tracker.settings import Settings
-from tracker.traffic import TrafficGenerator
+from tracker.testing.traffic import TrafficGenerator
 
 MEAN_EVENTS_PER_JOURNEY = 5.5
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from tracker.histogram import HOUR_HORIZON, MINUTE_HORIZON, BucketHistogram
+from tracker.core.histogram import HOUR_HORIZON, MINUTE_HORIZON, BucketHistogram
 
 COUNTER_ROW = "c"
 SEP = "|"

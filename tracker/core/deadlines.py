@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 
-from tracker.histogram import MINUTE_MS
+from tracker.core.histogram import MINUTE_MS
 
 
 class DeadlineIndex:

@@ -12,7 +12,7 @@ JVM, started from the jars that ``scripts/fetch-kafka.sh`` puts in
 
 Run by hand (prints the bootstrap address, Ctrl-C stops it)::
 
-    python -m tests.support.kafka_cluster --brokers 3 --port 9092
+    python -m tracker.testing.kafka_cluster --brokers 3 --port 9092
 
 Missing jars or Java raise :class:`KafkaClusterError` with the fix: tests that need
 this cluster fail loudly, they never skip.
@@ -688,7 +688,7 @@ def _die_with_parent() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run a cluster in the foreground until Ctrl-C (``python -m tests.support.kafka_cluster``)."""
+    """Run a cluster in the foreground until Ctrl-C (``python -m tracker.testing.kafka_cluster``)."""
     parser = argparse.ArgumentParser(description="Run a local Apache Kafka (KRaft) cluster.")
     parser.add_argument("--brokers", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=REPO_ROOT / ".cache" / "kafka" / "run")

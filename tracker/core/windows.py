@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tracker.aggregates import Aggregates
-from tracker.histogram import MINUTE_MS
+from tracker.core.aggregates import Aggregates
+from tracker.core.histogram import MINUTE_MS
 
 DAY_S = 86_400
 

@@ -6,12 +6,13 @@ import random
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from tracker.pipeline_config import PipelineConfig
-from tracker.pseudonym import Pseudonymizer
-from tracker.reference import ReferencePipeline, Sample
-from tracker.sentiment import SentimentScorer
+from tracker.core.pipeline_config import PipelineConfig
+from tracker.core.pseudonym import Pseudonymizer
+from tracker.metrics.samples import Sample
+from tracker.sentiment.scorer import SentimentScorer
 from tracker.settings import Settings
-from tracker.traffic import Message, TrafficGenerator
+from tracker.testing.reference import ReferencePipeline
+from tracker.testing.traffic import Message, TrafficGenerator
 
 START = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
 # Counters whose totals must match exactly (gauges of windows depend on the wall clock).

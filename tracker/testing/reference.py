@@ -8,27 +8,17 @@ match a real topic with the same partition count.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from kafka.partitioner.default import murmur2
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
-from tracker.accounts import AccountProcessor, pack
-from tracker.exposition import TrackerCollector, WorkerView
-from tracker.memory_store import MemoryStore
-from tracker.partition import PartitionProcessor
-from tracker.pipeline_config import PipelineConfig
-
-Sample = tuple[str, tuple[tuple[str, str], ...], float]
-
-
-def partition_for(key: bytes | None, partitions: int) -> int:
-    """Kafka's default (murmur2) partitioner, as kafka-python, aiokafka and Java use it."""
-    if key is None:
-        return 0
-    return (int(murmur2(key)) & 0x7FFFFFFF) % partitions
+from tracker.core.accounts import AccountProcessor, pack
+from tracker.core.memory_store import MemoryStore
+from tracker.core.partition import PartitionProcessor
+from tracker.core.pipeline_config import PipelineConfig
+from tracker.kafka.partitioner import partition_for
+from tracker.metrics.exposition import StateExporter, WorkerView
+from tracker.metrics.samples import Sample, parse_exposition
 
 
 @dataclass
@@ -81,7 +71,7 @@ class ReferencePipeline:
     def samples(self) -> list[Sample]:
         registry = CollectorRegistry()
         registry.register(
-            TrackerCollector(
+            StateExporter(
                 WorkerView(
                     partitions=lambda: self.processors,
                     now_ms=lambda: self.now_ms,
@@ -94,17 +84,3 @@ class ReferencePipeline:
             )
         )
         return parse_exposition(generate_latest(registry).decode())
-
-
-def parse_exposition(text: str) -> list[Sample]:
-    out: list[Sample] = []
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out.append((s.name, tuple(sorted(s.labels.items())), s.value))
-    return out
-
-
-def total(samples: Iterable[Sample], name: str, **labels: str) -> float:
-    """Sum of a metric's samples whose labels include ``labels`` (summing the rest away)."""
-    wanted = set(labels.items())
-    return sum(v for n, lab, v in samples if n == name and wanted <= set(lab))

@@ -12,45 +12,13 @@ from typing import Any
 
 import orjson
 
-from tracker.contract import CHANNELS
-from tracker.customer import SOURCES, CustomerState, decode_state
-from tracker.labels import LabelSets
-from tracker.pseudonym import Pseudonymizer
-from tracker.reference import partition_for
+from tracker.core.contract import CHANNELS
+from tracker.core.customer import SOURCES, CustomerState, decode_state
+from tracker.core.labels import LabelSets
+from tracker.core.pseudonym import Pseudonymizer
+from tracker.kafka.partitioner import partition_for
 
 STEP_KINDS = ("page_view", "interaction", "order", "feedback")
-
-
-def changelog_topic(worker_id: str) -> str:
-    from tracker.app import TABLE
-
-    return f"{worker_id}-{TABLE}-changelog"
-
-
-def read_row(
-    bootstrap: str, topic: str, partitions: int, key: str, options: dict[str, Any]
-) -> bytes | None:
-    """The newest value of ``key`` in its changelog partition (None: nothing held)."""
-    from kafka.consumer import KafkaConsumer
-    from kafka.structs import TopicPartition
-
-    partition = int(key.split("/", 1)[0])
-    tp = TopicPartition(topic, partition)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), **options)
-    try:
-        consumer.assign([tp])
-        consumer.seek_to_beginning(tp)
-        end = consumer.end_offsets([tp])[tp]
-        found: bytes | None = None
-        wanted = key.encode()
-        while consumer.position(tp) < end:
-            for records in consumer.poll(timeout_ms=1000).values():
-                for record in records:
-                    if record.key == wanted:
-                        found = record.value  # a tombstone (None) forgets earlier values
-        return found
-    finally:
-        consumer.close()
 
 
 def customer_key(customer_id: str, pseudonyms: Pseudonymizer, partitions: int) -> str:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Literal, Protocol
 
-from tracker.aggregates import Delta, counter_key
-from tracker.contract import CHANNELS, EVENT_TYPES
-from tracker.customer import (
+from tracker.core.aggregates import Delta, counter_key
+from tracker.core.contract import CHANNELS, EVENT_TYPES
+from tracker.core.customer import (
     MAX_STEPS,
     SOURCES,
     STEP_FEEDBACK,
@@ -24,9 +24,9 @@ from tracker.customer import (
     Session,
     Step,
 )
-from tracker.events import EventView
-from tracker.histogram import minute_of
-from tracker.labels import LabelSets, nps_category
+from tracker.core.events import EventView
+from tracker.core.histogram import minute_of
+from tracker.core.labels import LabelSets, nps_category
 
 ENGAGED_MS = 10_000
 SENTIMENT_BUCKETS = (-0.75, -0.5, -0.25, -0.05, 0.05, 0.25, 0.5, 0.75, 1.0)

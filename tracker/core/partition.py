@@ -15,14 +15,23 @@ from typing import Any
 
 import orjson
 
-from tracker.accounts import AccountActivity
-from tracker.aggregates import COUNTER_ROW, Aggregates, Delta, counter_key
-from tracker.customer import CustomerState, decode_state, encode_state
-from tracker.deadlines import DeadlineIndex
-from tracker.events import EventView, id_hash, to_ms
-from tracker.ingest import Item, Limits, NoConsent, Reject, Valid, Withdrawal, classify, decode_key
-from tracker.pseudonym import Pseudonymizer
-from tracker.sessionizer import (
+from tracker.core.accounts import AccountActivity
+from tracker.core.aggregates import COUNTER_ROW, Aggregates, Delta, counter_key
+from tracker.core.customer import CustomerState, decode_state, encode_state
+from tracker.core.deadlines import DeadlineIndex
+from tracker.core.events import EventView, id_hash, to_ms
+from tracker.core.ingest import (
+    Item,
+    Limits,
+    NoConsent,
+    Reject,
+    Valid,
+    Withdrawal,
+    classify,
+    decode_key,
+)
+from tracker.core.pseudonym import Pseudonymizer
+from tracker.core.sessionizer import (
     Outcome,
     Rules,
     accept,
@@ -30,7 +39,7 @@ from tracker.sessionizer import (
     is_duplicate_withdrawal,
     withdraw,
 )
-from tracker.state_store import DAY_MS, StateStore, end_epoch
+from tracker.core.state_store import DAY_MS, StateStore, end_epoch
 
 EXPIRY_BATCH = 2_000  # customer rows examined for expiry per tick and partition
 

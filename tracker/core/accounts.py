@@ -22,9 +22,9 @@ from typing import Any
 
 import orjson
 
-from tracker.aggregates import COUNTER_ROW, Aggregates, Delta, counter_key
-from tracker.histogram import minute_of
-from tracker.state_store import DAY_MS, StateStore, end_epoch
+from tracker.core.aggregates import COUNTER_ROW, Aggregates, Delta, counter_key
+from tracker.core.histogram import minute_of
+from tracker.core.state_store import DAY_MS, StateStore, end_epoch
 
 PEOPLE_BUCKETS = (1, 2, 3, 5, 10, 20, 50)
 PEOPLE_WINDOW_MS = 28 * DAY_MS  # people count toward an account for the longest reach window

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
-from tracker.contract import CHANNELS, Event, Feedback, Interaction, Order, PageView
-from tracker.customer import SOURCES
-from tracker.labels import LabelSets
+from tracker.core.contract import CHANNELS, Event, Feedback, Interaction, Order, PageView
+from tracker.core.customer import SOURCES
+from tracker.core.labels import LabelSets
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tracker.accounts import AccountProcessor
-from tracker.ingest import Limits
-from tracker.labels import WINDOWS, LabelSets
-from tracker.partition import PartitionProcessor, Timing
-from tracker.pseudonym import Pseudonymizer
-from tracker.sessionizer import Rules, Scorer
+from tracker.core.accounts import AccountProcessor
+from tracker.core.ingest import Limits
+from tracker.core.labels import WINDOWS, LabelSets
+from tracker.core.partition import PartitionProcessor, Timing
+from tracker.core.pseudonym import Pseudonymizer
+from tracker.core.sessionizer import Rules, Scorer
+from tracker.core.state_store import StateStore
 from tracker.settings import Settings
-from tracker.state_store import StateStore
 
 
 def _ms(seconds: float) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tracker.contract import CHANNELS
+from tracker.core.contract import CHANNELS
 
 OTHER = "other"
 WINDOWS: dict[str, int] = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "28d": 28 * 86400}

@@ -30,26 +30,23 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Metric, ge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from tracker.accounts import AccountProcessor, pack
-from tracker.exposition import TrackerCollector, WorkerView
-from tracker.overview import History, overview
-from tracker.partition import DeadLetter, PartitionProcessor
-from tracker.pending import PendingWrites
-from tracker.pipeline_config import PipelineConfig
-from tracker.reference import parse_exposition
+from tracker.core.accounts import AccountProcessor, pack
+from tracker.core.partition import DeadLetter, PartitionProcessor
+from tracker.core.pipeline_config import PipelineConfig
+from tracker.kafka.topics import (
+    ACCOUNT_TABLE,
+    CONTROL_HEADER,
+    LETTER_HEADROOM_BYTES,
+    TABLE,
+    activity_topic,
+)
+from tracker.metrics.exposition import StateExporter, WorkerView
+from tracker.metrics.overview import History, overview
+from tracker.metrics.samples import parse_exposition
 from tracker.settings import Settings
+from tracker.stream.pending import PendingWrites
 
-log = logging.getLogger("tracker.worker")
-TABLE = "tracker-state"
-ACCOUNT_TABLE = "tracker-accounts"
-
-
-def activity_topic(worker_id: str) -> str:
-    """The re-keyed stream of B2B account activity (an internal repartition topic)."""
-    return f"{worker_id}-account-activity"
-
-
-CONTROL_HEADER = "tracker-control"
+log = logging.getLogger("tracker.stream.worker")
 # aiohttp refuses a charset inside content_type; Prometheus reads text format 0.0.4 without it.
 METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST.split(";")[0]
 
@@ -93,7 +90,7 @@ class FaustStore:
 
 
 @dataclass
-class Worker:
+class WorkerState:
     """What the running worker holds besides Faust itself."""
 
     settings: Settings
@@ -111,8 +108,6 @@ class Worker:
 
 HEARTBEAT_INTERVAL_S = 1.0
 END_OFFSETS_INTERVAL_S = 5.0
-# A dead letter is the rejected message plus headers (reason detail up to 1,000 characters).
-LETTER_HEADROOM_BYTES = 65_536
 TRUNCATED_LETTER_BYTES = 65_536
 
 
@@ -290,7 +285,7 @@ def _credentials(settings: Settings) -> Any:
     )
 
 
-def build_app(worker: Worker, bootstrap: str) -> faust.App:
+def build_worker_app(worker: WorkerState, bootstrap: str) -> faust.App:
     settings = worker.settings
     cap_fetch_wait(settings.fetch_max_wait)
     app = faust.App(settings.worker_id, **faust_options(settings, bootstrap, worker.partitions))
@@ -494,7 +489,7 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
         return max(newest - processor.applied_offset - 1, 0)
 
     registry.register(
-        TrackerCollector(
+        StateExporter(
             WorkerView(
                 partitions=lambda: worker.processors,
                 now_ms=now_ms,
@@ -544,7 +539,7 @@ def build_app(worker: Worker, bootstrap: str) -> faust.App:
     return app
 
 
-def _note_redelivery(worker: Worker, partition: int, offset: int, applied: int) -> None:
+def _note_redelivery(worker: WorkerState, partition: int, offset: int, applied: int) -> None:
     last = worker.last_offsets.get(partition)
     if last is not None and offset != last + 1:
         log.info("partition %d: offset %d follows offset %d", partition, offset, last)

@@ -1,0 +1,1 @@
+"""The tracker's pure logic: contract, consent, sessions, aggregates, accounts. Plain Python with time passed in; nothing here imports faust, aiokafka, kafka or prometheus_client (tests/unit/test_layout.py enforces it)."""

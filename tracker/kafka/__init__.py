@@ -1,0 +1,1 @@
+"""Kafka connections, clients, topics, the partitioner, replay and the embedded local broker."""

@@ -1,0 +1,1 @@
+"""Data-subject access and erasure tooling."""

@@ -1,0 +1,1 @@
+"""The Faust wiring: the only package that imports Faust."""
