@@ -1,0 +1,69 @@
+"""``tracker erase`` and ``inspect``: data-subject requests."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from tracker.cli.base import broker_option, friendly_errors, main, settings_from
+
+
+@main.command()
+@click.argument("customer_id")
+@click.option(
+    "--reason", type=click.Choice(["request", "withdrawal"]), default="request", show_default=True
+)
+@broker_option
+@friendly_errors
+def erase(customer_id: str, reason: str, broker: str | None) -> None:
+    """Erase everything held for a customer (a data-subject erasure request).
+
+    Sends an erase command through the input topic, so the worker applies it
+    in order with the customer's events and writes tombstones.
+    """
+    from tracker.kafka.broker import resolve
+    from tracker.kafka.clients import producer
+    from tracker.kafka.topics import CONTROL_HEADER
+
+    settings = settings_from(broker)
+    handle = resolve(settings, start=False)
+    kafka = producer(settings, handle.bootstrap)
+    try:
+        kafka.send(
+            settings.topic,
+            key=customer_id.encode(),
+            value=json.dumps({"reason": reason}).encode(),
+            headers=[(CONTROL_HEADER, b"erase")],
+        ).get(timeout=30)
+    finally:
+        kafka.close()
+    click.echo(f"erasure requested ({reason}); the worker owning the customer applies it")
+
+
+@main.command()
+@click.argument("customer_id")
+@broker_option
+@friendly_errors
+def inspect(customer_id: str, broker: str | None) -> None:
+    """Print what the tracker holds for a customer (a data-subject access request).
+
+    Reads the customer's row from the state changelog; needs the workers'
+    TRACKER_PSEUDONYM_KEY, TRACKER_WORKER_ID and TRACKER_TOPIC.
+    """
+    from tracker.core.labels import LabelSets
+    from tracker.kafka.broker import resolve, topic_partitions
+    from tracker.kafka.changelog import read_row
+    from tracker.kafka.clients import client_options
+    from tracker.kafka.topics import changelog_topic
+    from tracker.privacy.access import customer_key, describe
+    from tracker.stream.worker import pseudonymizer
+
+    settings = settings_from(broker)
+    handle = resolve(settings, start=False)
+    options = client_options(settings)
+    partitions = topic_partitions(handle.bootstrap, settings.topic, options) or settings.partitions
+    key = customer_key(customer_id, pseudonymizer(settings, ephemeral_ok=False), partitions)
+    raw = read_row(handle.bootstrap, changelog_topic(settings.worker_id), partitions, key, options)
+    labels = LabelSets.build(settings.touchpoints, settings.actions, settings.currencies, ())
+    click.echo(json.dumps({"pseudonym_key": key, **describe(raw, labels)}, indent=2))
