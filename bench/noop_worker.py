@@ -1,6 +1,6 @@
 """A Faust worker whose agent does nothing with the messages: the ceiling of the stack.
 
-Same app options as the tracker worker (``tracker.stream.app.faust_options``) and the
+Same app options as the tracker worker (``tracker.stream.options.faust_options``) and the
 same raw topic, read from the same ``TRACKER_*`` environment; it counts
 messages and serves the count at ``/bench/count``. Experiments:
 
@@ -10,7 +10,7 @@ messages and serves the count at ``/bench/count``. Experiments:
   ``=direct``: the same record sent with the transport producer, awaited in
   the agent, without Faust's per-record ``FutureMessage`` machinery.
 - ``TRACKER_FETCH_MAX_WAIT``: the consumer's fetch wait, as for the tracker
-  (``tracker.stream.app.cap_fetch_wait``; the default 1.5 is Faust's own).
+  (``tracker.stream.faust_patches.cap_fetch_wait``; the default 1.5 is Faust's own).
 
     TRACKER_BROKER=kafka://127.0.0.1:9092 TRACKER_TOPIC=… python -m bench.noop_worker
 """
@@ -24,7 +24,8 @@ from typing import Any
 import faust
 
 from tracker.settings import load_settings
-from tracker.stream.app import cap_fetch_wait, faust_options
+from tracker.stream.faust_patches import cap_fetch_wait
+from tracker.stream.options import faust_options
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ import asyncio
 
 import faust
 
-from tracker.stream.app import cap_fetch_wait
+from tracker.stream.faust_patches import cap_fetch_wait
 
 
 def _fetch_wait_ms_of_a_new_worker_consumer() -> int:

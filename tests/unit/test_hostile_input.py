@@ -17,7 +17,7 @@ import pytest
 from tests.support.hostile import DISTINCT_TOUCHPOINTS, KINDS, hostile_stream
 from tracker.core.ingest import Limits, Reject, Valid, classify
 from tracker.settings import Settings
-from tracker.stream.app import FreezeGuard
+from tracker.stream.freeze import FreezeGuard
 from tracker.testing.streams import counter_table, expected_samples, generated_messages
 
 

@@ -39,7 +39,8 @@ def run_worker(
     import faust
 
     from tracker.sentiment.scorer import SentimentScorer
-    from tracker.stream.app import WorkerState, build_worker_app
+    from tracker.stream.app import build_worker_app
+    from tracker.stream.pipeline import WorkerState
 
     owned = handle is None
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)

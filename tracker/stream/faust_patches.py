@@ -1,0 +1,61 @@
+"""The two places where the worker changes how Faust talks to Kafka, and why.
+
+Both are small, named patches of faust-streaming 0.15.3 internals, each with a unit
+test that fails when a Faust upgrade moves what it patches.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from faust.transport.drivers import aiokafka as aiokafka_driver
+
+from tracker.stream.pending import PendingWrites
+
+log = logging.getLogger("tracker.stream.worker")
+
+
+def commit_only_what_is_written(producer: Any, pending: PendingWrites) -> None:
+    """Faust flushes the producer before it commits offsets: make that flush complete."""
+    flush = producer.flush
+
+    async def flush_and_wait() -> None:
+        await flush()
+        queued = getattr(getattr(producer, "buffer", None), "size", 0)
+        if queued or len(pending.futures) > 1000:
+            log.info(
+                "producer flush returned with %d writes queued, %d unacknowledged: waiting",
+                queued,
+                len(pending.futures),
+            )
+        await pending.wait()
+
+    producer.flush = flush_and_wait
+
+
+def cap_fetch_wait(seconds: float) -> None:
+    """Let consumer fetches wait at the broker for ``seconds``, not Faust's fixed 1.5 s.
+
+    faust-streaming 0.15.3 builds its aiokafka consumer with ``fetch_max_wait_ms=1500``
+    and no setting to change it. aiokafka keeps one fetch in flight per broker, and a
+    fetch leaves out partitions that still have records buffered; so once those are
+    consumed, their next records wait until the in-flight fetch for the other, quiet
+    partitions (changelogs, the activity topic) has waited its 1.5 s out. Under live
+    traffic that put ~1.5 s into every event's way to ``/metrics`` (BENCHMARKS.md).
+    The default stays Faust's 1.5 s: with 0.1 s, crash and scale-out scenarios on Kafka
+    (tests/integration/test_reliability.py) twice saw a worker stop consuming after a
+    restart, right after a record was delivered twice; not understood yet.
+    """
+    thread = aiokafka_driver.AIOKafkaConsumerThread
+    create = getattr(thread, "_tracker_create_worker_consumer", None)
+    if create is None:
+        create = thread._create_worker_consumer
+        thread._tracker_create_worker_consumer = create  # type: ignore[attr-defined]
+
+    def create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = create(self, transport)
+        consumer._fetch_max_wait_ms = round(seconds * 1000)  # read when its fetcher starts
+        return consumer
+
+    thread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]

@@ -1,0 +1,223 @@
+"""What the Faust agents do with each message: find the partition's processor, apply, emit.
+
+The agents in ``app`` only iterate Faust streams and call these methods, so the whole
+per-message path (processor lookup, dead letters, account activity, recovery hooks,
+housekeeping) reads as plain methods, one per step.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from faust.exceptions import ProducerSendError
+
+from tracker.core.accounts import AccountProcessor, pack
+from tracker.core.partition import DeadLetter, PartitionProcessor
+from tracker.core.pipeline_config import PipelineConfig
+from tracker.kafka.topics import CONTROL_HEADER
+from tracker.settings import Settings
+from tracker.stream.pending import PendingWrites
+from tracker.stream.store import FaustStore
+
+log = logging.getLogger("tracker.stream.worker")
+TRUNCATED_LETTER_BYTES = 65_536
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class WorkerState:
+    """What the running worker holds besides Faust itself."""
+
+    settings: Settings
+    config: PipelineConfig
+    partitions: int
+    processors: dict[int, PartitionProcessor] = field(default_factory=dict)
+    accounts: dict[int, AccountProcessor] = field(default_factory=dict)
+    ready: bool = False
+    # Messages Faust delivered again after a restart or rebalance (at-least-once) that the
+    # restored state had already applied: skipped, and logged once the partition moves on.
+    redelivered: dict[int, int] = field(default_factory=dict)
+    last_offsets: dict[int, int] = field(default_factory=dict)
+    pending: PendingWrites = field(default_factory=PendingWrites)
+
+
+@dataclass
+class Topology:
+    """The Faust topics and tables one worker reads and writes."""
+
+    source: Any  # the input topic
+    dlq: Any
+    activities: Any  # the re-keyed account-activity topic
+    table: Any  # customer state rows
+    account_table: Any  # account state rows
+
+
+class Pipeline:
+    """The worker's message handling, between Faust's streams and the pure processors."""
+
+    def __init__(self, worker: WorkerState, topology: Topology) -> None:
+        self.worker = worker
+        self.topology = topology
+
+    # --- processors ---------------------------------------------------------------
+    def processor_for(self, partition: int) -> PartitionProcessor:
+        worker = self.worker
+        processor = worker.processors.get(partition)
+        if processor is None:
+            store = FaustStore(self.topology.table, partition, worker.pending)
+            processor = worker.config.processor(partition, store)
+            processor.recover(now_ms())
+            worker.processors[partition] = processor
+            log.info(
+                "partition %d: state restored (applied offset %d)",
+                partition,
+                processor.applied_offset,
+            )
+        return processor
+
+    def account_processor_for(self, partition: int) -> AccountProcessor:
+        worker = self.worker
+        processor = worker.accounts.get(partition)
+        if processor is None:
+            store = FaustStore(self.topology.account_table, partition, worker.pending)
+            processor = worker.config.account_processor(partition, store)
+            processor.recover(now_ms())
+            worker.accounts[partition] = processor
+        return processor
+
+    # --- messages -------------------------------------------------------------------
+    async def handle(self, message: Any) -> None:
+        """One input message: apply it, then send its dead letters and account activity."""
+        processor = self.processor_for(message.partition)
+        note_redelivery(self.worker, message.partition, message.offset, processor.applied_offset)
+        try:
+            letters = processor.process(
+                message.key,
+                message.value,
+                message.offset,
+                int(message.timestamp * 1000),
+                now_ms(),
+                control_of(message.headers),
+            )
+        except Exception as exc:  # a bug must not stop the partition: dead-letter and go on
+            # The frames only: an exception's text could quote customer data.
+            log.error(
+                "partition %d offset %d: internal error %s, message dead-lettered\n%s",
+                message.partition,
+                message.offset,
+                type(exc).__name__,
+                "".join(traceback.format_tb(exc.__traceback__)),
+            )
+            letters = [processor.fail(message.value, message.offset, exc)]
+        for letter in letters:
+            await self.send_letter(message.key, letter)
+        pending = self.worker.pending
+        for account, record in pack(processor.outbox):
+            pending.track(await self.topology.activities.send(key=account.encode(), value=record))
+        processor.outbox.clear()
+
+    def handle_activity(self, message: Any) -> None:
+        processor = self.account_processor_for(message.partition)
+        processor.process(message.value, message.offset, now_ms())
+
+    async def send_letter(self, key: bytes | None, letter: DeadLetter) -> None:
+        """Dead-letter the original bytes; if the producer refuses them, a truncated copy.
+
+        A refused send raises in the agent, which Faust restarts without the letter.
+        """
+        dlq, pending = self.topology.dlq, self.worker.pending
+        try:
+            pending.track(await dlq.send(key=key, value=letter.value, headers=letter.headers()))
+        except ProducerSendError as exc:
+            log.error(
+                "partition %d offset %d: dead letter of %d bytes refused (%s); sending its "
+                "first %d bytes",
+                letter.source_partition,
+                letter.source_offset,
+                len(letter.value),
+                type(exc.__cause__ or exc).__name__,
+                TRUNCATED_LETTER_BYTES,
+            )
+            headers = [
+                *letter.headers(),
+                ("tracker-value-truncated", str(len(letter.value)).encode()),
+            ]
+            truncated = letter.value[:TRUNCATED_LETTER_BYTES]
+            pending.track(await dlq.send(key=key, value=truncated, headers=headers))
+
+    # --- group membership ----------------------------------------------------------------
+    def on_recovered(self, active: set[int]) -> None:
+        """The customer table is restored: keep exactly the actively assigned partitions."""
+        processors = self.worker.processors
+        for partition in list(processors):
+            if partition not in active:
+                del processors[partition]
+        for partition in sorted(active):
+            self.processor_for(partition)
+        self.worker.ready = True
+
+    def on_accounts_recovered(self, active: set[int]) -> None:
+        accounts = self.worker.accounts
+        for partition in list(accounts):
+            if partition not in active:
+                del accounts[partition]
+        for partition in sorted(active):
+            self.account_processor_for(partition)
+
+    def on_revoked(self, revoked: Iterable[Any], activity_topic: str) -> None:
+        # No flush here: a member the group already expired (paused, cut off) is told of
+        # the revocation only after the next owner started writing the same changelog
+        # partitions; a flush now would land stale rows after the new owner's. The new owner
+        # restores unflushed epochs from the rows' deltas, exactly as after a crash.
+        worker = self.worker
+        worker.ready = False
+        for tp in revoked:
+            if tp.topic == worker.settings.topic:
+                worker.processors.pop(tp.partition, None)
+            elif tp.topic == activity_topic:
+                worker.accounts.pop(tp.partition, None)
+
+    def housekeeping(self) -> None:
+        """The flush timer: idle rule, due sessions, expiry, then end the epoch."""
+        moment = now_ms()
+        for processor in list(self.worker.processors.values()):
+            processor.tick(moment)
+            processor.flush()
+        for account in list(self.worker.accounts.values()):
+            account.tick(moment)
+            account.flush()
+
+
+def note_redelivery(worker: WorkerState, partition: int, offset: int, applied: int) -> None:
+    last = worker.last_offsets.get(partition)
+    if last is not None and offset != last + 1:
+        log.info("partition %d: offset %d follows offset %d", partition, offset, last)
+    worker.last_offsets[partition] = offset
+    if offset <= applied:
+        worker.redelivered[partition] = worker.redelivered.get(partition, 0) + 1
+    elif partition in worker.redelivered:
+        log.info(
+            "partition %d: skipped %d re-delivered messages already applied (up to offset %d)",
+            partition,
+            worker.redelivered.pop(partition),
+            applied,
+        )
+
+
+def control_of(headers: Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None) -> str | None:
+    """The command a record carries in its ``tracker-control`` header, if any."""
+    if not headers:
+        return None
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    for name, value in pairs:
+        if name == CONTROL_HEADER:
+            return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    return None

@@ -1,0 +1,137 @@
+"""The worker's HTTP side: ``/metrics``, the overview page and its API, health and readiness."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from importlib import resources
+from typing import Any
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Metric, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from tracker.metrics.exposition import StateExporter, WorkerView
+from tracker.metrics.overview import History, overview
+from tracker.metrics.samples import parse_exposition
+from tracker.stream.pipeline import Topology, WorkerState, now_ms
+
+log = logging.getLogger("tracker.stream.worker")
+# aiohttp refuses a charset inside content_type; Prometheus reads text format 0.0.4 without it.
+METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST.split(";")[0]
+END_OFFSETS_INTERVAL_S = 5.0
+
+
+class StateRows(Collector):
+    """``tracker_state_rows{table}``: rows held in memory, to watch state size over time.
+
+    Counts what the worker's Faust tables hold (active and standby partitions),
+    read at scrape time in O(1).
+    """
+
+    def __init__(self, tables: Iterable[Any]) -> None:
+        self.tables = tuple(tables)
+
+    def collect(self) -> Iterable[Metric]:
+        rows = GaugeMetricFamily(
+            "tracker_state_rows", "State rows this worker holds in memory", labels=["table"]
+        )
+        for table in self.tables:
+            rows.add_metric([table.name], len(table.data.data))
+        yield rows
+
+
+class ConsumerLag:
+    """Messages not yet processed per partition, from fetch high-waters and the broker.
+
+    The high watermark of the last fetch is stale while Faust pauses a partition (a full
+    stream buffer, recovery): the lag would read 0 with a backlog. So the broker's end
+    offsets are asked too, every few seconds.
+    """
+
+    def __init__(self, app: faust.App, worker: WorkerState) -> None:
+        self.app = app
+        self.worker = worker
+        self.end_offsets: dict[int, int] = {}
+
+    async def refresh(self) -> None:
+        topic = self.worker.settings.topic
+        tps = [faust.types.TP(topic, p) for p in sorted(self.worker.processors)]
+        try:
+            found = await self.app.consumer.highwaters(*tps) if tps else {}
+        except Exception as exc:  # a rebalance or broker failover: keep the last answer
+            log.debug("end offsets not refreshed: %r", exc)
+            return
+        self.end_offsets.update({tp.partition: int(offset) for tp, offset in found.items()})
+
+    def __call__(self, partition: int) -> int | None:
+        processor = self.worker.processors.get(partition)
+        try:
+            tp = faust.types.TP(self.worker.settings.topic, partition)
+            highwater = self.app.consumer.highwater(tp)
+        except Exception:  # not assigned or not fetched yet
+            highwater = None
+        newest = max(int(highwater or -1), self.end_offsets.get(partition, -1))
+        if processor is None or newest < 0:
+            return None
+        return max(newest - processor.applied_offset - 1, 0)
+
+
+def metrics_registry(
+    worker: WorkerState, topology: Topology, lag: ConsumerLag
+) -> CollectorRegistry:
+    """The worker's explicit registry: state exported at scrape time, plus table sizes."""
+    labels = worker.config.rules.labels
+    registry = CollectorRegistry()
+    registry.register(
+        StateExporter(
+            WorkerView(
+                partitions=lambda: worker.processors,
+                now_ms=now_ms,
+                consumer_lag=lag,
+                funnel=labels.funnel,
+                repurchase_seconds=worker.config.repurchase_seconds,
+                accounts=lambda: worker.accounts,
+                currencies=labels.currencies,
+            )
+        )
+    )
+    registry.register(StateRows((topology.table, topology.account_table)))
+    return registry
+
+
+def register_pages(app: faust.App, worker: WorkerState, registry: CollectorRegistry) -> None:
+    """Routes of the worker's web server, and the timer that samples the page's history."""
+    history = History()
+    page_html = (resources.files("tracker") / "static" / "overview.html").read_bytes()
+
+    def current_overview() -> dict[str, Any]:
+        return overview(parse_exposition(generate_latest(registry).decode()))
+
+    @app.timer(interval=history.interval_s)  # type: ignore[untyped-decorator]
+    async def _sample_history() -> None:
+        history.record(time.time(), current_overview())
+
+    @app.page("/metrics")
+    async def metrics(web: Any, _request: Any) -> Any:
+        return web.bytes(generate_latest(registry), content_type=METRICS_CONTENT_TYPE)
+
+    @app.page("/")
+    async def overview_page(web: Any, _request: Any) -> Any:
+        return web.bytes(page_html, content_type="text/html")
+
+    @app.page("/api/overview")
+    async def overview_api(web: Any, _request: Any) -> Any:
+        return web.json({"overview": current_overview(), "history": history.as_list()})
+
+    @app.page("/healthz")
+    async def healthz(web: Any, _request: Any) -> Any:
+        return web.json({"status": "ok"})
+
+    @app.page("/readyz")
+    async def readyz(web: Any, _request: Any) -> Any:
+        ok = worker.ready and not app.rebalancing
+        body = {"ready": ok, "partitions": sorted(worker.processors)}
+        return web.json(body, status=200 if ok else 503)
