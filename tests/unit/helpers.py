@@ -16,8 +16,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from tracker.core.customer import CustomerState, decode_state
 from tracker.core.events import to_ms
+from tracker.core.ingest import DeadLetter
 from tracker.core.memory_store import MemoryStore
-from tracker.core.partition import DeadLetter, PartitionProcessor
+from tracker.core.partition import PartitionProcessor
 from tracker.core.pipeline_config import PipelineConfig
 from tracker.core.pseudonym import Pseudonymizer
 from tracker.metrics.exposition import StateExporter, WorkerView

@@ -28,6 +28,23 @@ class Reject:
 
 
 @dataclass(frozen=True, slots=True)
+class DeadLetter:
+    value: bytes
+    reason: str
+    detail: str
+    source_partition: int
+    source_offset: int
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return [
+            ("tracker-reject-reason", self.reason.encode()),
+            ("tracker-reject-detail", self.detail.encode()),
+            ("tracker-source-partition", str(self.source_partition).encode()),
+            ("tracker-source-offset", str(self.source_offset).encode()),
+        ]
+
+
+@dataclass(frozen=True, slots=True)
 class NoConsent:
     pass
 

@@ -9,7 +9,6 @@ why rows carry offsets, epochs and deltas.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from itertools import islice
 from typing import Any
 
@@ -17,10 +16,12 @@ import orjson
 
 from tracker.core.accounts import AccountActivity
 from tracker.core.aggregates import COUNTER_ROW, Aggregates, Delta, counter_key
-from tracker.core.customer import CustomerState, decode_state, encode_state
+from tracker.core.customer import CustomerState, decode_state
+from tracker.core.customer_context import CustomerContext
 from tracker.core.deadlines import DeadlineIndex
-from tracker.core.events import EventView, id_hash, to_ms
+from tracker.core.events import EventView
 from tracker.core.ingest import (
+    DeadLetter,
     Item,
     Limits,
     NoConsent,
@@ -31,34 +32,14 @@ from tracker.core.ingest import (
     decode_key,
 )
 from tracker.core.pseudonym import Pseudonymizer
+from tracker.core.rows import NO_INDEX, IndexInfo, Row, discard, row_bytes
 from tracker.core.sessionizer import (
-    Outcome,
     Rules,
-    accept,
     close_session,
-    is_duplicate_withdrawal,
-    withdraw,
 )
 from tracker.core.state_store import DAY_MS, StateStore, end_epoch
 
 EXPIRY_BATCH = 2_000  # customer rows examined for expiry per tick and partition
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    value: bytes
-    reason: str
-    detail: str
-    source_partition: int
-    source_offset: int
-
-    def headers(self) -> list[tuple[str, bytes]]:
-        return [
-            ("tracker-reject-reason", self.reason.encode()),
-            ("tracker-reject-detail", self.detail.encode()),
-            ("tracker-source-partition", str(self.source_partition).encode()),
-            ("tracker-source-offset", str(self.source_offset).encode()),
-        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +48,6 @@ class Timing:
     idle_timeout_ms: int = 60_000
     max_future_ms: int = 600_000
     retention_ms: int = 90 * DAY_MS  # longest of the reach windows and the repurchase lookback
-
-
-@dataclass(slots=True)
-class _Row:
-    state: CustomerState | None
-    epoch: int
-    delta: Delta
 
 
 @dataclass(slots=True)
@@ -100,7 +74,7 @@ class PartitionProcessor:
     def _prefix(self) -> str:
         return f"{self.partition}/"
 
-    def _customer_key(self, pseudonym: str) -> str:
+    def customer_key(self, pseudonym: str) -> str:
         return f"{self.partition}/c/{pseudonym}"
 
     @property
@@ -136,7 +110,7 @@ class PartitionProcessor:
             if state is None or state.is_empty():
                 self._pending_delete.add(key)
             else:
-                self._index(key, _NO_INDEX, state)
+                self._index(key, NO_INDEX, state)
         self.applied_offset = offset
         self.aggregates.applied_offset = offset
         if self.aggregates.max_event_ms or self.aggregates.idle_floor_ms:
@@ -170,7 +144,7 @@ class PartitionProcessor:
         self.applied_offset = self.aggregates.applied_offset = offset
         self.aggregates.dirty.add(COUNTER_ROW)
         customer_id = decode_key(key)
-        customer = _CustomerContext(self, customer_id)
+        customer = CustomerContext(self, customer_id)
         ingest = Delta()
         letters: list[DeadLetter] = []
         if control is not None:
@@ -221,7 +195,7 @@ class PartitionProcessor:
 
     def customer_row(self, customer_id: str) -> dict[str, Any] | None:
         """What is held for a customer (for access requests), or None."""
-        raw = self.store.get(self._customer_key(self.pseudonyms.of(customer_id)))
+        raw = self.store.get(self.customer_key(self.pseudonyms.of(customer_id)))
         if raw is None:
             return None
         body: dict[str, Any] = orjson.loads(raw)
@@ -230,7 +204,7 @@ class PartitionProcessor:
     # --- internals ----------------------------------------------------------------
     def _apply_item(
         self,
-        customer: _CustomerContext,
+        customer: CustomerContext,
         ingest: Delta,
         letters: list[DeadLetter],
         item: Item,
@@ -260,7 +234,7 @@ class PartitionProcessor:
         customer_id = decode_key(key)
         if customer_id is None:
             return
-        row = self._load(self._customer_key(self.pseudonyms.of(customer_id)))
+        row = self.load_row(self.customer_key(self.pseudonyms.of(customer_id)))
         if row is not None and row.state is not None and row.state.withdrawn:
             return
         for item in classify(customer_id, value, self.limits):
@@ -286,7 +260,7 @@ class PartitionProcessor:
 
     def _control(
         self,
-        customer: _CustomerContext,
+        customer: CustomerContext,
         ingest: Delta,
         control: str,
         value: bytes | None,
@@ -314,9 +288,9 @@ class PartitionProcessor:
                 stored = Delta.from_json(body["d"])
                 stored.merge(delta)
         self.aggregates.apply(delta)
-        self.store.put(self._ingest_key, _row_bytes(None, self.applied_offset, self.epoch, stored))
+        self.store.put(self._ingest_key, row_bytes(None, self.applied_offset, self.epoch, stored))
 
-    def _load(self, key: str) -> _Row | None:
+    def load_row(self, key: str) -> Row | None:
         raw = self.store.get(key)
         if raw is None:
             return None
@@ -324,24 +298,24 @@ class PartitionProcessor:
         epoch = int(body["e"])
         delta = Delta.from_json(body["d"]) if epoch == self.epoch else Delta()
         state = decode_state(body["s"]) if body.get("s") is not None else None
-        return _Row(state, epoch, delta)
+        return Row(state, epoch, delta)
 
-    def _store_row(self, key: str, before: _IndexInfo, row: _Row, new: Delta) -> None:
+    def store_row(self, key: str, before: IndexInfo, row: Row, new: Delta) -> None:
         self.aggregates.apply(new)
         row.delta.merge(new)
         state = row.state
         self._index(key, before, state)
         if state is None or state.is_empty():
             # Nothing left to keep; the row lives until its delta is in a flushed epoch.
-            self.store.put(key, _row_bytes(None, self.applied_offset, self.epoch, row.delta))
+            self.store.put(key, row_bytes(None, self.applied_offset, self.epoch, row.delta))
             self._pending_delete.add(key)
             return
         self._pending_delete.discard(key)
-        self.store.put(key, _row_bytes(state, self.applied_offset, self.epoch, row.delta))
+        self.store.put(key, row_bytes(state, self.applied_offset, self.epoch, row.delta))
 
-    def index_info(self, state: CustomerState | None) -> _IndexInfo:
+    def index_info(self, state: CustomerState | None) -> IndexInfo:
         if state is None or state.is_empty():
-            return _NO_INDEX
+            return NO_INDEX
         session = state.session
         deadline = entry = None
         if session is not None:
@@ -351,9 +325,9 @@ class PartitionProcessor:
             expiry = state.withdrawn_until_ms
         else:
             expiry = state.last_activity_ms() + self.timing.retention_ms
-        return _IndexInfo(deadline, entry, expiry)
+        return IndexInfo(deadline, entry, expiry)
 
-    def _index(self, key: str, before: _IndexInfo, after_state: CustomerState | None) -> None:
+    def _index(self, key: str, before: IndexInfo, after_state: CustomerState | None) -> None:
         after = self.index_info(after_state)
         self._deadlines.move(key, before.deadline, after.deadline)
         if before.entry != after.entry:
@@ -363,14 +337,14 @@ class PartitionProcessor:
                 self.active_sessions[after.entry] = self.active_sessions.get(after.entry, 0) + 1
         if before.expiry != after.expiry:
             if before.expiry is not None:
-                _discard(self._expiries, before.expiry // DAY_MS, key)
+                discard(self._expiries, before.expiry // DAY_MS, key)
             if after.expiry is not None:
                 self._expiries.setdefault(after.expiry // DAY_MS, set()).add(key)
 
     def _close_due(self) -> None:
         wm = self.watermark_ms
         for key in self._deadlines.due(wm):
-            row = self._load(key)
+            row = self.load_row(key)
             before = self.index_info(row.state if row else None)
             if row is None or row.state is None or before.deadline is None:
                 continue
@@ -380,7 +354,7 @@ class PartitionProcessor:
             delta = Delta()
             close_session(self.rules, row.state, delta)
             # The index no longer holds the key: ``_store_row`` must not move it from there.
-            self._store_row(key, _IndexInfo(None, before.entry, before.expiry), row, delta)
+            self.store_row(key, IndexInfo(None, before.entry, before.expiry), row, delta)
 
     def _expire(self) -> None:
         """Delete the state of customers past retention, at most ``EXPIRY_BATCH`` per tick.
@@ -395,12 +369,12 @@ class PartitionProcessor:
         for day in sorted(d for d in self._expiries if d <= wm // DAY_MS):
             for key in list(islice(self._expiries.get(day, ()), budget)):
                 budget -= 1
-                row = self._load(key)
+                row = self.load_row(key)
                 info = self.index_info(row.state if row else None)
                 if row is None or info.expiry is None:
-                    _discard(self._expiries, day, key)
+                    discard(self._expiries, day, key)
                 elif info.expiry <= wm and info.deadline is None:
-                    _discard(self._expiries, day, key)
+                    discard(self._expiries, day, key)
                     if row.epoch < self.epoch:
                         self.store.delete(key)  # its last delta is already in the aggregates
                     else:
@@ -409,120 +383,4 @@ class PartitionProcessor:
                 return
 
 
-@dataclass(frozen=True, slots=True)
-class _IndexInfo:
-    deadline: int | None
-    entry: int | None
-    expiry: int | None
-
-
-_NO_INDEX = _IndexInfo(None, None, None)
 ERASURE_REASONS = ("withdrawal", "request")
-
-
-class _CustomerContext:
-    """The message key's customer while one message is applied."""
-
-    def __init__(self, processor: PartitionProcessor, customer_id: str | None) -> None:
-        self.p = processor
-        self.person = processor.pseudonyms.of(customer_id) if customer_id is not None else None
-        self.key = processor._customer_key(self.person) if self.person is not None else None
-        self.touched = False
-        self.delta = Delta()
-        self._row: _Row | None = None
-        self._before = _NO_INDEX
-
-    def _ensure(self) -> _Row:
-        if self._row is None:
-            assert self.key is not None
-            row = self.p._load(self.key)
-            if row is None:
-                row = _Row(None, self.p.epoch, Delta())
-            self._row = row
-            self._before = self.p.index_info(row.state)
-        return self._row
-
-    def blocks(self, event_type: str) -> bool:
-        """A withdrawal marker drops everything but a fresh consent grant."""
-        if self.key is None:
-            return False
-        state = self._ensure().state
-        return state is not None and state.withdrawn and event_type != "consent"
-
-    def accept(self, ev: EventView) -> None:
-        row = self._ensure()
-        state = row.state or CustomerState()
-        ooo = self.p.timing.max_out_of_order_ms
-        wm = max(self.p.watermark_ms, self.delta.max_event_ms - ooo)
-        outcome = accept(self.p.rules, state, ev, wm, self.delta)
-        assert outcome is not Outcome.NO_CONSENT  # blocks() ran first
-        row.state = state
-        self.touched = True
-        if ev.account is not None and self.person is not None and outcome is not Outcome.DUPLICATE:
-            state.account = ev.account
-            self.p.outbox.append(
-                AccountActivity(
-                    ev.account, self.person, ev.at_ms, ev.channel, ev.event_type == "order"
-                )
-            )
-
-    def withdraw(self, item: Withdrawal, broker_ms: int) -> None:
-        row = self._ensure()
-        state = row.state or CustomerState()
-        at_ms = _parse_time(item.occurred_at) or broker_ms
-        hashed = id_hash(item.event_id) if item.event_id else None
-        self.touched = True
-        if hashed is not None and is_duplicate_withdrawal(self.p.rules, state, hashed, at_ms):
-            self.delta.count(counter_key("tracker_events_dropped_total", "duplicate"))
-            return
-        self.delta.max_event_ms = max(self.delta.max_event_ms, at_ms)
-        self._forget_in_account(state, at_ms)
-        row.state = withdraw(self.p.rules, state, at_ms, "withdrawal", hashed, self.delta)
-
-    def erase(self, reason: str, at_ms: int) -> None:
-        row = self._ensure()
-        state = row.state or CustomerState()
-        if state.session is not None:
-            # An operator request erases at once: an open session is discarded, never counted.
-            state.session.last_ms = max(state.session.last_ms, at_ms)
-        self._forget_in_account(state, at_ms)
-        row.state = withdraw(self.p.rules, state, at_ms, reason, None, self.delta)
-        self.touched = True
-
-    def _forget_in_account(self, state: CustomerState, at_ms: int) -> None:
-        if state.account is not None and self.person is not None:
-            self.p.outbox.append(AccountActivity(state.account, self.person, at_ms, 0, erase=True))
-
-    def save(self) -> None:
-        if self.key is not None and self._row is not None:
-            self.p._store_row(self.key, self._before, self._row, self.delta)
-            self.delta = Delta()
-
-
-def _row_bytes(state: CustomerState | None, offset: int, epoch: int, delta: Delta) -> bytes:
-    return orjson.dumps(
-        {
-            "s": encode_state(state) if state is not None else None,
-            "o": offset,
-            "e": epoch,
-            "d": delta.to_json(),
-        }
-    )
-
-
-def _parse_time(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return to_ms(moment) if moment.tzinfo is not None else None
-
-
-def _discard(index: dict[int, set[str]], bucket: int, key: str) -> None:
-    members = index.get(bucket)
-    if members is not None:
-        members.discard(key)
-        if not members:
-            del index[bucket]

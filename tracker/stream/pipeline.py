@@ -17,7 +17,8 @@ from typing import Any
 from faust.exceptions import ProducerSendError
 
 from tracker.core.accounts import AccountProcessor, pack
-from tracker.core.partition import DeadLetter, PartitionProcessor
+from tracker.core.ingest import DeadLetter
+from tracker.core.partition import PartitionProcessor
 from tracker.core.pipeline_config import PipelineConfig
 from tracker.kafka.topics import CONTROL_HEADER
 from tracker.settings import Settings

@@ -1,0 +1,61 @@
+"""A customer's row in the state store: state, applied offset, epoch and the epoch's delta.
+
+See ``aggregates`` for why rows carry offsets, epochs and deltas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+
+from tracker.core.aggregates import Delta
+from tracker.core.customer import CustomerState, encode_state
+from tracker.core.events import to_ms
+
+
+@dataclass(slots=True)
+class Row:
+    state: CustomerState | None
+    epoch: int
+    delta: Delta
+
+
+def row_bytes(state: CustomerState | None, offset: int, epoch: int, delta: Delta) -> bytes:
+    return orjson.dumps(
+        {
+            "s": encode_state(state) if state is not None else None,
+            "o": offset,
+            "e": epoch,
+            "d": delta.to_json(),
+        }
+    )
+
+
+def parse_time(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return to_ms(moment) if moment.tzinfo is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexInfo:
+    deadline: int | None
+    entry: int | None
+    expiry: int | None
+
+
+NO_INDEX = IndexInfo(None, None, None)
+
+
+def discard(index: dict[int, set[str]], bucket: int, key: str) -> None:
+    members = index.get(bucket)
+    if members is not None:
+        members.discard(key)
+        if not members:
+            del index[bucket]
