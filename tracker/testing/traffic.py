@@ -160,6 +160,8 @@ class TrafficGenerator:
         self._ids += 1
         return f"{self.rng.getrandbits(64):016x}-{self._ids}"
 
+    # long: one journey is one script of random draws; read top to bottom it shows the
+    # funnel it models, and its draw order is what makes a seed's stream repeatable.
     def _plan(self) -> _Journey:
         rng = self.rng
         customer = (
