@@ -29,6 +29,8 @@ def event(customer: str, event_id: str, at: datetime, **extra: Any) -> dict[str,
     }
 
 
+# long: one worker run checks every reject reason against its dead letter; starting a
+# worker per reason would cost a minute each.
 def test_bad_input_is_dead_lettered_with_reasons(
     deployment_factory: Callable[..., Deployment],
 ) -> None:

@@ -71,6 +71,8 @@ def _all_bytes(bootstrap: str, topics: list[str]) -> bytes:
     return b"\n".join(chunks)
 
 
+# long: a single story (events, access request, erasure, restart, byte scan) on one
+# worker, in the order an operator would live it.
 def test_pseudonymous_state_erasure_and_access(
     deployment_factory: Callable[..., Deployment], tmp_path: Path
 ) -> None:
