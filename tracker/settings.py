@@ -1,7 +1,7 @@
 """Every setting of every command, in one place (environment prefix ``TRACKER_``).
 
-The first block is GUIDE section 4b, a public interface: names, defaults and
-meanings stay exactly as written there.
+The first block is the standard settings of docs/contract.md#standard-settings, a
+public interface: names, defaults and meanings stay exactly as documented there.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TRACKER_", extra="ignore", frozen=True)
 
-    # --- GUIDE section 4b: standard settings --------------------------------
+    # --- standard settings (docs/contract.md#standard-settings) -------------
     broker: str | None = Field(
         None, description="kafka://host:port[,host:port…]; unset: the embedded local broker"
     )

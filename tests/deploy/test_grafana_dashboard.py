@@ -32,7 +32,7 @@ VARIABLES = {
     "__rate_interval": "1m",
     "__interval": "1m",
 }
-# Exported series (GUIDE section 4 and the implementation notes) a panel may query.
+# Exported series (docs/metrics.md#prometheus-names) a panel may query.
 KNOWN_METRICS = {
     *(
         f"tracker_{name}_total"

@@ -1,4 +1,4 @@
-"""The consent gate, withdrawals and erasure (GUIDE 3 and 3b)."""
+"""The consent gate, withdrawals and erasure (docs/metrics.md#withdrawal-and-erasure)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Wire contract, schema_version 1 (GUIDE section 2)."""
+"""Wire contract, schema_version 1 (docs/contract.md)."""
 
 from __future__ import annotations
 

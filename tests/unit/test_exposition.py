@@ -1,4 +1,7 @@
-"""Prometheus exposition (GUIDE section 4): names, partition labels, bounded label values."""
+"""Prometheus exposition: names, partition labels, bounded label values.
+
+The names and labels are those of docs/metrics.md#prometheus-names.
+"""
 
 from __future__ import annotations
 

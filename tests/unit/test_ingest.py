@@ -1,4 +1,4 @@
-"""One Kafka message into classified items: the order of checks of GUIDE 3b."""
+"""One Kafka message into classified items: docs/metrics.md#order-of-checks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Journeys: transitions, exits, funnel, multichannel, last channel (GUIDE 3, 3b)."""
+"""Journeys: transitions, exits, funnel, multichannel, last channel (docs/metrics.md#journeys)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Comment sentiment (GUIDE section 3, issue 7 item 2): thresholds, negation, edge cases."""
+"""Comment sentiment (docs/metrics.md#sentiment, issue 7 item 2): thresholds, negation, edges."""
 
 from __future__ import annotations
 

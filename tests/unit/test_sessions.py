@@ -1,4 +1,4 @@
-"""Sessions, watermark, late and duplicate events (GUIDE 3 and 3b), through one partition."""
+"""Sessions, watermark, late and duplicate events (docs/metrics.md#sessions), in one partition."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Event-time windows: reach, rate gauges, repurchase, feedback KPIs (GUIDE 3, 4)."""
+"""Event-time windows: reach, rate gauges, repurchase, feedback KPIs (docs/metrics.md#windows)."""
 
 from __future__ import annotations
 

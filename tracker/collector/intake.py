@@ -78,7 +78,8 @@ def validate(items: list[Any]) -> Intake:
     intake = Intake()
     for index, item in enumerate(items):
         consent = item.get("consent") if isinstance(item, dict) else None
-        # Same order of checks as the worker (GUIDE 3b): an explicit refusal decides first.
+        # Same order of checks as the worker (docs/metrics.md#order-of-checks): an explicit
+        # refusal decides first.
         if isinstance(consent, dict) and consent.get("analytics") is False:
             if item.get("event_type") != "consent":
                 intake.no_consent += 1  # never stored: not even in Kafka

@@ -1,4 +1,4 @@
-"""Wire contract, schema_version 1 (GUIDE section 2).
+"""Wire contract, schema_version 1 (docs/contract.md).
 
 Frontends, backends and the collector all speak this; the JSON Schemas in
 ``schemas/`` are generated from these models by ``tracker schema export``.

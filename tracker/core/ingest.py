@@ -1,4 +1,4 @@
-"""Turning one Kafka message into classified items (GUIDE 3b, order of checks).
+"""Turning one Kafka message into classified items (docs/metrics.md#order-of-checks).
 
 parse -> consent (an explicit ``analytics: false`` is dropped, or is a
 withdrawal when it is a consent event, even if the rest is malformed) ->

@@ -1,4 +1,4 @@
-"""Per-customer rules of GUIDE section 3: pure, time passed in.
+"""Per-customer rules of docs/metrics.md (from #sessions on): pure, time passed in.
 
 Every function takes the customer's state, an event (or a moment) and
 writes what it changed in the partition aggregates into a ``Delta``.
@@ -105,7 +105,7 @@ def accept(rules: Rules, state: CustomerState, ev: EventView, wm_ms: int, delta:
 
 
 def close_session(rules: Rules, state: CustomerState, delta: Delta) -> None:
-    """Count the customer's open session as closed (GUIDE: outcomes, journey)."""
+    """Count the customer's open session as closed (docs/metrics.md#session-outcomes)."""
     session = state.session
     if session is None:
         return

@@ -1,4 +1,4 @@
-"""Lexicon-based sentiment of feedback comments, German and English (GUIDE section 3).
+"""Lexicon-based sentiment of feedback comments, German and English (docs/metrics.md#sentiment).
 
 English: VADER's compound score (`vadersentiment`). German: the polarity lexicon shipped
 inside `textblob-de` (Klenner et al.'s German Polarity Lexicon, ~8,000 base forms), read
@@ -47,7 +47,7 @@ class UnsupportedLanguageError(TrackerError, ValueError):
 
 
 def polarity_of(compound: float) -> Polarity:
-    """The polarity class of a compound score (GUIDE thresholds, inclusive)."""
+    """The polarity class of a compound score (docs/metrics.md#sentiment: bounds inclusive)."""
     if compound >= POSITIVE_THRESHOLD:
         return "positive"
     if compound <= NEGATIVE_THRESHOLD:
