@@ -225,7 +225,7 @@ class Harness:
         row = self.p.customer_row(customer)
         if row is None or row.get("s") is None:
             return None
-        return decode_state(row["s"])
+        return decode_state(row["s"], self.p.rules.labels.touchpoints)
 
 
 def _event_ms(event: dict[str, Any]) -> int:

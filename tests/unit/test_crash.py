@@ -374,7 +374,7 @@ def test_restart_after_withdrawal_holds_no_trace_of_the_customer() -> None:
     restarted.recover(h.wall_ms)
     row = restarted.customer_row("ana")
     assert row is not None
-    state = decode_state(row["s"])
+    state = decode_state(row["s"], restarted.rules.labels.touchpoints)
     assert state.withdrawn  # only the marker: no session, times, channels or orders
     assert state.session is None
     assert state.last_seen_ms == -1

@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from tracker.core.aggregates import COUNTER_ROW, Aggregates, Delta, counter_key
+from tracker.core.customer import CHANNEL_TABLE
 from tracker.core.histogram import minute_of
 from tracker.core.state_store import DAY_MS, StateStore, end_epoch
 
@@ -35,12 +36,13 @@ class AccountActivity:
     account: str  # pseudonym of the account id
     person: str  # pseudonym of the customer id
     at_ms: int
-    channel: int
+    channel: int  # index into CHANNELS; records carry its stable code
     order: bool = False
     erase: bool = False  # the person withdrew or was erased: forget them here too
 
     def to_json(self) -> list[Any]:
-        return [self.account, self.person, self.at_ms, self.channel, self.order, self.erase]
+        channel = CHANNEL_TABLE.to_code[self.channel]
+        return [self.account, self.person, self.at_ms, channel, self.order, self.erase]
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(self.to_json())
@@ -48,7 +50,8 @@ class AccountActivity:
     @classmethod
     def from_json(cls, data: list[Any]) -> AccountActivity:
         account, person, at_ms, channel, order, erase = data
-        return cls(str(account), str(person), int(at_ms), int(channel), bool(order), bool(erase))
+        position = CHANNEL_TABLE.from_code[int(channel)]
+        return cls(str(account), str(person), int(at_ms), position, bool(order), bool(erase))
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> AccountActivity:
@@ -83,7 +86,7 @@ class AccountState:
     last_seen_ms: int = -1
     last_order_ms: int = -1
     first_order_ms: int = -1
-    channels: int = 0  # channels touched up to and including the first order
+    channels: int = 0  # channels touched up to the first order (bits by index into CHANNELS)
 
     def encode(self) -> list[Any]:
         return [
@@ -91,13 +94,14 @@ class AccountState:
             self.last_seen_ms,
             self.last_order_ms,
             self.first_order_ms,
-            self.channels,
+            CHANNEL_TABLE.bits_to_codes(self.channels),
         ]
 
     @classmethod
     def decode(cls, data: list[Any]) -> AccountState:
         people, last_seen, last_order, first_order, channels = data
-        return cls(dict(people), last_seen, last_order, first_order, channels)
+        bits = CHANNEL_TABLE.bits_from_codes(channels)
+        return cls(dict(people), last_seen, last_order, first_order, bits)
 
 
 def people_bucket(count: int) -> str:

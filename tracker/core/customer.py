@@ -6,17 +6,29 @@ millions of times, and ints are smaller and faster than datetimes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tracker.core.codes import CHANNEL_CODES, SOURCE_CODES, STEP_KIND_CODES, CodeTable
+from tracker.core.contract import CHANNELS
+from tracker.core.labels import OTHER
+
 # Kinds of session steps (events that make up a journey).
-STEP_PAGE_VIEW = 0
-STEP_INTERACTION = 1
-STEP_ORDER = 2
-STEP_FEEDBACK = 3
+STEP_KINDS = ("page_view", "interaction", "order", "feedback")
+STEP_PAGE_VIEW = STEP_KINDS.index("page_view")
+STEP_INTERACTION = STEP_KINDS.index("interaction")
+STEP_ORDER = STEP_KINDS.index("order")
+STEP_FEEDBACK = STEP_KINDS.index("feedback")
 MAX_STEPS = 512  # a journey longer than this keeps counting but stops recording steps
 # Traffic source of a session; campaign and referrer count only with marketing consent.
 SOURCES = ("unattributed", "direct", "referral", "campaign")
+
+# State holds positions in these tuples; rows store stable codes (tracker.core.codes).
+CHANNEL_TABLE = CodeTable("channel", CHANNELS, CHANNEL_CODES)
+SOURCE_TABLE = CodeTable("source", SOURCES, SOURCE_CODES)
+STEP_KIND_TABLE = CodeTable("step kind", STEP_KINDS, STEP_KIND_CODES)
+_SESSION_FIELDS_BEFORE_TOUCHPOINT_TABLE = 9
 
 
 @dataclass(slots=True)
@@ -24,7 +36,7 @@ class Step:
     at_ms: int
     touchpoint: int  # index into LabelSets.touchpoints
     channel: int  # index into CHANNELS
-    kind: int
+    kind: int  # index into STEP_KINDS
 
 
 @dataclass(slots=True)
@@ -73,25 +85,34 @@ class CustomerState:
         return max(times)
 
 
-def encode_state(state: CustomerState) -> list[Any]:
+def encode_state(state: CustomerState, touchpoints: Sequence[str]) -> list[Any]:
+    """The row form of ``state``; ``touchpoints`` is the allow-list its steps index into.
+
+    Steps name their touchpoint through a small table of labels kept with the
+    session, so a restart under a reordered or changed allow-list restores the
+    same journey.
+    """
+    channel_code = CHANNEL_TABLE.to_code
     s = state.session
     session = None
     if s is not None:
+        steps, labels = _encode_steps(s.steps, touchpoints)
         session = [
             s.start_ms,
             s.last_ms,
-            s.entry_channel,
+            channel_code[s.entry_channel],
             s.page_views,
             s.interactions,
             s.orders,
-            s.channels,
-            [[x.at_ms, x.touchpoint, x.channel, x.kind] for x in s.steps],
-            s.source,
+            CHANNEL_TABLE.bits_to_codes(s.channels),
+            steps,
+            SOURCE_TABLE.to_code[s.source],
+            labels,
         ]
     return [
         session,
         state.last_seen_ms,
-        [[c, t] for c, t in state.last_seen_by_channel.items()],
+        [[channel_code[c], t] for c, t in state.last_seen_by_channel.items()],
         state.order_times,
         [v for pair in state.seen_ids.items() for v in pair],
         state.withdrawn_until_ms,
@@ -99,20 +120,63 @@ def encode_state(state: CustomerState) -> list[Any]:
     ]
 
 
-def decode_state(data: list[Any]) -> CustomerState:
+def _encode_steps(steps: list[Step], touchpoints: Sequence[str]) -> tuple[list[Any], list[str]]:
+    """Steps as ``[at, label number, channel code, kind code]``, and the labels by number."""
+    channel_code, kind_code = CHANNEL_TABLE.to_code, STEP_KIND_TABLE.to_code
+    numbers: dict[int, int] = {}
+    labels: list[str] = []
+    rows: list[Any] = []
+    for x in steps:
+        number = numbers.get(x.touchpoint)
+        if number is None:
+            number = numbers[x.touchpoint] = len(labels)
+            labels.append(touchpoints[x.touchpoint])
+        rows.append([x.at_ms, number, channel_code[x.channel], kind_code[x.kind]])
+    return rows, labels
+
+
+def decode_state(data: list[Any], touchpoints: Sequence[str]) -> CustomerState:
+    """The state of a row; step touchpoints become indexes into ``touchpoints`` (the allow-list).
+
+    A label the allow-list no longer has becomes ``other``, as a new event's would.
+    """
     raw_session, last_seen, by_channel, orders, seen, withdrawn, account = data
-    session = None
-    if raw_session is not None:
-        start, last, entry, pv, inter, orders_n, channels, steps, source = raw_session
-        session = Session(
-            start, last, entry, pv, inter, orders_n, channels, [Step(*x) for x in steps], source
-        )
+    channel = CHANNEL_TABLE.from_code
     return CustomerState(
-        session=session,
+        session=None if raw_session is None else _decode_session(raw_session, touchpoints),
         last_seen_ms=last_seen,
-        last_seen_by_channel=dict(by_channel),
+        last_seen_by_channel={channel[c]: t for c, t in by_channel},
         order_times=list(orders),
         seen_ids=dict(zip(seen[::2], seen[1::2], strict=True)),
         withdrawn_until_ms=withdrawn,
         account=account,
     )
+
+
+def _decode_session(raw: list[Any], touchpoints: Sequence[str]) -> Session:
+    start, last, entry, pv, inter, orders_n, channels, steps, source = raw[:9]
+    if len(raw) > _SESSION_FIELDS_BEFORE_TOUCHPOINT_TABLE:
+        positions = [_touchpoint_position(touchpoints, label) for label in raw[9]]
+    else:  # written before the table: numbers were positions in the allow-list of that day
+        other = _touchpoint_position(touchpoints, OTHER)
+        used = {x[1] for x in steps}
+        positions = [i if i < len(touchpoints) else other for i in range(max(used, default=0) + 1)]
+    channel, kind = CHANNEL_TABLE.from_code, STEP_KIND_TABLE.from_code
+    return Session(
+        start,
+        last,
+        channel[entry],
+        pv,
+        inter,
+        orders_n,
+        CHANNEL_TABLE.bits_from_codes(channels),
+        [Step(at, positions[tp], channel[c], kind[k]) for at, tp, c, k in steps],
+        SOURCE_TABLE.from_code[source],
+    )
+
+
+def _touchpoint_position(touchpoints: Sequence[str], label: str) -> int:
+    try:
+        return touchpoints.index(label)
+    except ValueError:
+        return touchpoints.index(OTHER)

@@ -16,7 +16,7 @@ import orjson
 
 from tracker.core.accounts import AccountActivity
 from tracker.core.aggregates import COUNTER_ROW, Aggregates, Delta, counter_key
-from tracker.core.customer import CustomerState, decode_state
+from tracker.core.customer import CustomerState
 from tracker.core.customer_context import CustomerContext
 from tracker.core.deadlines import DeadlineIndex
 from tracker.core.events import EventView
@@ -32,7 +32,7 @@ from tracker.core.ingest import (
     decode_key,
 )
 from tracker.core.pseudonym import Pseudonymizer
-from tracker.core.rows import NO_INDEX, IndexInfo, Row, discard, row_bytes
+from tracker.core.rows import NO_INDEX, IndexInfo, Row, discard, row_bytes, row_state
 from tracker.core.sessionizer import (
     Rules,
     close_session,
@@ -106,7 +106,7 @@ class PartitionProcessor:
             self.epoch = max(self.epoch, epoch)
             offset = max(offset, int(body["o"]))
             self.aggregates.apply(Delta.from_json(body["d"]), only_rows_before_epoch=epoch)
-            state = decode_state(body["s"]) if body.get("s") is not None else None
+            state = row_state(body, self.rules.labels.touchpoints)
             if state is None or state.is_empty():
                 self._pending_delete.add(key)
             else:
@@ -297,7 +297,7 @@ class PartitionProcessor:
         body = orjson.loads(raw)
         epoch = int(body["e"])
         delta = Delta.from_json(body["d"]) if epoch == self.epoch else Delta()
-        state = decode_state(body["s"]) if body.get("s") is not None else None
+        state = row_state(body, self.rules.labels.touchpoints)
         return Row(state, epoch, delta)
 
     def store_row(self, key: str, before: IndexInfo, row: Row, new: Delta) -> None:
@@ -311,7 +311,10 @@ class PartitionProcessor:
             self._pending_delete.add(key)
             return
         self._pending_delete.discard(key)
-        self.store.put(key, row_bytes(state, self.applied_offset, self.epoch, row.delta))
+        touchpoints = self.rules.labels.touchpoints
+        self.store.put(
+            key, row_bytes(state, self.applied_offset, self.epoch, row.delta, touchpoints)
+        )
 
     def index_info(self, state: CustomerState | None) -> IndexInfo:
         if state is None or state.is_empty():

@@ -5,13 +5,15 @@ See ``aggregates`` for why rows carry offsets, epochs and deltas.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
 
 from tracker.core.aggregates import Delta
-from tracker.core.customer import CustomerState, encode_state
+from tracker.core.customer import CustomerState, decode_state, encode_state
 from tracker.core.events import to_ms
 
 
@@ -22,15 +24,27 @@ class Row:
     delta: Delta
 
 
-def row_bytes(state: CustomerState | None, offset: int, epoch: int, delta: Delta) -> bytes:
+def row_bytes(
+    state: CustomerState | None,
+    offset: int,
+    epoch: int,
+    delta: Delta,
+    touchpoints: Sequence[str] = (),
+) -> bytes:
+    """``touchpoints``: the allow-list the state's steps index into (needed with a state)."""
     return orjson.dumps(
         {
-            "s": encode_state(state) if state is not None else None,
+            "s": encode_state(state, touchpoints) if state is not None else None,
             "o": offset,
             "e": epoch,
             "d": delta.to_json(),
         }
     )
+
+
+def row_state(body: dict[str, Any], touchpoints: Sequence[str]) -> CustomerState | None:
+    """The customer state a parsed row holds (None once erased); see ``row_bytes``."""
+    return decode_state(body["s"], touchpoints) if body.get("s") is not None else None
 
 
 def parse_time(value: str | None) -> int | None:

@@ -13,12 +13,10 @@ from typing import Any
 import orjson
 
 from tracker.core.contract import CHANNELS
-from tracker.core.customer import SOURCES, CustomerState, decode_state
+from tracker.core.customer import SOURCES, STEP_KINDS, CustomerState, decode_state
 from tracker.core.labels import LabelSets
 from tracker.core.pseudonym import Pseudonymizer
 from tracker.kafka.partitioner import partition_for
-
-STEP_KINDS = ("page_view", "interaction", "order", "feedback")
 
 
 def customer_key(customer_id: str, pseudonyms: Pseudonymizer, partitions: int) -> str:
@@ -32,7 +30,7 @@ def describe(raw: bytes | None, labels: LabelSets) -> dict[str, Any]:
     body = orjson.loads(raw)
     if body.get("s") is None:
         return {"held": False, "note": "erased; the row awaits deletion"}
-    return {"held": True, **_state(decode_state(body["s"]), labels)}
+    return {"held": True, **_state(decode_state(body["s"], labels.touchpoints), labels)}
 
 
 def _iso(ms: int) -> str | None:

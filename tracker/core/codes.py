@@ -1,0 +1,90 @@
+"""Stable codes for the enumerations that outlive a process: state rows and internal records.
+
+Customer and account state in the changelog, and account activities on the
+internal topic, are read back by later versions of the tracker. They store
+each enumerated value by the code below, never by its position in a tuple
+that someone may reorder (``CHANNELS`` orders the exported label values;
+``SOURCES`` reads like a list). Each code equals the position the value had
+when these tables were introduced, so rows written before then decode
+unchanged.
+
+A code, once given, is never changed or reused: a new value gets the next
+free code. ``tests/unit/test_persisted_codes.py`` pins every table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Final
+
+CHANNEL_CODES: Final[Mapping[str, int]] = MappingProxyType(
+    {
+        "web": 0,
+        "app": 1,
+        "social": 2,
+        "store": 3,
+        "email": 4,
+        "call_center": 5,
+        "partner": 6,
+    }
+)
+# How a session was reached (customer.SOURCES).
+SOURCE_CODES: Final[Mapping[str, int]] = MappingProxyType(
+    {"unattributed": 0, "direct": 1, "referral": 2, "campaign": 3}
+)
+# What a recorded session step was (customer.STEP_KINDS).
+STEP_KIND_CODES: Final[Mapping[str, int]] = MappingProxyType(
+    {"page_view": 0, "interaction": 1, "order": 2, "feedback": 3}
+)
+
+
+class _Lookup(dict[int, int]):
+    """code -> position; an unknown code names itself instead of raising a bare KeyError."""
+
+    def __init__(self, what: str, pairs: Iterable[tuple[int, int]]) -> None:
+        super().__init__(pairs)
+        self.what = what
+
+    def __missing__(self, code: int) -> int:
+        raise ValueError(f"unknown {self.what} code {code!r} (written by a newer version?)")
+
+
+class CodeTable:
+    """Translates a value's position in ``names`` (how the code holds it) to its code and back.
+
+    ``names`` is the in-memory order; every name needs a code, so a value added
+    without one fails at import rather than when its first row is written.
+    """
+
+    def __init__(self, what: str, names: Iterable[str], codes: Mapping[str, int]) -> None:
+        self.names = tuple(names)
+        missing = [name for name in self.names if name not in codes]
+        if missing:
+            raise ValueError(f"{what} values without a stable code: {missing}")
+        self.to_code: tuple[int, ...] = tuple(codes[name] for name in self.names)
+        self.from_code = _Lookup(what, ((code, i) for i, code in enumerate(self.to_code)))
+        # Today every code equals the position, and bit sets pass through untouched.
+        self._identity = self.to_code == tuple(range(len(self.names)))
+
+    def bits_to_codes(self, bits: int) -> int:
+        """A bit set of positions as the bit set of the same values' codes."""
+        if self._identity:
+            return bits
+        out = 0
+        for position, code in enumerate(self.to_code):
+            if bits >> position & 1:
+                out |= 1 << code
+        return out
+
+    def bits_from_codes(self, bits: int) -> int:
+        """A bit set of codes as the bit set of the same values' positions."""
+        if self._identity:
+            return bits
+        out = 0
+        code = 0
+        while bits >> code:
+            if bits >> code & 1:
+                out |= 1 << self.from_code[code]
+            code += 1
+        return out
