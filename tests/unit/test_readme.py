@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from tracker.cli import markdown_settings_table
-from tracker.metrics.exposition import COUNTERS
+from tracker.metrics.catalogue import CATALOGUE, markdown_table
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
@@ -17,6 +17,12 @@ def test_readme_lists_every_setting_exactly() -> None:
     )
     assert block is not None
     assert block.group(1) == markdown_settings_table(), "run `tracker config --markdown`"
+
+
+def test_readme_lists_every_metric_exactly() -> None:
+    block = re.search(r"<!-- metrics:begin -->\n(.*)\n<!-- metrics:end -->", README, re.S)
+    assert block is not None
+    assert block.group(1) == markdown_table(), "run `tracker metrics describe --markdown`"
 
 
 def _documented_names() -> set[str]:
@@ -31,8 +37,11 @@ def _documented_names() -> set[str]:
     return names
 
 
-def test_readme_documents_every_counter() -> None:
-    documented = _documented_names()
-    for name in COUNTERS:
-        if name != "tracker_control_ignored":
-            assert f"{name}_total" in documented, name
+def test_readme_documents_every_metric() -> None:
+    assert set(CATALOGUE) <= _documented_names()
+
+
+def test_readme_names_only_declared_metrics() -> None:
+    """Prose outside the generated table names no metric that does not exist."""
+    documented = {re.sub(r"_total[a-z]+$", "_total", name) for name in _documented_names()}
+    assert documented <= set(CATALOGUE), documented - set(CATALOGUE)

@@ -1,42 +1,38 @@
-"""The collector's own Prometheus metrics, in an explicit registry."""
+"""The collector's own Prometheus metrics, in an explicit registry.
+
+Names, help texts and label names come from ``tracker.metrics.catalogue``.
+"""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-OUTCOMES = ("accepted", "rejected", "no_consent", "bot", "unavailable")
+from tracker.metrics.catalogue import COLLECTOR_OUTCOMES, spec
+
+OUTCOMES = COLLECTOR_OUTCOMES
 # Up to the produce timeout: the 503s belong in the histogram too.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def _counter(name: str, registry: CollectorRegistry) -> Counter:
+    s = spec(name)
+    return Counter(s.name, s.help, s.label_names, registry=registry)
 
 
 class CollectorMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "tracker_collector_requests",
-            "Requests to /v1/events (preflights included) by HTTP status code",
-            ["code"],
-            registry=self.registry,
-        )
+        self.requests = _counter("tracker_collector_requests_total", self.registry)
+        duration = spec("tracker_collector_request_duration_seconds")
         self.duration = Histogram(
-            "tracker_collector_request_duration_seconds",
-            "Time to answer POST /v1/events, broker acknowledgement included",
+            duration.name,
+            duration.help,
+            duration.label_names,
             buckets=BUCKETS,
             registry=self.registry,
         )
-        self.events = Counter(
-            "tracker_collector_events",
-            "Events received: accepted (acknowledged by the broker), rejected (invalid), "
-            "no_consent, bot (dropped), unavailable (broker down: client told to retry)",
-            ["outcome"],
-            registry=self.registry,
-        )
-        self.bots = Counter(
-            "tracker_collector_bot_requests",
-            "Requests dropped as bots, by the user-agent pattern that matched",
-            ["reason"],
-            registry=self.registry,
-        )
+        self.events = _counter("tracker_collector_events_total", self.registry)
+        self.bots = _counter("tracker_collector_bot_requests_total", self.registry)
         for outcome in OUTCOMES:
             self.events.labels(outcome)  # export zeros, so rate() works from the start
         self._events = {outcome: self.events.labels(outcome) for outcome in OUTCOMES}

@@ -3,12 +3,14 @@
 Only partitions the worker actively owns are rendered (never standby
 copies), and every counter carries its ``partition`` label: a partition's
 totals move with its state between workers, so ``sum()`` stays exact.
+Names, help texts and label names come from ``tracker.metrics.catalogue``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from prometheus_client.core import (
@@ -21,91 +23,88 @@ from prometheus_client.registry import Collector
 
 from tracker.core.accounts import PEOPLE_BUCKETS, AccountProcessor
 from tracker.core.aggregates import SEP, Aggregates
+from tracker.core.bounds import MICROS
 from tracker.core.contract import CHANNELS, EVENT_TYPES
 from tracker.core.labels import WINDOWS
-from tracker.core.partition import PartitionProcessor
+from tracker.core.partition import ERASURE_REASONS, PartitionProcessor
 from tracker.core.sessionizer import SENTIMENT_BUCKETS
 from tracker.core.windows import ratio, window_label, window_sum
+from tracker.metrics.catalogue import (
+    DROP_REASONS,
+    INTERNAL_REASONS,
+    LANGUAGES,
+    REJECT_REASONS,
+    SESSION_OUTCOMES,
+    MetricSpec,
+    UndeclaredMetricError,
+    of_process,
+    spec,
+    undeclared,
+)
 
-SESSION_OUTCOMES = ("started", "closed", "bounced", "engaged", "interacted", "converted")
-REJECT_REASONS = ("invalid_json", "invalid_event", "key_mismatch", "too_large", "future_timestamp")
-# Not a client's fault: a message the tracker failed on. Dead-lettered too, and worth an alert.
-INTERNAL_REASONS = ("internal_error",)
+# The reasons and outcomes are declared in the catalogue and still importable from here.
+__all__ = [
+    "ACCOUNT_COUNTERS",
+    "CHECK_DECLARED",
+    "INTERNAL_REASONS",
+    "PARTITION_COUNTERS",
+    "REJECT_REASONS",
+    "SESSION_OUTCOMES",
+    "ZEROS",
+    "StateExporter",
+    "UndeclaredCheck",
+    "WorkerView",
+    "account_metrics",
+    "counter",
+    "gauge",
+    "histogram",
+    "revenue_total",
+]
 
-# name (without _total) -> (help, label names, label values to show as 0 before any data)
-COUNTERS: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, ...], ...]]] = {
-    "tracker_events": (
-        "Events that passed the consent gate and de-duplication, by type and own channel",
-        ("event_type", "channel"),
-        tuple((t, c) for t in EVENT_TYPES for c in CHANNELS),
-    ),
-    "tracker_events_rejected": (
-        "Malformed input sent to the dead-letter topic, by reason",
-        ("reason",),
-        tuple((r,) for r in REJECT_REASONS),
-    ),
-    "tracker_events_dropped": (
-        "Events dropped without error: no consent or duplicate",
-        ("reason",),
-        (("no_consent",), ("duplicate",)),
-    ),
-    "tracker_events_late": ("Events older than the watermark minus the gap", (), ((),)),
-    **{
-        f"tracker_sessions_{outcome}": (
-            f"Sessions {outcome}, by entry channel",
-            ("channel",),
-            tuple((c,) for c in CHANNELS),
-        )
-        for outcome in SESSION_OUTCOMES
-    },
-    "tracker_orders": (
-        "Orders, by the order event's channel",
-        ("channel",),
-        tuple((c,) for c in CHANNELS),
-    ),
-    "tracker_journey_transitions": (
-        "Transitions between consecutive touchpoints of closed sessions",
-        ("from_touchpoint", "to_touchpoint"),
-        (),
-    ),
-    "tracker_session_exits": ("Closed sessions by exit touchpoint", ("touchpoint",), ()),
-    "tracker_erasures": (
-        "Customers erased, by reason",
-        ("reason",),
-        (("withdrawal",), ("request",)),
-    ),
-    "tracker_nps_responses": ("NPS answers by category", ("category", "channel"), ()),
-    "tracker_csat_responses": ("CSAT answers by score", ("score", "channel"), ()),
-    "tracker_ces_responses": ("CES answers by score", ("score", "channel"), ()),
-    "tracker_feedback_sentiment": (
-        "Feedback comments by sentiment polarity",
-        ("polarity", "language", "channel"),
-        (),
-    ),
-    "tracker_funnel_sessions": ("Closed sessions reaching each funnel step", ("step",), ()),
-    "tracker_sessions_multichannel": (
-        "Closed sessions touching more than one channel, by entry channel",
-        ("channel",),
-        (),
-    ),
-    "tracker_conversions_last_channel": (
-        "Converted sessions by the channel of the event just before the first order",
-        ("channel",),
-        (),
-    ),
-    "tracker_interactions": ("Interactions by action", ("action", "channel"), ()),
-    "tracker_sessions_by_source": (
-        "Closed sessions by traffic source (campaign/referrer only with marketing consent)",
-        ("source",),
-        (),
-    ),
-    "tracker_sessions_converted_by_source": (
-        "Converted sessions by traffic source",
-        ("source",),
-        (),
-    ),
-    "tracker_control_ignored": ("Control messages the worker did not understand", (), ()),
+log = logging.getLogger("tracker.metrics")
+
+_CHANNEL_SERIES = tuple((c,) for c in CHANNELS)
+# Label values exported as 0 before any data, so rate() and absent() work from the start.
+ZEROS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "tracker_events_total": tuple((t, c) for t in EVENT_TYPES for c in CHANNELS),
+    "tracker_events_rejected_total": tuple((r,) for r in REJECT_REASONS),
+    "tracker_events_dropped_total": tuple((r,) for r in DROP_REASONS),
+    "tracker_events_late_total": ((),),
+    **{f"tracker_sessions_{outcome}_total": _CHANNEL_SERIES for outcome in SESSION_OUTCOMES},
+    "tracker_orders_total": _CHANNEL_SERIES,
+    "tracker_erasures_total": tuple((r,) for r in ERASURE_REASONS),
+    "tracker_account_activity_invalid_total": ((),),
 }
+# The account stage's counters; every other counter fed by its own key is a partition's.
+ACCOUNT_COUNTERS = (
+    "tracker_account_first_order_channels_total",
+    "tracker_account_activity_invalid_total",
+)
+PARTITION_COUNTERS = tuple(
+    s.name
+    for s in of_process("worker")
+    if s.kind == "counter" and s.keys == (s.name,) and s.name not in ACCOUNT_COUNTERS
+)
+
+
+@dataclass(slots=True)
+class UndeclaredCheck:
+    """Counter keys nothing exports: raise when strict (tests), else log each name once."""
+
+    strict: bool = False
+    reported: set[str] = field(default_factory=set)
+
+    def __call__(self, keys: Iterable[str]) -> None:
+        for name in sorted(undeclared(keys)):
+            if self.strict:
+                raise UndeclaredMetricError(f"counter key {name!r} is not declared: not exported")
+            if name not in self.reported:
+                self.reported.add(name)
+                log.error("counter %s is updated but not declared, so never exported", name)
+
+
+# One per process: a scrape every few seconds must not log the same name again.
+CHECK_DECLARED = UndeclaredCheck()
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,35 +132,23 @@ class StateExporter(Collector):
 
     # --- counters ---------------------------------------------------------------
     def _counters(self, parts: Mapping[int, PartitionProcessor]) -> Iterator[Metric]:
-        families = {
-            name: CounterMetricFamily(name, help_, labels=[*labels, "partition"])
-            for name, (help_, labels, _) in COUNTERS.items()
-        }
-        revenue = CounterMetricFamily(
-            "tracker_revenue", "Order revenue by currency", labels=["currency", "partition"]
-        )
+        families = {name: counter(name) for name in PARTITION_COUNTERS}
+        revenue = counter("tracker_revenue_total")
         # One family for both languages: a second family of the same name is invalid.
-        sentiment = HistogramMetricFamily(
-            "tracker_feedback_sentiment_score",
-            "Compound sentiment score of feedback comments",
-            labels=["language", "partition"],
-        )
+        sentiment = histogram("tracker_feedback_sentiment_score")
         for partition, processor in sorted(parts.items()):
             agg = processor.aggregates
             p = str(partition)
-            values: dict[str, dict[tuple[str, ...], int]] = {}
-            for key, n in agg.counters.items():
-                metric, *label_values = key.split(SEP)
-                values.setdefault(metric.removesuffix("_total"), {})[tuple(label_values)] = n
-            for name, (_, _, defaults) in COUNTERS.items():
+            values = _by_metric(agg.counters)
+            for name, family in families.items():
                 series = values.get(name, {})
-                for default in defaults:
+                for default in ZEROS.get(name, ()):
                     series.setdefault(default, 0)
                 for series_labels, n in sorted(series.items()):
-                    families[name].add_metric([*series_labels, p], n)
+                    family.add_metric([*series_labels, p], n)
             for currency, amount in sorted(agg.revenue.items()):
                 revenue.add_metric([currency, p], float(amount))
-            for lang in ("de", "en"):
+            for lang in LANGUAGES:
                 scores = values.get("tracker_feedback_sentiment_score", {})
                 buckets = _sentiment_buckets(scores, lang)
                 if buckets is not None:
@@ -176,24 +163,14 @@ class StateExporter(Collector):
         aggs = [p.aggregates for p in parts.values()]
         now = self.view.now_ms()
         ref = max((p.watermark_ms for p in parts.values()), default=0)
-        yield _gauge(
-            "tracker_reference_time_seconds",
-            "Event time the windows end at: the highest watermark of the active partitions",
-            [([], ref / 1000)],
-        )
-        active = GaugeMetricFamily(
-            "tracker_sessions_active", "Open sessions by entry channel", labels=["channel"]
-        )
+        yield _gauge("tracker_reference_time_seconds", [([], ref / 1000)])
+        active = gauge("tracker_sessions_active")
         for index, channel in enumerate(CHANNELS):
             active.add_metric(
                 [channel], sum(p.active_sessions.get(index, 0) for p in parts.values())
             )
         yield active
-        reach = GaugeMetricFamily(
-            "tracker_reach",
-            "Distinct consented customers with a counted event in the window",
-            labels=["window", "channel"],
-        )
+        reach = gauge("tracker_reach")
         for window, seconds in WINDOWS.items():
             for channel in (*CHANNELS, "all"):
                 reach.add_metric(
@@ -205,14 +182,8 @@ class StateExporter(Collector):
         yield from _feedback_gauges(aggs, ref)
         yield from self._repurchase(aggs, ref)
         yield from self._funnel(aggs)
-        lag = GaugeMetricFamily(
-            "tracker_watermark_lag_seconds",
-            "Wall clock minus the partition's watermark",
-            labels=["partition"],
-        )
-        consumer = GaugeMetricFamily(
-            "tracker_consumer_lag", "Messages not yet processed", labels=["partition"]
-        )
+        lag = gauge("tracker_watermark_lag_seconds")
+        consumer = gauge("tracker_consumer_lag")
         for partition, processor in sorted(parts.items()):
             wm = processor.watermark_ms
             lag.add_metric([str(partition)], (now - wm) / 1000 if wm else float("nan"))
@@ -221,33 +192,16 @@ class StateExporter(Collector):
                 consumer.add_metric([str(partition)], behind)
         yield lag
         yield consumer
-        yield _gauge(
-            "tracker_partitions_assigned", "Input partitions this worker owns", [([], len(parts))]
-        )
+        yield _gauge("tracker_partitions_assigned", [([], len(parts))])
 
     def _repurchase(self, aggs: list[Aggregates], ref: int) -> Iterator[Metric]:
         seconds = int(self.view.repurchase_seconds)
         label = window_label(seconds)
         buyers = window_sum(aggs, "rep:1", ref, seconds)
         repeat = window_sum(aggs, "rep:2", ref, seconds)
-        yield _gauge(
-            "tracker_repurchase_customers_window",
-            "Customers with at least one order in the window",
-            [([label], buyers)],
-            ["window"],
-        )
-        yield _gauge(
-            "tracker_repurchase_repeat_customers_window",
-            "Customers with at least two orders in the window",
-            [([label], repeat)],
-            ["window"],
-        )
-        yield _gauge(
-            "tracker_repurchase_rate",
-            "Customers with two or more orders / customers with one or more",
-            [([label], ratio(repeat, buyers))],
-            ["window"],
-        )
+        yield _gauge("tracker_repurchase_customers_window", [([label], buyers)])
+        yield _gauge("tracker_repurchase_repeat_customers_window", [([label], repeat)])
+        yield _gauge("tracker_repurchase_rate", [([label], ratio(repeat, buyers))])
 
     def _funnel(self, aggs: list[Aggregates]) -> Iterator[Metric]:
         steps = self.view.funnel
@@ -255,11 +209,7 @@ class StateExporter(Collector):
             sum(a.counter(f"tracker_funnel_sessions_total{SEP}{step}") for a in aggs)
             for step in steps
         ]
-        drop = GaugeMetricFamily(
-            "tracker_funnel_dropoff_ratio",
-            "Share of sessions reaching the previous funnel step but not this one",
-            labels=["step"],
-        )
+        drop = gauge("tracker_funnel_dropoff_ratio")
         for i in range(1, len(steps)):
             drop.add_metric([steps[i]], 1 - ratio(counts[i], counts[i - 1]))
         yield drop
@@ -272,43 +222,37 @@ def _rate_gauges(aggs: list[Aggregates], ref: int) -> Iterator[Metric]:
     }
     for outcome in outcomes:
         yield _gauge(
-            f"tracker_sessions_{outcome}_window",
-            f"Sessions {outcome} among those closed in the window (by last event time)",
-            [([w], sums[(outcome, w)]) for w in WINDOWS],
-            ["window"],
+            f"tracker_sessions_{outcome}_window", [([w], sums[(outcome, w)]) for w in WINDOWS]
         )
     names = {"bounced": "bounce", "converted": "conversion", "interacted": "interaction"}
     names["engaged"] = "engagement"
     for outcome, rate in names.items():
         yield _gauge(
             f"tracker_{rate}_rate",
-            f"{outcome.capitalize()} sessions / closed sessions in the window",
             [([w], ratio(sums[(outcome, w)], sums[("closed", w)])) for w in WINDOWS],
-            ["window"],
         )
 
 
 def _revenue_gauges(
     aggs: list[Aggregates], ref: int, currencies: tuple[str, ...]
 ) -> Iterator[Metric]:
-    revenue = GaugeMetricFamily(
-        "tracker_revenue_window",
-        "Order revenue with event time in the window, by currency",
-        labels=["window", "currency"],
-    )
-    per_session = GaugeMetricFamily(
-        "tracker_revenue_per_session",
-        "Revenue in the window / sessions closed in the window",
-        labels=["window", "currency"],
-    )
+    revenue = gauge("tracker_revenue_window")
+    per_session = gauge("tracker_revenue_per_session")
     for window, seconds in WINDOWS.items():
         closed = window_sum(aggs, "sess:closed", ref, seconds)
         for currency in currencies:
-            amount = window_sum(aggs, f"rev:{currency}", ref, seconds) / 100
-            revenue.add_metric([window, currency], amount)
-            per_session.add_metric([window, currency], ratio(round(amount * 100), closed) / 100)
+            micros = revenue_micros(aggs, currency, ref, seconds)
+            revenue.add_metric([window, currency], micros / MICROS)
+            per_session.add_metric([window, currency], ratio(micros, closed) / MICROS)
     yield revenue
     yield per_session
+
+
+def revenue_micros(aggs: list[Aggregates], currency: str, ref: int, seconds: int) -> int:
+    """Revenue of the window in millionths: ``revu:`` buckets, plus ``rev:`` cents of older rows."""
+    cents = window_sum(aggs, f"rev:{currency}", ref, seconds)
+    micros = window_sum(aggs, f"revu:{currency}", ref, seconds)
+    return int(micros + cents * (MICROS // 100))
 
 
 def _feedback_gauges(aggs: list[Aggregates], ref: int) -> Iterator[Metric]:
@@ -326,9 +270,7 @@ def _feedback_gauges(aggs: list[Aggregates], ref: int) -> Iterator[Metric]:
     for name in names:
         yield _gauge(
             f"tracker_{exported.get(name, name)}_window",
-            f"Feedback {name.replace('_', ' ')} in the window",
             [([w], sums[(name, w)]) for w in WINDOWS],
-            ["window"],
         )
     nps, csat, ces = [], [], []
     for w in WINDOWS:
@@ -337,21 +279,49 @@ def _feedback_gauges(aggs: list[Aggregates], ref: int) -> Iterator[Metric]:
         nps.append(([w], score))
         csat.append(([w], ratio(sums[("csat_satisfied", w)], sums[("csat_responses", w)])))
         ces.append(([w], ratio(sums[("ces_sum", w)], sums[("ces_responses", w)])))
-    yield _gauge("tracker_nps", "Net Promoter Score: % promoters - % detractors", nps, ["window"])
-    yield _gauge("tracker_csat", "Share of CSAT answers of 4 or 5", csat, ["window"])
-    yield _gauge("tracker_ces", "Mean customer-effort score", ces, ["window"])
+    yield _gauge("tracker_nps", nps)
+    yield _gauge("tracker_csat", csat)
+    yield _gauge("tracker_ces", ces)
 
 
-def _gauge(
-    name: str,
-    help_: str,
-    samples: list[tuple[list[str], float]],
-    labels: list[str] | None = None,
-) -> GaugeMetricFamily:
-    family = GaugeMetricFamily(name, help_, labels=labels or [])
+# --- families from the catalogue ------------------------------------------------
+def counter(name: str) -> CounterMetricFamily:
+    s = _declared(name, "counter")
+    return CounterMetricFamily(s.name, s.help, labels=list(s.label_names))
+
+
+def gauge(name: str) -> GaugeMetricFamily:
+    s = _declared(name, "gauge")
+    return GaugeMetricFamily(s.name, s.help, labels=list(s.label_names))
+
+
+def histogram(name: str) -> HistogramMetricFamily:
+    s = _declared(name, "histogram")
+    return HistogramMetricFamily(s.name, s.help, labels=list(s.label_names))
+
+
+def _declared(name: str, kind: str) -> MetricSpec:
+    s = spec(name)
+    if s.kind != kind:
+        raise UndeclaredMetricError(f"{name} is declared a {s.kind}, not a {kind}")
+    return s
+
+
+def _gauge(name: str, samples: list[tuple[list[str], float]]) -> GaugeMetricFamily:
+    family = gauge(name)
     for label_values, value in samples:
         family.add_metric(label_values, value)
     return family
+
+
+def _by_metric(counters: Mapping[str, int]) -> dict[str, dict[tuple[str, ...], int]]:
+    """Counter values by metric name, then label values; undeclared names are reported."""
+    values: dict[str, dict[tuple[str, ...], int]] = {}
+    for key, n in counters.items():
+        metric, *label_values = key.split(SEP)
+        values.setdefault(metric, {})[tuple(label_values)] = n
+    CHECK_DECLARED(values)
+    return values
 
 
 def _sentiment_buckets(
@@ -373,43 +343,26 @@ def account_metrics(accounts: Mapping[int, AccountProcessor]) -> Iterator[Metric
     """B2B account KPIs from the account stage's partitions (each account lives on one)."""
     aggs = [a.aggregates for a in accounts.values()]
     ref = max((a.watermark_ms for a in accounts.values()), default=0)
-    channels = CounterMetricFamily(
-        "tracker_account_first_order_channels",
-        "Accounts by the number of channels they touched up to their first order",
-        labels=["channels", "partition"],
-    )
+    families = {name: counter(name) for name in ACCOUNT_COUNTERS}
     for partition, processor in sorted(accounts.items()):
-        for key, n in sorted(processor.aggregates.counters.items()):
-            metric, *labels = key.split(SEP)
-            if metric == "tracker_account_first_order_channels_total":
-                channels.add_metric([*labels, str(partition)], n)
-    yield channels
+        values = _by_metric(processor.aggregates.counters)
+        for name, family in families.items():
+            series = values.get(name, {})
+            for default in ZEROS.get(name, ()):
+                series.setdefault(default, 0)
+            for labels, n in sorted(series.items()):
+                family.add_metric([*labels, str(partition)], n)
+    yield from families.values()
     active = {w: window_sum(aggs, "acct:reach", ref, s) for w, s in WINDOWS.items()}
     ordered = {w: window_sum(aggs, "acct:order", ref, s) for w, s in WINDOWS.items()}
-    yield _gauge(
-        "tracker_account_reach",
-        "Distinct B2B accounts with activity in the window",
-        [([w], v) for w, v in active.items()],
-        ["window"],
-    )
-    yield _gauge(
-        "tracker_account_converted_window",
-        "Accounts with an order in the window",
-        [([w], v) for w, v in ordered.items()],
-        ["window"],
-    )
+    yield _gauge("tracker_account_reach", [([w], v) for w, v in active.items()])
+    yield _gauge("tracker_account_converted_window", [([w], v) for w, v in ordered.items()])
     yield _gauge(
         "tracker_account_conversion_rate",
-        "Accounts with an order / accounts active in the window",
         [([w], ratio(ordered[w], active[w])) for w in WINDOWS],
-        ["window"],
     )
     # A cumulative distribution as plain gauges: text format 0.0.4 has no gauge histograms.
-    people = GaugeMetricFamily(
-        "tracker_accounts_by_people",
-        "Accounts active in the window with at most `people_le` people seen in the last 28 days",
-        labels=["window", "people_le"],
-    )
+    people = gauge("tracker_accounts_by_people")
     for window, seconds in WINDOWS.items():
         cumulative = 0
         for bound in (*PEOPLE_BUCKETS, "+Inf"):

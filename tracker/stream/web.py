@@ -10,10 +10,9 @@ from typing import Any
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Metric, generate_latest
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from tracker.metrics.exposition import StateExporter, WorkerView
+from tracker.metrics.exposition import StateExporter, WorkerView, gauge
 from tracker.metrics.overview import History, overview
 from tracker.metrics.samples import parse_exposition
 from tracker.stream.pipeline import Topology, WorkerState, now_ms
@@ -35,9 +34,7 @@ class StateRows(Collector):
         self.tables = tuple(tables)
 
     def collect(self) -> Iterable[Metric]:
-        rows = GaugeMetricFamily(
-            "tracker_state_rows", "State rows this worker holds in memory", labels=["table"]
-        )
+        rows = gauge("tracker_state_rows")
         for table in self.tables:
             rows.add_metric([table.name], len(table.data.data))
         yield rows

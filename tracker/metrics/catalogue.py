@@ -1,0 +1,391 @@
+"""Every metric the tracker exports, declared once: name, type, help, labels, process.
+
+Names, types, label names and help texts are a public interface (dashboards,
+alerts, operators' queries): exposition and the collector build their
+families from these declarations, and a counter key in a partition's
+aggregates that no declaration exports is a bug the exporter reports.
+
+Pure: no prometheus_client here, so documentation and the CLI can read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from tracker.core.accounts import PEOPLE_BUCKETS
+from tracker.core.contract import CHANNELS, EVENT_TYPES
+from tracker.core.customer import SOURCES
+from tracker.core.labels import NPS_CATEGORIES, WINDOWS
+from tracker.core.partition import ERASURE_REASONS
+
+Kind = Literal["counter", "gauge", "histogram"]
+Process = Literal["worker", "collector"]
+
+SESSION_OUTCOMES = ("started", "closed", "bounced", "engaged", "interacted", "converted")
+REJECT_REASONS = ("invalid_json", "invalid_event", "key_mismatch", "too_large", "future_timestamp")
+# Not a client's fault: a message the tracker failed on. Dead-lettered too, and worth an alert.
+INTERNAL_REASONS = ("internal_error",)
+DROP_REASONS = ("no_consent", "duplicate")
+LANGUAGES = ("de", "en")
+POLARITIES = ("positive", "negative", "neutral")
+COLLECTOR_OUTCOMES = ("accepted", "rejected", "no_consent", "bot", "unavailable")
+# Every status POST /v1/events and its preflight answer with (see tracker.collector.app).
+COLLECTOR_CODES = ("202", "204", "400", "403", "413", "415", "429", "503")
+# The worker's Faust tables (tracker.kafka.topics names them; importing it would pull Kafka in).
+STATE_TABLES = ("tracker-state", "tracker-accounts")
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """A label and its bounded values: a fixed set, or the setting that bounds them."""
+
+    name: str
+    values: tuple[str, ...] = ()
+    source: str = ""
+
+    def describe(self) -> str:
+        return ", ".join(self.values) if self.values else self.source
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    name: str  # as exposed: counters end in _total
+    kind: Kind
+    help: str
+    labels: tuple[Label, ...] = ()
+    process: Process = "worker"
+    # Counter keys of the aggregates (the part before the first SEP) that feed this metric.
+    keys: tuple[str, ...] = ()
+    note: str = ""  # README only: what the help text leaves out
+
+    def with_note(self, note: str) -> MetricSpec:
+        return replace(self, note=note)
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        return tuple(label.name for label in self.labels)
+
+    @property
+    def family(self) -> str:
+        """The family name in the text format's parser: counters without ``_total``."""
+        return self.name.removesuffix("_total") if self.kind == "counter" else self.name
+
+    def series(self) -> tuple[str, ...]:
+        """Sample names it may expose (``_created``: prometheus_client's, where it adds one)."""
+        if self.kind == "gauge":
+            return (self.name,)
+        suffixes = ("_bucket", "_sum", "_count") if self.kind == "histogram" else ("_total",)
+        return tuple(self.family + suffix for suffix in (*suffixes, "_created"))
+
+
+class UndeclaredMetricError(RuntimeError):
+    """A counter key that no declared metric exports: it would never be seen."""
+
+
+PARTITION = Label("partition", source="input partitions this worker owns (never standby copies)")
+CHANNEL = Label("channel", CHANNELS)
+WINDOW = Label("window", tuple(WINDOWS))
+LOOKBACK = Label("window", source="TRACKER_REPURCHASE_LOOKBACK as a window (90d)")
+CURRENCY = Label("currency", source="TRACKER_CURRENCIES, else other")
+TOUCHPOINTS = "TRACKER_TOUCHPOINTS allow-list (cut at the first ':'), else other"
+TOUCHPOINT = Label("touchpoint", source=TOUCHPOINTS)
+ACTION = Label("action", source="TRACKER_ACTIONS allow-list, else other")
+STEP = Label("step", source="TRACKER_FUNNEL steps")
+LANGUAGE = Label("language", LANGUAGES)
+
+
+def _counter(name: str, help_: str, *labels: Label) -> MetricSpec:
+    """A partition's counter: carries ``partition``, fed by the counter key of its name."""
+    return MetricSpec(name, "counter", help_, (*labels, PARTITION), keys=(name,))
+
+
+def _gauge(name: str, help_: str, *labels: Label) -> MetricSpec:
+    return MetricSpec(name, "gauge", help_, labels)
+
+
+def _windowed(name: str, help_: str, window: Label = WINDOW) -> MetricSpec:
+    return MetricSpec(name, "gauge", help_, (window,))
+
+
+# long: a list of declarations, one per metric, in the order they are exported.
+def _counters() -> tuple[MetricSpec, ...]:
+    c = _counter
+    scores = {
+        kind: Label("score", tuple(map(str, range(1, top + 1))))
+        for kind, top in (("csat", 5), ("ces", 7))
+    }
+    source = Label("source", SOURCES)
+    erasure, category = Label("reason", ERASURE_REASONS), Label("category", NPS_CATEGORIES)
+    events_help = "Events that passed the consent gate and de-duplication, by type and own channel"
+    by_source = "Closed sessions by traffic source (campaign/referrer only with marketing consent)"
+    return (
+        c("tracker_events_total", events_help, Label("event_type", EVENT_TYPES), CHANNEL).with_note(
+            "Consent grants included."
+        ),
+        c(
+            "tracker_events_rejected_total",
+            "Malformed input sent to the dead-letter topic, by reason",
+            Label("reason", (*REJECT_REASONS, *INTERNAL_REASONS)),
+        ),
+        c(
+            "tracker_events_dropped_total",
+            "Events dropped without error: no consent or duplicate",
+            Label("reason", DROP_REASONS),
+        ),
+        c("tracker_events_late_total", "Events older than the watermark minus the gap"),
+        *(
+            c(f"tracker_sessions_{outcome}_total", f"Sessions {outcome}, by entry channel", CHANNEL)
+            for outcome in SESSION_OUTCOMES
+        ),
+        c("tracker_orders_total", "Orders, by the order event's channel", CHANNEL),
+        c(
+            "tracker_journey_transitions_total",
+            "Transitions between consecutive touchpoints of closed sessions",
+            Label("from_touchpoint", source=TOUCHPOINTS),
+            Label("to_touchpoint", source=TOUCHPOINTS),
+        ),
+        c("tracker_session_exits_total", "Closed sessions by exit touchpoint", TOUCHPOINT),
+        c("tracker_erasures_total", "Customers erased, by reason", erasure),
+        c("tracker_nps_responses_total", "NPS answers by category", category, CHANNEL),
+        c("tracker_csat_responses_total", "CSAT answers by score", scores["csat"], CHANNEL),
+        c("tracker_ces_responses_total", "CES answers by score", scores["ces"], CHANNEL),
+        c(
+            "tracker_feedback_sentiment_total",
+            "Feedback comments by sentiment polarity",
+            Label("polarity", POLARITIES),
+            LANGUAGE,
+            CHANNEL,
+        ),
+        c("tracker_funnel_sessions_total", "Closed sessions reaching each funnel step", STEP),
+        c(
+            "tracker_sessions_multichannel_total",
+            "Closed sessions touching more than one channel, by entry channel",
+            CHANNEL,
+        ),
+        c(
+            "tracker_conversions_last_channel_total",
+            "Converted sessions by the channel of the event just before the first order",
+            CHANNEL,
+        ),
+        c("tracker_interactions_total", "Interactions by action", ACTION, CHANNEL),
+        c("tracker_sessions_by_source_total", by_source, source),
+        c(
+            "tracker_sessions_converted_by_source_total",
+            "Converted sessions by traffic source",
+            source,
+        ),
+        c("tracker_control_ignored_total", "Control messages the worker did not understand"),
+        # Revenue is summed in Decimal beside the counters, under no counter key.
+        MetricSpec(
+            "tracker_revenue_total",
+            "counter",
+            "Order revenue by currency",
+            (CURRENCY, PARTITION),
+            note="Summed exactly, as Decimal.",
+        ),
+        MetricSpec(
+            "tracker_feedback_sentiment_score",
+            "histogram",
+            "Compound sentiment score of feedback comments",
+            (LANGUAGE, PARTITION),
+            # Per-bucket counts, and the sum in thousandths (counters are integers).
+            keys=("tracker_feedback_sentiment_score", "tracker_feedback_sentiment_score_milli"),
+        ),
+    )
+
+
+# long: a list of declarations, one per metric, in the order they are exported.
+def _gauges() -> tuple[MetricSpec, ...]:
+    g, w = _gauge, _windowed
+    rates = {"bounced": "bounce", "converted": "conversion", "interacted": "interaction"}
+    rates["engaged"] = "engagement"
+    # Exported name -> the bucket name the help text has always read.
+    feedback = {name: name for name in ("nps_promoters", "nps_detractors", "nps_responses")}
+    feedback |= {name: name for name in ("csat_satisfied", "csat_responses")}
+    feedback |= {"ces_score_sum": "ces_sum", "ces_responses": "ces_responses"}
+    closed = "among those closed in the window (by last event time)"
+    revenue = "Order revenue with event time in the window, by currency"
+    return (
+        g(
+            "tracker_reference_time_seconds",
+            "Event time the windows end at: the highest watermark of the active partitions",
+        ),
+        g("tracker_sessions_active", "Open sessions by entry channel", CHANNEL),
+        g(
+            "tracker_reach",
+            "Distinct consented customers with a counted event in the window",
+            WINDOW,
+            Label("channel", (*CHANNELS, "all")),
+        ),
+        *(w(f"tracker_sessions_{o}_window", f"Sessions {o} {closed}") for o in ("closed", *rates)),
+        *(
+            w(
+                f"tracker_{rate}_rate",
+                f"{outcome.capitalize()} sessions / closed sessions in the window",
+            )
+            for outcome, rate in rates.items()
+        ),
+        g("tracker_revenue_window", revenue, WINDOW, CURRENCY),
+        g(
+            "tracker_revenue_per_session",
+            "Revenue in the window / sessions closed in the window",
+            WINDOW,
+            CURRENCY,
+        ),
+        *(
+            w(f"tracker_{name}_window", f"Feedback {bucket.replace('_', ' ')} in the window")
+            for name, bucket in feedback.items()
+        ),
+        w("tracker_nps", "Net Promoter Score: % promoters - % detractors"),
+        w("tracker_csat", "Share of CSAT answers of 4 or 5"),
+        w("tracker_ces", "Mean customer-effort score"),
+        w(
+            "tracker_repurchase_customers_window",
+            "Customers with at least one order in the window",
+            LOOKBACK,
+        ),
+        w(
+            "tracker_repurchase_repeat_customers_window",
+            "Customers with at least two orders in the window",
+            LOOKBACK,
+        ),
+        w(
+            "tracker_repurchase_rate",
+            "Customers with two or more orders / customers with one or more",
+            LOOKBACK,
+        ),
+        g(
+            "tracker_funnel_dropoff_ratio",
+            "Share of sessions reaching the previous funnel step but not this one",
+            Label("step", source="TRACKER_FUNNEL steps after the first"),
+        ),
+        g("tracker_watermark_lag_seconds", "Wall clock minus the partition's watermark", PARTITION),
+        g("tracker_consumer_lag", "Messages not yet processed", PARTITION),
+        g("tracker_partitions_assigned", "Input partitions this worker owns"),
+    )
+
+
+def _accounts() -> tuple[MetricSpec, ...]:
+    w = _windowed
+    channels = Label("channels", tuple(str(n) for n in range(1, len(CHANNELS) + 1)))
+    people = Label("people_le", (*(str(b) for b in PEOPLE_BUCKETS), "+Inf"))
+    invalid = (
+        "Account-stage records that could not be decoded (a bug: only the tracker writes them)"
+    )
+    by_people = (
+        "Accounts active in the window with at most `people_le` people seen in the last 28 days"
+    )
+    return (
+        _counter(
+            "tracker_account_first_order_channels_total",
+            "Accounts by the number of channels they touched up to their first order",
+            channels,
+        ),
+        _counter("tracker_account_activity_invalid_total", invalid),
+        w("tracker_account_reach", "Distinct B2B accounts with activity in the window").with_note(
+            "An account is an event's `account_id`."
+        ),
+        w("tracker_account_converted_window", "Accounts with an order in the window"),
+        w(
+            "tracker_account_conversion_rate",
+            "Accounts with an order / accounts active in the window",
+        ),
+        _gauge("tracker_accounts_by_people", by_people, WINDOW, people),
+        _gauge(
+            "tracker_state_rows",
+            "State rows this worker holds in memory",
+            Label("table", STATE_TABLES),
+        ),
+    )
+
+
+def _collector() -> tuple[MetricSpec, ...]:
+    bots = "the TRACKER_COLLECTOR_BOT_USER_AGENTS pattern that matched, or no_user_agent"
+    events = (
+        "Events received: accepted (acknowledged by the broker), rejected (invalid), "
+        "no_consent, bot (dropped), unavailable (broker down: client told to retry)"
+    )
+    requests = "Requests to /v1/events (preflights included) by HTTP status code"
+    duration = "Time to answer POST /v1/events, broker acknowledgement included"
+    by_pattern = "Requests dropped as bots, by the user-agent pattern that matched"
+    return (
+        MetricSpec(
+            "tracker_collector_requests_total",
+            "counter",
+            requests,
+            (Label("code", COLLECTOR_CODES),),
+            "collector",
+        ),
+        MetricSpec(
+            "tracker_collector_request_duration_seconds", "histogram", duration, (), "collector"
+        ),
+        MetricSpec(
+            "tracker_collector_events_total",
+            "counter",
+            events,
+            (Label("outcome", COLLECTOR_OUTCOMES),),
+            "collector",
+        ),
+        MetricSpec(
+            "tracker_collector_bot_requests_total",
+            "counter",
+            by_pattern,
+            (Label("reason", source=bots),),
+            "collector",
+        ),
+    )
+
+
+CATALOGUE: dict[str, MetricSpec] = {
+    s.name: s for s in (*_counters(), *_gauges(), *_accounts(), *_collector())
+}
+# Counter keys a partition's aggregates may hold: each one feeds a declared metric.
+COUNTER_KEYS = frozenset(key for s in CATALOGUE.values() for key in s.keys)
+
+
+def spec(name: str) -> MetricSpec:
+    """The declaration of ``name`` (as exposed); an undeclared name is a bug."""
+    if name not in CATALOGUE:
+        raise UndeclaredMetricError(f"{name} is not declared in tracker.metrics.catalogue")
+    return CATALOGUE[name]
+
+
+def of_process(process: Process) -> tuple[MetricSpec, ...]:
+    return tuple(s for s in CATALOGUE.values() if s.process == process)
+
+
+def undeclared(keys: Iterable[str]) -> set[str]:
+    """The metric names of counter keys (``name|label|…``) no declaration exports."""
+    return {name for name in (key.split("|", 1)[0] for key in keys) if name not in COUNTER_KEYS}
+
+
+def markdown_table() -> str:
+    """The README's metric tables: every metric, then the values of every label."""
+    rows = ["| metric | type | labels | exported by | meaning |", "|---|---|---|---|---|"]
+    for s in CATALOGUE.values():
+        meaning = f"{s.help}. {s.note}" if s.note else s.help
+        meaning = meaning.replace("|", "\\|")
+        rows.append(
+            f"| `{s.name}` | {s.kind} | {', '.join(s.label_names)} | {s.process} | {meaning} |"
+        )
+    rows += ["", "| label | values | metrics |", "|---|---|---|"]
+    users: dict[Label, list[str]] = {}
+    for s in CATALOGUE.values():
+        for label in s.labels:
+            users.setdefault(label, []).append(s.name)
+    # A label name with several value sets: the most used one goes without a list of metrics.
+    usual: dict[str, Label] = {}
+    for label, names in users.items():
+        if label.name not in usual or len(names) > len(users[usual[label.name]]):
+            usual[label.name] = label
+    for label, names in sorted(users.items(), key=lambda item: item[0].name):
+        values = ", ".join(f"`{v}`" for v in label.values) if label.values else label.source
+        where = ", ".join(f"`{n}`" for n in names)
+        if sum(lab.name == label.name for lab in users) == 1:
+            where = "all"
+        elif usual[label.name] == label and len(names) > 2:
+            where = "the others"
+        rows.append(f"| {label.name} | {values} | {where} |")
+    return "\n".join(rows)
