@@ -23,7 +23,6 @@ from prometheus_client.registry import Collector
 
 from tracker.core.accounts import PEOPLE_BUCKETS, AccountProcessor
 from tracker.core.aggregates import SEP, Aggregates
-from tracker.core.bounds import MICROS
 from tracker.core.contract import CHANNELS, EVENT_TYPES
 from tracker.core.labels import WINDOWS
 from tracker.core.partition import ERASURE_REASONS, PartitionProcessor
@@ -241,18 +240,11 @@ def _revenue_gauges(
     for window, seconds in WINDOWS.items():
         closed = window_sum(aggs, "sess:closed", ref, seconds)
         for currency in currencies:
-            micros = revenue_micros(aggs, currency, ref, seconds)
-            revenue.add_metric([window, currency], micros / MICROS)
-            per_session.add_metric([window, currency], ratio(micros, closed) / MICROS)
+            amount = window_sum(aggs, f"rev:{currency}", ref, seconds) / 100
+            revenue.add_metric([window, currency], amount)
+            per_session.add_metric([window, currency], ratio(round(amount * 100), closed) / 100)
     yield revenue
     yield per_session
-
-
-def revenue_micros(aggs: list[Aggregates], currency: str, ref: int, seconds: int) -> int:
-    """Revenue of the window in millionths: ``revu:`` buckets, plus ``rev:`` cents of older rows."""
-    cents = window_sum(aggs, f"rev:{currency}", ref, seconds)
-    micros = window_sum(aggs, f"revu:{currency}", ref, seconds)
-    return int(micros + cents * (MICROS // 100))
 
 
 def _feedback_gauges(aggs: list[Aggregates], ref: int) -> Iterator[Metric]:
