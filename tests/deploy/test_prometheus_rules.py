@@ -17,6 +17,7 @@ from tests.deploy.tools import (
     rules_of,
     run,
     tool,
+    undeclared_series,
 )
 
 pytestmark = pytest.mark.deploy
@@ -164,6 +165,25 @@ def test_recorded_series_used_by_alerts_exist() -> None:
     for name, rule in _alerts().items():
         for used in re.findall(r"[a-z_]+:[a-z0-9_]+:[a-z0-9_]+", rule["expr"]):
             assert used in records, f"{name} uses {used}, which no rule records"
+
+
+def test_rules_query_only_declared_metrics_or_recording_rules() -> None:
+    """Every tracker_* series is in tracker.metrics.catalogue: else the rule never fires."""
+    for path in rule_files():
+        exprs = [rule["expr"] for rule in rules_of([path])]
+        assert undeclared_series(exprs) == set(), f"{path.name}: not in the catalogue"
+
+
+def test_rule_tests_feed_only_declared_metrics() -> None:
+    """A rule test fed a series nothing exports proves nothing about production."""
+    for path in rule_test_files():
+        series = [
+            feed["series"]
+            for case in load_yaml(path)["tests"]
+            for feed in case.get("input_series", [])
+        ]
+        assert series, path.name
+        assert undeclared_series(series) == set(), f"{path.name}: not in the catalogue"
 
 
 def test_promtool_rejects_a_broken_rule(tmp_path: Path) -> None:

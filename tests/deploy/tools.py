@@ -7,15 +7,18 @@ checks must not pass silently on a machine that cannot run them.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from tracker.metrics.catalogue import CATALOGUE
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -27,6 +30,8 @@ DASHBOARD = GRAFANA_DIR / "dashboards" / "touchpoints-overview.json"
 COMPOSE_FILE = DEPLOY / "compose" / "docker-compose.yml"
 K8S_DIR = DEPLOY / "k8s"
 INSTALL_HINT = "run: bash tests/deploy/install.sh .venv"
+# A tracker_* series name in PromQL; recording rules (level:metric:ops) have colons around theirs.
+SERIES = re.compile(r"(?<![:\w])tracker_[a-z0-9_]+(?![:\w])")
 
 
 def rule_files() -> list[Path]:
@@ -86,3 +91,10 @@ def write_rule_file(path: Path, exprs: Sequence[str], prefix: str = "check") -> 
     rules = [{"record": f"{prefix}:expr_{i}", "expr": expr} for i, expr in enumerate(exprs)]
     path.write_text(yaml.safe_dump({"groups": [{"name": prefix, "rules": rules}]}))
     return path
+
+
+def undeclared_series(exprs: Iterable[str]) -> set[str]:
+    """``tracker_*`` series in PromQL that no declared metric exposes and no rule records."""
+    known = {name for spec in CATALOGUE.values() for name in spec.series()}
+    known |= {rule["record"] for rule in rules_of(rule_files()) if "record" in rule}
+    return {name for expr in exprs for name in SERIES.findall(expr)} - known
