@@ -24,12 +24,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.integration.conftest import make_deployment
-from tests.integration.reliability_support import Fleet, StreamProducer
 from tracker.kafka.broker import BrokerHandle
-from tracker.metrics.samples import total
+from tracker.metrics.samples import Sample, total
+from tracker.testing.deployment import make_deployment
+from tracker.testing.fleet import Fleet
 from tracker.testing.kafka_cluster import KafkaCluster
 from tracker.testing.population import Population, census, expected_counters, rss_bytes
+from tracker.testing.stream_producer import StreamProducer
 
 OUT = Path(__file__).resolve().parents[1] / "test-artifacts" / "million-customers.json"
 PARTITIONS = 6
@@ -58,35 +59,13 @@ def run(customers: int, rate: float, workdir: Path) -> dict[str, Any]:
                 kafka.bootstrap, deployment.env["TRACKER_TOPIC"], messages, rate
             )
             producer.start()
-            timeline: list[dict[str, float]] = []
             started = time.monotonic()
-            while True:
-                scraped = fleet.scrape() or []
-                samples = [s for part in scraped for s in part]
-                applied = total(samples, "tracker_sessions_started_total")
-                timeline.append(
-                    {
-                        "s": round(time.monotonic() - started, 1),
-                        "customers": applied,
-                        "state_rows": total(samples, "tracker_state_rows", table="tracker-state"),
-                        "rss_mb": round(rss_bytes(pid) / 2**20, 1),
-                    }
-                )
-                print(timeline[-1], flush=True)
-                if applied >= customers and fleet.caught_up(scraped):
-                    break
-                time.sleep(10)
+            timeline = _sample_until_applied(fleet, pid, customers)
             stream_s = time.monotonic() - started
             producer.finish()
             rss_loaded = rss_bytes(pid)
             fleet.wait_for_counters_at_least(expected_counters(customers), 300)
-            deadline = time.monotonic() + 300
-            while True:
-                samples = [s for part in fleet.scrape() or [] for s in part]
-                rows = total(samples, "tracker_state_rows", table="tracker-state")
-                if rows < 100 or time.monotonic() > deadline:
-                    break
-                time.sleep(2)
+            _wait_for_expiry(fleet, timeout=300)
             expired_s = time.monotonic() - started - stream_s
             rss_expired = rss_bytes(pid)
             topic = f"{deployment.env['TRACKER_WORKER_ID']}-tracker-state-changelog"
@@ -116,6 +95,42 @@ def run(customers: int, rate: float, workdir: Path) -> dict[str, Any]:
         "timeline": timeline,
         "runtime_s": round(time.monotonic() - began, 1),
     }
+
+
+def _summed(fleet: Fleet) -> list[Sample]:
+    return [s for part in fleet.scrape() or [] for s in part]
+
+
+def _sample_until_applied(fleet: Fleet, pid: int, customers: int) -> list[dict[str, float]]:
+    """Customers applied, state rows and resident memory every 10 s until the stream is in."""
+    timeline: list[dict[str, float]] = []
+    started = time.monotonic()
+    while True:
+        scraped = fleet.scrape() or []
+        samples = [s for part in scraped for s in part]
+        applied = total(samples, "tracker_sessions_started_total")
+        timeline.append(
+            {
+                "s": round(time.monotonic() - started, 1),
+                "customers": applied,
+                "state_rows": total(samples, "tracker_state_rows", table="tracker-state"),
+                "rss_mb": round(rss_bytes(pid) / 2**20, 1),
+            }
+        )
+        print(timeline[-1], flush=True)
+        if applied >= customers and fleet.caught_up(scraped):
+            return timeline
+        time.sleep(10)
+
+
+def _wait_for_expiry(fleet: Fleet, timeout: float) -> None:
+    """Until fewer than 100 state rows are left (the aggregates), or the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = total(_summed(fleet), "tracker_state_rows", table="tracker-state")
+        if rows < 100 or time.monotonic() > deadline:
+            return
+        time.sleep(2)
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetch the Apache Kafka (KRaft) broker jars from Maven Central into
-# .cache/kafka/lib for the integration tests (tests/support/kafka_cluster.py).
+# .cache/kafka/lib for the integration tests (tracker/testing/kafka_cluster.py).
 #
 # Idempotent: does nothing when the jars of the version pinned in kafka-broker/pom.xml
 # are already there. Needs Java 17+ (to run the broker later) and Maven.

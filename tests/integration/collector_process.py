@@ -15,9 +15,9 @@ from typing import Any
 
 import orjson
 
-from tests.integration.conftest import wait_until
 from tracker.kafka.broker import free_port
 from tracker.metrics.samples import Sample, parse_exposition, total
+from tracker.testing.deployment import wait_until
 from tracker.testing.processes import terminate
 
 BROWSER_UA = (

@@ -1,238 +1,166 @@
-"""Driving the reliability scenarios: a paced producer, the fleet's summed metrics, the DLQ.
+"""One reliability scenario on real Apache Kafka: its deployment, stream, expected metrics, report.
 
-The generated stream is produced at a steady pace from a helper thread while
-the test's main thread crashes, adds, pauses or stops workers and brokers (a
-broker must be restarted from the main thread: it dies with the thread that
-started it). Workers export only the partitions they actively own, so the
-fleet's metrics are summed only once every input partition is exported by
-exactly one worker.
+Every scenario produces a deterministic generated stream at a steady pace while
+it disturbs the workers or brokers, then compares the summed ``/metrics`` of all
+workers with the pure reference pipeline fed the same messages: every counter
+of ``tracker.testing.streams.COUNTERS`` (sessions started/closed/bounced/engaged/
+interacted/converted, orders, revenue, events rejected/dropped/late, journeys,
+feedback...) exactly, and reach in every window and channel while the stream's
+end is still the reference time. Numbers of the last run go to
+``test-artifacts/reliability.json``; RELIABILITY.md reports them.
+
+The idle rule follows the wall clock: ``IDLE_TIMEOUT`` is longer than any pause a
+scenario means to cause in a partition's input, so it fires only after the
+stream, as in the reference (which closes every session at the end).
 """
 
 from __future__ import annotations
 
-import math
-import threading
+import json
+import re
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from tests.integration.conftest import WorkerProcess
+from tracker.kafka.broker import BrokerHandle
 from tracker.metrics.samples import Sample
+from tracker.testing.deployment import PSEUDONYM_KEY, Deployment, WorkerProcess, make_deployment
+from tracker.testing.fleet import Fleet, gauge_table
+from tracker.testing.kafka_cluster import KafkaCluster
+from tracker.testing.stream_producer import StreamProducer
 from tracker.testing.streams import counter_table, differences
 from tracker.testing.traffic import Message
 
-# Gauges that must match too while the stream's end is the reference time (before the
-# idle rule moves it): reach, overall and per channel, in every window.
-REACH = ("tracker_reach",)
-# Counters every input message moves as it is applied, whatever the wall clock does later.
-INGEST_COUNTERS = (
-    "tracker_events_total",
-    "tracker_events_dropped_total",
-    "tracker_events_rejected_total",
-    "tracker_events_late_total",
-    "tracker_orders_total",
-)
+PARTITIONS = 6
+IDLE_TIMEOUT = "12"
+REPORT = Path(__file__).resolve().parents[2] / "test-artifacts" / "reliability.json"
 
 
-class StreamProducer(threading.Thread):
-    """Produces ``messages`` at ``rate`` messages/s with an idempotent ``acks=all`` producer.
+def report(scenario: str, **numbers: Any) -> None:
+    """Merge one scenario's numbers into the report file RELIABILITY.md is written from."""
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(REPORT.read_text()) if REPORT.exists() else {}
+    data[scenario] = {"finished": time.strftime("%Y-%m-%d %H:%M:%S"), **numbers}
+    REPORT.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
-    Idempotence matters: a retried send after a broker loss must not write the
-    message twice (the worker would count the copy as a duplicate event id).
-    """
+
+class Run:
+    """One scenario: a deployment on a cluster, its stream and the stream's expected metrics."""
 
     def __init__(
-        self, bootstrap: str, topic: str, messages: Sequence[Message], rate: float
+        self,
+        cluster: KafkaCluster,
+        root: Path,
+        messages: list[Message],
+        **settings: str,
     ) -> None:
-        super().__init__(name="stream-producer", daemon=True)
-        self.bootstrap = bootstrap
-        self.topic = topic
+        self.began = time.monotonic()
+        self.cluster = cluster
         self.messages = messages
-        self.rate = rate
-        self.sent = 0
-        self.error: BaseException | None = None
-        self.began = 0.0
-        self.elapsed = 0.0
+        self.at_end, self.final = reference(messages, PARTITIONS, PSEUDONYM_KEY)
+        self.expected = counter_table(self.final)
+        self.deployment: Deployment = make_deployment(
+            BrokerHandle(cluster.bootstrap),
+            root,
+            TRACKER_PARTITIONS=str(PARTITIONS),
+            TRACKER_IDLE_TIMEOUT=IDLE_TIMEOUT,
+            TRACKER_REPLICATION_FACTOR=str(cluster.replication_factor),
+            **settings,
+        )
+        self.fleet = Fleet([], PARTITIONS)
 
-    def run(self) -> None:
-        from kafka.producer import KafkaProducer
+    @property
+    def topic(self) -> str:
+        return self.deployment.env["TRACKER_TOPIC"]
 
-        try:
-            producer = KafkaProducer(
-                bootstrap_servers=self.bootstrap.split(","),
-                acks="all",
-                enable_idempotence=True,
-                linger_ms=20,
-                request_timeout_ms=5_000,
-                delivery_timeout_ms=120_000,
-                retry_backoff_ms=200,
-            )
-            self.began = time.monotonic()
-            futures = []
-            for index, message in enumerate(self.messages):
-                due = self.began + index / self.rate
-                pause = due - time.monotonic()
-                if pause > 0:
-                    time.sleep(pause)
-                futures.append(
-                    producer.send(
-                        self.topic,
-                        key=message.key,
-                        value=message.value,
-                        timestamp_ms=message.timestamp_ms,
-                    )
-                )
-                self.sent = index + 1
-            producer.flush()
-            for future in futures:
-                future.get(timeout=60)  # raises if the broker never acknowledged it
-            producer.close()
-            self.elapsed = time.monotonic() - self.began
-        except BaseException as exc:  # reported by finish()
-            self.error = exc
+    def worker(self, **overrides: str) -> WorkerProcess:
+        worker = self.deployment.worker(**overrides)
+        self.fleet.workers.append(worker)
+        return worker
 
-    def wait_for(self, fraction: float, timeout: float = 300) -> None:
-        """Block until ``fraction`` of the stream has been handed to the producer."""
-        target = math.ceil(len(self.messages) * fraction)
-        deadline = time.monotonic() + timeout
-        while self.sent < target:
-            if self.error is not None or not self.is_alive():
-                break
-            assert time.monotonic() < deadline, f"producer stuck at {self.sent}/{target}"
-            time.sleep(0.05)
+    def produce(self, rate: float) -> StreamProducer:
+        producer = StreamProducer(self.cluster.bootstrap, self.topic, self.messages, rate)
+        producer.start()
+        return producer
 
-    def finish(self, timeout: float = 300) -> float:
-        """Wait until every message is acknowledged; returns the production time."""
-        self.join(timeout)
-        assert not self.is_alive(), "the producer did not finish"
-        if self.error is not None:
-            raise AssertionError(f"producing the stream failed: {self.error!r}") from self.error
-        return self.elapsed
-
-
-@dataclass
-class Fleet:
-    """The running workers of one deployment, scraped and summed as Prometheus would."""
-
-    workers: list[WorkerProcess]
-    partitions: int
-    last_owners: dict[int, list[int]] = field(default_factory=dict)
-
-    def running(self) -> list[WorkerProcess]:
-        return [w for w in self.workers if w.process is not None and w.process.poll() is None]
-
-    def scrape(self) -> list[list[Sample]] | None:
-        """Every running worker's samples, or None while one does not answer."""
-        scraped = []
-        for worker in self.running():
-            status, _ = worker.get("/healthz")
-            if status != 200:
-                return None
-            try:
-                scraped.append(worker.samples())
-            except AssertionError:
-                return None
-        return scraped
-
-    def owners(self, scraped: list[list[Sample]]) -> dict[int, list[int]]:
-        """Input partition -> the workers that export it (one each, once settled)."""
-        owned: dict[int, list[int]] = {}
-        for index, samples in enumerate(scraped):
-            for name, labels, _ in samples:
-                if name == "tracker_watermark_lag_seconds":
-                    owned.setdefault(int(dict(labels)["partition"]), []).append(index)
-        return owned
-
-    def settled(self, scraped: list[list[Sample]]) -> bool:
-        owned = self.last_owners = self.owners(scraped)
-        complete = set(owned) == set(range(self.partitions))
-        return complete and all(len(ws) == 1 for ws in owned.values())
-
-    def caught_up(self, scraped: list[list[Sample]]) -> bool:
-        """Every input partition exported once with no consumer lag left."""
-        if not self.settled(scraped):
-            return False
-        lags = {
-            int(dict(labels)["partition"]): value
-            for samples in scraped
-            for name, labels, value in samples
-            if name == "tracker_consumer_lag"
+    def check(self, catch_up_timeout: float = 180, close_timeout: float = 120) -> dict[str, Any]:
+        """Reach at the stream's end, then every counter once all sessions closed."""
+        caught = time.monotonic()
+        samples = self.fleet.wait_caught_up(self.at_end, catch_up_timeout)
+        catch_up_s = time.monotonic() - caught
+        reach = differences(gauge_table(samples), gauge_table(self.at_end))
+        close_s = self.fleet.wait_for_counters(self.expected, close_timeout)
+        assert reach == [], "reach at the stream's end differs"
+        return {
+            "events": sum(m.events for m in self.messages),
+            "messages": len(self.messages),
+            "customers": len({m.key for m in self.messages}),
+            "sessions_closed": closed_sessions(self.expected),
+            "catch_up_s": round(catch_up_s, 1),
+            "sessions_closed_after_s": round(close_s, 1),
+            "runtime_s": round(time.monotonic() - self.began, 1),
         }
-        return set(lags) == set(range(self.partitions)) and not any(lags.values())
 
-    def wait_for_counters(self, expected: dict[str, float], timeout: float) -> float:
-        """Wait until the settled fleet's summed counters equal ``expected``; returns seconds.
-
-        On timeout the assertion lists every difference of the last settled scrape.
-        """
-        began = time.monotonic()
-        deadline = began + timeout
-        last: dict[str, float] | None = None
-        while time.monotonic() < deadline:
-            for worker in self.workers:
-                if worker.process is not None and worker.process.poll() is not None:
-                    raise AssertionError(f"a worker died: {worker.tail()}")
-            scraped = self.scrape()
-            if scraped is not None and self.settled(scraped):
-                last = counter_table(sample for samples in scraped for sample in samples)
-                if not differences(last, expected):
-                    return time.monotonic() - began
-            time.sleep(1)
-        problems = differences(last, expected) if last is not None else ["never settled"]
-        raise AssertionError(
-            f"counters differ after {timeout}s (owners {self.last_owners}):\n  "
-            + "\n  ".join(problems[:60])
-        )
-
-    def wait_for_counters_at_least(self, expected: dict[str, float], timeout: float) -> float:
-        """Wait until the listed counters reach their values; then they must equal them."""
-        began = time.monotonic()
-        deadline = began + timeout
-        while time.monotonic() < deadline:
-            scraped = self.scrape()
-            if scraped is not None and self.settled(scraped):
-                table = counter_table(sample for samples in scraped for sample in samples)
-                if all(table.get(k, 0) >= v for k, v in expected.items()):
-                    assert {k: table.get(k, 0) for k in expected} == expected
-                    return time.monotonic() - began
-            time.sleep(1)
-        raise AssertionError(f"counters did not reach {expected} in {timeout}s")
-
-    def wait_caught_up(self, at_end: Sequence[Sample], timeout: float) -> list[Sample]:
-        """The summed samples once every partition is owned once and every message applied.
-
-        "Applied" is judged by the per-message counters (events counted, dropped,
-        rejected, late) reaching the reference's values at the stream's end: the
-        workers' ``tracker_consumer_lag`` rests on the high watermark of the last fetch,
-        which is stale while Faust has paused a partition, so it can read 0 too early.
-        """
-        wanted = counter_table(at_end, INGEST_COUNTERS)
-        deadline = time.monotonic() + timeout
-        last: dict[str, float] = {}
-        while time.monotonic() < deadline:
-            scraped = self.scrape()
-            if scraped is not None and self.settled(scraped):
-                samples = [sample for samples in scraped for sample in samples]
-                last = counter_table(samples, INGEST_COUNTERS)
-                if last == wanted:
-                    return samples
-            time.sleep(0.5)
-        raise AssertionError(
-            f"the fleet did not catch up in {timeout}s (owners {self.last_owners}):\n  "
-            + "\n  ".join(differences(last, wanted)[:20])
-        )
+    def stop(self) -> None:
+        self.deployment.stop()
 
 
-def gauge_table(samples: Sequence[Sample], names: Sequence[str] = REACH) -> dict[str, float]:
-    """Gauge samples by name and labels, summed over workers (as ``sum by`` would)."""
-    table: dict[str, float] = {}
-    for name, labels, value in samples:
-        if name in names:
-            key = name + "{" + ",".join(f"{k}={v}" for k, v in labels) + "}"
-            table[key] = table.get(key, 0.0) + value
-    return {k: v for k, v in table.items() if v}
+def closed_sessions(table: dict[str, float]) -> int:
+    return int(sum(v for k, v in table.items() if k.startswith("tracker_sessions_closed_total")))
+
+
+def decreased(before: dict[str, float], after: dict[str, float]) -> list[str]:
+    """Counter series that went down: Prometheus would read each as a counter reset."""
+    return [f"{k}: {v} -> {after.get(k, 0)}" for k, v in before.items() if after.get(k, 0) < v]
+
+
+def settled_table(fleet: Fleet, timeout: float = 60) -> dict[str, float]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        scraped = fleet.scrape()
+        if scraped is not None and fleet.settled(scraped):
+            return counter_table(s for samples in scraped for s in samples)
+        time.sleep(0.25)
+    raise AssertionError(f"the fleet did not settle in {timeout}s (owners {fleet.last_owners})")
+
+
+def all_samples(fleet: Fleet) -> list[Sample]:
+    scraped = fleet.scrape()
+    assert scraped is not None
+    return [s for samples in scraped for s in samples]
+
+
+def redeliveries(worker: WorkerProcess) -> int:
+    """Messages the worker's log says were delivered again and skipped as already applied."""
+    found = re.findall(r"skipped (\d+) re-delivered", worker.log_path.read_text(errors="replace"))
+    return sum(int(n) for n in found)
+
+
+def owned_by(fleet: Fleet, owners: int, timeout: float = 90) -> dict[int, list[int]]:
+    """Which partitions each worker (by index in the fleet) exports, once ``owners`` workers
+    share them, each partition exported once.
+
+    Waiting for the number of owners, not just a settled fleet: a worker is ready
+    before the group's rebalance hands it partitions, and until then the others'
+    old assignment looks settled too.
+    """
+    deadline = time.monotonic() + timeout
+    by_worker: dict[int, list[int]] = {}
+    while time.monotonic() < deadline:
+        running = fleet.running()
+        scraped = fleet.scrape()
+        if scraped is not None and len(scraped) == len(running) and fleet.settled(scraped):
+            by_worker = {}
+            for partition, (index,) in sorted(fleet.last_owners.items()):
+                by_worker.setdefault(fleet.workers.index(running[index]), []).append(partition)
+            if len(by_worker) == owners:
+                return by_worker
+        time.sleep(0.25)
+    raise AssertionError(
+        f"{owners} worker(s) did not share the partitions in {timeout}s (last: {by_worker})"
+    )
 
 
 def read_dlq(bootstrap: str, topic: str, expected: int, timeout: float = 60) -> list[Any]:
@@ -302,18 +230,3 @@ def reference(
     at_end = pipeline.samples()
     pipeline.tick(messages[-1].timestamp_ms + 3_600_000 * 24 * 400)
     return at_end, pipeline.samples()
-
-
-def spawn(worker: WorkerProcess) -> None:
-    """Start a worker process without waiting for it to become ready."""
-    import subprocess
-    import sys
-
-    worker.log_path.parent.mkdir(parents=True, exist_ok=True)
-    with worker.log_path.open("ab") as log:
-        worker.process = subprocess.Popen(
-            [sys.executable, "-m", "tracker", "worker"],
-            env=worker.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )

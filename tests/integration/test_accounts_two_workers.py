@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.integration.conftest import PSEUDONYM_KEY, Deployment, settled, wait_until
+from tests.integration.conftest import settled
 from tracker.metrics.samples import Sample, total
+from tracker.testing.deployment import PSEUDONYM_KEY, Deployment, wait_until
 from tracker.testing.streams import expected_samples, generated_messages, produce
 
 

@@ -15,8 +15,8 @@ import pytest
 
 from tests.integration.browser import ARTIFACTS, CHROMIUM_ARGS, chromium_path
 from tests.integration.collector_process import CollectorProcess
-from tests.integration.conftest import Deployment, WorkerProcess, wait_until
 from tracker.metrics.samples import total
+from tracker.testing.deployment import Deployment, WorkerProcess, wait_until
 
 pytestmark = pytest.mark.browser
 

@@ -10,9 +10,9 @@ import orjson
 import pytest
 
 from tests.integration.collector_process import CollectorProcess, read_topic, web_event
-from tests.integration.conftest import Deployment, make_deployment, wait_until
 from tests.support.tcp_proxy import ProxiedBroker, start_proxied_broker
 from tracker.metrics.samples import total
+from tracker.testing.deployment import Deployment, make_deployment, wait_until
 
 
 def collector_for(deployment: Deployment, **settings: str) -> CollectorProcess:

@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, KafkaProducer
 
-from tests.integration.conftest import Deployment, wait_until
 from tracker.metrics.samples import total
+from tracker.testing.deployment import Deployment, wait_until
 
 
 def event(customer: str, event_id: str, at: datetime, **extra: Any) -> dict[str, Any]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.integration.conftest import PSEUDONYM_KEY, Deployment, wait_until
 from tracker.metrics.samples import total
+from tracker.testing.deployment import PSEUDONYM_KEY, Deployment, wait_until
 from tracker.testing.streams import (
     counter_table,
     differences,

@@ -2,23 +2,46 @@
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from tests.integration.conftest import EXAMPLES, Deployment, WorkerProcess, wait_until
+import orjson
+
+from tests.support.golden import GOLDEN_EXPECTED, GOLDEN_STREAM
+from tracker.core.events import to_ms
+from tracker.core.pipeline_config import PipelineConfig
+from tracker.core.pseudonym import Pseudonymizer
 from tracker.metrics.samples import total
+from tracker.sentiment.scorer import SentimentScorer
+from tracker.settings import Settings
+from tracker.testing.deployment import PSEUDONYM_KEY, Deployment, WorkerProcess, wait_until
+from tracker.testing.reference import ReferencePipeline
 
-GOLDEN = EXAMPLES / "golden-journeys.jsonl"
-EXPECTED: dict[str, Any] = json.loads((EXAMPLES / "golden-journeys.expected.json").read_text())
+GOLDEN = GOLDEN_STREAM
+EXPECTED = GOLDEN_EXPECTED
 COUNTED_EVENTS = sum(EXPECTED["events"].values())
 CLOSED_SESSIONS = sum(EXPECTED["sessions_closed"].values())
 
 
 def _events(worker: WorkerProcess) -> float:
     return total(worker.samples(), "tracker_events_total")
+
+
+def counted_by_reference(lines: list[str], partitions: int, idle_timeout: float) -> float:
+    """``tracker_events_total`` once ``lines`` are applied, by the pure reference pipeline
+    configured like the deployment (broker time as ``tracker replay`` sets it).
+    """
+    settings = Settings(partitions=partitions, idle_timeout=idle_timeout)
+    pseudonyms = Pseudonymizer(PSEUDONYM_KEY.encode())
+    pipe = ReferencePipeline(
+        PipelineConfig.from_settings(settings, pseudonyms, SentimentScorer()), partitions
+    )
+    for line in lines:
+        event = orjson.loads(line)
+        broker = to_ms(datetime.fromisoformat(event.get("sent_at") or event["occurred_at"]))
+        pipe.feed(event["customer_id"].encode(), line.encode(), broker, broker)
+    return total(pipe.samples(), "tracker_events_total")
 
 
 def assert_event_totals(worker: WorkerProcess) -> None:
@@ -90,16 +113,17 @@ def test_restart_continues_counts_without_double_counting(
     first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
     first.write_text("\n".join(lines[:60]) + "\n")
     second.write_text("\n".join(lines[60:]) + "\n")
+    first_half = counted_by_reference(lines[:60], partitions=4, idle_timeout=100_000)
+    assert 0 < first_half < COUNTED_EVENTS
     deployment = deployment_factory(TRACKER_IDLE_TIMEOUT="100000")
+    assert deployment.env["TRACKER_PARTITIONS"] == "4"
     worker = deployment.worker().start()
     replay(deployment, first)
-    wait_until(lambda: _events(worker) > 0, 60, "first half counted")
-    counted_before = _events(worker)
-    time.sleep(2)  # let the first half finish and a flush pass
-    assert _events(worker) >= counted_before
+    wait_until(lambda: _events(worker) == first_half, 60, f"the first half's {first_half} events")
     worker.stop()
     worker.start()
-    assert _events(worker) >= counted_before, "counters must continue after a restart"
+    # Exactly the same after the restart: nothing lost, nothing counted twice.
+    wait_until(lambda: _events(worker) == first_half, 60, f"{first_half} events after a restart")
     replay(deployment, second)
     wait_until(lambda: _events(worker) == COUNTED_EVENTS, 60, "all golden events counted")
     assert_event_totals(worker)

@@ -11,8 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from tests.integration.conftest import EXAMPLES, PSEUDONYM_KEY, wait_until
+from tests.support.golden import GOLDEN_STREAM
 from tracker.kafka.broker import free_port
+from tracker.testing.deployment import PSEUDONYM_KEY, wait_until
 
 
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -43,7 +44,7 @@ def test_commands_reuse_the_broker_recorded_in_the_data_dir(tmp_path: Path) -> N
         wait_until(record.exists, 30, "the broker to record itself")
         recorded = json.loads(record.read_text())
         replay = subprocess.run(
-            [sys.executable, "-m", "tracker", "replay", str(EXAMPLES / "golden-journeys.jsonl")],
+            [sys.executable, "-m", "tracker", "replay", str(GOLDEN_STREAM)],
             env=env,
             capture_output=True,
             text=True,

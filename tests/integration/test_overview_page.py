@@ -10,8 +10,8 @@ from collections.abc import Callable
 import pytest
 
 from tests.integration.browser import ARTIFACTS, browser_page
-from tests.integration.conftest import Deployment, wait_until
 from tracker.metrics.samples import total
+from tracker.testing.deployment import Deployment, wait_until
 
 pytestmark = pytest.mark.browser
 

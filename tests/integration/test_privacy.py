@@ -12,8 +12,8 @@ from typing import Any
 from kafka.admin import KafkaAdminClient
 from kafka.consumer import KafkaConsumer
 
-from tests.integration.conftest import Deployment, wait_until
 from tracker.metrics.samples import total
+from tracker.testing.deployment import Deployment, wait_until
 
 EMAIL = re.compile(rb"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z]{2,}")
 ANNA = "anna.schmidt@example.com"

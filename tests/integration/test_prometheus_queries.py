@@ -17,9 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.integration.collector_process import CollectorProcess, web_event
-from tests.integration.conftest import Deployment, wait_until
 from tests.support.prometheus import Prometheus
 from tracker.metrics.samples import total
+from tracker.testing.deployment import Deployment, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = sorted((ROOT / "deploy" / "prometheus" / "rules").glob("*.yml"))

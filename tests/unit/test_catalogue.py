@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.golden import GOLDEN_STREAM
 from tests.unit.helpers import DAY, T0_MS, Harness, config, samples_of
-from tests.unit.test_golden import EXAMPLES
 from tracker.collector.metrics import CollectorMetrics
 from tracker.core.events import to_ms
 from tracker.kafka.topics import ACCOUNT_TABLE, TABLE
@@ -149,12 +149,10 @@ def test_the_generated_stream_writes_only_declared_counter_keys() -> None:
     assert undeclared(keys) == set()
 
 
-@pytest.mark.skipif(EXAMPLES is None, reason="../shared/examples is not checked out")
 def test_the_golden_stream_writes_only_declared_counter_keys() -> None:
-    assert EXAMPLES is not None
     pipe = ReferencePipeline(config(idle_timeout=10 * DAY))
     last = 0
-    for line in (EXAMPLES / "golden-journeys.jsonl").read_bytes().splitlines():
+    for line in GOLDEN_STREAM.read_bytes().splitlines():
         event = orjson.loads(line)
         broker = to_ms(datetime.fromisoformat(event.get("sent_at") or event["occurred_at"]))
         last = max(last, broker)

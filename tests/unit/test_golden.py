@@ -1,42 +1,27 @@
-"""The shared golden stream through the in-process pipeline (8 partitions, like the topic)."""
+"""The golden journeys (tests/data) through the in-process pipeline, 8 partitions as the topic."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from tests.support.golden import GOLDEN_EXPECTED, GOLDEN_STREAM
 from tests.unit.helpers import DAY, config
 from tracker.core.events import to_ms
 from tracker.metrics.samples import Sample, total
 from tracker.testing.reference import ReferencePipeline
 
 
-def _examples() -> Path | None:
-    here = Path(__file__).resolve()
-    for base in (here.parents[2], here.parents[3]):
-        candidate = base / "shared" / "examples"
-        if (candidate / "golden-journeys.jsonl").exists():
-            return candidate
-    return None
-
-
-EXAMPLES = _examples()
-pytestmark = pytest.mark.skipif(EXAMPLES is None, reason="../shared/examples is not checked out")
-
-
 @pytest.fixture(scope="module")
 def golden() -> tuple[list[Sample], list[Sample], dict[str, Any]]:
-    assert EXAMPLES is not None
-    expected = json.loads((EXAMPLES / "golden-journeys.expected.json").read_text())
+    expected = GOLDEN_EXPECTED
     # A long idle timeout: the reference time stays at the end of the stream.
     pipe = ReferencePipeline(config(idle_timeout=10 * DAY))
     last = 0
-    for line in (EXAMPLES / "golden-journeys.jsonl").read_bytes().splitlines():
+    for line in GOLDEN_STREAM.read_bytes().splitlines():
         event = orjson.loads(line)
         broker = to_ms(datetime.fromisoformat(event.get("sent_at") or event["occurred_at"]))
         last = max(last, broker)

@@ -1,0 +1,85 @@
+"""Reliability scenario 5 on real Apache Kafka: fuzzed garbage between good events.
+
+How every scenario checks: ``tests/integration/reliability_support.py``; the
+results: RELIABILITY.md. No rerun: nothing here races a clock, one worker
+reads a fixed stream and every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.integration.kafka_fixtures import kafka_one  # noqa: F401 (fixture)
+from tests.integration.reliability_support import Run, all_samples, read_dlq, rejected, report
+from tests.support.hostile import hostile_stream, reused_ids
+from tracker.metrics.samples import Sample
+from tracker.settings import Settings
+from tracker.testing.kafka_cluster import KafkaCluster
+from tracker.testing.streams import generated_messages
+
+pytestmark = [pytest.mark.integration, pytest.mark.kafka]
+
+TOUCHPOINT_LABELS = ("from_touchpoint", "to_touchpoint", "touchpoint")
+
+
+def label_values(samples: list[Sample], names: tuple[str, ...]) -> set[str]:
+    return {value for _, labels, _ in samples for name, value in labels if name in names}
+
+
+@pytest.mark.timeout(300)
+def test_hostile_input_is_dead_lettered_and_good_events_count(
+    kafka_one: KafkaCluster,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Fuzzed garbage between good events: no crash or stall, every reject in the DLQ."""
+    good = generated_messages(seed=4505, events=20_000, batch=10)
+    messages, kinds = hostile_stream(4505, good)
+    run = Run(kafka_one, tmp_path, messages)
+    try:
+        worker = run.worker().start()
+        pid = worker.process.pid if worker.process else None
+        producer = run.produce(rate=600)
+        produced_s = producer.finish()
+        numbers = run.check()
+        expected_rejects = rejected(run.expected)
+        records = read_dlq(kafka_one.bootstrap, run.topic + "-dlq", sum(expected_rejects.values()))
+        raw_reasons = Counter(dict(r.headers)["tracker-reject-reason"].decode() for r in records)
+        samples = all_samples(run.fleet)
+        series = len(samples)
+        touchpoints = label_values(samples, TOUCHPOINT_LABELS)
+        actions = label_values(samples, ("action",))
+        report(
+            "5_hostile_input",
+            bad_messages=dict(kinds),
+            event_ids_reused=reused_ids(messages),
+            dead_letters=dict(raw_reasons),
+            series_exported=series,
+            touchpoint_labels=sorted(touchpoints),
+            produced_s=round(produced_s, 1),
+            **numbers,
+        )
+        assert raw_reasons == expected_rejects, "DLQ records per reason differ from the rejects"
+        assert worker.process is not None and worker.process.pid == pid, "the worker restarted"
+        log_text = worker.log_path.read_text(errors="replace")
+        assert "Crashed" not in log_text, "the agent crashed (Faust restarted it)"
+        assert not any(dict(r.headers).get("tracker-value-truncated") for r in records)
+        settings = Settings()
+        assert touchpoints <= {*settings.touchpoints, "other"}
+        assert actions <= {*settings.actions, "other"}
+        assert series < 3000, f"{series} series: label cardinality is not bounded"
+        invalid_json = {m.value for m in messages if _is_invalid_json(m.value)}
+        dead = {r.value for r in records if r.value is not None}
+        assert invalid_json <= dead | {b""}, "a malformed message's original bytes are missing"
+    finally:
+        run.stop()
+
+
+def _is_invalid_json(value: bytes) -> bool:
+    try:
+        return not isinstance(orjson.loads(value), dict | list)
+    except orjson.JSONDecodeError:
+        return True

@@ -1,0 +1,145 @@
+"""Reliability scenario 6 on real Apache Kafka: many distinct customers, bounded state.
+
+How every scenario checks: ``tests/integration/reliability_support.py``; the
+results: RELIABILITY.md. No rerun: one worker reads a fixed stream, no
+disturbance pauses it, and every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.kafka_fixtures import kafka_one  # noqa: F401 (fixture)
+from tests.integration.reliability_support import IDLE_TIMEOUT, PARTITIONS, report
+from tracker.kafka.broker import BrokerHandle
+from tracker.metrics.samples import Sample, total
+from tracker.testing.deployment import make_deployment, wait_until
+from tracker.testing.fleet import Fleet
+from tracker.testing.kafka_cluster import KafkaCluster
+from tracker.testing.population import (
+    ChangelogCensus,
+    Population,
+    census,
+    expected_counters,
+    rss_bytes,
+)
+from tracker.testing.stream_producer import StreamProducer
+
+pytestmark = [pytest.mark.integration, pytest.mark.kafka]
+
+MEMORY_CUSTOMERS = 100_000  # bench/million_customers.py runs one million
+Timeline = tuple[int, int, int]  # customers applied, state rows, resident bytes
+
+
+def state_rows(samples: list[Sample]) -> int:
+    return int(total(samples, "tracker_state_rows", table="tracker-state"))
+
+
+def summed(fleet: Fleet) -> list[Sample] | None:
+    """The fleet's samples, or None while a worker is too busy to answer a scrape in time."""
+    scraped = fleet.scrape()
+    return None if scraped is None else [s for samples in scraped for s in samples]
+
+
+def stream_through(fleet: Fleet, pid: int, customers: int, deadline: float) -> list[Timeline]:
+    """Sample (customers applied, state rows, RSS) every 2 s until the stream is applied."""
+    timeline: list[Timeline] = []
+    while True:
+        assert time.monotonic() < deadline, f"stalled at {timeline[-1:]}"
+        samples = summed(fleet)
+        if samples is not None:
+            applied = int(total(samples, "tracker_sessions_started_total"))
+            timeline.append((applied, state_rows(samples), rss_bytes(pid)))
+            if applied >= customers and fleet.caught_up(fleet.scrape() or []):
+                return timeline
+        time.sleep(2)
+
+
+def tombstoned(bootstrap: str, topic: str, customers: int, timeout: float = 30) -> ChangelogCensus:
+    """The changelog once it holds a tombstone per customer (the last ones may still sit in
+    the worker's producer buffer when the rows are gone), or as it is at the deadline.
+    """
+    deadline = time.monotonic() + timeout
+    changelog = census(bootstrap, topic)
+    while changelog.tombstoned_customers < customers and time.monotonic() < deadline:
+        time.sleep(2)
+        changelog = census(bootstrap, topic)
+    return changelog
+
+
+def timeline_numbers(timeline: list[Timeline], rss_start: int) -> dict[str, object]:
+    peak_rows = max(rows for _, rows, _ in timeline)
+    peak_rss = max(rss for *_, rss in timeline)
+    return {
+        "rss_peak_mb": round(peak_rss / 2**20, 1),
+        "peak_state_rows": peak_rows,
+        "timeline_customers_rows_rss_mb": [
+            (a, rows, round(rss / 2**20))
+            for a, rows, rss in timeline[:: max(1, len(timeline) // 12)]
+        ],
+        "rss_bytes_per_retained_row": round((peak_rss - rss_start) / max(peak_rows, 1)),
+    }
+
+
+@pytest.mark.timeout(420)
+def test_memory_per_customer_and_expiry(kafka_one: KafkaCluster, tmp_path: Path) -> None:  # noqa: F811
+    """Distinct customers over 200 days of event time: state expires with tombstones."""
+    began = time.monotonic()
+    n = MEMORY_CUSTOMERS
+    messages = Population(n)
+    deployment = make_deployment(
+        BrokerHandle(kafka_one.bootstrap),
+        tmp_path,
+        TRACKER_PARTITIONS=str(PARTITIONS),
+        TRACKER_IDLE_TIMEOUT=IDLE_TIMEOUT,
+    )
+    worker = deployment.worker()
+    fleet = Fleet([worker], PARTITIONS)
+    try:
+        worker.start()
+        assert worker.process is not None
+        pid = worker.process.pid
+        rss_start = rss_bytes(pid)
+        topic = deployment.env["TRACKER_TOPIC"]
+        producer = StreamProducer(kafka_one.bootstrap, topic, messages, rate=4000)
+        producer.start()
+        timeline = stream_through(fleet, pid, n, began + 360)
+        produced_s = producer.finish()
+        stream_s = time.monotonic() - began
+        rss_loaded = rss_bytes(pid)
+        peak_rows = max(rows for _, rows, _ in timeline)
+        close_s = fleet.wait_for_counters_at_least(expected_counters(n), 120)
+        wait_until(
+            lambda: (samples := summed(fleet)) is not None and state_rows(samples) < 100,
+            60,
+            "expired state to go",
+        )
+        rss_expired = rss_bytes(pid)
+        changelog_topic = f"{deployment.env['TRACKER_WORKER_ID']}-tracker-state-changelog"
+        changelog = tombstoned(kafka_one.bootstrap, changelog_topic, n)
+        report(
+            "6_memory",
+            customers=n,
+            messages=len(messages),
+            produced_s=round(produced_s, 1),
+            processed_per_s=round(n / stream_s),
+            rss_start_mb=round(rss_start / 2**20, 1),
+            rss_loaded_mb=round(rss_loaded / 2**20, 1),
+            rss_after_expiry_mb=round(rss_expired / 2**20, 1),
+            **timeline_numbers(timeline, rss_start),
+            changelog_records=changelog.records,
+            changelog_bytes_per_customer=round(changelog.bytes_per_customer),
+            tombstoned_customers=changelog.tombstoned_customers,
+            live_customer_rows=changelog.live_customers,
+            sessions_closed_after_s=round(close_s, 1),
+            runtime_s=round(time.monotonic() - began, 1),
+        )
+        # 90 of the 200 days are retained at most: expiry keeps state bounded while streaming.
+        assert peak_rows < 0.6 * n, f"state grew to {peak_rows} rows for {n} customers"
+        assert changelog.customer_keys == n
+        assert changelog.tombstoned_customers == n, "expired customers left rows behind"
+    finally:
+        deployment.stop()
