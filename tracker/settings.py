@@ -10,10 +10,19 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tracker.errors import ConfigError
+from tracker.kafka.connection import (
+    KafkaConnection,
+    KafkaSecurity,
+    OptionalText,
+    SaslMechanism,
+    Secret,
+    SecurityProtocol,
+    TlsFile,
+)
 
 DEFAULT_TOUCHPOINTS = (
     "home,catalog,category,search,product,cart,checkout,payment,account,support,"
@@ -62,7 +71,7 @@ class Settings(BaseSettings):
         gt=0,
         description="seconds without input before a partition's watermark follows the wall clock",
     )
-    pseudonym_key: str | None = Field(
+    pseudonym_key: SecretStr | None = Field(
         None, description="secret for customer-id pseudonyms (required outside the demo)"
     )
     pseudonym_key_file: Path | None = Field(None, description="file holding the pseudonym key")
@@ -105,11 +114,25 @@ class Settings(BaseSettings):
     replication_factor: int = Field(1, ge=1, description="replication of created topics")
     broker_session_timeout: float = Field(6, gt=0, description="consumer-group session timeout")
     web_host: str = Field("127.0.0.1", description="interface the worker's HTTP server binds")
-    kafka_security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT, SSL, SASL_SSL…")
-    kafka_sasl_mechanism: str | None = Field(None, description="PLAIN, SCRAM-SHA-256, …")
-    kafka_sasl_username: str | None = Field(None, description="SASL user")
-    kafka_sasl_password: str | None = Field(None, description="SASL password")
-    kafka_ssl_cafile: Path | None = Field(None, description="CA bundle for TLS")
+    # Each kafka_<x> is field <x> of KafkaSecurity (tracker/kafka/connection.py).
+    kafka_security_protocol: SecurityProtocol = Field(
+        "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
+    )
+    kafka_sasl_mechanism: SaslMechanism = Field(
+        None, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (required with SASL_*)"
+    )
+    kafka_sasl_username: OptionalText = Field(None, description="SASL user")
+    kafka_sasl_password: Secret = Field(None, description="SASL password")
+    kafka_ssl_cafile: TlsFile = Field(
+        None, description="CA bundle for TLS (unset: the system's CAs)"
+    )
+    kafka_ssl_certfile: TlsFile = Field(None, description="client certificate (PEM) for mutual TLS")
+    kafka_ssl_keyfile: TlsFile = Field(
+        None, description="the client certificate's private key, if not in the certificate file"
+    )
+    kafka_ssl_key_password: Secret = Field(
+        None, description="password of the client certificate's private key"
+    )
 
     # --- HTTP collector (tracker collector) ------------------------------------
     collector_host: str = Field(
@@ -191,6 +214,21 @@ class Settings(BaseSettings):
     def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(part.lower() for part in value)
 
+    @model_validator(mode="after")
+    def _kafka_security_is_complete(self) -> Settings:
+        self.kafka_security()  # e.g. SASL_SSL without a mechanism: refused at start
+        return self
+
+    def kafka_security(self) -> KafkaSecurity:
+        return KafkaSecurity(**self._kafka_fields())
+
+    def kafka_connection(self, bootstrap: str) -> KafkaConnection:
+        """How every Kafka client connects to ``bootstrap`` (host:port,…, as resolved)."""
+        return KafkaConnection(bootstrap_servers=_split(bootstrap), **self._kafka_fields())
+
+    def _kafka_fields(self) -> dict[str, Any]:
+        return {name: getattr(self, f"kafka_{name}") for name in KafkaSecurity.model_fields}
+
     @property
     def dlq_topic(self) -> str:
         return f"{self.topic}-dlq"
@@ -201,8 +239,8 @@ class Settings(BaseSettings):
         return self.broker.removeprefix("kafka://") if self.broker else None
 
     def resolved_pseudonym_key(self) -> bytes | None:
-        if self.pseudonym_key:
-            return self.pseudonym_key.encode()
+        if self.pseudonym_key is not None and self.pseudonym_key.get_secret_value():
+            return self.pseudonym_key.get_secret_value().encode()
         if self.pseudonym_key_file is not None:
             try:
                 key = self.pseudonym_key_file.read_bytes().strip()
@@ -223,6 +261,9 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
+            if not error["loc"]:  # a rule across settings; its message names them
+                problems.append(error["msg"])
+                continue
             name = "TRACKER_" + "_".join(str(p) for p in error["loc"][:1]).upper()
             problems.append(f"{name}: {error['msg']}")
         raise ConfigError("bad configuration:\n  " + "\n  ".join(problems)) from None

@@ -28,7 +28,7 @@ def erase(customer_id: str, reason: str, broker: str | None) -> None:
 
     settings = settings_from(broker)
     handle = resolve(settings, start=False)
-    kafka = producer(settings, handle.bootstrap)
+    kafka = producer(settings.kafka_connection(handle.bootstrap))
     try:
         kafka.send(
             settings.topic,
@@ -54,16 +54,15 @@ def inspect(customer_id: str, broker: str | None) -> None:
     from tracker.core.labels import LabelSets
     from tracker.kafka.broker import resolve, topic_partitions
     from tracker.kafka.changelog import read_row
-    from tracker.kafka.clients import client_options
     from tracker.kafka.topics import changelog_topic
     from tracker.privacy.access import customer_key, describe
     from tracker.stream.worker import pseudonymizer
 
     settings = settings_from(broker)
     handle = resolve(settings, start=False)
-    options = client_options(settings)
-    partitions = topic_partitions(handle.bootstrap, settings.topic, options) or settings.partitions
+    connection = settings.kafka_connection(handle.bootstrap)
+    partitions = topic_partitions(connection, settings.topic) or settings.partitions
     key = customer_key(customer_id, pseudonymizer(settings, ephemeral_ok=False), partitions)
-    raw = read_row(handle.bootstrap, changelog_topic(settings.worker_id), partitions, key, options)
+    raw = read_row(connection, changelog_topic(settings.worker_id), partitions, key)
     labels = LabelSets.build(settings.touchpoints, settings.actions, settings.currencies, ())
     click.echo(json.dumps({"pseudonym_key": key, **describe(raw, labels)}, indent=2))

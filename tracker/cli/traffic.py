@@ -36,7 +36,7 @@ def replay(
     handle = resolve(settings, start=False)
     prepare_topics(settings, handle.bootstrap)
     lines = file.read_bytes().splitlines()
-    kafka = producer(settings, handle.bootstrap)
+    kafka = producer(settings.kafka_connection(handle.bootstrap))
     try:
         with click.progressbar(length=len(lines), label="replaying", file=sys.stderr) as bar:
             sent = replaying.send(

@@ -18,7 +18,6 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
-from aiokafka.helpers import create_ssl_context
 
 from tracker.collector.errors import SinkUnavailableError
 from tracker.collector.intake import Message
@@ -42,19 +41,10 @@ def producer_options(settings: Settings, bootstrap: str) -> dict[str, Any]:
 
 
 def connection_options(settings: Settings, bootstrap: str) -> dict[str, Any]:
-    options: dict[str, Any] = {
-        "bootstrap_servers": bootstrap.split(","),
+    return {
+        **settings.kafka_connection(bootstrap).aiokafka_options(),
         "client_id": "tracker-collector",
-        "security_protocol": settings.kafka_security_protocol.upper(),
     }
-    if settings.kafka_sasl_mechanism:
-        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        options["sasl_plain_username"] = settings.kafka_sasl_username
-        options["sasl_plain_password"] = settings.kafka_sasl_password
-    if "SSL" in options["security_protocol"]:
-        cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        options["ssl_context"] = create_ssl_context(cafile=cafile)
-    return options
 
 
 class KafkaSink:

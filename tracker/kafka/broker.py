@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tracker.errors import BrokerError
+from tracker.kafka.connection import KafkaConnection, as_connection
 from tracker.settings import Settings
 
 RECORD = "broker.json"
@@ -117,25 +118,24 @@ def start_embedded(data_dir: Path, port: int | None = None) -> BrokerHandle:
 
 
 def ensure_topics(
-    bootstrap: str,
+    target: KafkaConnection | str,
     topics: Iterable[tuple[str, int, dict[str, str]]],
     replication_factor: int = 1,
-    client_options: dict[str, object] | None = None,
     timeout: float = 30,
 ) -> None:
     """Create missing topics (name, partitions, config); existing ones are left alone."""
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+    connection = as_connection(target)
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=bootstrap.split(","),
                 client_id="tracker-admin",
                 request_timeout_ms=10_000,
-                **(client_options or {}),
+                **connection.kafka_python_options(),
             )
         except KafkaError as exc:
             last_error = exc
@@ -156,7 +156,7 @@ def ensure_topics(
             time.sleep(0.5)
         finally:
             admin.close()
-    raise BrokerError(f"could not create topics on {bootstrap}: {last_error}")
+    raise BrokerError(f"could not create topics on {connection.bootstrap}: {last_error}")
 
 
 def _recorded(record: Path) -> str | None:
@@ -201,13 +201,11 @@ def stop_on_signals(handle: BrokerHandle) -> None:
         signal.signal(sig, _stop)
 
 
-def topic_partitions(
-    bootstrap: str, topic: str, client_options: dict[str, object] | None = None
-) -> int | None:
+def topic_partitions(target: KafkaConnection | str, topic: str) -> int | None:
     """Partition count of an existing topic, or None when it does not exist."""
     from kafka.consumer import KafkaConsumer
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), **(client_options or {}))
+    consumer = KafkaConsumer(**as_connection(target).kafka_python_options())
     try:
         found = consumer.partitions_for_topic(topic)
         return len(found) if found else None

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from tracker.kafka.connection import KafkaConnection
 
 
-def read_row(
-    bootstrap: str, topic: str, partitions: int, key: str, options: dict[str, Any]
-) -> bytes | None:
+def read_row(connection: KafkaConnection, topic: str, partitions: int, key: str) -> bytes | None:
     """The newest value of ``key`` in its changelog partition (None: nothing held)."""
     from kafka.consumer import KafkaConsumer
     from kafka.structs import TopicPartition
 
     partition = int(key.split("/", 1)[0])
     tp = TopicPartition(topic, partition)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), **options)
+    consumer = KafkaConsumer(**connection.kafka_python_options())
     try:
         consumer.assign([tp])
         consumer.seek_to_beginning(tp)

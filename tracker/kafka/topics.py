@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 
 from tracker.kafka.broker import ensure_topics, topic_partitions
-from tracker.kafka.clients import client_options
 from tracker.settings import Settings
 
 log = logging.getLogger("tracker.kafka")
@@ -34,8 +33,8 @@ def changelog_topic(worker_id: str, table: str = TABLE) -> str:
 
 def prepare_topics(settings: Settings, bootstrap: str) -> int:
     """Create the topics the worker needs; returns the input topic's partition count."""
-    options = client_options(settings)
-    existing = topic_partitions(bootstrap, settings.topic, options)
+    connection = settings.kafka_connection(bootstrap)
+    existing = topic_partitions(connection, settings.topic)
     partitions = existing or settings.partitions
     if existing and existing != settings.partitions:
         log.warning(
@@ -46,7 +45,7 @@ def prepare_topics(settings: Settings, bootstrap: str) -> int:
         )
     dlq_retention_ms = str(int(settings.dlq_retention_hours * 3_600_000))
     ensure_topics(
-        bootstrap,
+        connection,
         [
             (settings.topic, partitions, {}),
             (
@@ -68,6 +67,5 @@ def prepare_topics(settings: Settings, bootstrap: str) -> int:
             (f"{settings.worker_id}-__assignor-__leader", 1, {}),
         ],
         replication_factor=settings.replication_factor,
-        client_options=options,
     )
     return partitions

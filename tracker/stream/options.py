@@ -7,14 +7,16 @@ from typing import Any
 
 import faust
 
+from tracker.kafka.connection import KafkaConnection
 from tracker.kafka.topics import LETTER_HEADROOM_BYTES
 from tracker.settings import Settings
 from tracker.stream.freeze import HEARTBEAT_INTERVAL_S
 
 
 def faust_options(settings: Settings, bootstrap: str, partitions: int) -> dict[str, Any]:
+    connection = settings.kafka_connection(bootstrap)
     options: dict[str, Any] = {
-        "broker": ";".join(f"kafka://{h}" for h in bootstrap.split(",")),
+        "broker": ";".join(f"kafka://{h}" for h in connection.bootstrap_servers),
         "store": "memory://",
         "topic_partitions": partitions,
         "topic_replication_factor": settings.replication_factor,
@@ -32,24 +34,31 @@ def faust_options(settings: Settings, bootstrap: str, partitions: int) -> dict[s
         "stream_wait_empty": False,
         "web_enabled": True,
     }
-    credentials = _credentials(settings)
+    credentials = faust_credentials(connection)
     if credentials is not None:
         options["broker_credentials"] = credentials
     return options
 
 
-def _credentials(settings: Settings) -> Any:
-    protocol = settings.kafka_security_protocol.upper()
+def faust_credentials(
+    connection: KafkaConnection,
+) -> ssl.SSLContext | faust.SASLCredentials | None:
+    """The connection's aiokafka options in the shape Faust hands back to aiokafka.
+
+    Faust rebuilds aiokafka's keyword arguments from this object, so wrapping
+    ``aiokafka_options()`` keeps one translation for the worker and the collector.
+    """
+    options = connection.aiokafka_options()
+    protocol = options["security_protocol"]
     if protocol == "PLAINTEXT":
         return None
-    context = ssl.create_default_context(
-        cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-    )
     if protocol == "SSL":
+        context: ssl.SSLContext = options["ssl_context"]
         return context
+    # Faust derives SASL_SSL from the presence of a context, SASL_PLAINTEXT from its absence.
     return faust.SASLCredentials(
-        username=settings.kafka_sasl_username,
-        password=settings.kafka_sasl_password,
-        mechanism=settings.kafka_sasl_mechanism or "PLAIN",
-        ssl_context=context if protocol == "SASL_SSL" else None,
+        username=options["sasl_plain_username"],
+        password=options["sasl_plain_password"],
+        mechanism=options["sasl_mechanism"],
+        ssl_context=options.get("ssl_context"),
     )

@@ -24,7 +24,7 @@ def run_loadgen(
 ) -> int:
     """Produce about ``rate`` events/s until ``duration`` passes; returns events sent."""
     generator = TrafficGenerator(random.Random(seed), time_scale=time_scale)
-    kafka = producer(settings, bootstrap)
+    kafka = producer(settings.kafka_connection(bootstrap))
     started = time.monotonic()
     sent = 0
     owed = 0.0
