@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from tests.integration.collector_process import CollectorProcess, read_topic, web_event
+from tests.integration.secret_leaks import WITH_UNUSED_SASL_PASSWORD, assert_no_secrets
 from tests.support.tcp_proxy import ProxiedBroker, start_proxied_broker
 from tracker.metrics.samples import total
 from tracker.testing.deployment import Deployment, make_deployment, wait_until
@@ -22,7 +23,7 @@ def collector_for(deployment: Deployment, **settings: str) -> CollectorProcess:
 def test_accepted_events_land_in_the_topic_keyed_by_customer(
     deployment_factory: Callable[..., Deployment],
 ) -> None:
-    deployment = deployment_factory()
+    deployment = deployment_factory(**WITH_UNUSED_SASL_PASSWORD)
     collector = collector_for(deployment).start()
     try:
         ana = [web_event("page_view", "ana"), web_event("interaction", "ana")]
@@ -50,8 +51,12 @@ def test_accepted_events_land_in_the_topic_keyed_by_customer(
         assert collector.metric("tracker_collector_events_total", outcome="rejected") == 2
         assert collector.metric("tracker_collector_requests_total", code="202") == 1
         assert collector.metric("tracker_collector_requests_total", code="400") == 1
+        metrics = collector.get("/metrics")[1].decode()
+        assert_no_secrets(metrics, "the collector's /metrics", collector.env)
     finally:
         collector.stop()
+    log = collector.log_path.read_text(errors="replace")
+    assert_no_secrets(log, "the collector's log", collector.env)
 
 
 @pytest.fixture

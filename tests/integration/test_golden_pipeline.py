@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 
+from tests.integration.secret_leaks import WITH_UNUSED_SASL_PASSWORD, assert_no_secrets
 from tests.support.golden import GOLDEN_EXPECTED, GOLDEN_STREAM
 from tracker.core.events import to_ms
 from tracker.core.pipeline_config import PipelineConfig
@@ -82,7 +83,7 @@ def replay(deployment: Deployment, path: Path = GOLDEN) -> None:
 def test_golden_reach_while_reference_is_end_of_stream(
     deployment_factory: Callable[..., Deployment],
 ) -> None:
-    deployment = deployment_factory(TRACKER_IDLE_TIMEOUT="100000")
+    deployment = deployment_factory(TRACKER_IDLE_TIMEOUT="100000", **WITH_UNUSED_SASL_PASSWORD)
     worker = deployment.worker().start()
     replay(deployment)
     wait_until(lambda: _events(worker) == COUNTED_EVENTS, 60, "all golden events counted")
@@ -90,6 +91,9 @@ def test_golden_reach_while_reference_is_end_of_stream(
     s = worker.samples()
     for window, n in EXPECTED["reach_all_channels"].items():
         assert total(s, "tracker_reach", window=window, channel="all") == n, window
+    assert_no_secrets(worker.get("/metrics")[1].decode(), "the worker's /metrics", worker.env)
+    log = worker.log_path.read_text(errors="replace")
+    assert_no_secrets(log, "the worker's log", worker.env)
 
 
 def test_golden_sessions_after_idle_close(deployment_factory: Callable[..., Deployment]) -> None:
