@@ -84,6 +84,15 @@ def _state_rows_text() -> str:
     return generate_latest(registry).decode()
 
 
+def _partition_health_text() -> str:
+    from tracker.stream.web import PartitionHealth
+
+    worker = SimpleNamespace(processors={0: None, 1: None}, failed={1: None})
+    registry = CollectorRegistry()
+    registry.register(PartitionHealth(worker))  # type: ignore[arg-type]
+    return generate_latest(registry).decode()
+
+
 def _collector_text() -> str:
     metrics = CollectorMetrics()
     metrics.request(202, 0.01)
@@ -126,6 +135,7 @@ def _check_values(declared: MetricSpec, family: Metric) -> None:
 def test_the_worker_exports_exactly_what_the_catalogue_declares(worker_text: str) -> None:
     found = _check_against_catalogue(worker_text, "worker")
     found |= _check_against_catalogue(_state_rows_text(), "worker")
+    found |= _check_against_catalogue(_partition_health_text(), "worker")
     assert found == {s.name for s in of_process("worker")}
 
 

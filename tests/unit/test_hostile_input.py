@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from tests.support.hostile import DISTINCT_TOUCHPOINTS, KINDS, hostile_stream
+from tracker.core.bounds import PROPERTIES_MAX_DEPTH
 from tracker.core.ingest import Limits, Reject, Valid, classify
 from tracker.settings import Settings
 from tracker.stream.freeze import FreezeGuard
@@ -39,16 +40,21 @@ def nested(depth: int) -> bytes:
     return b'{"a":' * depth + b"1" + b"}" * depth
 
 
-@pytest.mark.parametrize("depth", [10, 200, 300, 1000])
+@pytest.mark.parametrize("depth", [PROPERTIES_MAX_DEPTH + 1, 200, 300, 1000])
 def test_deep_properties_are_an_invalid_event_not_a_crash(depth: int) -> None:
     # orjson reads 1024 levels but writes only 255: the size check used to raise TypeError.
     value = orjson.dumps(event(properties={"x": 0})).replace(b'{"x":0}', nested(depth))
     (item,) = classify("c1", value, Limits())
-    if depth < 254:
-        assert isinstance(item, Valid)
-    else:
-        assert isinstance(item, Reject) and item.reason == "invalid_event"
-        assert item.raw == value
+    assert isinstance(item, Reject) and item.reason == "invalid_event"
+    assert item.rule == "out_of_range:properties"
+    assert item.raw == value
+
+
+@pytest.mark.parametrize("depth", [1, PROPERTIES_MAX_DEPTH])
+def test_properties_within_the_depth_bound_are_valid(depth: int) -> None:
+    value = orjson.dumps(event(properties={"x": 0})).replace(b'{"x":0}', nested(depth))
+    (item,) = classify("c1", value, Limits())
+    assert isinstance(item, Valid)
 
 
 def test_deep_batch_items_are_dead_lettered_with_bytes() -> None:

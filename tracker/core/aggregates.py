@@ -25,6 +25,18 @@ COUNTER_ROW = "c"
 SEP = "|"
 
 
+_INT64 = 2**63
+
+
+def wire_int(n: int) -> int | str:
+    """An int as JSON can carry it: beyond 64 bits (revenue sums in millionths) as text.
+
+    orjson refuses integers outside 64 bits; Python's are unbounded, and ``int()`` reads
+    either form back, so no sum overflows however many orders add up.
+    """
+    return n if -_INT64 <= n < _INT64 else str(n)
+
+
 def counter_key(metric: str, *labels: str) -> str:
     return SEP.join((metric, *labels))
 
@@ -50,6 +62,8 @@ class Delta:
         self.counters[key] = self.counters.get(key, 0) + n
 
     def bucket(self, name: str, minute: int, n: int) -> None:
+        if not n:
+            return  # a zero-amount order adds nothing to its revenue bucket
         k = (name, minute)
         value = self.buckets.get(k, 0) + n
         if value:
@@ -76,7 +90,7 @@ class Delta:
         return {
             "c": self.counters,
             "r": {k: str(v) for k, v in self.revenue.items()},
-            "b": [[name, minute, n] for (name, minute), n in self.buckets.items()],
+            "b": [[name, minute, wire_int(n)] for (name, minute), n in self.buckets.items()],
             "x": self.max_event_ms,
         }
 
@@ -85,7 +99,7 @@ class Delta:
         return cls(
             counters=dict(data.get("c", {})),
             revenue={k: Decimal(v) for k, v in data.get("r", {}).items()},
-            buckets={(b[0], b[1]): b[2] for b in data.get("b", [])},
+            buckets={(b[0], b[1]): int(b[2]) for b in data.get("b", [])},
             max_event_ms=int(data.get("x", 0)),
         )
 
@@ -188,7 +202,8 @@ class Aggregates:
             self.applied_offset = max(self.applied_offset, int(body["o"]))
             return
         minute_level = row.startswith("m/")
-        for name, bucket, n in body["v"]:
+        for name, bucket, value in body["v"]:
+            n = int(value)
             hist = self.hists.get(name)
             if hist is None:
                 hist = self.hists[name] = BucketHistogram()
@@ -213,11 +228,13 @@ class Aggregates:
         if kind == "m":
             keys = range(index * 60, index * 60 + 60)
             for name, hist in self.hists.items():
-                entries.extend([name, m, hist.minutes[m]] for m in keys if m in hist.minutes)
+                entries.extend(
+                    [name, m, wire_int(hist.minutes[m])] for m in keys if m in hist.minutes
+                )
         else:
             keys = range(index * 24, index * 24 + 24)
             for name, hist in self.hists.items():
-                entries.extend([name, h, hist.hours[h]] for h in keys if h in hist.hours)
+                entries.extend([name, h, wire_int(hist.hours[h])] for h in keys if h in hist.hours)
         # A row that empties inside the horizon is kept (with its epoch): deleting it
         # would let recovery add an older row's delta to it a second time.
         return {"v": entries} if entries or not self._beyond_horizon(row) else None

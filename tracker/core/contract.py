@@ -7,9 +7,9 @@ Frontends, backends and the collector all speak this; the JSON Schemas in
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import orjson
 from pydantic import (
@@ -25,6 +25,21 @@ from pydantic import (
     TypeAdapter,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
+
+from tracker.core.bounds import (
+    CAMPAIGN_MAX_CHARS,
+    COMMENT_MAX_CHARS,
+    EARLIEST_MS,
+    LATEST_MS,
+    MAX_SEND_DELAY_MS,
+    PROPERTIES_MAX_BYTES,
+    PROPERTIES_MAX_DEPTH,
+    REFERRER_MAX_CHARS,
+    REVENUE_DECIMALS,
+    REVENUE_MAX,
+    depth,
+)
 
 CHANNELS: tuple[str, ...] = ("web", "app", "social", "store", "email", "call_center", "partner")
 EVENT_TYPES: tuple[str, ...] = (
@@ -35,12 +50,13 @@ EVENT_TYPES: tuple[str, ...] = (
     "consent",
     "feedback",
 )
-PROPERTIES_MAX_BYTES = 2048
 
 Channel = Literal["web", "app", "social", "store", "email", "call_center", "partner"]
 
 # RFC 3339 demands a date, a time and an offset; pydantic alone would also take
 # unix numbers and offset-less strings, which devices then get silently wrong.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
 )
@@ -54,19 +70,35 @@ def _require_rfc3339(value: Any) -> Any:
     return value
 
 
-def _limit_properties(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is None:
-        return value
-    try:
-        size = len(orjson.dumps(value))
-    except TypeError:  # orjson serializes at most 255 levels; parsing allows 1024
-        raise ValueError("properties nest too deeply") from None
-    if size > PROPERTIES_MAX_BYTES:
-        raise ValueError(f"properties must serialize to at most {PROPERTIES_MAX_BYTES} bytes")
+def _epoch_ms(moment: datetime) -> int:
+    return (moment - _EPOCH) // _MS
+
+
+def _in_time_range(value: datetime) -> datetime:
+    if not EARLIEST_MS <= _epoch_ms(value) <= LATEST_MS:
+        raise ValueError("out of range: must lie between 1970-01-01 and 9999-12-31 UTC")
     return value
 
 
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_require_rfc3339)]
+def _limit_properties(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return value
+    if depth(value) > PROPERTIES_MAX_DEPTH:
+        raise ValueError(f"out of range: properties nest deeper than {PROPERTIES_MAX_DEPTH}")
+    try:
+        size = len(orjson.dumps(value))
+    except TypeError:  # orjson serializes at most 255 levels; the depth check came first
+        raise ValueError("out of range: properties nest too deeply") from None
+    if size > PROPERTIES_MAX_BYTES:
+        raise ValueError(
+            f"out of range: properties must serialize to at most {PROPERTIES_MAX_BYTES} bytes"
+        )
+    return value
+
+
+Timestamp = Annotated[
+    AwareDatetime, BeforeValidator(_require_rfc3339), AfterValidator(_in_time_range)
+]
 Text64 = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Text128 = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Touchpoint = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_./:-]{1,64}$")]
@@ -96,11 +128,24 @@ class _EventBase(BaseModel):
     properties: Properties = None
     account_id: Text128 | None = None
 
+    @model_validator(mode="after")
+    def _plausible_send_delay(self) -> Self:
+        sent = self.sent_at
+        if sent is not None:
+            delay = _epoch_ms(sent) - _epoch_ms(self.occurred_at)
+            if abs(delay) > MAX_SEND_DELAY_MS:
+                raise PydanticCustomError(
+                    "out_of_range",
+                    "sent_at lies more than 366 days from occurred_at",
+                    {"field": "sent_at"},
+                )
+        return self
+
 
 class PageView(_EventBase):
     event_type: Literal["page_view"]
-    referrer: Annotated[str, StringConstraints(max_length=2048)] | None = None
-    campaign: Annotated[str, StringConstraints(max_length=64)] | None = None
+    referrer: Annotated[str, StringConstraints(max_length=REFERRER_MAX_CHARS)] | None = None
+    campaign: Annotated[str, StringConstraints(max_length=CAMPAIGN_MAX_CHARS)] | None = None
 
 
 class Interaction(_EventBase):
@@ -115,7 +160,11 @@ class PagePing(_EventBase):
 class Order(_EventBase):
     event_type: Literal["order"]
     order_id: Text64
-    revenue: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+    # A JSON number or a string; 0 is a valid order (free, fully discounted).
+    revenue: Annotated[
+        Decimal,
+        Field(ge=0, le=REVENUE_MAX, decimal_places=REVENUE_DECIMALS, allow_inf_nan=False),
+    ]
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 
@@ -128,7 +177,7 @@ class Feedback(_EventBase):
     nps: Annotated[StrictInt, Field(ge=0, le=10)] | None = None
     csat: Annotated[StrictInt, Field(ge=1, le=5)] | None = None
     ces: Annotated[StrictInt, Field(ge=1, le=7)] | None = None
-    comment: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    comment: Annotated[str, StringConstraints(max_length=COMMENT_MAX_CHARS)] | None = None
     language: Literal["de", "en"] | None = None
 
     @model_validator(mode="after")

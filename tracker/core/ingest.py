@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from tracker.core.bounds import rule_of
 from tracker.core.contract import Event, parse_event
 
 MAX_ERROR_CHARS = 1000
@@ -25,6 +26,7 @@ class Reject:
     reason: str  # invalid_json, invalid_event, key_mismatch, too_large, future_timestamp
     raw: bytes
     detail: str
+    rule: str = ""  # for invalid_event: the first rule broken, e.g. out_of_range:revenue
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,14 +36,18 @@ class DeadLetter:
     detail: str
     source_partition: int
     source_offset: int
+    rule: str = ""
 
     def headers(self) -> list[tuple[str, bytes]]:
-        return [
+        headers = [
             ("tracker-reject-reason", self.reason.encode()),
             ("tracker-reject-detail", self.detail.encode()),
             ("tracker-source-partition", str(self.source_partition).encode()),
             ("tracker-source-offset", str(self.source_offset).encode()),
         ]
+        if self.rule:
+            headers.append(("tracker-reject-rule", self.rule.encode()))
+        return headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +125,8 @@ def _classify_one(key: str | None, item: Any, original: bytes | None) -> Item:
     try:
         event = parse_event(item)
     except ValidationError as exc:
-        return Reject("invalid_event", _raw(original, item), _summarize(exc))
+        errors = exc.errors(include_url=False, include_input=False)
+        return Reject("invalid_event", _raw(original, item), _summarize(exc), rule_of(errors[0]))
     if key is None or event.customer_id != key:
         reason = "customer_id differs from the message key"
         return Reject("key_mismatch", _raw(original, item), reason)

@@ -9,7 +9,6 @@ why rows carry offsets, epochs and deltas.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any
 
 import orjson
@@ -18,8 +17,8 @@ from tracker.core.accounts import AccountActivity
 from tracker.core.aggregates import COUNTER_ROW, Aggregates, Delta, counter_key
 from tracker.core.customer import CustomerState
 from tracker.core.customer_context import CustomerContext
-from tracker.core.deadlines import DeadlineIndex
 from tracker.core.events import EventView
+from tracker.core.faults import PartitionFault
 from tracker.core.ingest import (
     DeadLetter,
     Item,
@@ -32,7 +31,8 @@ from tracker.core.ingest import (
     decode_key,
 )
 from tracker.core.pseudonym import Pseudonymizer
-from tracker.core.rows import NO_INDEX, IndexInfo, Row, discard, row_bytes, row_state
+from tracker.core.row_index import RowIndex
+from tracker.core.rows import NO_INDEX, IndexInfo, Row, row_bytes, row_state
 from tracker.core.sessionizer import (
     Rules,
     close_session,
@@ -62,12 +62,14 @@ class PartitionProcessor:
     applied_offset: int = -1
     epoch: int = 0
     last_input_wall_ms: int | None = None
-    active_sessions: dict[int, int] = field(default_factory=dict)  # entry channel -> open
-    _deadlines: DeadlineIndex = field(default_factory=DeadlineIndex)  # open sessions' ends
-    _expiries: dict[int, set[str]] = field(default_factory=dict)  # day -> customers
+    index: RowIndex = field(init=False)  # session ends, active sessions, expiry days
     _pending_delete: set[str] = field(default_factory=set)
     # Account activities for the re-keyed B2B stage, drained by the wiring after each message.
     outbox: list[AccountActivity] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        rules = self.rules
+        self.index = RowIndex(rules.gap_ms, rules.max_session_ms, self.timing.retention_ms)
 
     # --- keys -----------------------------------------------------------------
     @property
@@ -152,13 +154,24 @@ class PartitionProcessor:
         else:
             for item in classify(customer_id, value, self.limits):
                 self._apply_item(customer, ingest, letters, item, offset, broker_ms)
-        # Exactly one row carries a message, so a crash never leaves half of it applied.
-        if customer.touched:
-            customer.delta.merge(ingest)
-            customer.save()
-        else:
-            self._save_ingest(ingest)
-        self._close_due()
+        # Exactly one row carries a message, so a crash never leaves half of it applied; and
+        # it is written before anything changes in memory (``store_row``), so an exception
+        # up to here leaves no trace of the message: ``fail`` then counts it once.
+        try:
+            if customer.touched:
+                customer.delta.merge(ingest)
+                customer.save()
+            else:
+                self._save_ingest(ingest)
+        except PartitionFault as fault:
+            fault.letters = letters
+            raise
+        try:
+            self._close_due()
+        except Exception as exc:  # not this message's fault: it is applied and stays so
+            closing = PartitionFault("closing due sessions", offset)
+            closing.letters = letters
+            raise closing from exc
         return letters
 
     def fail(self, value: bytes | None, offset: int, error: Exception) -> DeadLetter:
@@ -277,7 +290,9 @@ class PartitionProcessor:
 
     def _reject(self, ingest: Delta, letters: list[DeadLetter], item: Reject, offset: int) -> None:
         ingest.count(counter_key("tracker_events_rejected_total", item.reason))
-        letters.append(DeadLetter(item.raw, item.reason, item.detail, self.partition, offset))
+        letters.append(
+            DeadLetter(item.raw, item.reason, item.detail, self.partition, offset, item.rule)
+        )
 
     def _save_ingest(self, delta: Delta) -> None:
         raw = self.store.get(self._ingest_key)
@@ -287,8 +302,12 @@ class PartitionProcessor:
             if int(body["e"]) == self.epoch:
                 stored = Delta.from_json(body["d"])
                 stored.merge(delta)
-        self.aggregates.apply(delta)
-        self.store.put(self._ingest_key, row_bytes(None, self.applied_offset, self.epoch, stored))
+        body = row_bytes(None, self.applied_offset, self.epoch, stored)
+        self.store.put(self._ingest_key, body)
+        try:
+            self.aggregates.apply(delta)
+        except Exception as exc:  # the row is written: a restart restores it exactly
+            raise PartitionFault("applying a written row", self.applied_offset) from exc
 
     def load_row(self, key: str) -> Row | None:
         raw = self.store.get(key)
@@ -301,58 +320,46 @@ class PartitionProcessor:
         return Row(state, epoch, delta)
 
     def store_row(self, key: str, before: IndexInfo, row: Row, new: Delta) -> None:
-        self.aggregates.apply(new)
-        row.delta.merge(new)
+        """Write the row first, then change memory: a failed encode or put changes nothing."""
+        merged = Delta()
+        merged.merge(row.delta)
+        merged.merge(new)
         state = row.state
-        self._index(key, before, state)
         if state is None or state.is_empty():
             # Nothing left to keep; the row lives until its delta is in a flushed epoch.
-            self.store.put(key, row_bytes(None, self.applied_offset, self.epoch, row.delta))
+            self.store.put(key, row_bytes(None, self.applied_offset, self.epoch, merged))
             self._pending_delete.add(key)
-            return
-        self._pending_delete.discard(key)
-        touchpoints = self.rules.labels.touchpoints
-        self.store.put(
-            key, row_bytes(state, self.applied_offset, self.epoch, row.delta, touchpoints)
-        )
+        else:
+            touchpoints = self.rules.labels.touchpoints
+            body = row_bytes(state, self.applied_offset, self.epoch, merged, touchpoints)
+            self.store.put(key, body)
+            self._pending_delete.discard(key)
+        row.delta = merged
+        try:
+            self.aggregates.apply(new)
+            self._index(key, before, state)
+        except Exception as exc:  # the row is written: a restart restores it exactly
+            raise PartitionFault("applying a written row", self.applied_offset) from exc
 
     def index_info(self, state: CustomerState | None) -> IndexInfo:
-        if state is None or state.is_empty():
-            return NO_INDEX
-        session = state.session
-        deadline = entry = None
-        if session is not None:
-            deadline = session.deadline_ms(self.rules.gap_ms, self.rules.max_session_ms)
-            entry = session.entry_channel
-        if state.withdrawn:
-            expiry = state.withdrawn_until_ms
-        else:
-            expiry = state.last_activity_ms() + self.timing.retention_ms
-        return IndexInfo(deadline, entry, expiry)
+        return self.index.info(state)
 
     def _index(self, key: str, before: IndexInfo, after_state: CustomerState | None) -> None:
-        after = self.index_info(after_state)
-        self._deadlines.move(key, before.deadline, after.deadline)
-        if before.entry != after.entry:
-            if before.entry is not None:
-                self.active_sessions[before.entry] -= 1
-            if after.entry is not None:
-                self.active_sessions[after.entry] = self.active_sessions.get(after.entry, 0) + 1
-        if before.expiry != after.expiry:
-            if before.expiry is not None:
-                discard(self._expiries, before.expiry // DAY_MS, key)
-            if after.expiry is not None:
-                self._expiries.setdefault(after.expiry // DAY_MS, set()).add(key)
+        self.index.move(key, before, self.index.info(after_state))
+
+    @property
+    def active_sessions(self) -> dict[int, int]:
+        return self.index.active_sessions
 
     def _close_due(self) -> None:
         wm = self.watermark_ms
-        for key in self._deadlines.due(wm):
+        for key in self.index.deadlines.due(wm):
             row = self.load_row(key)
             before = self.index_info(row.state if row else None)
             if row is None or row.state is None or before.deadline is None:
                 continue
             if before.deadline > wm:  # the index and the row disagree: trust the row
-                self._deadlines.move(key, None, before.deadline)
+                self.index.deadlines.move(key, None, before.deadline)
                 continue
             delta = Delta()
             close_session(self.rules, row.state, delta)
@@ -368,22 +375,17 @@ class PartitionProcessor:
         buffer holding them all.
         """
         wm = self.watermark_ms
-        budget = EXPIRY_BATCH
-        for day in sorted(d for d in self._expiries if d <= wm // DAY_MS):
-            for key in list(islice(self._expiries.get(day, ()), budget)):
-                budget -= 1
-                row = self.load_row(key)
-                info = self.index_info(row.state if row else None)
-                if row is None or info.expiry is None:
-                    discard(self._expiries, day, key)
-                elif info.expiry <= wm and info.deadline is None:
-                    discard(self._expiries, day, key)
-                    if row.epoch < self.epoch:
-                        self.store.delete(key)  # its last delta is already in the aggregates
-                    else:
-                        self._pending_delete.add(key)
-            if budget <= 0:
-                return
+        for day, key in self.index.expiring(wm, EXPIRY_BATCH):
+            row = self.load_row(key)
+            info = self.index_info(row.state if row else None)
+            if row is None or info.expiry is None:
+                self.index.forget_expiry(day, key)
+            elif info.expiry <= wm and info.deadline is None:
+                self.index.forget_expiry(day, key)
+                if row.epoch < self.epoch:
+                    self.store.delete(key)  # its last delta is already in the aggregates
+                else:
+                    self._pending_delete.add(key)
 
 
 ERASURE_REASONS = ("withdrawal", "request")

@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Literal, Protocol
 
 from tracker.core.aggregates import Delta, counter_key
+from tracker.core.bounds import MICROS
 from tracker.core.contract import CHANNELS, EVENT_TYPES
 from tracker.core.customer import (
     MAX_STEPS,
@@ -248,8 +249,9 @@ def _count_order(state: CustomerState, ev: EventView, delta: Delta) -> None:
     assert ev.revenue is not None and ev.currency is not None
     delta.count(counter_key("tracker_orders_total", CHANNELS[ev.channel]))
     delta.add_revenue(ev.currency, ev.revenue)
-    # Windowed revenue in cents feeds the revenue-per-session gauge; the counter stays exact.
-    delta.bucket(f"rev:{ev.currency}", minute_of(ev.at_ms), int(ev.revenue * 100))
+    # Windowed revenue in millionths (exact: the contract allows six decimals) feeds the
+    # revenue gauges. Rows written before kept cents under ``rev:``; exposition adds both.
+    delta.bucket(f"revu:{ev.currency}", minute_of(ev.at_ms), int(ev.revenue * MICROS))
     # Repurchase: customers whose newest / second-newest order lies in the window.
     before = state.order_times[:2]
     after = sorted([*before, ev.at_ms], reverse=True)[:2]

@@ -35,6 +35,8 @@ COLLECTOR_OUTCOMES = ("accepted", "rejected", "no_consent", "bot", "unavailable"
 COLLECTOR_CODES = ("202", "204", "400", "403", "413", "415", "429", "503")
 # The worker's Faust tables (tracker.kafka.topics names them; importing it would pull Kafka in).
 STATE_TABLES = ("tracker-state", "tracker-accounts")
+# The parts a worker's scrape is built from; one failing part leaves the others served.
+SCRAPE_PARTS = ("counters", "gauges", "accounts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +299,18 @@ def _accounts() -> tuple[MetricSpec, ...]:
             "tracker_state_rows",
             "State rows this worker holds in memory",
             Label("table", STATE_TABLES),
+        ),
+        _gauge(
+            "tracker_partition_failed",
+            "1 while an input partition is paused after a fault in its own work (docs/operations.md)",
+            Label("partition", source="input partitions this worker owns or paused"),
+        ),
+        MetricSpec(
+            "tracker_scrape_errors_total",
+            "counter",
+            "Parts of a /metrics scrape that failed to render and were left out, by part",
+            (Label("part", SCRAPE_PARTS),),
+            note="Counted by this worker process since it started; not per partition.",
         ),
     )
 

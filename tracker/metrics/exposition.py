@@ -9,6 +9,7 @@ Names, help texts and label names come from ``tracker.metrics.catalogue``.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,6 +24,7 @@ from prometheus_client.registry import Collector
 
 from tracker.core.accounts import PEOPLE_BUCKETS, AccountProcessor
 from tracker.core.aggregates import SEP, Aggregates
+from tracker.core.bounds import MICROS
 from tracker.core.contract import CHANNELS, EVENT_TYPES
 from tracker.core.labels import WINDOWS
 from tracker.core.partition import ERASURE_REASONS, PartitionProcessor
@@ -33,6 +35,7 @@ from tracker.metrics.catalogue import (
     INTERNAL_REASONS,
     LANGUAGES,
     REJECT_REASONS,
+    SCRAPE_PARTS,
     SESSION_OUTCOMES,
     MetricSpec,
     UndeclaredMetricError,
@@ -122,12 +125,40 @@ class WorkerView:
 class StateExporter(Collector):
     def __init__(self, view: WorkerView) -> None:
         self.view = view
+        self.scrape_errors: dict[str, int] = dict.fromkeys(SCRAPE_PARTS, 0)
 
     def collect(self) -> Iterator[Metric]:
+        """Each part rendered whole or left out: one failing part never blanks the scrape."""
         parts = dict(self.view.partitions())
-        yield from self._counters(parts)
-        yield from self._gauges(parts)
-        yield from account_metrics(dict(self.view.accounts()))
+        builders: dict[str, Callable[[], Iterable[Metric]]] = {
+            "counters": lambda: self._counters(parts),
+            "gauges": lambda: self._gauges(parts),
+            "accounts": lambda: account_metrics(dict(self.view.accounts())),
+        }
+        for part, build in builders.items():
+            try:
+                families = list(build())
+            except UndeclaredMetricError:
+                raise  # strict mode (tests): an undeclared metric must fail loudly
+            except Exception as exc:
+                self._failed(part, exc)
+                continue
+            yield from families
+        errors = counter("tracker_scrape_errors_total")
+        for part, n in self.scrape_errors.items():
+            errors.add_metric([part], n)
+        yield errors
+
+    def _failed(self, part: str, exc: Exception) -> None:
+        if not self.scrape_errors[part]:
+            # Once per part: a scrape every few seconds would flood the log.
+            log.error(
+                "scrape: the %s part failed (%s) and is left out of /metrics\n%s",
+                part,
+                type(exc).__name__,
+                "".join(traceback.format_tb(exc.__traceback__)),
+            )
+        self.scrape_errors[part] += 1
 
     # --- counters ---------------------------------------------------------------
     def _counters(self, parts: Mapping[int, PartitionProcessor]) -> Iterator[Metric]:
@@ -240,11 +271,18 @@ def _revenue_gauges(
     for window, seconds in WINDOWS.items():
         closed = window_sum(aggs, "sess:closed", ref, seconds)
         for currency in currencies:
-            amount = window_sum(aggs, f"rev:{currency}", ref, seconds) / 100
-            revenue.add_metric([window, currency], amount)
-            per_session.add_metric([window, currency], ratio(round(amount * 100), closed) / 100)
+            micros = revenue_micros(aggs, currency, ref, seconds)
+            revenue.add_metric([window, currency], micros / MICROS)
+            per_session.add_metric([window, currency], ratio(micros, closed) / MICROS)
     yield revenue
     yield per_session
+
+
+def revenue_micros(aggs: list[Aggregates], currency: str, ref: int, seconds: int) -> int:
+    """Revenue of the window in millionths: ``revu:`` buckets, plus ``rev:`` cents of older rows."""
+    cents = window_sum(aggs, f"rev:{currency}", ref, seconds)
+    micros = window_sum(aggs, f"revu:{currency}", ref, seconds)
+    return int(micros + cents * (MICROS // 100))
 
 
 def _feedback_gauges(aggs: list[Aggregates], ref: int) -> Iterator[Metric]:

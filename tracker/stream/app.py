@@ -30,7 +30,11 @@ def build_worker_app(worker: WorkerState, bootstrap: str) -> faust.App:
     app = faust.App(settings.worker_id, **faust_options(settings, bootstrap, worker.partitions))
     commit_only_what_is_written(app.producer, worker.pending)
     topology = declare_topology(app, settings, worker.partitions)
-    pipeline = Pipeline(worker, topology)
+
+    def pause(partition: int) -> None:
+        app.consumer.pause_partitions([faust.types.TP(settings.topic, partition)])
+
+    pipeline = Pipeline(worker, topology, pause)
     register_agents(app, topology, pipeline)
     register_timers(app, settings, pipeline)
     lag = ConsumerLag(app, worker)
@@ -72,8 +76,12 @@ def register_agents(app: faust.App, topology: Topology, pipeline: Pipeline) -> N
 
     @app.agent(topology.source)
     async def consume(stream: Any) -> None:
-        async for event in stream.events():
-            await pipeline.handle(event.message)
+        # Acknowledged by hand: a message of a paused partition is left unacknowledged, so
+        # its offset is never committed and nothing is skipped (docs/operations.md).
+        manual = stream.noack()
+        async for event in manual.events():
+            if await pipeline.handle(event.message):
+                await manual.ack(event)
 
     @app.agent(topology.activities)
     async def accounts(stream: Any) -> None:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from faust.exceptions import ProducerSendError
 
 from tracker.core.accounts import AccountProcessor, pack
+from tracker.core.faults import PartitionFault
 from tracker.core.ingest import DeadLetter
 from tracker.core.partition import PartitionProcessor
 from tracker.core.pipeline_config import PipelineConfig
@@ -48,6 +49,9 @@ class WorkerState:
     redelivered: dict[int, int] = field(default_factory=dict)
     last_offsets: dict[int, int] = field(default_factory=dict)
     pending: PendingWrites = field(default_factory=PendingWrites)
+    # Input partitions paused after a fault in their timer, flush or restore: not
+    # processed and not acknowledged (so not committed) until a restart retries them.
+    failed: dict[int, PartitionFault] = field(default_factory=dict)
 
 
 @dataclass
@@ -64,18 +68,47 @@ class Topology:
 class Pipeline:
     """The worker's message handling, between Faust's streams and the pure processors."""
 
-    def __init__(self, worker: WorkerState, topology: Topology) -> None:
+    def __init__(
+        self,
+        worker: WorkerState,
+        topology: Topology,
+        pause: Callable[[int], None] = lambda _partition: None,
+    ) -> None:
         self.worker = worker
         self.topology = topology
+        self.pause = pause  # stops fetching an input partition (the consumer's pause)
+
+    # --- faults -----------------------------------------------------------------
+    def fault(self, partition: int, fault: PartitionFault, cause: BaseException) -> None:
+        """Pause a partition whose own work failed; the others go on (docs/operations.md)."""
+        if partition in self.worker.failed:
+            return
+        self.worker.failed[partition] = fault
+        # The frames only: an exception's text could quote customer data.
+        log.error(
+            "partition %d paused: %s (%s); it stays paused until the worker restarts\n%s",
+            partition,
+            fault,
+            type(cause).__name__,
+            "".join(traceback.format_tb(cause.__traceback__)),
+        )
+        self.pause(partition)
 
     # --- processors ---------------------------------------------------------------
-    def processor_for(self, partition: int) -> PartitionProcessor:
+    def processor_for(self, partition: int) -> PartitionProcessor | None:
+        """The partition's processor, restored on first use; None while it is paused."""
         worker = self.worker
+        if partition in worker.failed:
+            return None
         processor = worker.processors.get(partition)
         if processor is None:
             store = FaustStore(self.topology.table, partition, worker.pending)
             processor = worker.config.processor(partition, store)
-            processor.recover(now_ms())
+            try:
+                processor.recover(now_ms())
+            except Exception as exc:
+                self.fault(partition, PartitionFault("restoring state", -1), exc)
+                return None
             worker.processors[partition] = processor
             log.info(
                 "partition %d: state restored (applied offset %d)",
@@ -95,9 +128,15 @@ class Pipeline:
         return processor
 
     # --- messages -------------------------------------------------------------------
-    async def handle(self, message: Any) -> None:
-        """One input message: apply it, then send its dead letters and account activity."""
+    async def handle(self, message: Any) -> bool:
+        """One input message: apply it, then send its dead letters and account activity.
+
+        False: the partition is paused, the message was not applied and must not be
+        acknowledged (its offset is then never committed, so a restart retries it).
+        """
         processor = self.processor_for(message.partition)
+        if processor is None:
+            return False
         note_redelivery(self.worker, message.partition, message.offset, processor.applied_offset)
         try:
             letters = processor.process(
@@ -108,6 +147,10 @@ class Pipeline:
                 now_ms(),
                 control_of(message.headers),
             )
+        except PartitionFault as fault:  # the message is applied; its partition's work is not
+            self.fault(message.partition, fault, fault.__cause__ or fault)
+            await self._emit(processor, fault.letters, message.key)
+            return True
         except Exception as exc:  # a bug must not stop the partition: dead-letter and go on
             # The frames only: an exception's text could quote customer data.
             log.error(
@@ -118,8 +161,14 @@ class Pipeline:
                 "".join(traceback.format_tb(exc.__traceback__)),
             )
             letters = [processor.fail(message.value, message.offset, exc)]
+        await self._emit(processor, letters, message.key)
+        return True
+
+    async def _emit(
+        self, processor: PartitionProcessor, letters: list[DeadLetter], key: bytes | None = None
+    ) -> None:
         for letter in letters:
-            await self.send_letter(message.key, letter)
+            await self.send_letter(key, letter)
         pending = self.worker.pending
         for account, record in pack(processor.outbox):
             pending.track(await self.topology.activities.send(key=account.encode(), value=record))
@@ -183,15 +232,25 @@ class Pipeline:
         for tp in revoked:
             if tp.topic == worker.settings.topic:
                 worker.processors.pop(tp.partition, None)
+                worker.failed.pop(tp.partition, None)  # its next owner retries it
             elif tp.topic == activity_topic:
                 worker.accounts.pop(tp.partition, None)
 
     def housekeeping(self) -> None:
-        """The flush timer: idle rule, due sessions, expiry, then end the epoch."""
+        """The flush timer: idle rule, due sessions, expiry, then end the epoch.
+
+        A partition whose tick or flush raises is paused; the others go on.
+        """
         moment = now_ms()
-        for processor in list(self.worker.processors.values()):
-            processor.tick(moment)
-            processor.flush()
+        failed = self.worker.failed
+        for partition, processor in list(self.worker.processors.items()):
+            if partition in failed:
+                continue
+            try:
+                processor.tick(moment)
+                processor.flush()
+            except Exception as exc:
+                self.fault(partition, PartitionFault("housekeeping", processor.applied_offset), exc)
         for account in list(self.worker.accounts.values()):
             account.tick(moment)
             account.flush()

@@ -25,11 +25,12 @@ class FaustStore:
 
     def put(self, key: str, value: bytes) -> None:
         raw = key.encode()
+        # Sent first: if the producer refuses the write, the table is left as it was.
+        self.pending.track(self.table.send_changelog(self.partition, raw, value, "raw", "raw"))
         # A right-sized copy: orjson.dumps returns bytes in a buffer of at least 4 KiB
         # (orjson >= 3.12, not shrunk), ~5 KiB held per customer instead of ~1 KiB.
         self._rows[raw] = bytes(memoryview(value))
         self._key_partition[raw] = self.partition
-        self.pending.track(self.table.send_changelog(self.partition, raw, value, "raw", "raw"))
 
     def delete(self, key: str) -> None:
         raw = key.encode()

@@ -40,6 +40,20 @@ class StateRows(Collector):
         yield rows
 
 
+class PartitionHealth(Collector):
+    """``tracker_partition_failed{partition}``: 1 while a partition is paused after a fault."""
+
+    def __init__(self, worker: WorkerState) -> None:
+        self.worker = worker
+
+    def collect(self) -> Iterable[Metric]:
+        failed = gauge("tracker_partition_failed")
+        worker = self.worker
+        for partition in sorted({*worker.processors, *worker.failed}):
+            failed.add_metric([str(partition)], 1 if partition in worker.failed else 0)
+        yield failed
+
+
 class ConsumerLag:
     """Messages not yet processed per partition, from fetch high-waters and the broker.
 
@@ -96,6 +110,7 @@ def metrics_registry(
         )
     )
     registry.register(StateRows((topology.table, topology.account_table)))
+    registry.register(PartitionHealth(worker))
     return registry
 
 

@@ -1,0 +1,67 @@
+"""What a partition knows about its customer rows without reading them.
+
+For each row: when its open session ends (to close it as the watermark passes), its
+entry channel (for ``tracker_sessions_active``) and the day its state expires. Kept
+up to date by ``PartitionProcessor.store_row`` and rebuilt on recovery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+
+from tracker.core.customer import CustomerState
+from tracker.core.deadlines import DeadlineIndex
+from tracker.core.rows import NO_INDEX, IndexInfo, discard
+from tracker.core.state_store import DAY_MS
+
+
+@dataclass(slots=True)
+class RowIndex:
+    gap_ms: int
+    max_session_ms: int
+    retention_ms: int
+    deadlines: DeadlineIndex = field(default_factory=DeadlineIndex)  # open sessions' ends
+    active_sessions: dict[int, int] = field(default_factory=dict)  # entry channel -> open
+    expiries: dict[int, set[str]] = field(default_factory=dict)  # day -> customers
+
+    def info(self, state: CustomerState | None) -> IndexInfo:
+        if state is None or state.is_empty():
+            return NO_INDEX
+        session = state.session
+        deadline = entry = None
+        if session is not None:
+            deadline = session.deadline_ms(self.gap_ms, self.max_session_ms)
+            entry = session.entry_channel
+        if state.withdrawn:
+            expiry = state.withdrawn_until_ms
+        else:
+            expiry = state.last_activity_ms() + self.retention_ms
+        return IndexInfo(deadline, entry, expiry)
+
+    def move(self, key: str, before: IndexInfo, after: IndexInfo) -> None:
+        self.deadlines.move(key, before.deadline, after.deadline)
+        active = self.active_sessions
+        if before.entry != after.entry:
+            if before.entry is not None:
+                active[before.entry] -= 1
+            if after.entry is not None:
+                active[after.entry] = active.get(after.entry, 0) + 1
+        if before.expiry != after.expiry:
+            if before.expiry is not None:
+                discard(self.expiries, before.expiry // DAY_MS, key)
+            if after.expiry is not None:
+                self.expiries.setdefault(after.expiry // DAY_MS, set()).add(key)
+
+    def expiring(self, watermark_ms: int, budget: int) -> Iterator[tuple[int, str]]:
+        """(day, key) of rows whose expiry day the watermark reached, at most ``budget``."""
+        for day in sorted(d for d in self.expiries if d <= watermark_ms // DAY_MS):
+            for key in list(islice(self.expiries.get(day, ()), budget)):
+                yield day, key
+                budget -= 1
+            if budget <= 0:
+                return
+
+    def forget_expiry(self, day: int, key: str) -> None:
+        discard(self.expiries, day, key)
