@@ -19,7 +19,10 @@ def test_events_without_analytics_consent_are_dropped_before_state() -> None:
         ev("page_view", "ana", 0, analytics=False),
         ev("order", "ana", 1, analytics=False),
     )
-    assert h.counters() == {"tracker_events_dropped_total|no_consent": 2}
+    assert h.counters() == {
+        "tracker_events_dropped_total|no_consent": 2,
+        "tracker_events_received_total": 2,
+    }
     assert h.state("ana") is None
     assert h.store.get("0/c/" + h.p.pseudonyms.of("ana")) is None
 

@@ -48,7 +48,10 @@ def test_invalid_json_counts_once_in_the_processor_and_goes_to_the_dlq() -> None
     assert [x.reason for x in letters] == ["invalid_json"]
     assert letters[0].value == b"[1, 2, 3"
     assert ("tracker-reject-reason", b"invalid_json") in letters[0].headers()
-    assert h.counters() == {"tracker_events_rejected_total|invalid_json": 1}
+    assert h.counters() == {
+        "tracker_events_rejected_total|invalid_json": 1,
+        "tracker_events_received_total": 1,
+    }
 
 
 # --- invalid_event: one per array item ---------------------------------------------
@@ -142,7 +145,10 @@ def test_too_large_counted_once_with_configured_limits() -> None:
     h = Harness(max_message_bytes=1024, max_message_events=2)
     h.raw("ana", encode([ev("page_view", "ana", i) for i in range(3)]))
     h.raw("ana", encode(ev("page_view", "ana", 0, properties={"k": "x" * 1024})))
-    assert h.counters() == {"tracker_events_rejected_total|too_large": 2}
+    assert h.counters() == {
+        "tracker_events_rejected_total|too_large": 2,
+        "tracker_events_received_total": 2,
+    }
     assert [x.reason for x in h.letters] == ["too_large", "too_large"]
 
 
@@ -173,7 +179,10 @@ def test_no_consent_counted_as_dropped_not_rejected() -> None:
     h = Harness()
     letters = h.send(ev("page_view", "ana", 0, analytics=False, touchpoint="NOT VALID"))
     assert letters == []
-    assert h.counters() == {"tracker_events_dropped_total|no_consent": 1}
+    assert h.counters() == {
+        "tracker_events_dropped_total|no_consent": 1,
+        "tracker_events_received_total": 1,
+    }
     assert h.state("ana") is None  # nothing stored before the gate
 
 
@@ -212,7 +221,10 @@ def test_malformed_withdrawal_erases_in_the_processor() -> None:
 def test_withdrawal_without_usable_key_is_only_dropped() -> None:
     h = Harness()
     h.raw(None, encode(ev("consent", "ana", 0, analytics=False)))
-    assert h.counters() == {"tracker_events_dropped_total|no_consent": 1}
+    assert h.counters() == {
+        "tracker_events_dropped_total|no_consent": 1,
+        "tracker_events_received_total": 1,
+    }
 
 
 def test_valid_single_event_keeps_the_message_bytes() -> None:

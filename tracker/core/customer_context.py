@@ -71,6 +71,7 @@ class CustomerContext:
         if hashed is not None and is_duplicate_withdrawal(self.p.rules, state, hashed, at_ms):
             self.delta.count(counter_key("tracker_events_dropped_total", "duplicate"))
             return
+        self.delta.count(counter_key("tracker_consent_withdrawals_total"))
         self.delta.max_event_ms = max(self.delta.max_event_ms, at_ms)
         self._forget_in_account(state, at_ms)
         row.state = withdraw(self.p.rules, state, at_ms, "withdrawal", hashed, self.delta)

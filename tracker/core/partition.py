@@ -182,6 +182,7 @@ class PartitionProcessor:
         self.outbox.clear()
         self.applied_offset = self.aggregates.applied_offset = max(self.applied_offset, offset)
         ingest = Delta()
+        ingest.count(counter_key("tracker_events_received_total"))  # the message, as one item
         ingest.count(counter_key("tracker_events_rejected_total", "internal_error"))
         self._save_ingest(ingest)
         detail = f"{type(error).__name__}: {error}"[:1000]
@@ -224,6 +225,8 @@ class PartitionProcessor:
         offset: int,
         broker_ms: int,
     ) -> None:
+        # Every item ends in exactly one outcome (docs/metrics.md#conservation).
+        ingest.count(counter_key("tracker_events_received_total"))
         if isinstance(item, Reject):
             self._reject(ingest, letters, item, offset)
         elif isinstance(item, NoConsent) or (isinstance(item, Withdrawal) and customer.key is None):

@@ -137,6 +137,18 @@ def _counters() -> tuple[MetricSpec, ...]:
             Label("reason", DROP_REASONS),
         ),
         c("tracker_events_late_total", "Events older than the watermark minus the gap"),
+        c(
+            "tracker_events_received_total",
+            "Items the worker received: each event of a message, or the message once when it "
+            "could not be read as events",
+        ).with_note(
+            "received = events + rejected + dropped + consent withdrawals "
+            "(docs/metrics.md#conservation)."
+        ),
+        c(
+            "tracker_consent_withdrawals_total",
+            "Consent events with analytics: false that were applied (duplicates are dropped)",
+        ),
         *(
             c(f"tracker_sessions_{outcome}_total", f"Sessions {outcome}, by entry channel", CHANNEL)
             for outcome in SESSION_OUTCOMES

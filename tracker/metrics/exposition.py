@@ -72,6 +72,8 @@ ZEROS: dict[str, tuple[tuple[str, ...], ...]] = {
     "tracker_events_rejected_total": tuple((r,) for r in REJECT_REASONS),
     "tracker_events_dropped_total": tuple((r,) for r in DROP_REASONS),
     "tracker_events_late_total": ((),),
+    "tracker_events_received_total": ((),),
+    "tracker_consent_withdrawals_total": ((),),
     **{f"tracker_sessions_{outcome}_total": _CHANNEL_SERIES for outcome in SESSION_OUTCOMES},
     "tracker_orders_total": _CHANNEL_SERIES,
     "tracker_erasures_total": tuple((r,) for r in ERASURE_REASONS),
