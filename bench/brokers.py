@@ -46,11 +46,7 @@ def running(kind: str, root: Path) -> Iterator[RunningBroker]:
 
     cluster = KafkaCluster(root / "kafka", brokers=1, heap_mb=1024)
     with cluster:
-        pids = tuple(
-            node.process.pid
-            for node in cluster._nodes  # the JVM of each node
-            if node.process is not None
-        )
+        pids = cluster.pids()
         yield RunningBroker("kafka", cluster.bootstrap, pids, _kafka_version(cluster.lib_dir))
 
 

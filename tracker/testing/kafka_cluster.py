@@ -20,104 +20,51 @@ this cluster fail loudly, they never skip.
 
 from __future__ import annotations
 
-import argparse
 import atexit
-import base64
 import contextlib
-import ctypes
 import logging
 import os
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Self
+from typing import Any, Self
 
 # Not `from kafka import ...`: mypy takes the repo's kafka/ folder (pom.xml) for that package.
 from kafka.admin import KafkaAdminClient
 from kafka.consumer import KafkaConsumer
 from kafka.producer import KafkaProducer
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_LIB_DIR = REPO_ROOT / ".cache" / "kafka" / "lib"
-FETCH_HINT = "run scripts/fetch-kafka.sh (needs Maven and Maven Central) to download them"
+from tracker.testing.kafka_metadata import BrokerMetadata, PartitionInfo, fetch_metadata
+from tracker.testing.kafka_nodes import (
+    DEFAULT_LIB_DIR,
+    LOG4J2,
+    KafkaClusterError,
+    KafkaNode,
+    check_alive,
+    classpath,
+    format_storage,
+    free_ports,
+    java,
+    random_cluster_id,
+    server_properties,
+    spawn_node,
+    tail,
+)
+
+__all__ = [
+    "BrokerMetadata",
+    "KafkaCluster",
+    "KafkaClusterError",
+    "PartitionInfo",
+    "fetch_metadata",
+]
 
 _log = logging.getLogger(__name__)
-
-_LOG4J2 = """\
-status = warn
-appender.file.type = File
-appender.file.name = FILE
-appender.file.fileName = ${sys:kafka.logs.dir}/server.log
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = FILE
-logger.request.name = kafka.request.logger
-logger.request.level = WARN
-"""
-
-
-class KafkaClusterError(RuntimeError):
-    """The local Kafka cluster could not be set up, started or used."""
-
-
-@dataclass(frozen=True)
-class PartitionInfo:
-    """One partition as a broker's metadata answer describes it."""
-
-    leader: int
-    replicas: tuple[int, ...]
-    isr: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class BrokerMetadata:
-    """One broker's own answer to a Metadata request (its metadata cache)."""
-
-    brokers: frozenset[int]  # live (unfenced) brokers
-    topics: Mapping[str, Mapping[int, PartitionInfo]]  # only topics without error
-
-
-@dataclass
-class _Node:
-    node_id: int
-    port: int
-    controller_port: int
-    directory: Path
-    process: subprocess.Popen[bytes] | None = None
-    output: IO[bytes] | None = field(default=None, repr=False)
-
-    @property
-    def config_file(self) -> Path:
-        return self.directory / "server.properties"
-
-    @property
-    def data_dir(self) -> Path:
-        return self.directory / "data"
-
-    @property
-    def stdout_file(self) -> Path:
-        return self.directory / "stdout.log"
-
-    @property
-    def server_log(self) -> Path:
-        return self.directory / "server.log"
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
 
 
 class KafkaCluster:
@@ -164,11 +111,11 @@ class KafkaCluster:
         self.jvm_options = list(jvm_options)
         self.replication_factor = min(3, brokers)
         self.min_insync_replicas = 2 if brokers >= 3 else 1
-        self.cluster_id = _random_cluster_id()
-        ports = _free_ports(2 * brokers, reserved=broker_ports or ())
+        self.cluster_id = random_cluster_id()
+        ports = free_ports(2 * brokers, reserved=broker_ports or ())
         fixed = list(broker_ports) if broker_ports is not None else ports[:brokers]
         self._nodes = [
-            _Node(i, fixed[i], ports[brokers + i], self.workdir / f"node-{i}")
+            KafkaNode(i, fixed[i], ports[brokers + i], self.workdir / f"node-{i}")
             for i in range(brokers)
         ]
         self._started = False
@@ -195,22 +142,26 @@ class KafkaCluster:
     def is_running(self, i: int) -> bool:
         return self._node(i).running()
 
+    def pids(self) -> tuple[int, ...]:
+        """Process ids of the nodes' JVMs that were started (for resource measurements)."""
+        return tuple(n.process.pid for n in self._nodes if n.process is not None)
+
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> Self:
         """Write configs, format storage, start every node and wait until all answer."""
         if self._started:
             raise KafkaClusterError("cluster already started")
-        java = _java()
-        classpath = self._classpath()
+        java_path = java()
+        class_path = self._classpath()
         began = time.monotonic()
         self._prepare_workdir()
-        self._format_storage(java, classpath)
+        format_storage(self._nodes, self.cluster_id, self.workdir, java_path, class_path)
         self._started = True
         atexit.register(self.stop)
         try:
             for node in self._nodes:
-                self._spawn(node, java, classpath)
+                self._spawn(node, java_path, class_path)
             self.wait_ready(range(self.brokers))
         except BaseException:
             self.stop()
@@ -237,7 +188,7 @@ class KafkaCluster:
                 except subprocess.TimeoutExpired:
                     node.process.kill()
                     node.process.wait()
-            self._close_output(node)
+            node.close_output()
 
     def kill_broker(self, i: int) -> None:
         """SIGKILL node ``i`` (broker and its controller) and wait until it is gone."""
@@ -246,7 +197,7 @@ class KafkaCluster:
             raise KafkaClusterError(f"broker {i} is not running")
         node.process.kill()
         node.process.wait()
-        self._close_output(node)
+        node.close_output()
 
     def start_broker(self, i: int, timeout: float | None = None) -> None:
         """Restart node ``i`` on its old ports and storage; wait until the cluster sees it."""
@@ -255,7 +206,7 @@ class KafkaCluster:
             raise KafkaClusterError("start the cluster first")
         if node.running():
             raise KafkaClusterError(f"broker {i} is already running")
-        self._spawn(node, _java(), self._classpath())
+        self._spawn(node, java(), self._classpath())
         self.wait_ready([i], timeout=timeout)
 
     def wait_ready(self, nodes: Iterable[int], timeout: float | None = None) -> None:
@@ -270,7 +221,7 @@ class KafkaCluster:
         for i in nodes:
             node = self._node(i)
             while True:
-                self._check_alive(node)
+                check_alive(node)
                 expected = {n.node_id for n in self._nodes if n.running()}
                 answer = fetch_metadata(node.port)
                 seen = answer.brokers if answer is not None else frozenset()
@@ -280,7 +231,7 @@ class KafkaCluster:
                     raise KafkaClusterError(
                         f"broker {i} not ready after {limit:.0f}s "
                         f"(it sees live brokers {sorted(seen)}, expected {sorted(expected)}); "
-                        f"see {node.server_log}\n{_tail(node.server_log)}"
+                        f"see {node.server_log}\n{tail(node.server_log)}"
                     )
                 time.sleep(0.2)
 
@@ -381,350 +332,40 @@ class KafkaCluster:
 
     # ------------------------------------------------------------------ internals
 
-    def _node(self, i: int) -> _Node:
+    def _node(self, i: int) -> KafkaNode:
         if not 0 <= i < self.brokers:
             raise IndexError(f"no broker {i} in a {self.brokers}-node cluster")
         return self._nodes[i]
 
     def _classpath(self) -> str:
-        if not any(self.lib_dir.glob("kafka_2.13-*.jar")) or not any(
-            self.lib_dir.glob(".complete-*")
-        ):
-            raise KafkaClusterError(f"Apache Kafka jars not found in {self.lib_dir}: {FETCH_HINT}")
-        return str(self.lib_dir / "*")
+        return classpath(self.lib_dir)
 
     def _prepare_workdir(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        (self.workdir / "log4j2.properties").write_text(_LOG4J2)
+        (self.workdir / "log4j2.properties").write_text(LOG4J2)
         quorum = self._nodes[: min(3, self.brokers)]
         voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in quorum)
         for node in self._nodes:
             if node.directory.exists():  # left over from an earlier run in this workdir
                 shutil.rmtree(node.directory)
             node.directory.mkdir(parents=True)
-            settings = self._server_properties(node, voters)
+            settings = server_properties(
+                node, voters, self.replication_factor, self.min_insync_replicas, self.extra_config
+            )
             node.config_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
 
-    def _server_properties(self, node: _Node, voters: str) -> dict[str, str]:
-        rf = str(self.replication_factor)
-        isr = str(self.min_insync_replicas)
-        roles = "broker,controller" if node.node_id < 3 else "broker"
-        listeners = f"PLAINTEXT://{node.address}"
-        if roles != "broker":
-            listeners += f",CONTROLLER://127.0.0.1:{node.controller_port}"
-        settings = {
-            "process.roles": roles,
-            "node.id": str(node.node_id),
-            "controller.quorum.voters": voters,
-            "controller.listener.names": "CONTROLLER",
-            "listeners": listeners,
-            "advertised.listeners": f"PLAINTEXT://{node.address}",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "log.dirs": str(node.data_dir),
-            # Replication: survive one dead node with 3 (acks=all still writes to 2).
-            "default.replication.factor": rf,
-            "min.insync.replicas": isr,
-            "offsets.topic.replication.factor": rf,
-            "transaction.state.log.replication.factor": rf,
-            "transaction.state.log.min.isr": isr,
-            "share.coordinator.state.topic.replication.factor": rf,
-            "share.coordinator.state.topic.min.isr": isr,
-            "num.partitions": "1",
-            # Speed: small internal topics, no join delay, quick failure detection.
-            "offsets.topic.num.partitions": "5",
-            "transaction.state.log.num.partitions": "5",
-            "group.initial.rebalance.delay.ms": "0",
-            "broker.heartbeat.interval.ms": "500",
-            "broker.session.timeout.ms": "4000",
-            "controller.quorum.append.linger.ms": "5",
-            "log.initial.task.delay.ms": "1000",
-            # Compaction works on small test data: 1 MiB segments (the minimum),
-            # a cleaner that looks every second, and a small dedupe buffer.
-            "log.segment.bytes": "1048576",
-            "log.cleaner.enable": "true",
-            "log.cleaner.backoff.ms": "1000",
-            "log.cleaner.threads": "1",
-            "log.cleaner.dedupe.buffer.size": "16777216",
-            # Fewer threads on a small machine.
-            "num.network.threads": "2",
-            "num.io.threads": "4",
-            "background.threads": "4",
-            "num.recovery.threads.per.data.dir": "1",
-            "num.replica.fetchers": "1",
-        }
-        settings.update(self.extra_config)
-        return settings
-
-    def _format_storage(self, java: str, classpath: str) -> None:
-        procs = [
-            (
-                node,
-                subprocess.Popen(
-                    [
-                        java,
-                        "-Xmx256m",
-                        "-XX:TieredStopAtLevel=1",
-                        "-XX:+UseSerialGC",
-                        f"-Dlog4j2.configurationFile={self.workdir / 'log4j2.properties'}",
-                        f"-Dkafka.logs.dir={node.directory}",
-                        "-cp",
-                        classpath,
-                        "kafka.tools.StorageTool",
-                        "format",
-                        "--cluster-id",
-                        self.cluster_id,
-                        "--config",
-                        str(node.config_file),
-                    ],
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                ),
-            )
-            for node in self._nodes
-        ]
-        failures = []
-        for node, proc in procs:
-            out, _ = proc.communicate(timeout=120)
-            if proc.returncode != 0:
-                failures.append(f"node {node.node_id}: {out.decode(errors='replace')}")
-        if failures:
-            raise KafkaClusterError("kafka-storage format failed:\n" + "\n".join(failures))
-
-    def _spawn(self, node: _Node, java: str, classpath: str) -> None:
-        self._close_output(node)
-        node.output = node.stdout_file.open("ab")
-        node.process = subprocess.Popen(
-            [
-                java,
-                f"-Xmx{self.heap_mb}m",
-                "-Xms64m",
-                "-XX:+UseSerialGC",
-                "-XX:TieredStopAtLevel=1",
-                "-XX:-UsePerfData",
-                "-XX:+ExitOnOutOfMemoryError",
-                "-Djava.awt.headless=true",
-                *self.jvm_options,
-                f"-Dlog4j2.configurationFile={self.workdir / 'log4j2.properties'}",
-                f"-Dkafka.logs.dir={node.directory}",
-                "-cp",
-                classpath,
-                "kafka.Kafka",
-                str(node.config_file),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=node.output,
-            stderr=subprocess.STDOUT,
-            cwd=node.directory,
-            start_new_session=True,  # Ctrl-C reaches pytest, which then stops us
-            preexec_fn=_die_with_parent,
+    def _spawn(self, node: KafkaNode, java_path: str, class_path: str) -> None:
+        spawn_node(
+            node,
+            java_path,
+            class_path,
+            heap_mb=self.heap_mb,
+            jvm_options=self.jvm_options,
+            workdir=self.workdir,
         )
 
-    def _check_alive(self, node: _Node) -> None:
-        if node.process is None:
-            raise KafkaClusterError(f"broker {node.node_id} was never started")
-        code = node.process.poll()
-        if code is not None:
-            raise KafkaClusterError(
-                f"broker {node.node_id} exited with code {code}; see {node.server_log}\n"
-                f"{_tail(node.stdout_file)}\n{_tail(node.server_log)}"
-            )
 
-    @staticmethod
-    def _close_output(node: _Node) -> None:
-        if node.output is not None:
-            node.output.close()
-            node.output = None
+if __name__ == "__main__":  # python -m tracker.testing.kafka_cluster
+    from tracker.testing.kafka_cluster_cli import main
 
-
-# ---------------------------------------------------------------------- helpers
-
-
-def _java() -> str:
-    java_home = os.environ.get("JAVA_HOME")
-    candidate = Path(java_home) / "bin" / "java" if java_home else None
-    if candidate is not None and candidate.is_file():
-        return str(candidate)
-    found = shutil.which("java")
-    if found is None:
-        raise KafkaClusterError(
-            "java not found: Kafka needs a JDK 17+ on PATH or in JAVA_HOME "
-            "(apt-get install openjdk-17-jdk-headless)"
-        )
-    return found
-
-
-def _random_cluster_id() -> str:
-    """A Kafka ``Uuid`` string: 16 random bytes, URL-safe base64 without padding."""
-    while True:
-        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        if not text.startswith("-"):  # Kafka's own generator avoids these too
-            return text
-
-
-def _free_ports(count: int, reserved: Sequence[int] = ()) -> list[int]:
-    """``count`` distinct free TCP ports on 127.0.0.1, none of them in ``reserved``."""
-    sockets: list[socket.socket] = []
-    ports: list[int] = []
-    try:
-        while len(ports) < count:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sockets.append(sock)
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-            if port not in reserved:
-                ports.append(port)
-    finally:
-        for sock in sockets:
-            sock.close()
-    return ports
-
-
-def fetch_metadata(
-    port: int, topics: Sequence[str] = (), timeout: float = 2.0
-) -> BrokerMetadata | None:
-    """Ask the broker on 127.0.0.1:``port`` itself (not "any broker", as clients do)
-    for metadata, with a plain Metadata v4 request; None if it does not answer.
-    """
-    body = struct.pack(">i", len(topics))
-    for name in topics:
-        body += _kafka_string(name)
-    body += b"\x00"  # allow_auto_topic_creation = false
-    client_id = _kafka_string("kafka-cluster-probe")
-    request = struct.pack(">hhi", 3, 4, 1) + client_id + body  # api 3 = Metadata, v4
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-            sock.sendall(struct.pack(">i", len(request)) + request)
-            (size,) = struct.unpack(">i", _recv_exactly(sock, 4))
-            return _parse_metadata_v4(_recv_exactly(sock, size))
-    except (OSError, struct.error, ValueError):
-        return None
-
-
-def _kafka_string(text: str) -> bytes:
-    raw = text.encode()
-    return struct.pack(">h", len(raw)) + raw
-
-
-def _recv_exactly(sock: socket.socket, size: int) -> bytes:
-    chunks = bytearray()
-    while len(chunks) < size:
-        chunk = sock.recv(size - len(chunks))
-        if not chunk:
-            raise ValueError("connection closed")
-        chunks += chunk
-    return bytes(chunks)
-
-
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def take(self, fmt: str) -> int:
-        (value,) = struct.unpack_from(fmt, self.data, self.pos)
-        self.pos += struct.calcsize(fmt)
-        return int(value)
-
-    def string(self) -> str | None:
-        length = self.take(">h")
-        if length < 0:
-            return None
-        text = self.data[self.pos : self.pos + length].decode()
-        self.pos += length
-        return text
-
-    def int32s(self) -> tuple[int, ...]:
-        return tuple(self.take(">i") for _ in range(self.take(">i")))
-
-
-def _parse_metadata_v4(data: bytes) -> BrokerMetadata:
-    r = _Reader(data)
-    r.take(">i")  # correlation id
-    r.take(">i")  # throttle time
-    brokers = set()
-    for _ in range(r.take(">i")):
-        brokers.add(r.take(">i"))
-        r.string()  # host
-        r.take(">i")  # port
-        r.string()  # rack
-    r.string()  # cluster id
-    r.take(">i")  # controller id (a random live broker under KRaft)
-    topics: dict[str, dict[int, PartitionInfo]] = {}
-    for _ in range(r.take(">i")):
-        topic_error = r.take(">h")
-        name = r.string() or ""
-        r.take(">b")  # is_internal
-        partitions: dict[int, PartitionInfo] = {}
-        for _ in range(r.take(">i")):
-            partition_error = r.take(">h")
-            index = r.take(">i")
-            leader = r.take(">i")
-            replicas, isr = r.int32s(), r.int32s()
-            if partition_error == 0:
-                partitions[index] = PartitionInfo(leader, replicas, isr)
-        if topic_error == 0:
-            topics[name] = partitions
-    return BrokerMetadata(frozenset(brokers), topics)
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return f"({path} not written)"
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGKILL when the parent dies, so no broker outlives its test run.
-
-    Linux only (prctl); elsewhere a no-op. Note that the signal follows the *thread*
-    that started the node: start clusters from a thread that lives as long as they do.
-    """
-    with contextlib.suppress(OSError, AttributeError):
-        pr_set_pdeathsig = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run a cluster in the foreground until Ctrl-C (``python -m tracker.testing.kafka_cluster``)."""
-    parser = argparse.ArgumentParser(description="Run a local Apache Kafka (KRaft) cluster.")
-    parser.add_argument("--brokers", type=int, default=1)
-    parser.add_argument("--workdir", type=Path, default=REPO_ROOT / ".cache" / "kafka" / "run")
-    parser.add_argument(
-        "--port", type=int, default=None, help="first broker port (then +1, +2...); default: free"
-    )
-    parser.add_argument("--topic", action="append", default=[], help="NAME[:PARTITIONS]")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    _log.setLevel(logging.INFO)
-    stopping: list[int] = []
-
-    def request_stop(signum: int, _frame: object) -> None:
-        stopping.append(signum)
-
-    # Explicit handlers: a shell starts background jobs with SIGINT ignored.
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-    ports = [args.port + i for i in range(args.brokers)] if args.port else None
-    began = time.monotonic()
-    with KafkaCluster(args.workdir, args.brokers, broker_ports=ports) as cluster:
-        for spec in args.topic:
-            name, _, count = spec.partition(":")
-            cluster.create_topic(name, int(count or 1))
-        print(f"Kafka ready in {time.monotonic() - began:.1f}s", flush=True)
-        print(f"bootstrap:  {cluster.bootstrap}", flush=True)
-        print(f"TRACKER_BROKER={cluster.url}", flush=True)
-        print(f"logs:       {cluster.workdir}/node-*/server.log (Ctrl-C stops)", flush=True)
-        while not stopping:
-            if not all(cluster.is_running(i) for i in range(cluster.brokers)):
-                print("a broker exited; stopping the cluster", file=sys.stderr, flush=True)
-                return 1
-            time.sleep(0.5)
-        print("stopping ...", flush=True)
-    return 0
-
-
-if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,82 @@
+"""Step (c) of ``make bench`` and the soak: live streams at half the measured maximum rate.
+
+Produce-to-``/metrics`` latency on a live 1-event stream (with short timings,
+so the idle rule closes the last sessions within the run) and on 100-event
+batches; the soak watches resident memory under steady load.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from bench import latency, soak
+from bench.flame import categorize
+from bench.plan import LIVE_SETTINGS, SEED, SHORT_FETCH_WAIT, SHORT_FETCH_WAIT_LABEL, Context, log
+from bench.procs import BenchError
+from bench.streams import regroup, steady_stream
+from tracker.testing.traffic import Message
+
+
+def latencies(ctx: Context, maxima: dict[str, float]) -> None:
+    try:
+        _one_event(ctx, maxima["1 event"] / 2)
+        rate = maxima["100 events"] / 2
+        seconds = ctx.sizes.latency_seconds / 2
+        ctx.rep.latency.append(
+            latency.run(
+                ctx.bench,
+                "100 events",
+                functools.partial(steady, SEED + 2, rate, seconds, 100),
+                rate,
+                {},
+                live=False,
+            )
+        )
+        log(
+            f"latency 100 events: p50 {ctx.rep.latency[-1].p50_ms:.0f} ms, p99 {ctx.rep.latency[-1].p99_ms:.0f} ms"
+        )
+    except BenchError as exc:
+        ctx.rep.notes.append(f"latency: {exc}")
+        log(f"latency failed: {exc}")
+
+
+def _one_event(ctx: Context, rate: float) -> None:
+    """The live 1-event stream, under py-spy with --profile; and with the short fetch wait."""
+    seconds = ctx.sizes.latency_seconds
+    spy = ctx.profiles / "latency-1.txt" if ctx.profiles is not None else None
+    ctx.rep.latency.append(
+        latency.run(
+            ctx.bench,
+            "1 event",
+            functools.partial(steady, SEED + 1, rate, seconds, 1),
+            rate,
+            LIVE_SETTINGS,
+            live=True,
+            profile=spy,
+        )
+    )
+    if spy is not None and spy.exists():
+        ctx.rep.profiles["tracker worker, live 1-event stream"] = categorize(spy)
+    log(
+        f"latency 1 event: p50 {ctx.rep.latency[-1].p50_ms:.0f} ms, p99 {ctx.rep.latency[-1].p99_ms:.0f} ms"
+    )
+    if ctx.wanted("experiments"):
+        ctx.rep.latency.append(
+            latency.run(
+                ctx.bench,
+                f"1 event, {SHORT_FETCH_WAIT_LABEL}",
+                functools.partial(steady, SEED + 1, rate, seconds, 1),
+                rate,
+                {**LIVE_SETTINGS, **SHORT_FETCH_WAIT},
+                live=True,
+            )
+        )
+
+
+def soaked(ctx: Context, maxima: dict[str, float], minutes: float) -> None:
+    ctx.rep.soak = soak.run(ctx.bench, maxima["10 events"] / 2, minutes)
+    log(f"soak: RSS growth over the second half {ctx.rep.soak.growth_mib:.1f} MiB")
+
+
+def steady(seed: int, rate: float, seconds: float, batch: int, start_ms: int) -> list[Message]:
+    return regroup(steady_stream(seed, rate, seconds, start_ms), batch)
