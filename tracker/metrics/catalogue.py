@@ -11,8 +11,6 @@ Pure: no prometheus_client here, so documentation and the CLI can read it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from typing import Literal
 
 from tracker.core.accounts import PEOPLE_BUCKETS
 from tracker.core.contract import CHANNELS, EVENT_TYPES
@@ -20,8 +18,12 @@ from tracker.core.customer import SOURCES
 from tracker.core.labels import NPS_CATEGORIES, WINDOWS
 from tracker.core.partition import ERASURE_REASONS
 
-Kind = Literal["counter", "gauge", "histogram"]
-Process = Literal["worker", "collector"]
+# Defined in tracker.metrics.specs, importable from here where every metric is declared.
+from tracker.metrics.specs import Kind as Kind
+from tracker.metrics.specs import Label as Label
+from tracker.metrics.specs import MetricSpec as MetricSpec
+from tracker.metrics.specs import Process as Process
+from tracker.metrics.specs import UndeclaredMetricError as UndeclaredMetricError
 
 SESSION_OUTCOMES = ("started", "closed", "bounced", "engaged", "interacted", "converted")
 REJECT_REASONS = ("invalid_json", "invalid_event", "key_mismatch", "too_large", "future_timestamp")
@@ -37,53 +39,6 @@ COLLECTOR_CODES = ("202", "204", "400", "403", "413", "415", "429", "503")
 STATE_TABLES = ("tracker-state", "tracker-accounts")
 # The parts a worker's scrape is built from; one failing part leaves the others served.
 SCRAPE_PARTS = ("counters", "gauges", "accounts")
-
-
-@dataclass(frozen=True, slots=True)
-class Label:
-    """A label and its bounded values: a fixed set, or the setting that bounds them."""
-
-    name: str
-    values: tuple[str, ...] = ()
-    source: str = ""
-
-    def describe(self) -> str:
-        return ", ".join(self.values) if self.values else self.source
-
-
-@dataclass(frozen=True, slots=True)
-class MetricSpec:
-    name: str  # as exposed: counters end in _total
-    kind: Kind
-    help: str
-    labels: tuple[Label, ...] = ()
-    process: Process = "worker"
-    # Counter keys of the aggregates (the part before the first SEP) that feed this metric.
-    keys: tuple[str, ...] = ()
-    note: str = ""  # README only: what the help text leaves out
-
-    def with_note(self, note: str) -> MetricSpec:
-        return replace(self, note=note)
-
-    @property
-    def label_names(self) -> tuple[str, ...]:
-        return tuple(label.name for label in self.labels)
-
-    @property
-    def family(self) -> str:
-        """The family name in the text format's parser: counters without ``_total``."""
-        return self.name.removesuffix("_total") if self.kind == "counter" else self.name
-
-    def series(self) -> tuple[str, ...]:
-        """Sample names it may expose (``_created``: prometheus_client's, where it adds one)."""
-        if self.kind == "gauge":
-            return (self.name,)
-        suffixes = ("_bucket", "_sum", "_count") if self.kind == "histogram" else ("_total",)
-        return tuple(self.family + suffix for suffix in (*suffixes, "_created"))
-
-
-class UndeclaredMetricError(RuntimeError):
-    """A counter key that no declared metric exports: it would never be seen."""
 
 
 PARTITION = Label("partition", source="input partitions this worker owns (never standby copies)")
