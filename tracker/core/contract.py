@@ -25,7 +25,8 @@ from pydantic import (
     TypeAdapter,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 from tracker.core.bounds import (
     CAMPAIGN_MAX_CHARS,
@@ -57,8 +58,9 @@ Channel = Literal["web", "app", "social", "store", "email", "call_center", "part
 # unix numbers and offset-less strings, which devices then get silently wrong.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
+# [0-9], not \d: Python's \d takes any Unicode digit, JSON Schema's only ASCII ones.
 _RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 )
 
 
@@ -102,7 +104,14 @@ Timestamp = Annotated[
 Text64 = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Text128 = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Touchpoint = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_./:-]{1,64}$")]
-Properties = Annotated[dict[str, Any] | None, AfterValidator(_limit_properties)]
+Properties = Annotated[
+    dict[str, Any] | None,
+    AfterValidator(_limit_properties),
+    Field(
+        description=f"Free-form: at most {PROPERTIES_MAX_BYTES} bytes as compact JSON, "
+        f"nested at most {PROPERTIES_MAX_DEPTH} deep"
+    ),
+]
 
 
 class Consent(BaseModel):
@@ -217,9 +226,49 @@ def parse_event(data: Any) -> Event:
 _validate_event = EVENT_ADAPTER.validator.validate_python
 
 
+class _BoundedJsonSchema(GenerateJsonSchema):
+    """pydantic's JSON Schema plus the bounds it leaves out (docs/contract.md#bounds).
+
+    A client validating with ``schemas/``, or a test generating from it, then sees the
+    ranges the models enforce; what JSON Schema cannot say (the time range behind an
+    offset, the bytes of ``properties``) is in the descriptions.
+    """
+
+    def datetime_schema(self, schema: core_schema.DatetimeSchema) -> JsonSchemaValue:
+        json_schema = super().datetime_schema(schema)
+        json_schema["pattern"] = _RFC3339.pattern
+        json_schema["description"] = (
+            "RFC 3339 with an offset, between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z"
+        )
+        return json_schema
+
+    def decimal_schema(self, schema: core_schema.DecimalSchema) -> JsonSchemaValue:
+        json_schema = super().decimal_schema(schema)
+        low, high, places = schema.get("ge"), schema.get("le"), schema.get("decimal_places")
+        if low is not None and high is not None and places is not None:
+            json_schema["description"] = (
+                f"{low} to {high} with at most {places} decimals, as a JSON number or a string"
+            )
+        return json_schema
+
+    def get_decimal_pattern(self, schema: core_schema.DecimalSchema) -> str | None:
+        maximum, places = schema.get("le"), schema.get("decimal_places")
+        if schema.get("ge") != 0 or maximum is None or places is None:
+            return self.build_decimal_pattern(schema)
+        return _decimal_pattern(Decimal(str(maximum)), places)
+
+
+def _decimal_pattern(maximum: Decimal, places: int) -> str:
+    """Plain decimals from 0 to ``maximum`` with at most ``places`` decimals."""
+    digits = len(str(int(maximum))) - 1
+    if maximum != Decimal(10) ** digits:  # other maxima have no short exact pattern
+        return rf"^[0-9]+(\.[0-9]{{1,{places}}})?$"
+    return rf"^([0-9]{{1,{digits}}}(\.[0-9]{{1,{places}}})?|{int(maximum)}(\.0{{1,{places}}})?)$"
+
+
 def event_json_schema() -> dict[str, Any]:
     """The JSON Schema of one event, as published in ``schemas/``."""
-    schema = EVENT_ADAPTER.json_schema(mode="validation")
+    schema = EVENT_ADAPTER.json_schema(mode="validation", schema_generator=_BoundedJsonSchema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://touchpoint-tracker.dev/schemas/event.v1.json"
     schema["title"] = "Touchpoint event, schema_version 1"
