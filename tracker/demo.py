@@ -175,8 +175,8 @@ def render_summary(s: list[Sample], rate: float, url: str, shop: str | None = No
         f"   24h {int(t('tracker_reach', window='24h', channel='all')):>6}",
         f"sessions     active {int(t('tracker_sessions_active')):>5}   started"
         f" {int(t('tracker_sessions_started_total')):>6}   closed {int(t('tracker_sessions_closed_total')):>6}",
-        f"rates ({w})  bounce {_pct(t('tracker_bounce_rate', window=w))}   conversion"
-        f" {_pct(t('tracker_conversion_rate', window=w))}   interaction {_pct(t('tracker_interaction_rate', window=w))}",
+        f"rates ({w})  bounce {_pct(t('tracker_bounce_rate', window=w, channel='all'))}   conversion"
+        f" {_pct(t('tracker_conversion_rate', window=w, channel='all'))}   interaction {_pct(t('tracker_interaction_rate', window=w, channel='all'))}",
         f"orders       {int(t('tracker_orders_total')):>9}   revenue {revenue or '-'}",
         f"feedback     NPS {t('tracker_nps', window=w):6.1f}   CSAT {_pct(t('tracker_csat', window=w))}"
         f"   CES {t('tracker_ces', window=w):4.2f}",

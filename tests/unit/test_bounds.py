@@ -71,7 +71,7 @@ def test_the_largest_orders_sum_exactly_and_survive_a_restart() -> None:
 def test_revenue_window_gauges_are_exact_to_the_millionth() -> None:
     h = Harness()
     h.send(ev("order", "ana", 0, revenue="0.000001"), ev("order", "bo", 1, revenue="2.5"))
-    assert h.gauge("tracker_revenue_window", window="1h", currency="EUR") == 2.500001
+    assert h.gauge("tracker_revenue_window", window="1h", currency="EUR", channel="all") == 2.500001
 
 
 @pytest.mark.parametrize(

@@ -45,9 +45,9 @@ GUIDE_COUNTERS = {
 GUIDE_GAUGES = {
     "tracker_sessions_active": {"channel"},
     "tracker_reach": {"window", "channel"},
-    "tracker_bounce_rate": {"window"},
-    "tracker_conversion_rate": {"window"},
-    "tracker_interaction_rate": {"window"},
+    "tracker_bounce_rate": {"window", "channel"},
+    "tracker_conversion_rate": {"window", "channel"},
+    "tracker_interaction_rate": {"window", "channel"},
     "tracker_nps": {"window"},
     "tracker_csat": {"window"},
     "tracker_ces": {"window"},
@@ -104,6 +104,7 @@ BOUNDED: dict[str, set[str]] = {
     "people_le": {*(str(b) for b in PEOPLE_BUCKETS), "+Inf"},
     "channels": {str(n) for n in range(1, len(CHANNELS) + 1)},
     "part": set(SCRAPE_PARTS),
+    "position": {str(n) for n in range(1, len(LABELS.funnel) + 1)},
 }
 SECRETS = ("ana@example.com", "bob-device-7f3a", "evt-secret", "order-secret", "berlin-mitte")
 

@@ -92,35 +92,35 @@ def rate_stream() -> Harness:
 
 def test_rate_numerators_and_denominators(rate_stream: Harness) -> None:
     h = rate_stream
-    closed = [h.gauge("tracker_sessions_closed_window", window=w) for w in WINDOWS]
+    closed = [h.gauge("tracker_sessions_closed_window", window=w, channel="all") for w in WINDOWS]
     assert closed == [3, 4, 4, 4]
-    assert h.gauge("tracker_sessions_bounced_window", window="1h") == 1
-    assert h.gauge("tracker_sessions_bounced_window", window="24h") == 2
-    assert h.gauge("tracker_sessions_converted_window", window="1h") == 1
-    assert h.gauge("tracker_sessions_interacted_window", window="1h") == 1
+    assert h.gauge("tracker_sessions_bounced_window", window="1h", channel="all") == 1
+    assert h.gauge("tracker_sessions_bounced_window", window="24h", channel="all") == 2
+    assert h.gauge("tracker_sessions_converted_window", window="1h", channel="all") == 1
+    assert h.gauge("tracker_sessions_interacted_window", window="1h", channel="all") == 1
 
 
 def test_rates_over_sessions_closed_in_the_window(rate_stream: Harness) -> None:
     h = rate_stream
-    assert h.gauge("tracker_bounce_rate", window="1h") == pytest.approx(1 / 3)
-    assert h.gauge("tracker_conversion_rate", window="1h") == pytest.approx(1 / 3)
-    assert h.gauge("tracker_interaction_rate", window="1h") == pytest.approx(1 / 3)
-    assert h.gauge("tracker_bounce_rate", window="24h") == 0.5
-    assert h.gauge("tracker_conversion_rate", window="28d") == 0.25
-    assert h.gauge("tracker_interaction_rate", window="7d") == 0.25
+    assert h.gauge("tracker_bounce_rate", window="1h", channel="all") == pytest.approx(1 / 3)
+    assert h.gauge("tracker_conversion_rate", window="1h", channel="all") == pytest.approx(1 / 3)
+    assert h.gauge("tracker_interaction_rate", window="1h", channel="all") == pytest.approx(1 / 3)
+    assert h.gauge("tracker_bounce_rate", window="24h", channel="all") == 0.5
+    assert h.gauge("tracker_conversion_rate", window="28d", channel="all") == 0.25
+    assert h.gauge("tracker_interaction_rate", window="7d", channel="all") == 0.25
 
 
 def test_rates_without_closed_sessions_are_nan() -> None:
     h = Harness()
     h.send(ev("page_view", "ana", 0))  # open
     for gauge in ("tracker_bounce_rate", "tracker_conversion_rate", "tracker_interaction_rate"):
-        assert math.isnan(h.gauge(gauge, window="1h"))
+        assert math.isnan(h.gauge(gauge, window="1h", channel="all"))
 
 
 def test_open_sessions_are_not_in_the_rates_but_active() -> None:
     h = Harness()
     h.send(ev("page_view", "ana", 0, channel="app"), ev("page_view", "bob", 0, channel="email"))
-    assert h.gauge("tracker_sessions_closed_window", window="28d") == 0
+    assert h.gauge("tracker_sessions_closed_window", window="28d", channel="all") == 0
     assert h.gauge("tracker_sessions_active", channel="app") == 1
     assert h.gauge("tracker_sessions_active", channel="email") == 1
 
@@ -242,7 +242,7 @@ def test_revenue_per_session_over_sessions_closed_in_the_window() -> None:
     h.send(ev("page_view", "b", 0), ev("order", "b", MIN, revenue="12.50", currency="EUR"))
     h.send(ev("page_view", "c", 0))
     h.idle_to(2 * HOUR)
-    assert h.gauge("tracker_revenue_window", window="24h", currency="EUR") == 42.5
+    assert h.gauge("tracker_revenue_window", window="24h", currency="EUR", channel="all") == 42.5
     per_session = h.gauge("tracker_revenue_per_session", window="24h", currency="EUR")
     assert per_session == pytest.approx(42.5 / 3)
-    assert h.gauge("tracker_revenue_window", window="1h", currency="EUR") == 0
+    assert h.gauge("tracker_revenue_window", window="1h", currency="EUR", channel="all") == 0

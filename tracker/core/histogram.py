@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 MINUTE_MS = 60_000
-MINUTE_HORIZON = 26 * 60  # minutes: a 24 h window plus slack for the watermark
+# minutes: a 24 h window and the 24 h before it (the overview's change), plus slack
+MINUTE_HORIZON = 50 * 60
 HOUR_HORIZON = 92 * 24  # hours: a 90 d window plus slack
 
 

@@ -131,6 +131,8 @@ def close_session(rules: Rules, state: CustomerState, delta: Delta) -> None:
         if happened:
             delta.count(counter_key(f"tracker_sessions_{name}_total", entry))
             delta.bucket(f"sess:{name}", minute, 1)
+            # By entry channel too: the overview's channel table and per-channel rates.
+            delta.bucket(f"sess:{name}:{entry}", minute, 1)
     source = SOURCES[session.source]
     delta.count(counter_key("tracker_sessions_by_source_total", source))
     if session.orders:
@@ -247,11 +249,16 @@ def _update_reach(state: CustomerState, ev: EventView, delta: Delta) -> None:
 
 def _count_order(state: CustomerState, ev: EventView, delta: Delta) -> None:
     assert ev.revenue is not None and ev.currency is not None
-    delta.count(counter_key("tracker_orders_total", CHANNELS[ev.channel]))
+    channel = CHANNELS[ev.channel]
+    delta.count(counter_key("tracker_orders_total", channel))
     delta.add_revenue(ev.currency, ev.revenue)
     # Windowed revenue in millionths (exact: the contract allows six decimals) feeds the
     # revenue gauges. Rows written before kept cents under ``rev:``; exposition adds both.
-    delta.bucket(f"revu:{ev.currency}", minute_of(ev.at_ms), int(ev.revenue * MICROS))
+    minute, micros = minute_of(ev.at_ms), int(ev.revenue * MICROS)
+    delta.bucket(f"revu:{ev.currency}", minute, micros)
+    # Orders and revenue in a window by the order event's channel (the channel table).
+    delta.bucket(f"ord:{channel}", minute, 1)
+    delta.bucket(f"revu:{ev.currency}:{channel}", minute, micros)
     # Repurchase: customers whose newest / second-newest order lies in the window.
     before = state.order_times[:2]
     after = sorted([*before, ev.at_ms], reverse=True)[:2]
@@ -367,8 +374,10 @@ def _count_journey(rules: Rules, session: Session, delta: Delta) -> None:
         # One step can satisfy several funnel steps: an order placed on the checkout page.
         while reached < len(funnel) and _reaches(step, funnel[reached], names):
             reached += 1
+    minute = minute_of(session.last_ms)
     for name in funnel[:reached]:
         delta.count(counter_key("tracker_funnel_sessions_total", name))
+        delta.bucket(f"fun:{name}", minute, 1)  # the funnel of a window, as sessions close
     first_order = next((i for i, s in enumerate(steps) if s.kind == STEP_ORDER), None)
     if first_order is not None:
         before = steps[first_order - 1] if first_order > 0 else steps[first_order]

@@ -24,6 +24,7 @@ from tracker.metrics.specs import Label as Label
 from tracker.metrics.specs import MetricSpec as MetricSpec
 from tracker.metrics.specs import Process as Process
 from tracker.metrics.specs import UndeclaredMetricError as UndeclaredMetricError
+from tracker.metrics.specs import tables
 
 SESSION_OUTCOMES = ("started", "closed", "bounced", "engaged", "interacted", "converted")
 REJECT_REASONS = ("invalid_json", "invalid_event", "key_mismatch", "too_large", "future_timestamp")
@@ -43,6 +44,8 @@ SCRAPE_PARTS = ("counters", "gauges", "accounts")
 
 PARTITION = Label("partition", source="input partitions this worker owns (never standby copies)")
 CHANNEL = Label("channel", CHANNELS)
+# A window gauge by channel: "all" is every channel, so sum(x{channel="all"}) is the total.
+CHANNEL_ALL = Label("channel", (*CHANNELS, "all"))
 WINDOW = Label("window", tuple(WINDOWS))
 LOOKBACK = Label("window", source="TRACKER_REPURCHASE_LOOKBACK as a window (90d)")
 CURRENCY = Label("currency", source="TRACKER_CURRENCIES, else other")
@@ -175,6 +178,7 @@ def _gauges() -> tuple[MetricSpec, ...]:
     feedback |= {name: name for name in ("csat_satisfied", "csat_responses")}
     feedback |= {"ces_score_sum": "ces_sum", "ces_responses": "ces_responses"}
     closed = "among those closed in the window (by last event time)"
+    by_entry = "channel: the session's entry channel; all: every channel."
     revenue = "Order revenue with event time in the window, by currency"
     return (
         g(
@@ -186,17 +190,32 @@ def _gauges() -> tuple[MetricSpec, ...]:
             "tracker_reach",
             "Distinct consented customers with a counted event in the window",
             WINDOW,
-            Label("channel", (*CHANNELS, "all")),
+            CHANNEL_ALL,
         ),
-        *(w(f"tracker_sessions_{o}_window", f"Sessions {o} {closed}") for o in ("closed", *rates)),
         *(
-            w(
+            g(
+                f"tracker_sessions_{o}_window", f"Sessions {o} {closed}", WINDOW, CHANNEL_ALL
+            ).with_note(by_entry)
+            for o in ("closed", *rates)
+        ),
+        *(
+            g(
                 f"tracker_{rate}_rate",
                 f"{outcome.capitalize()} sessions / closed sessions in the window",
-            )
+                WINDOW,
+                CHANNEL_ALL,
+            ).with_note(by_entry)
             for outcome, rate in rates.items()
         ),
-        g("tracker_revenue_window", revenue, WINDOW, CURRENCY),
+        g(
+            "tracker_orders_window",
+            "Orders with event time in the window, by the order event's channel",
+            WINDOW,
+            CHANNEL_ALL,
+        ),
+        g("tracker_revenue_window", revenue, WINDOW, CURRENCY, CHANNEL_ALL).with_note(
+            "channel: the order event's; all: every channel."
+        ),
         g(
             "tracker_revenue_per_session",
             "Revenue in the window / sessions closed in the window",
@@ -230,9 +249,35 @@ def _gauges() -> tuple[MetricSpec, ...]:
             "Share of sessions reaching the previous funnel step but not this one",
             Label("step", source="TRACKER_FUNNEL steps after the first"),
         ),
+        g(
+            "tracker_funnel_sessions_window",
+            "Sessions closed in the window (by last event time) reaching each funnel step",
+            WINDOW,
+            STEP,
+        ),
+        g(
+            "tracker_funnel_step_info",
+            "The funnel steps in their configured order (position 1 is the first); always 1",
+            STEP,
+            Label("position", source="1 to the number of TRACKER_FUNNEL steps"),
+        ).with_note("Join on step to order a funnel panel: `* on (step) group_left (position)`."),
+        *_previous(),
         g("tracker_watermark_lag_seconds", "Wall clock minus the partition's watermark", PARTITION),
         g("tracker_consumer_lag", "Messages not yet processed", PARTITION),
         g("tracker_partitions_assigned", "Input partitions this worker owns"),
+    )
+
+
+def _previous() -> tuple[MetricSpec, ...]:
+    """The window just before the current one, for the overview's change (same length)."""
+    before = "in the window just before the current one (the 24 h before the last 24 h)"
+    return (
+        *(
+            _windowed(f"tracker_sessions_{o}_previous_window", f"Sessions {o} {before}")
+            for o in ("closed", "bounced", "converted")
+        ),
+        _windowed("tracker_orders_previous_window", f"Orders {before}"),
+        _gauge("tracker_revenue_previous_window", f"Order revenue {before}", WINDOW, CURRENCY),
     )
 
 
@@ -344,29 +389,4 @@ def undeclared(keys: Iterable[str]) -> set[str]:
 
 def markdown_table() -> str:
     """The README's metric tables: every metric, then the values of every label."""
-    rows = ["| metric | type | labels | exported by | meaning |", "|---|---|---|---|---|"]
-    for s in CATALOGUE.values():
-        meaning = f"{s.help}. {s.note}" if s.note else s.help
-        meaning = meaning.replace("|", "\\|")
-        rows.append(
-            f"| `{s.name}` | {s.kind} | {', '.join(s.label_names)} | {s.process} | {meaning} |"
-        )
-    rows += ["", "| label | values | metrics |", "|---|---|---|"]
-    users: dict[Label, list[str]] = {}
-    for s in CATALOGUE.values():
-        for label in s.labels:
-            users.setdefault(label, []).append(s.name)
-    # A label name with several value sets: the most used one goes without a list of metrics.
-    usual: dict[str, Label] = {}
-    for label, names in users.items():
-        if label.name not in usual or len(names) > len(users[usual[label.name]]):
-            usual[label.name] = label
-    for label, names in sorted(users.items(), key=lambda item: item[0].name):
-        values = ", ".join(f"`{v}`" for v in label.values) if label.values else label.source
-        where = ", ".join(f"`{n}`" for n in names)
-        if sum(lab.name == label.name for lab in users) == 1:
-            where = "all"
-        elif usual[label.name] == label and len(names) > 2:
-            where = "the others"
-        rows.append(f"| {label.name} | {values} | {where} |")
-    return "\n".join(rows)
+    return tables(CATALOGUE.values())

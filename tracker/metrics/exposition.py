@@ -14,17 +14,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
+from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from tracker.core.accounts import PEOPLE_BUCKETS, AccountProcessor
 from tracker.core.aggregates import SEP, Aggregates
-from tracker.core.bounds import MICROS
 from tracker.core.contract import CHANNELS, EVENT_TYPES
 from tracker.core.labels import WINDOWS
 from tracker.core.partition import ERASURE_REASONS, PartitionProcessor
@@ -37,11 +31,19 @@ from tracker.metrics.catalogue import (
     REJECT_REASONS,
     SCRAPE_PARTS,
     SESSION_OUTCOMES,
-    MetricSpec,
     UndeclaredMetricError,
     of_process,
-    spec,
     undeclared,
+)
+from tracker.metrics.families import counter, gauge, histogram
+from tracker.metrics.families import gauge_of as _gauge
+from tracker.metrics.windowed import (
+    feedback_gauges,
+    funnel_gauges,
+    order_gauges,
+    previous_gauges,
+    revenue_micros,
+    session_gauges,
 )
 
 # The reasons and outcomes are declared in the catalogue and still importable from here.
@@ -60,6 +62,7 @@ __all__ = [
     "counter",
     "gauge",
     "histogram",
+    "revenue_micros",
     "revenue_total",
 ]
 
@@ -209,11 +212,13 @@ class StateExporter(Collector):
                     [window, channel], window_sum(aggs, f"reach:{channel}", ref, seconds)
                 )
         yield reach
-        yield from _rate_gauges(aggs, ref)
-        yield from _revenue_gauges(aggs, ref, self.view.currencies)
-        yield from _feedback_gauges(aggs, ref)
+        yield from session_gauges(aggs, ref)
+        yield from order_gauges(aggs, ref, self.view.currencies)
+        yield from previous_gauges(aggs, ref, self.view.currencies)
+        yield from feedback_gauges(aggs, ref)
         yield from self._repurchase(aggs, ref)
         yield from self._funnel(aggs)
+        yield from funnel_gauges(aggs, ref, self.view.funnel)
         lag = gauge("tracker_watermark_lag_seconds")
         consumer = gauge("tracker_consumer_lag")
         for partition, processor in sorted(parts.items()):
@@ -245,105 +250,6 @@ class StateExporter(Collector):
         for i in range(1, len(steps)):
             drop.add_metric([steps[i]], 1 - ratio(counts[i], counts[i - 1]))
         yield drop
-
-
-def _rate_gauges(aggs: list[Aggregates], ref: int) -> Iterator[Metric]:
-    outcomes = ("closed", "bounced", "converted", "interacted", "engaged")
-    sums = {
-        (o, w): window_sum(aggs, f"sess:{o}", ref, s) for o in outcomes for w, s in WINDOWS.items()
-    }
-    for outcome in outcomes:
-        yield _gauge(
-            f"tracker_sessions_{outcome}_window", [([w], sums[(outcome, w)]) for w in WINDOWS]
-        )
-    names = {"bounced": "bounce", "converted": "conversion", "interacted": "interaction"}
-    names["engaged"] = "engagement"
-    for outcome, rate in names.items():
-        yield _gauge(
-            f"tracker_{rate}_rate",
-            [([w], ratio(sums[(outcome, w)], sums[("closed", w)])) for w in WINDOWS],
-        )
-
-
-def _revenue_gauges(
-    aggs: list[Aggregates], ref: int, currencies: tuple[str, ...]
-) -> Iterator[Metric]:
-    revenue = gauge("tracker_revenue_window")
-    per_session = gauge("tracker_revenue_per_session")
-    for window, seconds in WINDOWS.items():
-        closed = window_sum(aggs, "sess:closed", ref, seconds)
-        for currency in currencies:
-            micros = revenue_micros(aggs, currency, ref, seconds)
-            revenue.add_metric([window, currency], micros / MICROS)
-            per_session.add_metric([window, currency], ratio(micros, closed) / MICROS)
-    yield revenue
-    yield per_session
-
-
-def revenue_micros(aggs: list[Aggregates], currency: str, ref: int, seconds: int) -> int:
-    """Revenue of the window in millionths: ``revu:`` buckets, plus ``rev:`` cents of older rows."""
-    cents = window_sum(aggs, f"rev:{currency}", ref, seconds)
-    micros = window_sum(aggs, f"revu:{currency}", ref, seconds)
-    return int(micros + cents * (MICROS // 100))
-
-
-def _feedback_gauges(aggs: list[Aggregates], ref: int) -> Iterator[Metric]:
-    names = (
-        "nps_promoters",
-        "nps_detractors",
-        "nps_responses",
-        "csat_satisfied",
-        "csat_responses",
-        "ces_sum",
-        "ces_responses",
-    )
-    sums = {(n, w): window_sum(aggs, f"fb:{n}", ref, s) for n in names for w, s in WINDOWS.items()}
-    exported = {"ces_sum": "ces_score_sum"}
-    for name in names:
-        yield _gauge(
-            f"tracker_{exported.get(name, name)}_window",
-            [([w], sums[(name, w)]) for w in WINDOWS],
-        )
-    nps, csat, ces = [], [], []
-    for w in WINDOWS:
-        responses = sums[("nps_responses", w)]
-        score = ratio(100 * (sums[("nps_promoters", w)] - sums[("nps_detractors", w)]), responses)
-        nps.append(([w], score))
-        csat.append(([w], ratio(sums[("csat_satisfied", w)], sums[("csat_responses", w)])))
-        ces.append(([w], ratio(sums[("ces_sum", w)], sums[("ces_responses", w)])))
-    yield _gauge("tracker_nps", nps)
-    yield _gauge("tracker_csat", csat)
-    yield _gauge("tracker_ces", ces)
-
-
-# --- families from the catalogue ------------------------------------------------
-def counter(name: str) -> CounterMetricFamily:
-    s = _declared(name, "counter")
-    return CounterMetricFamily(s.name, s.help, labels=list(s.label_names))
-
-
-def gauge(name: str) -> GaugeMetricFamily:
-    s = _declared(name, "gauge")
-    return GaugeMetricFamily(s.name, s.help, labels=list(s.label_names))
-
-
-def histogram(name: str) -> HistogramMetricFamily:
-    s = _declared(name, "histogram")
-    return HistogramMetricFamily(s.name, s.help, labels=list(s.label_names))
-
-
-def _declared(name: str, kind: str) -> MetricSpec:
-    s = spec(name)
-    if s.kind != kind:
-        raise UndeclaredMetricError(f"{name} is declared a {s.kind}, not a {kind}")
-    return s
-
-
-def _gauge(name: str, samples: list[tuple[list[str], float]]) -> GaugeMetricFamily:
-    family = gauge(name)
-    for label_values, value in samples:
-        family.add_metric(label_values, value)
-    return family
 
 
 def _by_metric(counters: Mapping[str, int]) -> dict[str, dict[tuple[str, ...], int]]:

@@ -5,6 +5,7 @@ Pure, like the catalogue that declares every metric with these.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -57,3 +58,34 @@ class MetricSpec:
 
 class UndeclaredMetricError(RuntimeError):
     """A counter key that no declared metric exports: it would never be seen."""
+
+
+def tables(specs: Iterable[MetricSpec]) -> str:
+    """Markdown tables: every metric, then the values of every label."""
+    specs = tuple(specs)
+    rows = ["| metric | type | labels | exported by | meaning |", "|---|---|---|---|---|"]
+    for s in specs:
+        meaning = f"{s.help}. {s.note}" if s.note else s.help
+        meaning = meaning.replace("|", "\\|")
+        rows.append(
+            f"| `{s.name}` | {s.kind} | {', '.join(s.label_names)} | {s.process} | {meaning} |"
+        )
+    rows += ["", "| label | values | metrics |", "|---|---|---|"]
+    users: dict[Label, list[str]] = {}
+    for s in specs:
+        for label in s.labels:
+            users.setdefault(label, []).append(s.name)
+    # A label name with several value sets: the most used one goes without a list of metrics.
+    usual: dict[str, Label] = {}
+    for label, names in users.items():
+        if label.name not in usual or len(names) > len(users[usual[label.name]]):
+            usual[label.name] = label
+    for label, names in sorted(users.items(), key=lambda item: item[0].name):
+        values = ", ".join(f"`{v}`" for v in label.values) if label.values else label.source
+        where = ", ".join(f"`{n}`" for n in names)
+        if sum(lab.name == label.name for lab in users) == 1:
+            where = "all"
+        elif usual[label.name] == label and len(names) > 2:
+            where = "the others"
+        rows.append(f"| {label.name} | {values} | {where} |")
+    return "\n".join(rows)
