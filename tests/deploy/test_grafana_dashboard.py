@@ -225,3 +225,34 @@ def test_provisioning_points_at_prometheus_and_the_dashboards() -> None:
     (provider,) = providers["providers"]
     assert provider["type"] == "file"
     assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+
+
+def funnel_panel() -> dict[str, Any]:
+    (panel,) = [p for p in _panels(_dashboard()["panels"]) if p["title"].startswith("Funnel:")]
+    return panel
+
+
+def test_the_funnel_panel_keeps_the_configured_order() -> None:
+    """The steps are a setting: rows are sorted by the exported position, not count or name."""
+    panel = funnel_panel()
+    (target,) = panel["targets"]
+    expr = " ".join(target["expr"].split())
+    assert "tracker_funnel_sessions_total" in expr
+    assert (
+        "* on (step) group_left (position) max by (step, position) (tracker_funnel_step_info)"
+        in (expr)
+    )
+    assert "sort" not in expr and "topk" not in expr
+    assert target["format"] == "table" and target["instant"] is True
+    convert, sort = panel["transformations"]
+    assert convert["id"] == "convertFieldType"
+    assert convert["options"]["conversions"] == [
+        {"targetField": "position", "destinationType": "number"}
+    ]
+    assert sort == {
+        "id": "sortBy",
+        "options": {"fields": {}, "sort": [{"field": "position", "desc": False}]},
+    }
+    # One bar per row, named by its step.
+    assert panel["options"]["reduceOptions"]["values"] is True
+    assert panel["fieldConfig"]["defaults"]["displayName"] == "${__data.fields.step}"
