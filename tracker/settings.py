@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     replication_factor: int = Field(1, ge=1, description="replication of created topics")
     broker_session_timeout: float = Field(6, gt=0, description="consumer-group session timeout")
     web_host: str = Field("127.0.0.1", description="interface the worker's HTTP server binds")
+    grafana_url: str = Field(
+        "",
+        description="Grafana base URL (https://grafana.example): the overview page links"
+        " each figure to its dashboard panel; empty: no links",
+    )
     # Each kafka_<x> is field <x> of KafkaSecurity (tracker/kafka/connection.py).
     kafka_security_protocol: SecurityProtocol = Field(
         "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
@@ -193,6 +198,13 @@ class Settings(BaseSettings):
             if not re.fullmatch(r"[A-Z]{3}", code):
                 raise ValueError(f"{code!r} is not an ISO 4217 code (3 upper-case letters)")
         return value
+
+    @field_validator("grafana_url")
+    @classmethod
+    def _grafana_url(cls, value: str) -> str:
+        if value and not re.match(r"^https?://\S+$", value):
+            raise ValueError("an http:// or https:// URL, or empty")
+        return value.rstrip("/")
 
     @field_validator("collector_allowed_origins", "collector_bot_user_agents", mode="before")
     @classmethod

@@ -43,7 +43,7 @@ def build_worker_app(worker: WorkerState, bootstrap: str) -> faust.App:
     async def _refresh_end_offsets() -> None:
         await lag.refresh()
 
-    register_pages(app, worker, metrics_registry(worker, topology, lag))
+    register_pages(app, worker, metrics_registry(worker, topology, lag), lag)
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -21,6 +22,8 @@ log = logging.getLogger("tracker.stream.worker")
 # aiohttp refuses a charset inside content_type; Prometheus reads text format 0.0.4 without it.
 METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST.split(";")[0]
 END_OFFSETS_INTERVAL_S = 5.0
+# No answer from the broker for this long: the overview page says the broker is lost.
+BROKER_LOST_AFTER_S = 4 * END_OFFSETS_INTERVAL_S
 
 
 class StateRows(Collector):
@@ -66,16 +69,35 @@ class ConsumerLag:
         self.app = app
         self.worker = worker
         self.end_offsets: dict[int, int] = {}
+        self.started = time.monotonic()
+        self.answered: float | None = None  # when the broker last answered
 
     async def refresh(self) -> None:
         topic = self.worker.settings.topic
         tps = [faust.types.TP(topic, p) for p in sorted(self.worker.processors)]
+        if not tps:  # nothing to ask about: a later assignment starts a fresh wait
+            self.started, self.answered = time.monotonic(), None
+            return
         try:
-            found = await self.app.consumer.highwaters(*tps) if tps else {}
+            # Bounded: a lost broker must not hold the timer until the client gives up.
+            found = await asyncio.wait_for(
+                self.app.consumer.highwaters(*tps), timeout=END_OFFSETS_INTERVAL_S
+            )
         except Exception as exc:  # a rebalance or broker failover: keep the last answer
             log.debug("end offsets not refreshed: %r", exc)
             return
+        self.answered = time.monotonic()
         self.end_offsets.update({tp.partition: int(offset) for tp, offset in found.items()})
+
+    def broker(self) -> str:
+        """``connected``, ``lost`` (no answer for a while), ``waiting`` (none yet) or
+        ``idle`` (no partition to ask about)."""
+        if not self.worker.processors:
+            return "idle"
+        last = self.answered if self.answered is not None else self.started
+        if time.monotonic() - last > BROKER_LOST_AFTER_S:
+            return "lost"
+        return "connected" if self.answered is not None else "waiting"
 
     def __call__(self, partition: int) -> int | None:
         processor = self.worker.processors.get(partition)
@@ -114,13 +136,16 @@ def metrics_registry(
     return registry
 
 
-def register_pages(app: faust.App, worker: WorkerState, registry: CollectorRegistry) -> None:
+def register_pages(
+    app: faust.App, worker: WorkerState, registry: CollectorRegistry, lag: ConsumerLag
+) -> None:
     """Routes of the worker's web server, and the timer that samples the page's history."""
     history = History()
     page_html = (resources.files("tracker") / "static" / "overview.html").read_bytes()
+    grafana_url = worker.settings.grafana_url
 
     def current_overview() -> dict[str, Any]:
-        return overview(parse_exposition(generate_latest(registry).decode()))
+        return overview(parse_exposition(generate_latest(registry).decode()), grafana_url)
 
     @app.timer(interval=history.interval_s)  # type: ignore[untyped-decorator]
     async def _sample_history() -> None:
@@ -136,7 +161,13 @@ def register_pages(app: faust.App, worker: WorkerState, registry: CollectorRegis
 
     @app.page("/api/overview")
     async def overview_api(web: Any, _request: Any) -> Any:
-        return web.json({"overview": current_overview(), "history": history.as_list()})
+        status = {
+            "broker": lag.broker(),
+            "ready": worker.ready and not app.rebalancing,
+            "partitions": len(worker.processors),
+        }
+        body = {"overview": current_overview(), "history": history.as_list(), "status": status}
+        return web.json(body)
 
     @app.page("/healthz")
     async def healthz(web: Any, _request: Any) -> Any:
