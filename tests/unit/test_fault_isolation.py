@@ -21,6 +21,9 @@ from tracker.metrics.samples import parse_exposition, total
 from tracker.stream.pipeline import Pipeline, Topology, WorkerState
 from tracker.stream.web import PartitionHealth
 
+# Failures are injected on purpose here: their internal_error is the subject, not a bug.
+pytestmark = pytest.mark.internal_error_expected
+
 
 class BrokenError(RuntimeError):
     pass
@@ -108,7 +111,8 @@ def test_a_fault_after_the_write_keeps_the_message_and_sends_its_dead_letters(
         type(h.p), "_close_due", lambda _self: (_ for _ in ()).throw(BrokenError("index"))
     )
     pipeline, paused, dlq = _pipeline({2: h.p})
-    batch = encode([ev("page_view", "ana", 60), {"not": "an event"}])
+    invalid = {"consent": {"analytics": True}, "not": "an event"}  # claims consent: a letter
+    batch = encode([ev("page_view", "ana", 60), invalid])
     acked = asyncio.run(pipeline.handle(_message(2, 0, batch)))
     assert acked is True  # applied and written: a restart would skip it by its offset
     assert paused == [2]

@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.hostile import DISTINCT_TOUCHPOINTS, KINDS, hostile_stream
 from tracker.core.bounds import PROPERTIES_MAX_DEPTH
-from tracker.core.ingest import Limits, Reject, Valid, classify
+from tracker.core.ingest import Limits, NoConsent, Reject, Valid, classify
 from tracker.settings import Settings
 from tracker.stream.freeze import FreezeGuard
 from tracker.testing.streams import counter_table, expected_samples, generated_messages
@@ -58,8 +58,11 @@ def test_properties_within_the_depth_bound_are_valid(depth: int) -> None:
 
 
 def test_deep_batch_items_are_dead_lettered_with_bytes() -> None:
-    deep_object = b"[" * 300 + b"]" * 300
-    deeper = b"[" * 1000 + b"]" * 1000
+    def claiming_consent(inner: bytes) -> bytes:
+        return b'{"consent":{"analytics":true},"x":' + inner + b"}"
+
+    deep_object = claiming_consent(b"[" * 300 + b"]" * 300)
+    deeper = claiming_consent(b"[" * 1000 + b"]" * 1000)
     value = b"[" + orjson.dumps(event()) + b"," + deep_object + b"," + deeper + b"]"
     items = classify("c1", value, Limits())
     assert isinstance(items[0], Valid)
@@ -67,6 +70,14 @@ def test_deep_batch_items_are_dead_lettered_with_bytes() -> None:
     assert [r.reason for r in rejects] == ["invalid_event", "invalid_event"]
     assert rejects[0].raw == deep_object  # re-serialized by the standard library
     assert rejects[1].raw  # too deep even for that: a placeholder, never an exception
+
+
+def test_deep_batch_items_without_consent_are_dropped_not_dead_lettered() -> None:
+    deep = b"[" * 1000 + b"]" * 1000  # not an object: no consent to read
+    value = b"[" + orjson.dumps(event()) + b"," + deep + b"]"
+    items = classify("c1", value, Limits())
+    assert isinstance(items[0], Valid)
+    assert isinstance(items[1], NoConsent)
 
 
 def test_fuzzed_stream_is_fully_classified_by_the_reference() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import orjson
@@ -46,8 +47,11 @@ def test_invalid_json_counts_once_in_the_processor_and_goes_to_the_dlq() -> None
     h = Harness()
     letters = h.raw("ana", b"[1, 2, 3")
     assert [x.reason for x in letters] == ["invalid_json"]
-    assert letters[0].value == b"[1, 2, 3"
+    # Its consent could not be read: a digest of the bytes, never the bytes.
+    assert letters[0].value is None
+    assert (letters[0].size, letters[0].sha256) == (8, hashlib.sha256(b"[1, 2, 3").hexdigest())
     assert ("tracker-reject-reason", b"invalid_json") in letters[0].headers()
+    assert ("tracker-letter", b"digest") in letters[0].headers()
     assert h.counters() == {
         "tracker_events_rejected_total|invalid_json": 1,
         "tracker_events_received_total": 1,
@@ -61,7 +65,8 @@ def test_invalid_event_per_array_item() -> None:
     good = ev("page_view", "ana", 0)
     bad = ev("page_view", "ana", 1, channel="fax")
     items = classify("ana", encode([good, bad, 7, [good], good]), LIMITS)
-    assert kinds(items) == ["Valid", "invalid_event", "invalid_event", "invalid_event", "Valid"]
+    # 7 and [good] are no objects: no consent can be read from them.
+    assert kinds(items) == ["Valid", "invalid_event", "NoConsent", "NoConsent", "Valid"]
 
 
 def test_single_bad_event_keeps_its_original_bytes_and_a_readable_detail() -> None:
@@ -83,15 +88,51 @@ def test_batch_item_reject_carries_that_item_only() -> None:
     assert h.total("tracker_events_total", event_type="page_view") == 1
 
 
-def test_missing_consent_is_invalid_not_no_consent() -> None:
-    items = classify("ana", encode(ev("page_view", "ana", 0, consent=None)), LIMITS)
-    assert kinds(items) == ["invalid_event"]
-    items = classify(
-        "ana",
-        encode(ev("page_view", "ana", 0, consent={"analytics": "false", "marketing": False})),
-        LIMITS,
-    )
-    assert kinds(items) == ["invalid_event"]
+UNREADABLE_CONSENT: list[Any] = [
+    None,  # missing (ev() removes a None field)
+    {},
+    {"marketing": True},
+    {"analytics": None, "marketing": False},
+    {"analytics": "true", "marketing": True},
+    {"analytics": "false", "marketing": False},
+    {"analytics": 1, "marketing": True},
+    [True],
+    "granted",
+    True,
+]
+
+
+@pytest.mark.parametrize("consent", UNREADABLE_CONSENT)
+def test_missing_null_empty_or_malformed_consent_is_no_consent(consent: Any) -> None:
+    items = classify("ana", encode(ev("page_view", "ana", 0, consent=consent)), LIMITS)
+    assert kinds(items) == ["NoConsent"]
+    raw_null = encode({**ev("page_view", "ana", 0), "consent": None})  # an explicit null
+    assert kinds(classify("ana", raw_null, LIMITS)) == ["NoConsent"]
+
+
+@pytest.mark.parametrize("consent", UNREADABLE_CONSENT)
+def test_an_event_without_readable_consent_is_never_stored_or_dead_lettered(
+    consent: Any,
+) -> None:
+    h = Harness()
+    raw = encode(ev("page_view", "anna@example.com", 0, consent=consent, channel="fax"))
+    assert h.raw("anna@example.com", raw) == []  # malformed too: still no letter
+    assert h.counters() == {
+        "tracker_events_dropped_total|no_consent": 1,
+        "tracker_events_received_total": 1,
+    }
+    assert h.state("anna@example.com") is None
+    assert all(b"anna@example.com" not in v for v in h.store.rows.values())
+
+
+def test_only_events_claiming_consent_reach_the_dlq_and_they_reach_it_whole() -> None:
+    h = Harness()
+    claims = ev("page_view", "ana", 0, channel="fax")  # analytics: true, but invalid
+    denied = ev("page_view", "ana", 0, channel="fax", consent={"analytics": False})
+    letters = h.raw("ana", encode([claims, denied, {"event_type": "page_view"}]))
+    assert [orjson.loads(x.value or b"") for x in letters] == [claims]
+    assert ("tracker-letter", b"event") in letters[0].headers()
+    assert h.total("tracker_events_dropped_total", reason="no_consent") == 2
 
 
 # --- key_mismatch --------------------------------------------------------------------
@@ -235,12 +276,14 @@ def test_valid_single_event_keeps_the_message_bytes() -> None:
     assert not isinstance(item, NoConsent)
 
 
+@pytest.mark.internal_error_expected
 def test_a_message_the_logic_fails_on_is_counted_and_dead_lettered() -> None:
     h = Harness()
     h.offset += 1
     letter = h.p.fail(b'{"boom": 1}', h.offset, RuntimeError("unexpected"))
     assert letter.reason == "internal_error"
-    assert letter.value == b'{"boom": 1}'
+    assert letter.value is None  # whether it was consented was never settled: a digest
+    assert letter.sha256 == hashlib.sha256(b'{"boom": 1}').hexdigest()
     assert h.total("tracker_events_rejected_total", reason="internal_error") == 1
     h.send(ev("page_view", "ana", 0))  # the partition goes on
     assert h.total("tracker_events_total") == 1

@@ -29,6 +29,9 @@ from tracker.core.state_store import DAY_MS, StateStore, end_epoch
 
 PEOPLE_BUCKETS = (1, 2, 3, 5, 10, 20, 50)
 PEOPLE_WINDOW_MS = 28 * DAY_MS  # people count toward an account for the longest reach window
+# Accounts one person's row remembers acting for (so an erasure reaches all of them); a
+# person acting for more at once leaves the one of their oldest activity.
+MAX_ACCOUNTS_PER_PERSON = 16
 
 
 @dataclass(frozen=True, slots=True)

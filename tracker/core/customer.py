@@ -64,7 +64,14 @@ class CustomerState:
     order_times: list[int] = field(default_factory=list)  # newest two, newest first
     seen_ids: dict[int, int] = field(default_factory=dict)  # event-id hash -> event time
     withdrawn_until_ms: int = -1  # >= 0: a withdrawal marker, nothing else is kept
-    account: str | None = None  # pseudonymous account of the last event, if any
+    # Pseudonymous B2B accounts the customer acted for -> their latest event there: an
+    # erasure makes every one of them forget the customer (tracker.core.accounts).
+    accounts: dict[str, int] = field(default_factory=dict)
+    # Dead letters keyed by this customer so far and the broker time of the newest: an
+    # erasure tombstones their DLQ keys (tracker.core.letters); a marker keeps both.
+    letters: int = 0
+    last_letter_ms: int = -1
+    capped_at_ms: int = -1  # when the de-duplication memory last hit its cap (and counted)
 
     @property
     def withdrawn(self) -> bool:
@@ -76,6 +83,7 @@ class CustomerState:
             and self.last_seen_ms < 0
             and not self.order_times
             and not self.withdrawn
+            and not self.letters
         )
 
     def last_activity_ms(self) -> int:
@@ -116,7 +124,9 @@ def encode_state(state: CustomerState, touchpoints: Sequence[str]) -> list[Any]:
         state.order_times,
         [v for pair in state.seen_ids.items() for v in pair],
         state.withdrawn_until_ms,
-        state.account,
+        [v for pair in state.accounts.items() for v in pair],
+        [state.letters, state.last_letter_ms],
+        state.capped_at_ms,
     ]
 
 
@@ -140,7 +150,8 @@ def decode_state(data: list[Any], touchpoints: Sequence[str]) -> CustomerState:
 
     A label the allow-list no longer has becomes ``other``, as a new event's would.
     """
-    raw_session, last_seen, by_channel, orders, seen, withdrawn, account = data
+    raw_session, last_seen, by_channel, orders, seen, withdrawn, accounts = data[:7]
+    letters, last_letter = data[7] if len(data) > 7 else (0, -1)
     channel = CHANNEL_TABLE.from_code
     return CustomerState(
         session=None if raw_session is None else _decode_session(raw_session, touchpoints),
@@ -149,8 +160,20 @@ def decode_state(data: list[Any], touchpoints: Sequence[str]) -> CustomerState:
         order_times=list(orders),
         seen_ids=dict(zip(seen[::2], seen[1::2], strict=True)),
         withdrawn_until_ms=withdrawn,
-        account=account,
+        accounts=_decode_accounts(accounts, last_seen),
+        letters=letters,
+        last_letter_ms=last_letter,
+        capped_at_ms=data[8] if len(data) > 8 else -1,
     )
+
+
+def _decode_accounts(raw: list[Any] | str | None, last_seen: int) -> dict[str, int]:
+    """Rows written before every account was kept held the last event's account only."""
+    if raw is None:
+        return {}
+    if isinstance(raw, str):
+        return {raw: last_seen}
+    return dict(zip(raw[::2], raw[1::2], strict=True))
 
 
 def _decode_session(raw: list[Any], touchpoints: Sequence[str]) -> Session:

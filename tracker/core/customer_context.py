@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tracker.core.accounts import AccountActivity
+import orjson
+
+from tracker.core.accounts import MAX_ACCOUNTS_PER_PERSON, AccountActivity
 from tracker.core.aggregates import Delta, counter_key
 from tracker.core.customer import CustomerState
 from tracker.core.events import EventView, id_hash
-from tracker.core.ingest import Withdrawal
+from tracker.core.ingest import Reject, Withdrawal
+from tracker.core.letters import (
+    DeadLetter,
+    customer_letter_key,
+    customer_letter_keys,
+    unowned_letter_key,
+)
 from tracker.core.rows import NO_INDEX, Row, parse_time
 from tracker.core.sessionizer import Outcome, accept, is_duplicate_withdrawal, withdraw
 
 if TYPE_CHECKING:
     from tracker.core.partition import PartitionProcessor
+
+
+ERASURE_REASONS = ("withdrawal", "request")
 
 
 class CustomerContext:
@@ -55,12 +66,46 @@ class CustomerContext:
         row.state = state
         self.touched = True
         if ev.account is not None and self.person is not None and outcome is not Outcome.DUPLICATE:
-            state.account = ev.account
+            self._join_account(state, ev.account, ev.at_ms)
             self.p.outbox.append(
                 AccountActivity(
                     ev.account, self.person, ev.at_ms, ev.channel, ev.event_type == "order"
                 )
             )
+
+    def _join_account(self, state: CustomerState, account: str, at_ms: int) -> None:
+        accounts = state.accounts
+        accounts[account] = max(accounts.get(account, at_ms), at_ms)
+        if len(accounts) > MAX_ACCOUNTS_PER_PERSON and self.person is not None:
+            oldest = min(accounts, key=accounts.__getitem__)
+            del accounts[oldest]  # and that account forgets them: the row no longer could
+            self.p.outbox.append(AccountActivity(oldest, self.person, at_ms, 0, erase=True))
+
+    def reject(
+        self,
+        ingest: Delta,
+        letters: list[DeadLetter],
+        item: Reject,
+        at: tuple[int, int],  # the message's offset and broker time
+    ) -> None:
+        offset, broker_ms = at
+        ingest.count(counter_key("tracker_events_rejected_total", item.reason))
+        self.p.count_letter(ingest, item.reason)
+        key = self._letter_key(offset, len(letters), broker_ms)
+        where = (self.p.partition, offset)
+        letters.append(DeadLetter.of(item.reason, item.raw, item.detail, where, key, item.rule))
+
+    def _letter_key(self, offset: int, index: int, broker_ms: int) -> str:
+        """The DLQ key of a letter of this message; the customer's row counts it."""
+        if self.key is None or self.person is None:
+            return unowned_letter_key(self.p.partition, offset, index)
+        row = self._ensure()
+        state = row.state = row.state or CustomerState()
+        key = customer_letter_key(self.person, state.letters)
+        state.letters += 1
+        state.last_letter_ms = max(state.last_letter_ms, broker_ms)
+        self.touched = True
+        return key
 
     def withdraw(self, item: Withdrawal, broker_ms: int) -> None:
         row = self._ensure()
@@ -73,8 +118,20 @@ class CustomerContext:
             return
         self.delta.count(counter_key("tracker_consent_withdrawals_total"))
         self.delta.max_event_ms = max(self.delta.max_event_ms, at_ms)
-        self._forget_in_account(state, at_ms)
-        row.state = withdraw(self.p.rules, state, at_ms, "withdrawal", hashed, self.delta)
+        self.forget_everywhere(state, at_ms)
+        marker = withdraw(self.p.rules, state, at_ms, "withdrawal", hashed, self.delta)
+        row.state = _marker(state, marker)
+
+    def command(self, control: str, value: bytes | None, broker_ms: int) -> bool:
+        """Apply a control record (``erase``); False: not understood, ignored."""
+        if control != "erase" or self.key is None:
+            return False
+        try:
+            reason = str(orjson.loads(value or b"{}").get("reason", "request"))
+        except (orjson.JSONDecodeError, AttributeError):
+            reason = "request"
+        self.erase(reason if reason in ERASURE_REASONS else "request", broker_ms)
+        return True
 
     def erase(self, reason: str, at_ms: int) -> None:
         row = self._ensure()
@@ -82,15 +139,34 @@ class CustomerContext:
         if state.session is not None:
             # An operator request erases at once: an open session is discarded, never counted.
             state.session.last_ms = max(state.session.last_ms, at_ms)
-        self._forget_in_account(state, at_ms)
-        row.state = withdraw(self.p.rules, state, at_ms, reason, None, self.delta)
+        self.forget_everywhere(state, at_ms)
+        marker = withdraw(self.p.rules, state, at_ms, reason, None, self.delta)
+        row.state = _marker(state, marker)
         self.touched = True
 
-    def _forget_in_account(self, state: CustomerState, at_ms: int) -> None:
-        if state.account is not None and self.person is not None:
-            self.p.outbox.append(AccountActivity(state.account, self.person, at_ms, 0, erase=True))
+    def forget_everywhere(self, state: CustomerState, at_ms: int) -> None:
+        """What the row holds is erased by ``withdraw``; what it points to, here."""
+        if self.person is None:
+            return
+        for account in state.accounts:
+            self.p.outbox.append(AccountActivity(account, self.person, at_ms, 0, erase=True))
+        self.p.erased_letters.extend(customer_letter_keys(self.person, state.letters))
+
+    def resend_tombstones(self) -> None:
+        """A re-delivered message of an erased customer: the tombstones may have been lost."""
+        if self.key is None or self.person is None:
+            return
+        state = self._ensure().state
+        if state is not None and state.withdrawn:
+            self.p.erased_letters.extend(customer_letter_keys(self.person, state.letters))
 
     def save(self) -> None:
         if self.key is not None and self._row is not None:
             self.p.store_row(self.key, self._before, self._row, self.delta)
             self.delta = Delta()
+
+
+def _marker(erased: CustomerState, marker: CustomerState) -> CustomerState:
+    """The marker keeps the dead-letter count: tombstones are re-sent, slots go on."""
+    marker.letters, marker.last_letter_ms = erased.letters, erased.last_letter_ms
+    return marker

@@ -1,9 +1,12 @@
 """Turning one Kafka message into classified items (docs/metrics.md#order-of-checks).
 
-parse -> consent (an explicit ``analytics: false`` is dropped, or is a
-withdrawal when it is a consent event, even if the rest is malformed) ->
-schema -> key match. Later checks (future timestamp, duplicate, late)
-need state or time and happen in the partition processor.
+parse -> consent -> schema -> key match. Consent is default deny: only an event
+that claims ``analytics: true`` goes on; one whose consent is missing, null,
+empty or malformed is dropped as ``no_consent`` before anything is stored or
+dead-lettered, and an explicit ``analytics: false`` is dropped too, or is a
+withdrawal when it is a consent event, even if the rest is malformed. Later
+checks (future timestamp, duplicate, late) need state or time and happen in the
+partition processor.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pydantic import ValidationError
 
 from tracker.core.bounds import rule_of
 from tracker.core.contract import Event, parse_event
+from tracker.core.letters import DeadLetter as DeadLetter  # where the processor's callers look
 
 MAX_ERROR_CHARS = 1000
 
@@ -27,27 +31,6 @@ class Reject:
     raw: bytes
     detail: str
     rule: str = ""  # for invalid_event: the first rule broken, e.g. out_of_range:revenue
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    value: bytes
-    reason: str
-    detail: str
-    source_partition: int
-    source_offset: int
-    rule: str = ""
-
-    def headers(self) -> list[tuple[str, bytes]]:
-        headers = [
-            ("tracker-reject-reason", self.reason.encode()),
-            ("tracker-reject-detail", self.detail.encode()),
-            ("tracker-source-partition", str(self.source_partition).encode()),
-            ("tracker-source-offset", str(self.source_offset).encode()),
-        ]
-        if self.rule:
-            headers.append(("tracker-reject-rule", self.rule.encode()))
-        return headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,17 +94,17 @@ def classify(key: str | None, value: bytes | None, limits: Limits) -> list[Item]
 
 
 def _classify_one(key: str | None, item: Any, original: bytes | None) -> Item:
-    if isinstance(item, dict):
-        consent = item.get("consent")
-        if isinstance(consent, dict) and consent.get("analytics") is False:
-            if item.get("event_type") == "consent":
-                event_id = item.get("event_id")
-                occurred = item.get("occurred_at")
-                return Withdrawal(
-                    event_id if isinstance(event_id, str) and event_id else None,
-                    occurred if isinstance(occurred, str) else None,
-                )
-            return NoConsent()
+    consent = item.get("consent") if isinstance(item, dict) else None
+    analytics = consent.get("analytics") if isinstance(consent, dict) else None
+    if analytics is not True:  # orjson reads JSON true as the one True
+        if analytics is False and item.get("event_type") == "consent":
+            event_id = item.get("event_id")
+            occurred = item.get("occurred_at")
+            return Withdrawal(
+                event_id if isinstance(event_id, str) and event_id else None,
+                occurred if isinstance(occurred, str) else None,
+            )
+        return NoConsent()
     try:
         event = parse_event(item)
     except ValidationError as exc:

@@ -16,9 +16,11 @@ import orjson
 from tracker.core.accounts import AccountActivity
 from tracker.core.aggregates import COUNTER_ROW, Aggregates, Delta, counter_key
 from tracker.core.customer import CustomerState
+from tracker.core.customer_context import ERASURE_REASONS as ERASURE_REASONS
 from tracker.core.customer_context import CustomerContext
 from tracker.core.events import EventView
 from tracker.core.faults import PartitionFault
+from tracker.core.histogram import minute_of
 from tracker.core.ingest import (
     DeadLetter,
     Item,
@@ -30,6 +32,7 @@ from tracker.core.ingest import (
     classify,
     decode_key,
 )
+from tracker.core.letters import unowned_letter_key
 from tracker.core.pseudonym import Pseudonymizer
 from tracker.core.row_index import RowIndex
 from tracker.core.rows import NO_INDEX, IndexInfo, Row, row_bytes, row_state
@@ -40,6 +43,7 @@ from tracker.core.sessionizer import (
 from tracker.core.state_store import DAY_MS, StateStore, end_epoch
 
 EXPIRY_BATCH = 2_000  # customer rows examined for expiry per tick and partition
+LETTER_BUCKET = "dlq:"  # + reason: dead letters written, by minute (tracker_dlq_records)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,7 @@ class Timing:
     idle_timeout_ms: int = 60_000
     max_future_ms: int = 600_000
     retention_ms: int = 90 * DAY_MS  # longest of the reach windows and the repurchase lookback
+    letter_retention_ms: int = 3 * DAY_MS  # the DLQ's: a row's count of letters matters as long
 
 
 @dataclass(slots=True)
@@ -66,10 +71,15 @@ class PartitionProcessor:
     _pending_delete: set[str] = field(default_factory=set)
     # Account activities for the re-keyed B2B stage, drained by the wiring after each message.
     outbox: list[AccountActivity] = field(default_factory=list)
+    # DLQ keys of erased customers' letters, to tombstone; drained by the wiring likewise.
+    erased_letters: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         rules = self.rules
-        self.index = RowIndex(rules.gap_ms, rules.max_session_ms, self.timing.retention_ms)
+        timing = self.timing
+        self.index = RowIndex(
+            rules.gap_ms, rules.max_session_ms, timing.retention_ms, timing.letter_retention_ms
+        )
 
     # --- keys -----------------------------------------------------------------
     @property
@@ -142,6 +152,7 @@ class PartitionProcessor:
             # activities it emitted may have been lost with the producer's buffer. Re-emit them;
             # the account stage is idempotent.
             self._reemit_activities(key, value, broker_ms)
+            CustomerContext(self, decode_key(key)).resend_tombstones()
             return []
         self.applied_offset = self.aggregates.applied_offset = offset
         self.aggregates.dirty.add(COUNTER_ROW)
@@ -150,7 +161,8 @@ class PartitionProcessor:
         ingest = Delta()
         letters: list[DeadLetter] = []
         if control is not None:
-            self._control(customer, ingest, control, value, broker_ms)
+            if not customer.command(control, value, broker_ms):
+                ingest.count(counter_key("tracker_control_ignored_total"))
         else:
             for item in classify(customer_id, value, self.limits):
                 self._apply_item(customer, ingest, letters, item, offset, broker_ms)
@@ -180,13 +192,18 @@ class PartitionProcessor:
         Nothing of it was stored: rows are written only at the end of ``process``.
         """
         self.outbox.clear()
+        self.erased_letters.clear()
         self.applied_offset = self.aggregates.applied_offset = max(self.applied_offset, offset)
         ingest = Delta()
         ingest.count(counter_key("tracker_events_received_total"))  # the message, as one item
         ingest.count(counter_key("tracker_events_rejected_total", "internal_error"))
+        self.count_letter(ingest, "internal_error")
         self._save_ingest(ingest)
         detail = f"{type(error).__name__}: {error}"[:1000]
-        return DeadLetter(value or b"", "internal_error", detail, self.partition, offset)
+        # A digest only: whether the message's events were consented was never settled.
+        where = (self.partition, offset)
+        key = unowned_letter_key(self.partition, offset, 0)
+        return DeadLetter.of("internal_error", value or b"", detail, where, key)
 
     def tick(self, now_ms: int) -> None:
         """Wall-clock housekeeping: the idle rule, due sessions, state expiry."""
@@ -227,9 +244,12 @@ class PartitionProcessor:
     ) -> None:
         # Every item ends in exactly one outcome (docs/metrics.md#conservation).
         ingest.count(counter_key("tracker_events_received_total"))
-        if isinstance(item, Reject):
-            self._reject(ingest, letters, item, offset)
-        elif isinstance(item, NoConsent) or (isinstance(item, Withdrawal) and customer.key is None):
+        if isinstance(item, Reject) and not customer.blocks(""):
+            customer.reject(ingest, letters, item, (offset, broker_ms))
+        elif (
+            isinstance(item, NoConsent | Reject)  # a reject of a withdrawn customer: no consent
+            or (isinstance(item, Withdrawal) and customer.key is None)
+        ):
             ingest.count(counter_key("tracker_events_dropped_total", "no_consent"))
         elif isinstance(item, Withdrawal):
             customer.withdraw(item, broker_ms)
@@ -240,9 +260,8 @@ class PartitionProcessor:
             if ev.at_ms > broker_ms + self.timing.max_future_ms:
                 limit = self.timing.max_future_ms // 1000
                 detail = f"event time is more than {limit}s after the broker timestamp"
-                self._reject(
-                    ingest, letters, Reject("future_timestamp", item.raw(), detail), offset
-                )
+                reject = Reject("future_timestamp", item.raw(), detail)
+                customer.reject(ingest, letters, reject, (offset, broker_ms))
             else:
                 customer.accept(ev)
 
@@ -274,28 +293,9 @@ class PartitionProcessor:
             ev.event_type == "order",
         )
 
-    def _control(
-        self,
-        customer: CustomerContext,
-        ingest: Delta,
-        control: str,
-        value: bytes | None,
-        broker_ms: int,
-    ) -> None:
-        if control != "erase" or customer.key is None:
-            ingest.count(counter_key("tracker_control_ignored_total"))
-            return
-        try:
-            reason = str(orjson.loads(value or b"{}").get("reason", "request"))
-        except (orjson.JSONDecodeError, AttributeError):
-            reason = "request"
-        customer.erase(reason if reason in ERASURE_REASONS else "request", broker_ms)
-
-    def _reject(self, ingest: Delta, letters: list[DeadLetter], item: Reject, offset: int) -> None:
-        ingest.count(counter_key("tracker_events_rejected_total", item.reason))
-        letters.append(
-            DeadLetter(item.raw, item.reason, item.detail, self.partition, offset, item.rule)
-        )
+    def count_letter(self, delta: Delta, reason: str) -> None:
+        """Letters by the wall-clock minute they are written: the clock the DLQ expires by."""
+        delta.bucket(f"{LETTER_BUCKET}{reason}", minute_of(self.last_input_wall_ms or 0), 1)
 
     def _save_ingest(self, delta: Delta) -> None:
         raw = self.store.get(self._ingest_key)
@@ -389,6 +389,3 @@ class PartitionProcessor:
                     self.store.delete(key)  # its last delta is already in the aggregates
                 else:
                     self._pending_delete.add(key)
-
-
-ERASURE_REASONS = ("withdrawal", "request")

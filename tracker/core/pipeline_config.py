@@ -47,6 +47,7 @@ class PipelineConfig:
             idle_timeout_ms=_ms(settings.idle_timeout),
             max_future_ms=_ms(settings.max_future),
             retention_ms=_ms(longest_window),
+            letter_retention_ms=_ms(settings.dlq_retention_hours * 3600),
         )
         limits = Limits(settings.max_message_bytes, settings.max_message_events)
         return cls(rules, limits, timing, pseudonyms, settings.repurchase_lookback)

@@ -22,6 +22,7 @@ class RowIndex:
     gap_ms: int
     max_session_ms: int
     retention_ms: int
+    letter_retention_ms: int
     deadlines: DeadlineIndex = field(default_factory=DeadlineIndex)  # open sessions' ends
     active_sessions: dict[int, int] = field(default_factory=dict)  # entry channel -> open
     expiries: dict[int, set[str]] = field(default_factory=dict)  # day -> customers
@@ -37,7 +38,10 @@ class RowIndex:
         if state.withdrawn:
             expiry = state.withdrawn_until_ms
         else:
-            expiry = state.last_activity_ms() + self.retention_ms
+            active = state.last_activity_ms()
+            expiry = active + self.retention_ms if active >= 0 else -1
+            if state.letters:  # a row kept for its dead letters goes when the DLQ forgets them
+                expiry = max(expiry, state.last_letter_ms + self.letter_retention_ms)
         return IndexInfo(deadline, entry, expiry)
 
     def move(self, key: str, before: IndexInfo, after: IndexInfo) -> None:

@@ -170,6 +170,9 @@ class Pipeline:
         for letter in letters:
             await self.send_letter(key, letter)
         pending = self.worker.pending
+        for erased in processor.erased_letters:  # an erasure: the customer's letters go too
+            pending.track(await self.topology.dlq.send(key=erased.encode(), value=None))
+        processor.erased_letters.clear()
         for account, record in pack(processor.outbox):
             pending.track(await self.topology.activities.send(key=account.encode(), value=record))
         processor.outbox.clear()
@@ -178,29 +181,32 @@ class Pipeline:
         processor = self.account_processor_for(message.partition)
         processor.process(message.value, message.offset, now_ms())
 
-    async def send_letter(self, key: bytes | None, letter: DeadLetter) -> None:
-        """Dead-letter the original bytes; if the producer refuses them, a truncated copy.
+    async def send_letter(self, _message_key: bytes | None, letter: DeadLetter) -> None:
+        """Dead-letter the event, or a digest (PRIVACY.md); if refused, a truncated copy.
 
-        A refused send raises in the agent, which Faust restarts without the letter.
+        Keyed by the letter's own key (the customer's pseudonym), never the raw id. A
+        refused send raises in the agent, which Faust restarts without the letter.
         """
         dlq, pending = self.topology.dlq, self.worker.pending
+        topic = self.worker.settings.topic
+        key, value = letter.key.encode(), letter.payload(topic)
         try:
-            pending.track(await dlq.send(key=key, value=letter.value, headers=letter.headers()))
+            pending.track(await dlq.send(key=key, value=value, headers=letter.headers(topic)))
         except ProducerSendError as exc:
             log.error(
                 "partition %d offset %d: dead letter of %d bytes refused (%s); sending its "
                 "first %d bytes",
                 letter.source_partition,
                 letter.source_offset,
-                len(letter.value),
+                len(value),
                 type(exc.__cause__ or exc).__name__,
                 TRUNCATED_LETTER_BYTES,
             )
             headers = [
-                *letter.headers(),
-                ("tracker-value-truncated", str(len(letter.value)).encode()),
+                *letter.headers(topic),
+                ("tracker-value-truncated", str(len(value)).encode()),
             ]
-            truncated = letter.value[:TRUNCATED_LETTER_BYTES]
+            truncated = value[:TRUNCATED_LETTER_BYTES]
             pending.track(await dlq.send(key=key, value=truncated, headers=headers))
 
     # --- group membership ----------------------------------------------------------------
