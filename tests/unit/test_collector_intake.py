@@ -26,7 +26,8 @@ def test_errors_name_the_field_not_the_union_branch() -> None:
     fields = {e["field"] for e in rejected.errors}
     assert fields == {"revenue", "event_id"}
     assert rejected.event_id == "x" * 64, "echoed ids are capped like valid ones"
-    assert validate(["text"]).rejected[0].errors[0]["field"] == "event"
+    claims_consent = {"consent": {"analytics": True}}  # but no event at all
+    assert validate([claims_consent]).rejected[0].errors[0]["field"] == "event"
 
 
 def test_no_consent_dropped_and_withdrawals_kept() -> None:
@@ -37,7 +38,26 @@ def test_no_consent_dropped_and_withdrawals_kept() -> None:
             {"event_type": "consent", "customer_id": "", "consent": {"analytics": False}},
         ]
     )
-    assert (intake.no_consent, intake.accepted, len(intake.rejected)) == (1, 1, 1)
+    # A withdrawal without a usable customer is a refusal all the same: nothing to store.
+    assert (intake.no_consent, intake.accepted, len(intake.rejected)) == (2, 1, 0)
+
+
+UNREADABLE_CONSENT = [None, {}, {"marketing": True}, {"analytics": None}, {"analytics": "true"}]
+
+
+@pytest.mark.parametrize("consent", UNREADABLE_CONSENT)
+def test_missing_null_empty_or_malformed_consent_is_dropped_not_rejected(consent: object) -> None:
+    malformed = ev("page_view", "anna@example.com", 0, consent=consent, channel="fax")
+    items = [
+        ev("page_view", "a", 0, consent=consent),
+        {**ev("page_view", "a", 1), "consent": None},
+        malformed,
+        "text",
+        [ev("page_view", "a", 2)],
+    ]
+    intake = validate(items)
+    assert (intake.no_consent, intake.accepted, intake.rejected) == (5, 0, [])
+    assert intake.messages() == []
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ and corrects clock skew against the record timestamp the collector sets.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 from pydantic import ValidationError
@@ -78,16 +78,17 @@ def validate(items: list[Any]) -> Intake:
     intake = Intake()
     for index, item in enumerate(items):
         consent = item.get("consent") if isinstance(item, dict) else None
-        # Same order of checks as the worker (docs/metrics.md#order-of-checks): an explicit
-        # refusal decides first.
-        if isinstance(consent, dict) and consent.get("analytics") is False:
-            if item.get("event_type") != "consent":
-                intake.no_consent += 1  # never stored: not even in Kafka
-                continue
-            customer = item.get("customer_id")
-            if isinstance(customer, str) and 1 <= len(customer) <= 128:
+        analytics = consent.get("analytics") if isinstance(consent, dict) else None
+        # Same order of checks as the worker (docs/metrics.md#order-of-checks): consent
+        # decides first, and by default it is denied: only analytics: true goes on.
+        if analytics is not True:
+            withdrawal = analytics is False and item.get("event_type") == "consent"
+            customer = item.get("customer_id") if withdrawal else None
+            if _usable(customer):
                 _accept(intake, customer, item)  # a withdrawal passes even when malformed
-                continue
+            else:
+                intake.no_consent += 1  # never stored: not even in Kafka
+            continue
         try:
             event = parse_event(item)
         except ValidationError as exc:
@@ -95,6 +96,10 @@ def validate(items: list[Any]) -> Intake:
             continue
         _accept(intake, event.customer_id, item)
     return intake
+
+
+def _usable(customer: Any) -> TypeGuard[str]:
+    return isinstance(customer, str) and 1 <= len(customer) <= 128
 
 
 def _accept(intake: Intake, customer: str, item: Any) -> None:
