@@ -2,7 +2,8 @@
 
 How every scenario checks: ``tests/integration/reliability_support.py``; the
 results: RELIABILITY.md. No rerun: one worker reads a fixed stream, no
-disturbance pauses it, and every wait has a deadline.
+disturbance pauses its input, and every wait has a deadline (a machine starved
+of CPU for longer than the idle timeout fails it, rerun or not).
 """
 
 from __future__ import annotations

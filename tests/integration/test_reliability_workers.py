@@ -105,6 +105,10 @@ def test_worker_killed_repeatedly_counts_exactly(kafka_one: KafkaCluster, tmp_pa
 # --------------------------------------------------------------------------- 2. scale
 
 
+# No rerun: the join and the graceful leave move partitions within seconds, far below
+# the idle timeout, and owned_by waits for the new assignment itself. A difference here is
+# a bug to find, such as losing the last writes of a worker stopped with SIGTERM (seen
+# with the golden stream: tests/integration/test_golden_pipeline.py).
 @pytest.mark.timeout(300)
 def test_scale_out_then_in_keeps_counts_exact(kafka_one: KafkaCluster, tmp_path: Path) -> None:  # noqa: F811
     """A second worker joins mid-stream, then the first leaves gracefully."""
