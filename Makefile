@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-unit test-integration lint format bench install system-deps kafka-jars clean
+.PHONY: demo test test-unit test-integration lint format bench install system-deps kafka-jars browser-deps readme-pictures clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,16 @@ system-deps: $(STAMP)
 kafka-jars:
 	bash scripts/fetch-kafka.sh
 
-test: $(STAMP) system-deps kafka-jars lint
+# axe-core, pinned in tests/integration/a11y/package-lock.json: the browser tests' WCAG check.
+browser-deps:
+	npm ci --prefix tests/integration/a11y --no-audit --no-fund --loglevel=error
+
+# The README's pictures (docs/overview-page.png, docs/demo-shop.png) from a fresh demo;
+# READMEPICTURES_ARGS="--url http://127.0.0.1:6066/ --shop http://127.0.0.1:8088/demo/" uses a running one.
+readme-pictures: $(STAMP)
+	PYTHONPATH=. $(BIN)/python scripts/readme_pictures.py $(READMEPICTURES_ARGS)
+
+test: $(STAMP) system-deps kafka-jars browser-deps lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 test-unit: $(STAMP)

@@ -42,3 +42,27 @@ def browser_page() -> Iterator[Any]:
             yield page
         finally:
             browser.close()
+
+
+AXE = Path(__file__).resolve().parent / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page: Any, tags: tuple[str, ...] = ("wcag2a", "wcag2aa")) -> list[str]:
+    """WCAG A/AA violations axe-core finds on the page (colour contrast included).
+
+    axe-core is the npm package pinned in tests/integration/a11y, injected from
+    node_modules: no CDN, so the check runs offline.
+    """
+    if not AXE.exists():
+        raise AssertionError(
+            f"{AXE} is missing: `make test` installs it (`make browser-deps`); "
+            "browser tests never skip"
+        )
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    found = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})"
+        ".then(r => r.violations.map(v => v.id + ': ' + v.help + ' ' +"
+        " v.nodes.map(n => n.target.join(' ') + ' ' + n.failureSummary).join(' | ')))",
+        list(tags),
+    )
+    return list(found)
