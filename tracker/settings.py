@@ -176,6 +176,12 @@ class Settings(BaseSettings):
     collector_demo: bool = Field(
         False, description="serve the demo shop at /demo/ (tracker demo turns it on)"
     )
+    collector_read_timeout: float = Field(
+        10, gt=0, description="seconds a request body may take to arrive; slower: 408, closed"
+    )
+    collector_max_header_bytes: int = Field(
+        8190, ge=1024, description="longest request line or header field; longer: 400"
+    )
 
     @field_validator("touchpoints", "actions", "currencies", "funnel", mode="before")
     @classmethod

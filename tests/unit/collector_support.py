@@ -13,7 +13,7 @@ import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from tracker.collector import Message, build_collector_app
+from tracker.collector import Message, build_collector_app, server_options
 from tracker.metrics.samples import parse_exposition, total
 from tracker.settings import Settings, load_settings
 
@@ -33,6 +33,8 @@ COLLECTOR_DEFAULTS: dict[str, Any] = {
     "collector_produce_timeout": 5,
     "collector_retry_after": 5,
     "collector_demo": False,
+    "collector_read_timeout": 10,
+    "collector_max_header_bytes": 8190,
 }
 
 
@@ -76,7 +78,9 @@ async def collector(
     fake = broker or FakeBroker()
     settings = collector_settings(**overrides)
     app = build_collector_app(settings, fake.produce, fake.reachable, clock or time.monotonic)
-    client = TestClient(TestServer(app))
+    server = TestServer(app)
+    await server.start_server(**server_options(settings))  # TestServer() drops them
+    client = TestClient(server)
     await client.start_server()
     try:
         yield client

@@ -6,7 +6,7 @@ is what ``tracker collector`` runs. No Faust here: the collector scales
 separately from the workers and only needs a Kafka producer.
 """
 
-from tracker.collector.app import build_collector_app
+from tracker.collector.app import build_collector_app, server_options
 from tracker.collector.errors import CollectorError, SinkUnavailableError
 from tracker.collector.intake import Message
 from tracker.collector.run import run_collector
@@ -17,4 +17,5 @@ __all__ = [
     "SinkUnavailableError",
     "build_collector_app",
     "run_collector",
+    "server_options",
 ]

@@ -4,6 +4,7 @@ Checks run cheapest first: origin, rate limit, content type, size, JSON,
 bot, then per-event validation; only then the broker write. A 202 is sent
 only once the broker acknowledged every accepted event; anything else the
 broker did not store is a 503 with Retry-After, which the snippet retries.
+What each limit protects against is in SECURITY.md.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from tracker.collector.body import read_body
 from tracker.collector.errors import BadBatchError
 from tracker.collector.guards import BotFilter, OriginPolicy, client_address
 from tracker.collector.intake import Intake, Message, decode, validate
+from tracker.collector.logs import RejectionLog
 from tracker.collector.metrics import CollectorMetrics
+from tracker.collector.openapi import OPENAPI_PATH, openapi_document
 from tracker.collector.ratelimit import RateLimiter
 from tracker.collector.static import demo_handler, snippet_handler
 from tracker.settings import Settings
@@ -36,6 +40,7 @@ EVENTS_PATH = "/v1/events"
 # sendBeacon can only send CORS-safelisted types without a preflight: text/plain.
 CONTENT_TYPES = frozenset({"application/json", "text/plain"})
 PREFLIGHT_MAX_AGE = "86400"
+KEEPALIVE_TIMEOUT = 75.0  # web.run_app's default, pinned: SECURITY.md promises it
 METRICS_KEY = web.AppKey("metrics", CollectorMetrics)
 
 
@@ -54,6 +59,7 @@ class EventsEndpoint:
         self.origins = OriginPolicy(settings.collector_allowed_origins)
         self.bots = BotFilter(settings.collector_bot_user_agents)
         self.limiter = RateLimiter(settings.collector_rate_limit, settings.collector_rate_burst)
+        self.rejections = RejectionLog(log)
 
     async def preflight(self, request: web.Request) -> web.Response:
         origin = request.headers.get("Origin")
@@ -74,6 +80,8 @@ class EventsEndpoint:
         # The record timestamp: when the events reached us, not when the broker wrote them.
         received_ms = time.time_ns() // 1_000_000
         response = await self._post(request, received_ms)
+        if response.status == 408:
+            await _hang_up(request, response)
         self.metrics.request(response.status, time.perf_counter() - started)
         return response
 
@@ -95,7 +103,12 @@ class EventsEndpoint:
             detail = "send application/json or text/plain (sendBeacon)"
             return _json(415, {"error": "unsupported_media_type", "detail": detail}, cors)
         try:
-            items = decode(await self._body(request), self.settings.collector_max_events)
+            body = await read_body(
+                request,
+                self.settings.collector_max_body_bytes,
+                self.settings.collector_read_timeout,
+            )
+            items = decode(body, self.settings.collector_max_events)
         except BadBatchError as exc:
             return _json(exc.status, {"error": exc.error, "detail": exc.detail}, cors)
         bot = self.bots.reason(request.headers.get("User-Agent"))
@@ -110,6 +123,7 @@ class EventsEndpoint:
     async def _store(self, intake: Intake, received_ms: int, cors: dict[str, str]) -> web.Response:
         self.metrics.count("no_consent", intake.no_consent)
         self.metrics.count("rejected", len(intake.rejected))
+        self.rejections.note(intake.rejected, self.clock())
         rejected = [r.as_json() for r in intake.rejected]
         if intake.accepted == 0 and intake.no_consent == 0:
             return _json(
@@ -129,17 +143,6 @@ class EventsEndpoint:
         body = {"accepted": intake.accepted, "rejected": rejected, "dropped": intake.no_consent}
         return _json(202, body, cors)
 
-    async def _body(self, request: web.Request) -> bytes:
-        limit = self.settings.collector_max_body_bytes
-        if request.content_length is not None and request.content_length > limit:
-            raise BadBatchError(
-                413, "too_large", f"body of {request.content_length} bytes > {limit}"
-            )
-        try:
-            return await request.read()  # the app's client_max_size stops chunked bodies
-        except web.HTTPRequestEntityTooLarge:
-            raise BadBatchError(413, "too_large", f"body over {limit} bytes") from None
-
     @staticmethod
     def _cors(origin: str | None) -> dict[str, str]:
         if origin is None:
@@ -149,6 +152,16 @@ class EventsEndpoint:
             "Access-Control-Expose-Headers": "Retry-After",  # the snippet backs off by it
             "Vary": "Origin",
         }
+
+
+async def _hang_up(request: web.Request, response: web.Response) -> None:
+    """Answer, then close: aiohttp would otherwise wait, lingering, for the rest of a
+    body a stalled client is not sending."""
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    if request.transport is not None:
+        request.transport.close()
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
@@ -163,7 +176,11 @@ def build_collector_app(
     ready: Ready,
     clock: Callable[[], float] = time.monotonic,
 ) -> web.Application:
-    """The collector; ``produce`` and ``ready`` are injected (a KafkaSink's in production)."""
+    """The collector; ``produce`` and ``ready`` are injected (a KafkaSink's in production).
+
+    Serve it with ``server_options(settings)``: they bound what aiohttp reads before
+    any handler runs, and leave gzip bodies to the handler.
+    """
     app = web.Application(client_max_size=settings.collector_max_body_bytes)
     metrics = CollectorMetrics()
     app[METRICS_KEY] = metrics
@@ -179,12 +196,18 @@ def build_collector_app(
     async def metrics_page(_request: web.Request) -> web.Response:
         return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    document = orjson.dumps(openapi_document(settings))
+
+    async def openapi(_request: web.Request) -> web.Response:
+        return web.Response(body=document, content_type="application/json")
+
     app.router.add_post(EVENTS_PATH, events.post)
     app.router.add_route("OPTIONS", EVENTS_PATH, events.preflight)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_page)
     app.router.add_get("/tracker.js", snippet_handler())
+    app.router.add_get(OPENAPI_PATH, openapi)
     if settings.collector_demo:
         demo = demo_handler()
 
@@ -195,3 +218,16 @@ def build_collector_app(
         app.router.add_get("/demo", to_demo)
         app.router.add_get("/demo/{tail:.*}", demo)
     return app
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for aiohttp's server (``web.run_app``, ``AppRunner``, ``TestServer``)."""
+    return {
+        # The handler inflates gzip bodies itself, within the body limit (body.py).
+        "auto_decompress": False,
+        # Also closes a connection that never completes its request line and headers.
+        "keepalive_timeout": KEEPALIVE_TIMEOUT,
+        # Longer request lines or header fields are answered 400 by aiohttp itself.
+        "max_line_size": settings.collector_max_header_bytes,
+        "max_field_size": settings.collector_max_header_bytes,
+    }

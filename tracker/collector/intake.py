@@ -15,6 +15,7 @@ import orjson
 from pydantic import ValidationError
 
 from tracker.collector.errors import BadBatchError
+from tracker.core.bounds import rule_of
 from tracker.core.contract import parse_event
 
 MAX_ERRORS_PER_EVENT = 10
@@ -119,5 +120,12 @@ def _errors(exc: ValidationError, item: Any) -> tuple[dict[str, str], ...]:
         loc = list(error["loc"])
         if loc and loc[0] == tag:
             loc = loc[1:]  # the discriminator's branch name says nothing to the client
-        out.append({"field": ".".join(str(p) for p in loc) or "event", "message": error["msg"]})
+        out.append(
+            {
+                "field": ".".join(str(p) for p in loc) or "event",
+                "message": error["msg"],
+                # The same rule the worker's dead letter names (docs/contract.md#bounds).
+                "rule": rule_of(error),
+            }
+        )
     return tuple(out)

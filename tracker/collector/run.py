@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 from aiohttp import web
 
-from tracker.collector.app import build_collector_app
+from tracker.collector.app import build_collector_app, server_options
+from tracker.collector.logs import configure_logging
 from tracker.collector.sink import KafkaSink
 from tracker.kafka.broker import resolve
 from tracker.settings import Settings
@@ -15,7 +15,7 @@ from tracker.settings import Settings
 
 def run_collector(settings: Settings) -> None:
     """Serve until SIGINT/SIGTERM; a local broker this call started is stopped on exit."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging()
     handle = resolve(settings)
     try:
         sink = KafkaSink(settings, handle.bootstrap)
@@ -41,6 +41,7 @@ def run_collector(settings: Settings) -> None:
             port=settings.collector_port,
             access_log=None,  # one log line per beacon would cost more than the request
             print=None,
+            **server_options(settings),
         )
     finally:
         handle.stop()
