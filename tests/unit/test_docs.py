@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 SOURCE_DIRS = ("tracker", "tests", "bench", "deploy")
-TOP_LEVEL_PAGES = ("README.md", "RELIABILITY.md", "BENCHMARKS.md", "PRIVACY.md")
+TOP_LEVEL_PAGES = ("README.md", "RELIABILITY.md", "BENCHMARKS.md", "PRIVACY.md", "SECURITY.md")
 TEXT_SUFFIXES = {".py", ".md", ".yml", ".yaml", ".json", ".js", ".html", ".sh", ".toml", ".txt"}
 # Split so that this file does not cite what it forbids.
 OLD_GUIDE = re.compile(r"\b" + "GUI" + r"DE\b|shared/" + "GUI" + "DE")
