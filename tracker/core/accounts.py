@@ -53,7 +53,7 @@ class AccountActivity:
     @classmethod
     def from_json(cls, data: list[Any]) -> AccountActivity:
         account, person, at_ms, channel, order, erase = data
-        position = CHANNEL_TABLE.from_code[int(channel)]
+        position = CHANNEL_TABLE.position(int(channel))
         return cls(str(account), str(person), int(at_ms), position, bool(order), bool(erase))
 
     @classmethod

@@ -39,17 +39,6 @@ STEP_KIND_CODES: Final[Mapping[str, int]] = MappingProxyType(
 )
 
 
-class _Lookup(dict[int, int]):
-    """code -> position; an unknown code names itself instead of raising a bare KeyError."""
-
-    def __init__(self, what: str, pairs: Iterable[tuple[int, int]]) -> None:
-        super().__init__(pairs)
-        self.what = what
-
-    def __missing__(self, code: int) -> int:
-        raise ValueError(f"unknown {self.what} code {code!r} (written by a newer version?)")
-
-
 class CodeTable:
     """Translates a value's position in ``names`` (how the code holds it) to its code and back.
 
@@ -63,9 +52,19 @@ class CodeTable:
         if missing:
             raise ValueError(f"{what} values without a stable code: {missing}")
         self.to_code: tuple[int, ...] = tuple(codes[name] for name in self.names)
-        self.from_code = _Lookup(what, ((code, i) for i, code in enumerate(self.to_code)))
+        # A plain dict: the hot decode path indexes it per step. ``position`` names a bad code.
+        self.from_code: dict[int, int] = {code: i for i, code in enumerate(self.to_code)}
+        self.what = what
         # Today every code equals the position, and bit sets pass through untouched.
         self._identity = self.to_code == tuple(range(len(self.names)))
+
+    def position(self, code: int) -> int:
+        try:
+            return self.from_code[code]
+        except KeyError:
+            raise ValueError(
+                f"unknown {self.what} code {code!r} (written by a newer version?)"
+            ) from None
 
     def bits_to_codes(self, bits: int) -> int:
         """A bit set of positions as the bit set of the same values' codes."""
@@ -85,6 +84,6 @@ class CodeTable:
         code = 0
         while bits >> code:
             if bits >> code & 1:
-                out |= 1 << self.from_code[code]
+                out |= 1 << self.position(code)
             code += 1
         return out
