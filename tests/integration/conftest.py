@@ -12,10 +12,6 @@ from pathlib import Path
 import pytest
 
 from tracker.kafka.broker import BrokerHandle, start_embedded
-
-# The key moved to tracker.testing.deployment with the deployments; re-exported for
-# modules written before the move.
-from tracker.testing.deployment import PSEUDONYM_KEY as PSEUDONYM_KEY
 from tracker.testing.deployment import Deployment, WorkerProcess, make_deployment
 
 
