@@ -119,6 +119,8 @@ def _ready(worker: Proc) -> bool:
     return worker.ready_partitions() is not None
 
 
+# long: one measurement: the producer thread, the scrape loop and the result share the
+# send times, per-partition pointers and CPU marks; split, each piece would take them all.
 def _measure(
     bench: Bench,
     name: str,

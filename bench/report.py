@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ from bench.latency import LatencyResult
 from bench.soak import SoakResult
 from bench.state import Phase as StatePhase
 from bench.state import StateReport
+from bench.targets import fmt, targets
 from bench.throughput import Result
 
 START = "<!-- bench:results:start -->"
@@ -38,111 +38,26 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
 
-def _f(value: float | None, digits: int = 0) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:,.{digits}f}"
-
-
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
 
 
-def _find(results: Sequence[Result], name: str, variant: str) -> Result | None:
-    return next((r for r in results if r.name == name and r.variant == variant), None)
-
-
-def targets(report: Report) -> list[tuple[str, str, str]]:
-    """(target, measured, verdict) rows."""
-    rows: list[tuple[str, str, str]] = []
-    single = report.throughput[0].variant if report.throughput else ""
-    noop = _find(report.throughput, "no-op Faust agent", single)
-    mine = _find(report.throughput, "tracker worker", single)
-    if noop and mine:
-        share = mine.messages_per_s / noop.messages_per_s
-        rows.append(
-            (
-                "single-event messages ≥ 80% of the no-op Faust agent",
-                f"{share:.0%} ({_f(mine.messages_per_s)} vs {_f(noop.messages_per_s)} msg/s)",
-                "met" if share >= 0.8 else "missed",
-            )
-        )
-    batched = [
-        r for r in report.throughput if r.name == "tracker worker" and r.variant.startswith("100")
-    ]
-    if batched and batched[0].per_core:
-        per_core = batched[0].per_core
-        verdict = (
-            "met (stretch too)"
-            if per_core >= 100_000
-            else "met"
-            if per_core >= 50_000
-            else "missed"
-        )
-        rows.append(
-            (
-                "100-event batches ≥ 50,000 events/s per worker core (stretch 100,000)",
-                f"{_f(per_core)} events per worker CPU-second ({_f(batched[0].events_per_s)} events/s on {batched[0].cores:.2f} cores)",
-                verdict,
-            )
-        )
-    for lat in report.latency:
-        rows.append(
-            (
-                f"p99 produce-to-/metrics < 2 s at half the max rate ({lat.variant})",
-                f"p99 {_f(lat.p99_ms)} ms (p50 {_f(lat.p50_ms)} ms) at {_f(lat.rate)} events/s",
-                "met" if lat.p99_ms < 2000 else "missed",
-            )
-        )
-        if lat.close_after_last_s is not None:
-            late = lat.close_after_last_s - lat.gap_s
-            rows.append(
-                (
-                    "sessions close on time (idle close within gap + a few seconds)",
-                    f"last session closed {lat.close_after_last_s:.1f} s after its last event = gap + {late:.1f} s "
-                    f"(gap {lat.gap_s:.0f} s, out-of-orderness {lat.max_out_of_order_s:.0f} s, idle timeout {lat.idle_timeout_s:.0f} s)",
-                    "met" if late <= lat.max_out_of_order_s + 5 else "missed",
-                )
-            )
-    for state in report.state:
-        per_session = state.open.traced_bytes_per_customer or state.open.rss_bytes_per_customer
-        rows.append(
-            (
-                f"≤ 1 KiB of state per open session ({state.customers:,} customers)",
-                f"{_f(state.open.row_bytes_per_customer)} B row; {_f(per_session)} B of process memory",
-                "met" if per_session is not None and per_session <= 1024 else "missed",
-            )
-        )
-    big = max(report.state, key=lambda s: s.customers, default=None)
-    if big is not None:
-        worst = max(big.open.scrape_ms, big.reach.scrape_ms)
-        rows.append(
-            (
-                f"/metrics scrape < 100 ms with {big.customers:,} customers in state",
-                f"{worst:.1f} ms",
-                "met" if worst < 100 else "missed",
-            )
-        )
-    if report.soak is not None:
-        soak = report.soak
-        rows.append(
-            (
-                f"flat memory over a {soak.minutes:.0f}-minute run at steady load",
-                f"RSS {soak.rss_at(soak.minutes * 30):.0f} → {soak.rss_at(soak.minutes * 60):.0f} MiB over the second half",
-                "met" if soak.growth_mib <= 10 else "missed",
-            )
-        )
-    else:
-        rows.append(
-            ("flat memory over a 10-minute run at steady load", "not run (use --soak)", "-")
-        )
-    return rows
-
-
 def markdown(report: Report) -> str:
-    out = [
+    """The report as Markdown: one section per kind of run, then the targets."""
+    out = _header(report)
+    for section in (_throughput, _latency, _state, _scaling, _soak):
+        out += section(report)
+    out += ["", "### Targets", ""]
+    out += _table(["target", "measured", "verdict"], [list(t) for t in targets(report)])
+    if report.notes:
+        out += ["", *[f"- {n}" for n in report.notes]]
+    return "\n".join(out)
+
+
+def _header(report: Report) -> list[str]:
+    return [
         f"Command: `{report.command}` · {report.date} · total {report.seconds / 60:.1f} min",
         "",
         f"Machine: {report.machine.get('cpu')}, {report.machine.get('memory')}, Linux {report.machine.get('kernel')}, "
@@ -154,21 +69,25 @@ def markdown(report: Report) -> str:
         "### Throughput: draining a pre-filled topic, one worker process",
         "",
     ]
+
+
+def _throughput(report: Report) -> list[str]:
+    out: list[str] = []
     rows = []
     for r in report.throughput:
         rows.append(
             [
                 r.name,
                 r.variant,
-                _f(r.events),
-                _f(r.events_per_s)
-                + (f" ({_f(r.spread[0])}-{_f(r.spread[1])})" if r.spread else ""),
-                _f(r.messages_per_s),
-                _f(r.cpu_s_per_million, 1),
-                _f(r.cores, 2),
-                _f(r.per_core),
-                _f(r.others_cores, 2),
-                _f(r.rss_mib),
+                fmt(r.events),
+                fmt(r.events_per_s)
+                + (f" ({fmt(r.spread[0])}-{fmt(r.spread[1])})" if r.spread else ""),
+                fmt(r.messages_per_s),
+                fmt(r.cpu_s_per_million, 1),
+                fmt(r.cores, 2),
+                fmt(r.per_core),
+                fmt(r.others_cores, 2),
+                fmt(r.rss_mib),
                 {True: "yes", False: "NO", None: "-"}[r.correct],
             ]
         )
@@ -178,11 +97,11 @@ def markdown(report: Report) -> str:
                 "pure pipeline in-process (reference)",
                 variant,
                 "",
-                _f(eps),
-                _f(mps),
-                _f(1e6 / eps, 1),
+                fmt(eps),
+                fmt(mps),
+                fmt(1e6 / eps, 1),
                 "1.00",
-                _f(eps),
+                fmt(eps),
                 "",
                 "",
                 "",
@@ -207,6 +126,11 @@ def markdown(report: Report) -> str:
     notes = [n for r in report.throughput for n in r.notes]
     if notes:
         out += ["", *[f"- {n}" for n in notes]]
+    return out
+
+
+def _latency(report: Report) -> list[str]:
+    out: list[str] = []
     if report.latency:
         out += ["", "### Latency: produce → reflected in /metrics, at half the maximum rate", ""]
         out += _table(
@@ -225,13 +149,13 @@ def markdown(report: Report) -> str:
             [
                 [
                     lat.variant,
-                    _f(lat.rate),
-                    _f(lat.events),
-                    _f(lat.p50_ms),
-                    _f(lat.p99_ms),
-                    _f(lat.max_ms),
-                    _f(lat.cores, 2),
-                    _f(lat.scrape_ms_p50, 1),
+                    fmt(lat.rate),
+                    fmt(lat.events),
+                    fmt(lat.p50_ms),
+                    fmt(lat.p99_ms),
+                    fmt(lat.max_ms),
+                    fmt(lat.cores, 2),
+                    fmt(lat.scrape_ms_p50, 1),
                     (
                         f"{lat.close_after_last_s:.1f} s (gap {lat.gap_s:.0f} s)"
                         if lat.close_after_last_s is not None
@@ -243,6 +167,11 @@ def markdown(report: Report) -> str:
             ],
         )
         out += ["", *[f"- {lat.variant}: {n}" for lat in report.latency for n in lat.notes]]
+    return out
+
+
+def _state(report: Report) -> list[str]:
+    out: list[str] = []
     if report.state:
         out += [
             "",
@@ -263,23 +192,28 @@ def markdown(report: Report) -> str:
             ],
             [
                 [
-                    _f(s.customers),
-                    _f(s.events),
-                    _f(s.open.open_sessions),
-                    _f(s.open.row_bytes_per_customer),
+                    fmt(s.customers),
+                    fmt(s.events),
+                    fmt(s.open.open_sessions),
+                    fmt(s.open.row_bytes_per_customer),
                     (
-                        f"{_f(s.open.traced_bytes_per_customer)} (traced)"
+                        f"{fmt(s.open.traced_bytes_per_customer)} (traced)"
                         if s.open.traced_bytes_per_customer
-                        else f"{_f(s.open.rss_bytes_per_customer)} (RSS)"
+                        else f"{fmt(s.open.rss_bytes_per_customer)} (RSS)"
                     ),
-                    _f(s.reach.row_bytes_per_customer),
-                    _f(s.reach.traced_bytes_per_customer),
+                    fmt(s.reach.row_bytes_per_customer),
+                    fmt(s.reach.traced_bytes_per_customer),
                     f"{s.open.scrape_ms:.1f} / {s.reach.scrape_ms:.1f}",
-                    _f(s.changelog_bytes_per_event),
+                    fmt(s.changelog_bytes_per_event),
                 ]
                 for s in report.state
             ],
         )
+    return out
+
+
+def _scaling(report: Report) -> list[str]:
+    out: list[str] = []
     if report.scaling:
         out += [
             "",
@@ -301,17 +235,22 @@ def markdown(report: Report) -> str:
                 [
                     str(r.workers),
                     r.name,
-                    _f(r.events_per_s),
-                    _f(r.cores, 2),
-                    _f(r.per_core),
-                    _f(r.others_cores, 2),
-                    _f(r.rss_mib),
+                    fmt(r.events_per_s),
+                    fmt(r.cores, 2),
+                    fmt(r.per_core),
+                    fmt(r.others_cores, 2),
+                    fmt(r.rss_mib),
                     {True: "yes", False: "NO", None: "-"}[r.correct],
                 ]
                 for r in report.scaling
             ],
         )
         out += ["", *[f"- {r.workers} workers: {n}" for r in report.scaling for n in r.notes]]
+    return out
+
+
+def _soak(report: Report) -> list[str]:
+    out: list[str] = []
     if report.soak is not None:
         soak = report.soak
         out += [
@@ -324,11 +263,7 @@ def markdown(report: Report) -> str:
             ["after", *[f"{m // 60}:{m % 60:02d}" for m in marks]],
             [["RSS MiB", *[f"{soak.rss_at(m):.0f}" for m in marks]]],
         )
-    out += ["", "### Targets", ""]
-    out += _table(["target", "measured", "verdict"], [list(t) for t in targets(report)])
-    if report.notes:
-        out += ["", *[f"- {n}" for n in report.notes]]
-    return "\n".join(out)
+    return out
 
 
 def profile_markdown(profiles: dict[str, list[tuple[str, float]]]) -> str:
