@@ -302,3 +302,23 @@ def test_the_grafana_funnel_query_keeps_the_configured_order(stream: Stream) -> 
     )
     assert [r["metric"]["step"] for r in rows] == list(STEPS)
     assert [r["metric"]["position"] for r in rows] == ["1", "2", "3", "4"]
+
+
+def test_refresh_updates_in_place_without_flicker(stream: Stream) -> None:
+    """A refresh keeps the cards, rows and focus: nothing blinks or loses the reader's place."""
+    with browser_page() as page:
+        _open(page, stream.url)
+        page.focus('#headline [data-card="orders"]')
+        page.evaluate(
+            "window.removed = 0; new MutationObserver(ms => ms.forEach(m => m.removedNodes.forEach("
+            "n => { if (n.dataset && n.dataset.card) window.removed++; }))).observe(document.body,"
+            " {childList: true, subtree: true});"
+            "document.querySelector('#headline [data-card=orders]').marked = true;"
+        )
+        before = page.inner_text("#status")
+        page.wait_for_function(
+            "before => document.getElementById('status').textContent !== before", arg=before
+        )
+        assert page.evaluate("window.removed") == 0
+        assert page.evaluate("document.activeElement.marked === true")
+        assert page.evaluate("document.activeElement.dataset.card") == "orders"

@@ -161,3 +161,14 @@ def test_no_data_yet() -> None:
     empty = overview(Harness().samples())
     assert empty["has_data"] is False
     assert empty["by_window"]["24h"]["headline"]["conversion_rate"]["value"] is None
+
+
+def test_the_grafana_url_setting_takes_only_http_urls() -> None:
+    from pydantic import ValidationError
+
+    from tracker.settings import Settings
+
+    assert Settings(grafana_url="https://grafana.example/").grafana_url == "https://grafana.example"
+    assert Settings().grafana_url == ""
+    with pytest.raises(ValidationError):
+        Settings(grafana_url="javascript:alert(1)")
