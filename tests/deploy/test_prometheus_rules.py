@@ -29,6 +29,8 @@ ALERTS = {
     "TrackerDeadLetterRate",
     "TrackerWorkerDown",
     "TrackerConsumerLag",
+    "TrackerPartitionFailed",
+    "TrackerScrapeErrors",
 }
 # level:metric:operations, e.g. tracker:conversion_rate:rate5m, channel:tracker_bounce_rate:rate1h
 RECORD_NAME = re.compile(r"^(tracker|[a-z_]+):[a-z0-9_]+:[a-z0-9_]+$")
