@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     withdrawal_memory: float = Field(
         90 * 86400, gt=0, description="seconds a withdrawal marker blocks events"
     )
+    identity_hold_events: int = Field(
+        50, ge=0, description="events of a customer held while an identify's hand-over is pending"
+    )
+    identity_hold_timeout: float = Field(
+        30, ge=0, description="seconds of event time after an identify its hand-over is awaited"
+    )
     touchpoints: CommaList = Field(
         _split(DEFAULT_TOUCHPOINTS), description="touchpoint label allow-list; others: other"
     )

@@ -82,6 +82,8 @@ def ev(event_type: str, customer: str, at: float, /, **fields: Any) -> dict[str,
         event.update(order_id=f"o{next(_ids)}", revenue="10.00", currency="EUR")
     elif event_type == "feedback" and not {"nps", "csat", "ces", "comment"} & fields.keys():
         event["nps"] = 9
+    elif event_type == "identify":
+        event["anonymous_id"] = f"device-of-{customer}"
     event.update(fields)
     return {k: v for k, v in event.items() if v is not None}
 

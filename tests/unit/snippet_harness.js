@@ -168,6 +168,28 @@ async function main() {
   phases.storage_after_withdrawal = Object.keys(storage);
   phases.state_after_withdrawal = tracker.consentState();
   phases.cookie_touched = b.cookieTouched() || reloaded.cookieTouched();
+
+  // Identity: consent again (a new device id), log in, log out on a shared device.
+  tracker.consent({ analytics: true, marketing: false });
+  await b.advance(1500);
+  phases.device = JSON.parse(storage['tracker:v1']).id;
+  b.sent.splice(0);
+  phases.identify_result = tracker.identify('cust-42', 'acme');
+  tracker.track('search');
+  await b.advance(1500);
+  mark('identify');
+  tracker.identify('cust-42', 'acme'); // already this customer: nothing to link
+  await b.advance(1500);
+  mark('identify_again');
+  phases.stored_after_identify = JSON.parse(storage['tracker:v1']);
+  phases.reset_result = tracker.reset();
+  tracker.track('search');
+  await b.advance(1500);
+  mark('reset');
+  phases.stored_after_reset = JSON.parse(storage['tracker:v1']);
+  tracker.identify('cust-7');
+  await b.advance(1500);
+  mark('identify_after_reset');
   process.stdout.write(JSON.stringify(phases));
 }
 

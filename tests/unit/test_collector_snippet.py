@@ -126,6 +126,33 @@ def test_withdrawal_is_sent_then_everything_forgotten(phases: dict[str, Any]) ->
     assert phases["state_after_withdrawal"] is None
 
 
+def no_pings(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [event for event in events(requests) if event["event_type"] != "page_ping"]
+
+
+def test_identify_links_the_device_id_then_uses_the_customer_id(phases: dict[str, Any]) -> None:
+    assert phases["identify_result"] is True
+    identify, search = no_pings(phases["identify"])
+    assert identify["event_type"] == "identify"
+    assert (identify["customer_id"], identify["anonymous_id"]) == ("cust-42", phases["device"])
+    assert identify["account_id"] == "acme"
+    assert (search["customer_id"], search["account_id"]) == ("cust-42", "acme")
+    assert no_pings(phases["identify_again"]) == []  # the same customer again: nothing to link
+    assert phases["stored_after_identify"]["id"] == "cust-42"
+    assert phases["stored_after_identify"]["device"] == phases["device"]
+
+
+def test_reset_starts_a_new_device_that_a_later_identify_links(phases: dict[str, Any]) -> None:
+    assert phases["reset_result"] is True
+    [search] = no_pings(phases["reset"])
+    new_device = phases["stored_after_reset"]["device"]
+    assert search["customer_id"] == new_device == phases["stored_after_reset"]["id"]
+    assert new_device != phases["device"]
+    assert "account_id" not in search
+    [identify] = no_pings(phases["identify_after_reset"])
+    assert (identify["customer_id"], identify["anonymous_id"]) == ("cust-7", new_device)
+
+
 def test_snippet_stays_small() -> None:
     raw = SNIPPET.read_bytes()
     assert len(raw) <= MAX_BYTES

@@ -14,6 +14,7 @@ from tracker.core.contract import (
     EVENT_TYPES,
     ConsentChange,
     Feedback,
+    Identify,
     Interaction,
     Order,
     PagePing,
@@ -28,6 +29,7 @@ MODEL_OF = {
     "order": Order,
     "consent": ConsentChange,
     "feedback": Feedback,
+    "identify": Identify,
 }
 
 
@@ -287,3 +289,9 @@ def test_feedback_needs_at_least_one_answer() -> None:
 def test_feedback_comment_needs_language() -> None:
     invalid(ev("feedback", "ana", 0, comment="great"))
     assert parse_event(ev("feedback", "ana", 0, nps=9, language="en"))
+
+
+@pytest.mark.parametrize("anonymous_id", [None, "", "x" * 129, 42])
+def test_identify_needs_an_anonymous_id_of_1_to_128_characters(anonymous_id: Any) -> None:
+    invalid(ev("identify", "ana", 0, anonymous_id=anonymous_id))
+    assert parse_event(ev("identify", "ana", 0, anonymous_id="d" * 128)).anonymous_id == "d" * 128

@@ -18,7 +18,7 @@ from tests.unit.helpers import DAY, MIN, T0_MS, Harness, config, ev, samples_of
 from tracker.core import codes
 from tracker.core.accounts import AccountActivity, AccountState
 from tracker.core.codes import CHANNEL_CODES, CodeTable
-from tracker.core.contract import CHANNELS
+from tracker.core.contract import CHANNELS, EVENT_TYPES
 from tracker.core.customer import (
     CHANNEL_TABLE,
     SOURCES,
@@ -29,6 +29,7 @@ from tracker.core.customer import (
     decode_state,
     encode_state,
 )
+from tracker.core.identity_records import FORWARD_KINDS, LINK_OUTCOMES, RECORD_KINDS
 from tracker.core.memory_store import MemoryStore
 from tracker.metrics.samples import Sample, total
 
@@ -46,6 +47,10 @@ IN_MEMORY: dict[str, tuple[str, ...]] = {
     "channel": CHANNELS,
     "source": SOURCES,
     "step_kind": STEP_KINDS,
+    "event_type": EVENT_TYPES,
+    "identity_record": RECORD_KINDS,
+    "link_outcome": LINK_OUTCOMES,
+    "forward_kind": FORWARD_KINDS,
 }
 
 

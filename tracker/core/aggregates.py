@@ -114,6 +114,7 @@ class Aggregates:
     max_event_ms: int = 0
     idle_floor_ms: int = 0
     applied_offset: int = -1  # the newest input offset whose effects are included
+    identity_offset: int = -1  # likewise of the identity topic (tracker.core.identity_stage)
     row_epochs: dict[str, int] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)
     newest_minute: int = 0
@@ -200,6 +201,7 @@ class Aggregates:
             self.max_event_ms = max(self.max_event_ms, int(body["x"]))
             self.idle_floor_ms = max(self.idle_floor_ms, int(body["i"]))
             self.applied_offset = max(self.applied_offset, int(body["o"]))
+            self.identity_offset = max(self.identity_offset, int(body.get("io", -1)))
             return
         minute_level = row.startswith("m/")
         for name, bucket, value in body["v"]:
@@ -221,6 +223,7 @@ class Aggregates:
                 "x": self.max_event_ms,
                 "i": self.idle_floor_ms,
                 "o": self.applied_offset,
+                "io": self.identity_offset,
             }
         kind, _, number = row.partition("/")
         index = int(number)

@@ -37,6 +37,30 @@ SOURCE_CODES: Final[Mapping[str, int]] = MappingProxyType(
 STEP_KIND_CODES: Final[Mapping[str, int]] = MappingProxyType(
     {"page_view": 0, "interaction": 1, "order": 2, "feedback": 3}
 )
+# Event types of events held or forwarded by identity stitching (tracker.core.identity_records).
+EVENT_TYPE_CODES: Final[Mapping[str, int]] = MappingProxyType(
+    {
+        "page_view": 0,
+        "interaction": 1,
+        "page_ping": 2,
+        "order": 3,
+        "consent": 4,
+        "feedback": 5,
+        "identify": 6,
+    }
+)
+# Kinds of records on the internal identity topic (docs/identity.md#internal-topic).
+IDENTITY_RECORD_CODES: Final[Mapping[str, int]] = MappingProxyType(
+    {"claim": 1, "reply": 2, "forward": 3, "unlink": 4}
+)
+# What became of a claim, as its reply tells the customer's partition.
+LINK_OUTCOME_CODES: Final[Mapping[str, int]] = MappingProxyType(
+    {"linked": 0, "already": 1, "conflict": 2, "no_consent": 3}
+)
+# What a forward record carries: an event, a withdrawal, an erasure request.
+FORWARD_KIND_CODES: Final[Mapping[str, int]] = MappingProxyType(
+    {"event": 0, "withdrawal": 1, "erase": 2}
+)
 
 
 class CodeTable:

@@ -50,6 +50,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "order",
     "consent",
     "feedback",
+    "identify",
 )
 
 Channel = Literal["web", "app", "social", "store", "email", "call_center", "partner"]
@@ -198,8 +199,15 @@ class Feedback(_EventBase):
         return self
 
 
+class Identify(_EventBase):
+    """The device that used anonymous_id as its customer_id is this customer (docs/identity.md)."""
+
+    event_type: Literal["identify"]
+    anonymous_id: Text128
+
+
 Event = Annotated[
-    PageView | Interaction | PagePing | Order | ConsentChange | Feedback,
+    PageView | Interaction | PagePing | Order | ConsentChange | Feedback | Identify,
     Field(discriminator="event_type"),
 ]
 
@@ -212,6 +220,7 @@ MODELS: dict[str, type[_EventBase]] = {
     "order": Order,
     "consent": ConsentChange,
     "feedback": Feedback,
+    "identify": Identify,
 }
 
 

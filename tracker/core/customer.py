@@ -12,6 +12,7 @@ from typing import Any
 
 from tracker.core.codes import CHANNEL_CODES, SOURCE_CODES, STEP_KIND_CODES, CodeTable
 from tracker.core.contract import CHANNELS
+from tracker.core.identity_state import IdentityState
 from tracker.core.labels import OTHER
 
 # Kinds of session steps (events that make up a journey).
@@ -72,6 +73,8 @@ class CustomerState:
     letters: int = 0
     last_letter_ms: int = -1
     capped_at_ms: int = -1  # when the de-duplication memory last hit its cap (and counted)
+    # Identity stitching (tracker.core.identity_state), kept beside the state list in a row.
+    identity: IdentityState | None = None
 
     @property
     def withdrawn(self) -> bool:
@@ -84,12 +87,15 @@ class CustomerState:
             and not self.order_times
             and not self.withdrawn
             and not self.letters
+            and (self.identity is None or self.identity.is_empty())
         )
 
     def last_activity_ms(self) -> int:
         times = [self.last_seen_ms, *self.order_times]
         if self.session is not None:
             times.append(self.session.last_ms)
+        if self.identity is not None:
+            times.append(self.identity.last_ms)
         return max(times)
 
 

@@ -10,6 +10,8 @@ from tracker.core.accounts import MAX_ACCOUNTS_PER_PERSON, AccountActivity
 from tracker.core.aggregates import Delta, counter_key
 from tracker.core.customer import CustomerState
 from tracker.core.events import EventView, id_hash
+from tracker.core.identity_customer import after_erasure, forward_erasure, intercept
+from tracker.core.identity_records import STREAM_INPUT
 from tracker.core.ingest import Reject, Withdrawal
 from tracker.core.letters import (
     DeadLetter,
@@ -17,7 +19,7 @@ from tracker.core.letters import (
     customer_letter_keys,
     unowned_letter_key,
 )
-from tracker.core.rows import NO_INDEX, Row, parse_time
+from tracker.core.rows import NO_INDEX, IndexInfo, Row, parse_time
 from tracker.core.sessionizer import Outcome, accept, is_duplicate_withdrawal, withdraw
 
 if TYPE_CHECKING:
@@ -38,6 +40,26 @@ class CustomerContext:
         self.delta = Delta()
         self._row: Row | None = None
         self._before = NO_INDEX
+        # Identity records this message makes: their origin (stream, offset) and count.
+        self.origin = (STREAM_INPUT, processor.applied_offset)
+        self.emitted = 0
+
+    @classmethod
+    def of_pseudonym(cls, processor: PartitionProcessor, person: str) -> CustomerContext:
+        """The row an identity record names (records carry pseudonyms, never ids)."""
+        context = cls(processor, None)
+        context.person, context.key = person, processor.customer_key(person)
+        return context
+
+    @classmethod
+    def of_row(
+        cls, processor: PartitionProcessor, key: str, row: Row, before: IndexInfo
+    ) -> CustomerContext:
+        """A row housekeeping already loaded (its index entry as ``before``)."""
+        context = cls(processor, None)
+        context.key, context.person = key, key.rsplit("/", 1)[-1]
+        context._row, context._before = row, before
+        return context
 
     def _ensure(self) -> Row:
         if self._row is None:
@@ -49,6 +71,17 @@ class CustomerContext:
             self._before = self.p.index_info(row.state)
         return self._row
 
+    def row(self) -> Row:
+        return self._ensure()
+
+    def state(self) -> CustomerState | None:
+        return self._ensure().state if self.key is not None else None
+
+    def watermark(self) -> int:
+        """The partition's watermark, moved by the events of this message applied so far."""
+        ooo = self.p.timing.max_out_of_order_ms
+        return max(self.p.watermark_ms, self.delta.max_event_ms - ooo)
+
     def blocks(self, event_type: str) -> bool:
         """A withdrawal marker drops everything but a fresh consent grant."""
         if self.key is None:
@@ -56,12 +89,16 @@ class CustomerContext:
         state = self._ensure().state
         return state is not None and state.withdrawn and event_type != "consent"
 
-    def accept(self, ev: EventView) -> None:
+    def accept(self, ev: EventView, anonymous_id: str | None = None) -> None:
+        """A counted-candidate event of this customer (``anonymous_id``: an identify's)."""
+        if self.key is not None and intercept(self, ev, anonymous_id):
+            return  # forwarded to the linked customer, held back, or an identify's claim
+        self.apply(ev)
+
+    def apply(self, ev: EventView) -> None:
         row = self._ensure()
         state = row.state or CustomerState()
-        ooo = self.p.timing.max_out_of_order_ms
-        wm = max(self.p.watermark_ms, self.delta.max_event_ms - ooo)
-        outcome = accept(self.p.rules, state, ev, wm, self.delta)
+        outcome = accept(self.p.rules, state, ev, self.watermark(), self.delta)
         assert outcome is not Outcome.NO_CONSENT  # blocks() ran first
         row.state = state
         self.touched = True
@@ -108,11 +145,15 @@ class CustomerContext:
         return key
 
     def withdraw(self, item: Withdrawal, broker_ms: int) -> None:
+        at_ms = parse_time(item.occurred_at) or broker_ms
+        self.withdraw_at(at_ms, id_hash(item.event_id) if item.event_id else None)
+
+    def withdraw_at(self, at_ms: int, hashed: int | None) -> None:
+        self.touched = True
+        if forward_erasure(self, "withdrawal", at_ms, hashed):
+            return  # a linked anonymous id's withdrawal is its customer's
         row = self._ensure()
         state = row.state or CustomerState()
-        at_ms = parse_time(item.occurred_at) or broker_ms
-        hashed = id_hash(item.event_id) if item.event_id else None
-        self.touched = True
         if hashed is not None and is_duplicate_withdrawal(self.p.rules, state, hashed, at_ms):
             self.delta.count(counter_key("tracker_events_dropped_total", "duplicate"))
             return
@@ -120,6 +161,7 @@ class CustomerContext:
         self.delta.max_event_ms = max(self.delta.max_event_ms, at_ms)
         self.forget_everywhere(state, at_ms)
         marker = withdraw(self.p.rules, state, at_ms, "withdrawal", hashed, self.delta)
+        after_erasure(self, state, marker)
         row.state = _marker(state, marker)
 
     def command(self, control: str, value: bytes | None, broker_ms: int) -> bool:
@@ -134,6 +176,9 @@ class CustomerContext:
         return True
 
     def erase(self, reason: str, at_ms: int) -> None:
+        self.touched = True
+        if forward_erasure(self, "erase", at_ms, reason):
+            return  # erasing a linked anonymous id erases its customer
         row = self._ensure()
         state = row.state or CustomerState()
         if state.session is not None:
@@ -141,8 +186,8 @@ class CustomerContext:
             state.session.last_ms = max(state.session.last_ms, at_ms)
         self.forget_everywhere(state, at_ms)
         marker = withdraw(self.p.rules, state, at_ms, reason, None, self.delta)
+        after_erasure(self, state, marker)
         row.state = _marker(state, marker)
-        self.touched = True
 
     def forget_everywhere(self, state: CustomerState, at_ms: int) -> None:
         """What the row holds is erased by ``withdraw``; what it points to, here."""

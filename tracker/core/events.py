@@ -46,6 +46,13 @@ def event_time_ms(occurred_ms: int, sent_ms: int | None, broker_ms: int) -> int:
     return broker_ms - (sent_ms - occurred_ms)
 
 
+class PreScored(NamedTuple):
+    """A comment's sentiment, scored before the event left its partition (a ``Score``)."""
+
+    compound: float
+    polarity: str
+
+
 class EventView(NamedTuple):
     event_type: str
     id_hash: int
@@ -62,6 +69,9 @@ class EventView(NamedTuple):
     language: str | None = None
     account: str | None = None
     source: int = 0  # index into customer.SOURCES
+    # A comment's sentiment scored where the event arrived: events held in state or forwarded
+    # to a linked customer's partition carry the score, never the comment (docs/identity.md).
+    score: PreScored | None = None
 
     @classmethod
     def build(

@@ -15,12 +15,15 @@ import orjson
 
 from tracker.core.accounts import AccountActivity
 from tracker.core.aggregates import COUNTER_ROW, Aggregates, Delta, counter_key
+from tracker.core.contract import Identify
 from tracker.core.customer import CustomerState
 from tracker.core.customer_context import ERASURE_REASONS as ERASURE_REASONS
 from tracker.core.customer_context import CustomerContext
+from tracker.core.due import close_due, expire
 from tracker.core.events import EventView
 from tracker.core.faults import PartitionFault
 from tracker.core.histogram import minute_of
+from tracker.core.identity_stage import HoldLimits, IdentityStage, process_record, prune
 from tracker.core.ingest import (
     DeadLetter,
     Item,
@@ -36,10 +39,7 @@ from tracker.core.letters import unowned_letter_key
 from tracker.core.pseudonym import Pseudonymizer
 from tracker.core.row_index import RowIndex
 from tracker.core.rows import NO_INDEX, IndexInfo, Row, row_bytes, row_state
-from tracker.core.sessionizer import (
-    Rules,
-    close_session,
-)
+from tracker.core.sessionizer import Rules
 from tracker.core.state_store import DAY_MS, StateStore, end_epoch
 
 EXPIRY_BATCH = 2_000  # customer rows examined for expiry per tick and partition
@@ -73,6 +73,9 @@ class PartitionProcessor:
     outbox: list[AccountActivity] = field(default_factory=list)
     # DLQ keys of erased customers' letters, to tombstone; drained by the wiring likewise.
     erased_letters: list[str] = field(default_factory=list)
+    partitions: int = 1  # of the input topic: identity records go to the other id's partition
+    hold: HoldLimits = field(default_factory=HoldLimits)
+    identity: IdentityStage = field(init=False)  # the identity topic's partition of this number
 
     def __post_init__(self) -> None:
         rules = self.rules
@@ -80,6 +83,7 @@ class PartitionProcessor:
         self.index = RowIndex(
             rules.gap_ms, rules.max_session_ms, timing.retention_ms, timing.letter_retention_ms
         )
+        self.identity = IdentityStage(self.partition, self.hold)
 
     # --- keys -----------------------------------------------------------------
     @property
@@ -119,12 +123,17 @@ class PartitionProcessor:
             offset = max(offset, int(body["o"]))
             self.aggregates.apply(Delta.from_json(body["d"]), only_rows_before_epoch=epoch)
             state = row_state(body, self.rules.labels.touchpoints)
+            self.identity.recovered_row(key, state, int(body.get("i", -1)))
             if state is None or state.is_empty():
                 self._pending_delete.add(key)
             else:
                 self._index(key, NO_INDEX, state)
         self.applied_offset = offset
         self.aggregates.applied_offset = offset
+        self.identity.applied = self.aggregates.identity_offset = max(
+            self.identity.applied, self.aggregates.identity_offset
+        )
+        self.identity.resend_recovered()
         if self.aggregates.max_event_ms or self.aggregates.idle_floor_ms:
             self.last_input_wall_ms = now_ms  # restored input counts as input for the idle rule
         self.epoch += 1
@@ -186,6 +195,11 @@ class PartitionProcessor:
             raise closing from exc
         return letters
 
+    def process_identity(self, value: bytes | None, offset: int) -> None:
+        """Apply one record of the identity topic's partition of this number."""
+        process_record(self, value, offset)
+        self._close_due()
+
     def fail(self, value: bytes | None, offset: int, error: Exception) -> DeadLetter:
         """A message the logic could not handle (a bug): count it, dead-letter it, go on.
 
@@ -193,6 +207,7 @@ class PartitionProcessor:
         """
         self.outbox.clear()
         self.erased_letters.clear()
+        self.identity.outbox.clear()
         self.applied_offset = self.aggregates.applied_offset = max(self.applied_offset, offset)
         ingest = Delta()
         ingest.count(counter_key("tracker_events_received_total"))  # the message, as one item
@@ -217,6 +232,7 @@ class PartitionProcessor:
                 self.aggregates.dirty.add(COUNTER_ROW)
                 self._close_due()
         self._expire()
+        prune(self)
 
     def flush(self) -> None:
         """End the epoch: persist changed aggregate rows, then delete what may go."""
@@ -263,7 +279,8 @@ class PartitionProcessor:
                 reject = Reject("future_timestamp", item.raw(), detail)
                 customer.reject(ingest, letters, reject, (offset, broker_ms))
             else:
-                customer.accept(ev)
+                event = item.event
+                customer.accept(ev, event.anonymous_id if isinstance(event, Identify) else None)
 
     def _reemit_activities(self, key: bytes | None, value: bytes | None, broker_ms: int) -> None:
         customer_id = decode_key(key)
@@ -305,7 +322,7 @@ class PartitionProcessor:
             if int(body["e"]) == self.epoch:
                 stored = Delta.from_json(body["d"])
                 stored.merge(delta)
-        body = row_bytes(None, self.applied_offset, self.epoch, stored)
+        body = row_bytes(None, self.applied_offset, self.epoch, stored, (), self.identity.applied)
         self.store.put(self._ingest_key, body)
         try:
             self.aggregates.apply(delta)
@@ -330,11 +347,15 @@ class PartitionProcessor:
         state = row.state
         if state is None or state.is_empty():
             # Nothing left to keep; the row lives until its delta is in a flushed epoch.
-            self.store.put(key, row_bytes(None, self.applied_offset, self.epoch, merged))
+            body = row_bytes(
+                None, self.applied_offset, self.epoch, merged, (), self.identity.applied
+            )
+            self.store.put(key, body)
             self._pending_delete.add(key)
         else:
             touchpoints = self.rules.labels.touchpoints
-            body = row_bytes(state, self.applied_offset, self.epoch, merged, touchpoints)
+            offsets = (self.applied_offset, self.epoch)
+            body = row_bytes(state, *offsets, merged, touchpoints, self.identity.applied)
             self.store.put(key, body)
             self._pending_delete.discard(key)
         row.delta = merged
@@ -355,37 +376,7 @@ class PartitionProcessor:
         return self.index.active_sessions
 
     def _close_due(self) -> None:
-        wm = self.watermark_ms
-        for key in self.index.deadlines.due(wm):
-            row = self.load_row(key)
-            before = self.index_info(row.state if row else None)
-            if row is None or row.state is None or before.deadline is None:
-                continue
-            if before.deadline > wm:  # the index and the row disagree: trust the row
-                self.index.deadlines.move(key, None, before.deadline)
-                continue
-            delta = Delta()
-            close_session(self.rules, row.state, delta)
-            # The index no longer holds the key: ``_store_row`` must not move it from there.
-            self.store_row(key, IndexInfo(None, before.entry, before.expiry), row, delta)
+        close_due(self)
 
     def _expire(self) -> None:
-        """Delete the state of customers past retention, at most ``EXPIRY_BATCH`` per tick.
-
-        Customers expire by day of event time, so a whole day's worth falls due at once
-        (all of them when the idle rule moves the watermark on by months); in batches
-        the tombstones leave over a few ticks instead of one long stall and a producer
-        buffer holding them all.
-        """
-        wm = self.watermark_ms
-        for day, key in self.index.expiring(wm, EXPIRY_BATCH):
-            row = self.load_row(key)
-            info = self.index_info(row.state if row else None)
-            if row is None or info.expiry is None:
-                self.index.forget_expiry(day, key)
-            elif info.expiry <= wm and info.deadline is None:
-                self.index.forget_expiry(day, key)
-                if row.epoch < self.epoch:
-                    self.store.delete(key)  # its last delta is already in the aggregates
-                else:
-                    self._pending_delete.add(key)
+        expire(self, EXPIRY_BATCH)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tracker.core.accounts import AccountProcessor
+from tracker.core.identity_stage import HoldLimits
 from tracker.core.ingest import Limits
 from tracker.core.labels import WINDOWS, LabelSets
 from tracker.core.partition import PartitionProcessor, Timing
@@ -25,6 +26,7 @@ class PipelineConfig:
     timing: Timing
     pseudonyms: Pseudonymizer
     repurchase_seconds: float
+    hold: HoldLimits = field(default_factory=HoldLimits)
 
     @classmethod
     def from_settings(
@@ -50,7 +52,8 @@ class PipelineConfig:
             letter_retention_ms=_ms(settings.dlq_retention_hours * 3600),
         )
         limits = Limits(settings.max_message_bytes, settings.max_message_events)
-        return cls(rules, limits, timing, pseudonyms, settings.repurchase_lookback)
+        hold = HoldLimits(settings.identity_hold_events, _ms(settings.identity_hold_timeout))
+        return cls(rules, limits, timing, pseudonyms, settings.repurchase_lookback, hold)
 
     def account_processor(self, partition: int, store: StateStore) -> AccountProcessor:
         return AccountProcessor(
@@ -60,7 +63,10 @@ class PipelineConfig:
             idle_timeout_ms=self.timing.idle_timeout_ms,
         )
 
-    def processor(self, partition: int, store: StateStore) -> PartitionProcessor:
+    def processor(
+        self, partition: int, store: StateStore, partitions: int = 1
+    ) -> PartitionProcessor:
+        """``partitions``: the input topic's, where identity records find the other id."""
         return PartitionProcessor(
             partition=partition,
             rules=self.rules,
@@ -68,4 +74,6 @@ class PipelineConfig:
             pseudonyms=self.pseudonyms,
             limits=self.limits,
             timing=self.timing,
+            partitions=partitions,
+            hold=self.hold,
         )

@@ -35,6 +35,11 @@ class RowIndex:
         if session is not None:
             deadline = session.deadline_ms(self.gap_ms, self.max_session_ms)
             entry = session.entry_channel
+        identity = state.identity
+        if identity is not None and identity.hold_until_ms >= 0:
+            # Held events are released when the watermark reaches the end of the hold.
+            hold = identity.hold_until_ms
+            deadline = hold if deadline is None else min(deadline, hold)
         if state.withdrawn:
             expiry = state.withdrawn_until_ms
         else:

@@ -15,6 +15,7 @@ import orjson
 from tracker.core.aggregates import Delta
 from tracker.core.customer import CustomerState, decode_state, encode_state
 from tracker.core.events import to_ms
+from tracker.core.identity_state import decode_identity, encode_identity
 
 
 @dataclass(slots=True)
@@ -30,21 +31,34 @@ def row_bytes(
     epoch: int,
     delta: Delta,
     touchpoints: Sequence[str] = (),
+    identity_offset: int = -1,
 ) -> bytes:
-    """``touchpoints``: the allow-list the state's steps index into (needed with a state)."""
-    return orjson.dumps(
-        {
-            "s": encode_state(state, touchpoints) if state is not None else None,
-            "o": offset,
-            "e": epoch,
-            "d": delta.to_json(),
-        }
-    )
+    """``touchpoints``: the allow-list the state's steps index into (needed with a state).
+
+    ``identity_offset``: the identity topic's applied offset, like ``offset`` the input's
+    (written once the partition applied an identity record: older rows lack it).
+    """
+    body: dict[str, Any] = {
+        "s": encode_state(state, touchpoints) if state is not None else None,
+        "o": offset,
+        "e": epoch,
+        "d": delta.to_json(),
+    }
+    if identity_offset >= 0:
+        body["i"] = identity_offset
+    if state is not None and state.identity is not None:
+        body["n"] = encode_identity(state.identity)
+    return orjson.dumps(body)
 
 
 def row_state(body: dict[str, Any], touchpoints: Sequence[str]) -> CustomerState | None:
     """The customer state a parsed row holds (None once erased); see ``row_bytes``."""
-    return decode_state(body["s"], touchpoints) if body.get("s") is not None else None
+    if body.get("s") is None:
+        return None
+    state = decode_state(body["s"], touchpoints)
+    if body.get("n") is not None:
+        state.identity = decode_identity(body["n"])
+    return state
 
 
 def parse_time(value: str | None) -> int | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from enum import Enum
-from typing import Literal, Protocol
 
 from tracker.core.aggregates import Delta, counter_key
 from tracker.core.bounds import MICROS
@@ -26,11 +25,14 @@ from tracker.core.customer import (
     Step,
 )
 from tracker.core.events import EventView
+from tracker.core.feedback import SENTIMENT_BUCKETS as SENTIMENT_BUCKETS
+from tracker.core.feedback import Score as Score
+from tracker.core.feedback import Scorer as Scorer
+from tracker.core.feedback import count_feedback
 from tracker.core.histogram import minute_of
-from tracker.core.labels import LabelSets, nps_category
+from tracker.core.labels import LabelSets
 
 ENGAGED_MS = 10_000
-SENTIMENT_BUCKETS = (-0.75, -0.5, -0.25, -0.05, 0.05, 0.25, 0.5, 0.75, 1.0)
 _REACH_BUCKETS = tuple(f"reach:{channel}" for channel in CHANNELS)
 # tracker_events_total keys by (event type, channel index): built once, looked up per event.
 _EVENT_KEYS = {
@@ -51,17 +53,6 @@ class Outcome(Enum):
     LATE = "late"
     DUPLICATE = "duplicate"
     NO_CONSENT = "no_consent"
-
-
-class Score(Protocol):
-    @property
-    def compound(self) -> float: ...
-    @property
-    def polarity(self) -> str: ...
-
-
-class Scorer(Protocol):
-    def score(self, text: str, language: Literal["de", "en"]) -> Score: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +84,11 @@ def accept(rules: Rules, state: CustomerState, ev: EventView, wm_ms: int, delta:
     if event_type == "order":
         _count_order(state, ev, delta)
     elif event_type == "feedback":
-        _count_feedback(rules, ev, delta)
+        count_feedback(rules.scorer, ev, delta)
     elif event_type == "interaction" and ev.action is not None:
         delta.count(counter_key("tracker_interactions_total", ev.action, CHANNELS[ev.channel]))
-    if event_type == "consent":
-        return Outcome.COUNTED  # consent changes never start or extend a session
+    if event_type == "consent" or event_type == "identify":
+        return Outcome.COUNTED  # consent changes and identities never start or extend a session
     if ev.at_ms < wm_ms - rules.gap_ms or _before_session(rules, state.session, ev):
         delta.count(counter_key("tracker_events_late_total"))
         return Outcome.LATE
@@ -155,6 +146,10 @@ def withdraw(
     session = state.session
     if session is not None and at_ms > session.last_ms + rules.gap_ms:
         close_session(rules, state, delta)  # it had ended before the withdrawal: it counts
+    elif session is not None:
+        # Still open: discarded uncounted, but started = closed + active + merged + discarded.
+        entry = CHANNELS[session.entry_channel]
+        delta.count(counter_key("tracker_sessions_discarded_total", entry))
     if state.last_seen_ms >= 0:
         delta.bucket("reach:all", minute_of(state.last_seen_ms), -1)
     for channel, seen in state.last_seen_by_channel.items():
@@ -273,36 +268,6 @@ def _count_order(state: CustomerState, ev: EventView, delta: Delta) -> None:
     state.order_times = after
 
 
-def _count_feedback(rules: Rules, ev: EventView, delta: Delta) -> None:
-    channel = CHANNELS[ev.channel]
-    minute = minute_of(ev.at_ms)
-    if ev.nps is not None:
-        category = nps_category(ev.nps)
-        delta.count(counter_key("tracker_nps_responses_total", category, channel))
-        delta.bucket("fb:nps_responses", minute, 1)
-        if category != "passive":
-            delta.bucket(f"fb:nps_{category}s", minute, 1)
-    if ev.csat is not None:
-        delta.count(counter_key("tracker_csat_responses_total", str(ev.csat), channel))
-        delta.bucket("fb:csat_responses", minute, 1)
-        if ev.csat >= 4:
-            delta.bucket("fb:csat_satisfied", minute, 1)
-    if ev.ces is not None:
-        delta.count(counter_key("tracker_ces_responses_total", str(ev.ces), channel))
-        delta.bucket("fb:ces_responses", minute, 1)
-        delta.bucket("fb:ces_sum", minute, ev.ces)
-    if ev.comment and ev.language in ("de", "en") and rules.scorer is not None:
-        score = rules.scorer.score(ev.comment, ev.language)  # type: ignore[arg-type]
-        delta.count(
-            counter_key("tracker_feedback_sentiment_total", score.polarity, ev.language, channel)
-        )
-        bucket = next((b for b in SENTIMENT_BUCKETS if score.compound <= b), 1.0)
-        delta.count(counter_key("tracker_feedback_sentiment_score", ev.language, str(bucket)))
-        milli = round(score.compound * 1000)
-        delta.count(counter_key("tracker_feedback_sentiment_score_milli", ev.language), milli)
-        delta.bucket(f"fb:sentiment_{score.polarity}", minute, 1)
-
-
 def _before_session(rules: Rules, session: Session | None, ev: EventView) -> bool:
     return session is not None and ev.at_ms < session.start_ms - rules.gap_ms
 
@@ -326,6 +291,13 @@ def _sessionize(rules: Rules, state: CustomerState, ev: EventView, delta: Delta)
         state.session = session
         delta.count(counter_key("tracker_sessions_started_total", CHANNELS[ev.channel]))
     if ev.at_ms < session.start_ms:
+        if ev.channel != session.entry_channel:
+            # The entry channel changes: counted as a start under the new one and as merged
+            # under the one it replaces, so started = closed + active + merged + discarded
+            # holds per channel (docs/metrics.md#sessions).
+            delta.count(counter_key("tracker_sessions_started_total", CHANNELS[ev.channel]))
+            old = CHANNELS[session.entry_channel]
+            delta.count(counter_key("tracker_sessions_merged_total", old))
         session.start_ms = ev.at_ms
         session.entry_channel = ev.channel
         session.source = ev.source

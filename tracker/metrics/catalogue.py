@@ -25,6 +25,7 @@ from tracker.metrics.specs import MetricSpec as MetricSpec
 from tracker.metrics.specs import Process as Process
 from tracker.metrics.specs import UndeclaredMetricError as UndeclaredMetricError
 from tracker.metrics.specs import tables
+from tracker.metrics.stitching import identity_counters, stitched_sessions
 
 SESSION_OUTCOMES = ("started", "closed", "bounced", "engaged", "interacted", "converted")
 REJECT_REASONS = ("invalid_json", "invalid_event", "key_mismatch", "too_large", "future_timestamp")
@@ -111,6 +112,7 @@ def _counters() -> tuple[MetricSpec, ...]:
             c(f"tracker_sessions_{outcome}_total", f"Sessions {outcome}, by entry channel", CHANNEL)
             for outcome in SESSION_OUTCOMES
         ),
+        *stitched_sessions(c, CHANNEL),
         c("tracker_orders_total", "Orders, by the order event's channel", CHANNEL),
         c(
             "tracker_journey_transitions_total",
@@ -149,6 +151,7 @@ def _counters() -> tuple[MetricSpec, ...]:
             source,
         ),
         c("tracker_control_ignored_total", "Control messages the worker did not understand"),
+        *identity_counters(c),
         # Revenue is summed in Decimal beside the counters, under no counter key.
         MetricSpec(
             "tracker_revenue_total",

@@ -81,6 +81,18 @@ ZEROS: dict[str, tuple[tuple[str, ...], ...]] = {
     "tracker_orders_total": _CHANNEL_SERIES,
     "tracker_erasures_total": tuple((r,) for r in ERASURE_REASONS),
     "tracker_account_activity_invalid_total": ((),),
+    # Identity stitching (docs/identity.md): zero until the first identify.
+    "tracker_sessions_merged_total": _CHANNEL_SERIES,
+    "tracker_sessions_discarded_total": _CHANNEL_SERIES,
+    **dict.fromkeys(
+        (
+            "tracker_identity_links_total",
+            "tracker_identity_conflicts_total",
+            "tracker_events_forwarded_total",
+            "tracker_identity_records_invalid_total",
+        ),
+        ((),),
+    ),
 }
 # The account stage's counters; every other counter fed by its own key is a partition's.
 ACCOUNT_COUNTERS = (

@@ -142,7 +142,7 @@
     var prev = state && state.consent;
     if (prev && prev.analytics == next.analytics && prev.marketing == next.marketing) return;
     if (next.analytics) {
-      state = state || { id: uuid() };
+      state = state || device({});
       state.consent = next;
       save();
       push('consent');
@@ -154,6 +154,13 @@
       save();
     }
     schedule(0);
+  }
+
+  function device(s) {
+    // The device id: the customer id until identify(), what identify() links to the customer.
+    s.id = s.device = uuid();
+    s.account = undefined;
+    return s;
   }
 
   function num(v) { return v === '' || v == null ? undefined : Number(v); }
@@ -211,8 +218,21 @@
     },
     identify: function (id, account) {
       if (!state) return false; // an identity is personal data: only with consent
-      state.id = String(id).slice(0, 128);
+      var anon = state.device || state.id;
+      id = String(id).slice(0, 128);
       state.account = account ? String(account).slice(0, 128) : undefined;
+      // The worker links this device's id to the customer: one person, one session.
+      if (id != state.id && id != anon) { state.id = id; push('identify', { anonymous_id: anon }); }
+      state.id = id;
+      state.device = anon;
+      save();
+      schedule(0);
+      return true;
+    },
+    reset: function () {
+      // Logout on a shared device: a new device id, nothing of the last customer's.
+      if (!state) return false;
+      device(state);
       save();
       return true;
     },

@@ -8,11 +8,13 @@ match a real topic with the same partition count.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, generate_latest
 
 from tracker.core.accounts import AccountProcessor, pack
+from tracker.core.identity_stage import acknowledge_all
 from tracker.core.memory_store import MemoryStore
 from tracker.core.partition import PartitionProcessor
 from tracker.core.pipeline_config import PipelineConfig
@@ -35,11 +37,12 @@ class ReferencePipeline:
     def __post_init__(self) -> None:
         for p in range(self.partitions):
             store = self.stores.setdefault(p, MemoryStore())
-            self.processors[p] = self.config.processor(p, store)
+            self.processors[p] = self.config.processor(p, store, self.partitions)
             account_store = self.account_stores.setdefault(p, MemoryStore())
             self.accounts[p] = self.config.account_processor(p, account_store)
         self._offsets = dict.fromkeys(range(self.partitions), -1)
         self._account_offsets = dict.fromkeys(range(self.partitions), -1)
+        self._identity_offsets = dict.fromkeys(range(self.partitions), -1)
 
     def feed(self, key: bytes | None, value: bytes | None, broker_ms: int, now_ms: int) -> int:
         partition = partition_for(key, self.partitions)
@@ -47,8 +50,22 @@ class ReferencePipeline:
         self.now_ms = now_ms
         processor = self.processors[partition]
         processor.process(key, value, self._offsets[partition], broker_ms, now_ms)
-        self._route_activities(processor, now_ms)
+        self._route(processor, now_ms)
         return partition
+
+    def _route(self, processor: PartitionProcessor, now_ms: int) -> None:
+        """Identity records go to their row's partition, in order, as through the identity topic."""
+        self._route_activities(processor, now_ms)
+        queue = deque([(processor, processor.identity.take())])
+        while queue:
+            source, sends = queue.popleft()
+            acknowledge_all(source, sends)  # delivered right here: nothing is left to re-send
+            for send in sends:
+                target = self.processors[send.partition]
+                self._identity_offsets[send.partition] += 1
+                target.process_identity(send.value, self._identity_offsets[send.partition])
+                self._route_activities(target, now_ms)
+                queue.append((target, target.identity.take()))
 
     def _route_activities(self, processor: PartitionProcessor, now_ms: int) -> None:
         """The re-keyed stage: activities go to the account's partition, as through Kafka."""
@@ -62,7 +79,7 @@ class ReferencePipeline:
         self.now_ms = now_ms
         for processor in self.processors.values():
             processor.tick(now_ms)
-            self._route_activities(processor, now_ms)
+            self._route(processor, now_ms)
             processor.flush()
         for account in self.accounts.values():
             account.tick(now_ms)

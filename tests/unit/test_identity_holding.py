@@ -1,0 +1,177 @@
+"""Identity stitching: holding a customer's events for the hand-over, and exactness of
+the identity records (delivered twice, sent again after a restart) (docs/identity.md).
+
+Same partitions as tests/unit/test_identity.py: anna 3, dev-anna 2, laptop-anna 1.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.helpers import DAY, config, ev, ms
+from tests.unit.identity_cluster import Cluster
+from tests.unit.test_crash import comparable
+from tests.unit.test_identity import journey, per_channel_invariant, state
+
+
+def login_flushed_with_the_next_page(c: Cluster) -> None:
+    """The identify and the first page after login arrive before the hand-over lands."""
+    c.send(ev("page_view", "dev-anna", 0, touchpoint="product"))
+    c.settle()
+    c.send(
+        ev("identify", "anna", 120, anonymous_id="dev-anna"),
+        ev("page_view", "anna", 121, touchpoint="checkout"),
+        batch=True,
+    )
+    assert c.in_flight  # the claim has not left yet
+
+
+def test_the_first_page_after_login_waits_for_the_hand_over_and_starts_no_session() -> None:
+    c = Cluster(auto=False)
+    login_flushed_with_the_next_page(c)
+    assert c.total("tracker_sessions_started_total") == 1  # the anonymous one only
+    c.settle()
+    assert c.total("tracker_sessions_started_total") == 1
+    assert c.total("tracker_sessions_merged_total") == 0
+    assert c.total("tracker_events_total", event_type="page_view") == 2
+    c.close_all()
+    product = c.total("tracker_journey_transitions_total", from_touchpoint="product")
+    assert product == 1  # product -> checkout, one journey
+
+
+def test_without_holding_the_same_arrival_gives_two_sessions_merged() -> None:
+    c = Cluster(auto=False, cfg=config(identity_hold_events=0))
+    login_flushed_with_the_next_page(c)
+    c.settle()
+    assert c.total("tracker_sessions_started_total") == 2
+    assert c.total("tracker_sessions_merged_total") == 1
+    assert per_channel_invariant(c) == {}
+
+
+def test_held_events_are_released_when_the_watermark_passes_the_hold() -> None:
+    c = Cluster(auto=False)
+    login_flushed_with_the_next_page(c)
+    c.in_flight.clear()  # the hand-over never comes
+    c.send(ev("page_view", "anna", 130, touchpoint="cart"))  # held: the watermark is at 120
+    assert c.total("tracker_events_total", event_type="page_view") == 1
+    c.procs[3].tick(c.wall_ms + 61_000)  # the idle rule moves the watermark past 120 + 30 s
+    assert c.total("tracker_events_total", event_type="page_view") == 3
+    assert c.total("tracker_sessions_started_total") == 2
+
+
+def test_an_event_past_the_hold_releases_it_first() -> None:
+    c = Cluster(auto=False)
+    login_flushed_with_the_next_page(c)
+    c.send(ev("page_view", "anna", 200, touchpoint="cart"))  # the watermark passes 120 + 30 s
+    assert c.total("tracker_events_total", event_type="page_view") == 3
+
+
+def test_a_full_hold_releases_everything_in_event_time_order() -> None:
+    c = Cluster(auto=False, cfg=config(identity_hold_events=2))
+    login_flushed_with_the_next_page(c)
+    c.send(ev("page_view", "anna", 125), ev("page_view", "anna", 122, touchpoint="cart"))
+    assert c.total("tracker_events_total", event_type="page_view") == 4
+    anna = state(c, "anna")
+    assert anna is not None and anna.session is not None
+    assert [s.at_ms for s in anna.session.steps] == [ms(121), ms(122), ms(125)]
+
+
+# --- records --------------------------------------------------------------------------------
+
+
+def test_records_carry_pseudonyms_and_codes_never_raw_ids_or_comments() -> None:
+    c = Cluster(auto=False)
+    c.send(ev("page_view", "dev-anna", 0))
+    c.settle()
+    c.send(ev("identify", "anna", 60, anonymous_id="dev-anna"))
+    seen = []
+    while c.in_flight:
+        seen += [f.send.value + f.send.key for f in c.in_flight]
+        c.deliver()
+        c.consume()
+    c.send(ev("feedback", "dev-anna", 90, comment="good stuff", language="en", nps=10))
+    seen += [f.send.value + f.send.key for f in c.in_flight]
+    blob = b"".join(seen)
+    assert len(seen) >= 3  # claim, reply, forward
+    for raw in (b"anna", b"dev-anna", b"good stuff", b"page_view"):
+        assert raw not in blob, raw
+    c.settle()
+    assert c.total("tracker_feedback_sentiment_total", polarity="positive") == 1
+
+
+@pytest.mark.parametrize("story", ["journey", "erase", "two_devices"])
+def test_every_record_delivered_twice_is_applied_once(story: str) -> None:
+    def play(c: Cluster) -> None:
+        if story == "two_devices":
+            c.send(ev("page_view", "anna", 0, channel="app"), ev("page_view", "laptop-anna", 9))
+            c.send(ev("identify", "anna", 300, anonymous_id="laptop-anna"))
+            c.send(ev("page_view", "laptop-anna", 400))
+            return
+        journey(c)
+        c.send(ev("page_view", "dev-anna", 300))
+        if story == "erase":
+            c.erase("anna", ms(400))
+            c.send(ev("page_view", "dev-anna", 500))
+
+    once, twice = Cluster(), Cluster()
+    play(once)
+    original = twice.deliver
+
+    def deliver_twice(count: int | None = None) -> int:
+        copies = list(twice.in_flight)
+        n = original(count)
+        for flight in copies[:n]:
+            twice.logs[flight.send.partition].append(flight.send.value)
+        return n
+
+    twice.deliver = deliver_twice  # type: ignore[method-assign]
+    play(twice)
+    once.close_all()
+    twice.close_all()
+    assert comparable(twice.samples()) == comparable(once.samples())
+
+
+def test_a_restart_sends_every_kept_record_again_and_each_is_applied_once() -> None:
+    c, reference = Cluster(), Cluster()
+    for cluster in (c, reference):
+        journey(cluster)
+    assert c.stores[2].rows and state(c, "dev-anna").identity.out
+    for p in range(c.partitions):
+        c.restart(p)  # no housekeeping yet: every row's records go out again
+    c.settle()
+    assert c.total("tracker_identity_links_total") == 1
+    c.close_all()
+    reference.close_all()
+    assert comparable(c.samples()) == comparable(reference.samples())
+
+
+def test_acknowledged_records_leave_the_rows_at_the_next_housekeeping() -> None:
+    c = Cluster()
+    journey(c)
+    anon = state(c, "dev-anna")
+    assert anon is not None and anon.identity is not None and anon.identity.out  # the reply
+    c.tick(c.wall_ms + 1000)
+    anon = state(c, "dev-anna")
+    assert anon is not None and anon.identity is not None and anon.identity.out == []
+
+
+def test_the_entry_channel_taken_by_an_earlier_event_counts_as_a_start_and_a_merge() -> None:
+    c = Cluster()
+    c.send(ev("page_view", "anna", 100, channel="app"), ev("page_view", "anna", 0))
+    assert c.total("tracker_sessions_started_total", channel="app") == 1
+    assert c.total("tracker_sessions_started_total", channel="web") == 1
+    assert c.total("tracker_sessions_merged_total", channel="app") == 1
+    c.close_all()
+    assert c.total("tracker_sessions_closed_total", channel="web") == 1
+    assert per_channel_invariant(c) == {}
+
+
+def test_a_linked_device_stays_linked_while_used_and_expires_with_its_customer() -> None:
+    c = Cluster()
+    journey(c)
+    key = c.procs[2].customer_key(c.cfg.pseudonyms.of("dev-anna"))
+    c.tick(ms(89 * DAY))
+    assert key in c.stores[2].rows
+    c.tick(ms(91 * DAY))
+    assert key not in c.stores[2].rows
+    assert state(c, "anna") is None
