@@ -37,6 +37,8 @@ DEFAULT_BOT_USER_AGENTS = (
     "bot,crawler,spider,slurp,headlesschrome,phantomjs,lighthouse,pingdom,uptimerobot,"
     "facebookexternalhit,bingpreview,prerender,scrapy"
 )
+# Where events come from, each with its own bot filter (docs/metrics.md#bots).
+BOT_FILTER_SOURCES = ("snippet", "segment", "kafka")
 _ORIGIN = re.compile(r"^https?://[^\s/]+$")
 _BROKER_URL = re.compile(r"^kafka://[^\s,/]+:\d+(,[^\s,/]+:\d+)*$")
 
@@ -160,7 +162,13 @@ class Settings(BaseSettings):
     )
     collector_bot_user_agents: CommaList = Field(
         _split(DEFAULT_BOT_USER_AGENTS),
-        description="user-agent substrings (case-insensitive) dropped as bots; empty UA too",
+        description="user-agent substrings (case-insensitive) dropped as bots, on top of the"
+        " maintained crawler list; empty UA too",
+    )
+    bot_filter_off: CommaList = Field(
+        (),
+        description="sources whose bots are let through: snippet (POST /v1/events), segment"
+        " (the Segment API), kafka (the worker's check of every event's user_agent)",
     )
     collector_rate_limit: float = Field(
         50, ge=0, description="requests per second per client IP (token bucket); 0: no limit"
@@ -218,7 +226,9 @@ class Settings(BaseSettings):
             raise ValueError("an http:// or https:// URL, or empty")
         return value.rstrip("/")
 
-    @field_validator("collector_allowed_origins", "collector_bot_user_agents", mode="before")
+    @field_validator(
+        "collector_allowed_origins", "collector_bot_user_agents", "bot_filter_off", mode="before"
+    )
     @classmethod
     def _collector_lists(cls, value: Any) -> Any:
         return _split(value)
@@ -232,6 +242,14 @@ class Settings(BaseSettings):
             if origin != "*" and not _ORIGIN.match(origin):
                 raise ValueError(f"{origin!r} is not an origin like https://shop.example or *")
         return origins
+
+    @field_validator("bot_filter_off")
+    @classmethod
+    def _sources(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for source in value:
+            if source not in BOT_FILTER_SOURCES:
+                raise ValueError(f"{source!r} is not one of {', '.join(BOT_FILTER_SOURCES)}")
+        return value
 
     @field_validator("collector_bot_user_agents")
     @classmethod

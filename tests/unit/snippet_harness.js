@@ -54,7 +54,7 @@ function browser(storage, search) {
   };
   const context = {
     window, document, location, console,
-    navigator: { sendBeacon: (url, body) => { sent.push({ via: 'beacon', url, body: JSON.parse(body) }); return true; } },
+    navigator: { userAgent: 'Mozilla/5.0 (harness) Chrome/126.0', sendBeacon: (url, body) => { sent.push({ via: 'beacon', url, body: JSON.parse(body) }); return true; } },
     history: {
       pushState: (s, t, url) => setUrl(url),
       replaceState: (s, t, url) => setUrl(url),

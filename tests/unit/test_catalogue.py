@@ -98,6 +98,7 @@ def _collector_text() -> str:
     metrics.request(202, 0.01)
     metrics.bots.labels("no_user_agent").inc()
     metrics.count("accepted", 2)
+    metrics.segment_requests.labels("200").inc()
     return metrics.render().decode()
 
 

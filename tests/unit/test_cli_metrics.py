@@ -21,7 +21,7 @@ def test_describe_lists_every_metric_with_its_labels_and_values() -> None:
     for name in CATALOGUE:
         assert f"\n{name} (" in f"\n{text}", name
     assert "tracker_collector_events_total (counter, collector)\n" in text
-    assert "    reason: no_consent, duplicate\n" in text
+    assert "    reason: no_consent, duplicate, bot\n" in text
     assert "    currency: TRACKER_CURRENCIES, else other\n" in text
 
 

@@ -60,6 +60,8 @@ def test_every_event_sent_is_valid_under_the_contract(phases: dict[str, Any]) ->
     for event in sent:
         parse_event(event)  # raises on anything the collector would reject
         assert event["sent_at"] >= event["occurred_at"]
+        # The browser's agent, for the worker's bot filter (docs/metrics.md#bots).
+        assert event["user_agent"] == "Mozilla/5.0 (harness) Chrome/126.0"
 
 
 def test_consent_event_then_page_view_with_attribution(phases: dict[str, Any]) -> None:

@@ -84,6 +84,7 @@ BOUNDED: dict[str, set[str]] = {
         *INTERNAL_REASONS,
         "no_consent",
         "duplicate",
+        "bot",
         "withdrawal",
         "request",
     },
@@ -104,6 +105,7 @@ BOUNDED: dict[str, set[str]] = {
     "people_le": {*(str(b) for b in PEOPLE_BUCKETS), "+Inf"},
     "channels": {str(n) for n in range(1, len(CHANNELS) + 1)},
     "part": set(SCRAPE_PARTS),
+    "rule": {"no_user_agent", "headless", "crawler_list"},
     "position": {str(n) for n in range(1, len(LABELS.funnel) + 1)},
 }
 SECRETS = ("ana@example.com", "bob-device-7f3a", "evt-secret", "order-secret", "berlin-mitte")

@@ -23,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from tracker.collector.body import read_body
 from tracker.collector.errors import BadBatchError
 from tracker.collector.guards import BotFilter, OriginPolicy, client_address
-from tracker.collector.intake import Intake, Message, decode, validate
+from tracker.collector.intake import Intake, Message, decode, validate, without_user_agent
 from tracker.collector.logs import RejectionLog
 from tracker.collector.metrics import CollectorMetrics
 from tracker.collector.openapi import OPENAPI_PATH, openapi_document
@@ -57,7 +57,13 @@ class EventsEndpoint:
         self.metrics = metrics
         self.clock = clock
         self.origins = OriginPolicy(settings.collector_allowed_origins)
-        self.bots = BotFilter(settings.collector_bot_user_agents)
+        # Off for the snippet: no request is judged by its agent, and no event's agent
+        # reaches the worker to be judged there (docs/metrics.md#bots).
+        self.bots = (
+            BotFilter(settings.collector_bot_user_agents)
+            if "snippet" not in settings.bot_filter_off
+            else None
+        )
         self.limiter = RateLimiter(settings.collector_rate_limit, settings.collector_rate_burst)
         self.rejections = RejectionLog(log)
 
@@ -111,12 +117,15 @@ class EventsEndpoint:
             items = decode(body, self.settings.collector_max_events)
         except BadBatchError as exc:
             return _json(exc.status, {"error": exc.error, "detail": exc.detail}, cors)
-        bot = self.bots.reason(request.headers.get("User-Agent"))
-        if bot is not None:
-            self.metrics.bots.labels(bot).inc()
-            self.metrics.count("bot", len(items))
-            # 202: a bot has nothing to retry, and learns nothing from an error.
-            return _json(202, {"accepted": 0, "dropped": len(items)}, cors)
+        if self.bots is None:
+            items = without_user_agent(items)
+        else:
+            bot = self.bots.reason(request.headers.get("User-Agent"))
+            if bot is not None:
+                self.metrics.bots.labels(bot).inc()
+                self.metrics.count("bot", len(items))
+                # 202: a bot has nothing to retry, and learns nothing from an error.
+                return _json(202, {"accepted": 0, "dropped": len(items)}, cors)
         intake = validate(items)
         return await self._store(intake, received_ms, cors)
 

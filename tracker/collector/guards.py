@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-NO_USER_AGENT = "no_user_agent"
+from tracker.core.bots import NO_USER_AGENT, bot_rule
 
 
 class OriginPolicy:
@@ -26,20 +26,21 @@ class OriginPolicy:
 
 
 class BotFilter:
-    """Matches a user agent against configured substrings; the match is the reason."""
+    """The maintained crawler list and the headless rule (``tracker.core.bots``), plus the
+    configured substrings on top. A configured substring is tried first, so the reasons
+    that dashboards already read (``bot``, ``headlesschrome``) keep their meaning; what
+    only the list knows is ``crawler_list`` or ``headless``."""
 
     def __init__(self, patterns: tuple[str, ...]) -> None:
         alternatives = "|".join(re.escape(p.lower()) for p in patterns if p)
         self._pattern = re.compile(alternatives) if alternatives else None
 
     def reason(self, user_agent: str | None) -> str | None:
-        """None for a likely human; else the matching pattern, or no_user_agent."""
+        """None for a likely human; else the matching pattern, the rule, or no_user_agent."""
         if not user_agent or not user_agent.strip():
             return NO_USER_AGENT
-        if self._pattern is None:
-            return None
-        found = self._pattern.search(user_agent.lower())
-        return found.group(0) if found else None
+        found = self._pattern.search(user_agent.lower()) if self._pattern is not None else None
+        return found.group(0) if found else bot_rule(user_agent)
 
 
 def client_address(remote: str | None, forwarded_for: str | None, proxy_hops: int) -> str:

@@ -3,7 +3,8 @@
 Pure functions: no I/O, no clock. Events are validated with the contract's
 pydantic models, but what goes to Kafka is the item exactly as the client
 sent it (``sent_at`` included), so the worker sees the device's own times
-and corrects clock skew against the record timestamp the collector sets.
+and corrects clock skew against the record timestamp the collector sets, and
+judges each event's ``user_agent`` (docs/metrics.md#bots).
 """
 
 from __future__ import annotations
@@ -72,6 +73,17 @@ def decode(body: bytes, max_events: int) -> list[Any]:
         detail = f"{len(decoded)} events in one request; at most {max_events}"
         raise BadBatchError(413, "too_many_events", detail)
     return decoded
+
+
+def without_user_agent(items: list[Any]) -> list[Any]:
+    """The items without ``user_agent``: a source whose bots are let through
+    (TRACKER_BOT_FILTER_OFF) must not have them dropped by the worker either."""
+    return [
+        {k: v for k, v in item.items() if k != "user_agent"}
+        if isinstance(item, dict) and "user_agent" in item
+        else item
+        for item in items
+    ]
 
 
 def validate(items: list[Any]) -> Intake:

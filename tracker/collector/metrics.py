@@ -8,6 +8,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from tracker.metrics.catalogue import COLLECTOR_OUTCOMES, spec
+from tracker.metrics.intake_metrics import AUTH_REASONS, SEGMENT_OUTCOMES
 
 OUTCOMES = COLLECTOR_OUTCOMES
 # Up to the produce timeout: the 503s belong in the histogram too.
@@ -36,6 +37,12 @@ class CollectorMetrics:
         for outcome in OUTCOMES:
             self.events.labels(outcome)  # export zeros, so rate() works from the start
         self._events = {outcome: self.events.labels(outcome) for outcome in OUTCOMES}
+        # The Segment API (tracker.collector.segment); zeros exported likewise.
+        self.segment_requests = _counter("tracker_segment_requests_total", self.registry)
+        messages = _counter("tracker_segment_messages_total", self.registry)
+        self.segment_messages = {outcome: messages.labels(outcome) for outcome in SEGMENT_OUTCOMES}
+        auth = _counter("tracker_segment_auth_failures_total", self.registry)
+        self.auth_failures = {reason: auth.labels(reason) for reason in AUTH_REASONS}
 
     def request(self, code: int, seconds: float | None = None) -> None:
         self.requests.labels(str(code)).inc()

@@ -37,6 +37,7 @@ EVENT_ID_CHARS = (1, 64)
 REFERRER_MAX_CHARS = 2048
 CAMPAIGN_MAX_CHARS = 64
 COMMENT_MAX_CHARS = 2000
+USER_AGENT_MAX_CHARS = 1024  # real agents stay under 500; some apps append a lot
 
 # Messages and requests (defaults of TRACKER_MAX_MESSAGE_* and TRACKER_COLLECTOR_*).
 MESSAGE_MAX_BYTES = 1_048_576

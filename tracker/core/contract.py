@@ -39,6 +39,7 @@ from tracker.core.bounds import (
     REFERRER_MAX_CHARS,
     REVENUE_DECIMALS,
     REVENUE_MAX,
+    USER_AGENT_MAX_CHARS,
     depth,
 )
 
@@ -137,6 +138,8 @@ class _EventBase(BaseModel):
     consent: Consent
     properties: Properties = None
     account_id: Text128 | None = None
+    # Only for bot filtering, before any state (docs/metrics.md#bots); never stored, never a label.
+    user_agent: Annotated[str, StringConstraints(max_length=USER_AGENT_MAX_CHARS)] | None = None
 
     @model_validator(mode="after")
     def _plausible_send_delay(self) -> Self:

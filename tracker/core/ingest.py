@@ -1,10 +1,11 @@
 """Turning one Kafka message into classified items (docs/metrics.md#order-of-checks).
 
-parse -> consent -> schema -> key match. Consent is default deny: only an event
+parse -> consent -> schema -> key match -> bot. Consent is default deny: only an event
 that claims ``analytics: true`` goes on; one whose consent is missing, null,
 empty or malformed is dropped as ``no_consent`` before anything is stored or
 dead-lettered, and an explicit ``analytics: false`` is dropped too, or is a
-withdrawal when it is a consent event, even if the rest is malformed. Later
+withdrawal when it is a consent event, even if the rest is malformed. A valid event
+whose ``user_agent`` is a bot's (``bots.bot_rule``) is dropped as ``Bot``. Later
 checks (future timestamp, duplicate, late) need state or time and happen in the
 partition processor.
 """
@@ -18,6 +19,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from tracker.core.bots import bot_rule
 from tracker.core.bounds import rule_of
 from tracker.core.contract import Event, parse_event
 from tracker.core.letters import DeadLetter as DeadLetter  # where the processor's callers look
@@ -39,6 +41,11 @@ class NoConsent:
 
 
 @dataclass(frozen=True, slots=True)
+class Bot:
+    rule: str  # bots.RULES
+
+
+@dataclass(frozen=True, slots=True)
 class Withdrawal:
     event_id: str | None
     occurred_at: str | None
@@ -53,13 +60,14 @@ class Valid:
         return self.source if isinstance(self.source, bytes) else orjson.dumps(self.source)
 
 
-Item = Reject | NoConsent | Withdrawal | Valid
+Item = Reject | NoConsent | Bot | Withdrawal | Valid
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_bytes: int = 1_048_576
     max_events: int = 500
+    bots: bool = True  # judge events' user_agent (off: TRACKER_BOT_FILTER_OFF=kafka)
 
 
 def decode_key(key: bytes | None) -> str | None:
@@ -90,10 +98,10 @@ def classify(key: str | None, value: bytes | None, limits: Limits) -> list[Item]
     if len(items) > limits.max_events:
         return [Reject("too_large", raw, f"batch of {len(items)} events > {limits.max_events}")]
     single = len(items) == 1 and isinstance(decoded, dict)
-    return [_classify_one(key, item, raw if single else None) for item in items]
+    return [_classify_one(key, item, raw if single else None, limits.bots) for item in items]
 
 
-def _classify_one(key: str | None, item: Any, original: bytes | None) -> Item:
+def _classify_one(key: str | None, item: Any, original: bytes | None, bots: bool) -> Item:
     consent = item.get("consent") if isinstance(item, dict) else None
     analytics = consent.get("analytics") if isinstance(consent, dict) else None
     if analytics is not True:  # orjson reads JSON true as the one True
@@ -113,6 +121,10 @@ def _classify_one(key: str | None, item: Any, original: bytes | None) -> Item:
     if key is None or event.customer_id != key:
         reason = "customer_id differs from the message key"
         return Reject("key_mismatch", _raw(original, item), reason)
+    if bots and event.user_agent is not None:
+        rule = bot_rule(event.user_agent)
+        if rule is not None:
+            return Bot(rule)
     return Valid(event, original if original is not None else item)
 
 

@@ -25,6 +25,7 @@ from tracker.core.faults import PartitionFault
 from tracker.core.histogram import minute_of
 from tracker.core.identity_stage import HoldLimits, IdentityStage, process_record, prune
 from tracker.core.ingest import (
+    Bot,
     DeadLetter,
     Item,
     Limits,
@@ -267,6 +268,9 @@ class PartitionProcessor:
             or (isinstance(item, Withdrawal) and customer.key is None)
         ):
             ingest.count(counter_key("tracker_events_dropped_total", "no_consent"))
+        elif isinstance(item, Bot):  # before any state (docs/metrics.md#bots)
+            ingest.count(counter_key("tracker_events_dropped_total", "bot"))
+            ingest.count(counter_key("tracker_bot_events_total", item.rule))
         elif isinstance(item, Withdrawal):
             customer.withdraw(item, broker_ms)
         elif customer.blocks(item.event.event_type):

@@ -51,7 +51,11 @@ class PipelineConfig:
             retention_ms=_ms(longest_window),
             letter_retention_ms=_ms(settings.dlq_retention_hours * 3600),
         )
-        limits = Limits(settings.max_message_bytes, settings.max_message_events)
+        limits = Limits(
+            settings.max_message_bytes,
+            settings.max_message_events,
+            bots="kafka" not in settings.bot_filter_off,
+        )
         hold = HoldLimits(settings.identity_hold_events, _ms(settings.identity_hold_timeout))
         return cls(rules, limits, timing, pseudonyms, settings.repurchase_lookback, hold)
 

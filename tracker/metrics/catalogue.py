@@ -17,6 +17,7 @@ from tracker.core.contract import CHANNELS, EVENT_TYPES
 from tracker.core.customer import SOURCES
 from tracker.core.labels import NPS_CATEGORIES, WINDOWS
 from tracker.core.partition import ERASURE_REASONS
+from tracker.metrics.intake_metrics import collector_intake_metrics, intake_counters
 
 # Defined in tracker.metrics.specs, importable from here where every metric is declared.
 from tracker.metrics.specs import Kind as Kind
@@ -31,7 +32,7 @@ SESSION_OUTCOMES = ("started", "closed", "bounced", "engaged", "interacted", "co
 REJECT_REASONS = ("invalid_json", "invalid_event", "key_mismatch", "too_large", "future_timestamp")
 # Not a client's fault: a message the tracker failed on. Dead-lettered too, and worth an alert.
 INTERNAL_REASONS = ("internal_error",)
-DROP_REASONS = ("no_consent", "duplicate")
+DROP_REASONS = ("no_consent", "duplicate", "bot")
 LANGUAGES = ("de", "en")
 POLARITIES = ("positive", "negative", "neutral")
 COLLECTOR_OUTCOMES = ("accepted", "rejected", "no_consent", "bot", "unavailable")
@@ -92,7 +93,7 @@ def _counters() -> tuple[MetricSpec, ...]:
         ),
         c(
             "tracker_events_dropped_total",
-            "Events dropped without error: no consent or duplicate",
+            "Events dropped without error: no consent, duplicate or bot",
             Label("reason", DROP_REASONS),
         ),
         c("tracker_events_late_total", "Events older than the watermark minus the gap"),
@@ -151,6 +152,7 @@ def _counters() -> tuple[MetricSpec, ...]:
             source,
         ),
         c("tracker_control_ignored_total", "Control messages the worker did not understand"),
+        *intake_counters(c),
         *identity_counters(c),
         # Revenue is summed in Decimal beside the counters, under no counter key.
         MetricSpec(
@@ -331,14 +333,12 @@ def _accounts() -> tuple[MetricSpec, ...]:
 
 
 def _collector() -> tuple[MetricSpec, ...]:
-    bots = "the TRACKER_COLLECTOR_BOT_USER_AGENTS pattern that matched, or no_user_agent"
     events = (
         "Events received: accepted (acknowledged by the broker), rejected (invalid), "
         "no_consent, bot (dropped), unavailable (broker down: client told to retry)"
     )
     requests = "Requests to /v1/events (preflights included) by HTTP status code"
     duration = "Time to answer POST /v1/events, broker acknowledgement included"
-    by_pattern = "Requests dropped as bots, by the user-agent pattern that matched"
     return (
         MetricSpec(
             "tracker_collector_requests_total",
@@ -357,13 +357,7 @@ def _collector() -> tuple[MetricSpec, ...]:
             (Label("outcome", COLLECTOR_OUTCOMES),),
             "collector",
         ),
-        MetricSpec(
-            "tracker_collector_bot_requests_total",
-            "counter",
-            by_pattern,
-            (Label("reason", source=bots),),
-            "collector",
-        ),
+        *collector_intake_metrics(),
     )
 
 

@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 
 from tracker.core.accounts import PEOPLE_BUCKETS, AccountProcessor
 from tracker.core.aggregates import SEP, Aggregates
+from tracker.core.bots import RULES
 from tracker.core.contract import CHANNELS, EVENT_TYPES
 from tracker.core.labels import WINDOWS
 from tracker.core.partition import ERASURE_REASONS, PartitionProcessor
@@ -81,6 +82,7 @@ ZEROS: dict[str, tuple[tuple[str, ...], ...]] = {
     "tracker_orders_total": _CHANNEL_SERIES,
     "tracker_erasures_total": tuple((r,) for r in ERASURE_REASONS),
     "tracker_account_activity_invalid_total": ((),),
+    "tracker_bot_events_total": tuple((r,) for r in RULES),
     # Identity stitching (docs/identity.md): zero until the first identify.
     "tracker_sessions_merged_total": _CHANNEL_SERIES,
     "tracker_sessions_discarded_total": _CHANNEL_SERIES,

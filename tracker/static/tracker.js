@@ -8,6 +8,8 @@
   var cfg = el.dataset || {};
   var endpoint = cfg.endpoint || new URL('/v1/events', el.src || location.href).href;
   var channel = cfg.channel || 'web';
+  // Sent with every event: the worker drops bots by it, then forgets it.
+  var agent = String((w.navigator || {}).userAgent || '').slice(0, 1024);
   var KEY = 'tracker:v1', PING = 15000, WAIT = 1000, BATCH = 50, BYTES = 48000, CAP = 500;
   var store = null, state = null, queue = [], busy = false, fails = 0, hold = 0;
   var timer = 0, timerAt = 0, shown = null;
@@ -46,7 +48,7 @@
     var e = {
       schema_version: 1, event_id: uuid(), event_type: type, customer_id: state.id,
       occurred_at: new Date().toISOString(), channel: channel, touchpoint: touchpoint(),
-      consent: consent || state.consent
+      consent: consent || state.consent, user_agent: agent
     };
     if (state.account) e.account_id = state.account;
     for (var k in fields) if (fields[k] != null) e[k] = fields[k];

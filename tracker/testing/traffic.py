@@ -5,7 +5,8 @@ seed gives the same stream (tests and benchmarks rely on that). Customers
 arrive over web, app, social, store and email; journeys run through home,
 category, search, product, cart and checkout; some bounce, some convert and
 leave feedback in German or English, some lack consent, a few withdraw,
-some B2B buyers act for an account, and a little input is malformed.
+some B2B buyers act for an account, a little input is malformed, and a few
+crawlers and headless browsers run the snippet too (``bot_traffic``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from importlib import resources
 from typing import Any
 
 import orjson
+
+from tracker.testing.bot_traffic import BOT_SHARE, BotTraffic
 
 ENTRY_CHANNELS = (("web", 50), ("app", 20), ("social", 12), ("email", 10), ("store", 8))
 STORES = ("store:berlin", "store:munich", "store:hamburg", "store:vienna")
@@ -56,6 +59,7 @@ class _Journey:
     customer: str
     steps: list[tuple[float, dict[str, Any] | bytes]]  # (seconds after previous, event)
     index: int = 0
+    rng: random.Random | None = None  # a bot's journey draws from the bots' generator
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,7 @@ class TrafficGenerator:
         accounts: int = 40,
         time_scale: float = 1.0,
         malformed_share: float = 0.005,
+        bot_share: float = BOT_SHARE,
     ) -> None:
         self.rng = rng
         self.time_scale = time_scale  # < 1 compresses think times (demo)
@@ -86,6 +91,7 @@ class TrafficGenerator:
         self._seq = 0
         self._ids = 0
         self._comments = _comments()
+        self._bots = BotTraffic(rng, bot_share)
 
     # --- public ---------------------------------------------------------------
     def start_journeys(self, count: int, now_ms: int) -> None:
@@ -93,6 +99,10 @@ class TrafficGenerator:
             journey = self._plan()
             delay = int(self.rng.uniform(0, 1000))
             heapq.heappush(self._queue, _Pending(now_ms + delay, self._next_seq(), journey))
+            if self._bots.wanted():
+                customer, steps = self._bots.journey()
+                bot = _Journey(customer, steps, rng=self._bots.rng)
+                heapq.heappush(self._queue, _Pending(now_ms + delay, self._next_seq(), bot))
 
     def due(self, now_ms: int, max_batch: int = 1, window_s: float = 10.0) -> list[Message]:
         """Messages whose time has come.
@@ -116,7 +126,7 @@ class TrafficGenerator:
                 if isinstance(event, bytes):
                     out.append(Message(journey.customer.encode(), event, moment, 1))
                     break
-                batch.append(self._stamp(event, moment))
+                batch.append(self._stamp(event, moment, journey.rng or self.rng))
             if batch:
                 value = orjson.dumps(batch[0] if max_batch == 1 else batch)
                 out.append(Message(journey.customer.encode(), value, last, len(batch)))
@@ -150,10 +160,10 @@ class TrafficGenerator:
         self._seq += 1
         return self._seq
 
-    def _stamp(self, event: dict[str, Any], at_ms: int) -> dict[str, Any]:
+    def _stamp(self, event: dict[str, Any], at_ms: int, rng: random.Random) -> dict[str, Any]:
         stamped = dict(event)
         stamped["occurred_at"] = _iso(at_ms)
-        stamped["sent_at"] = _iso(at_ms + self.rng.randint(0, 1500))
+        stamped["sent_at"] = _iso(at_ms + rng.randint(0, 1500))
         return stamped
 
     def _event_id(self) -> str:
@@ -185,6 +195,8 @@ class TrafficGenerator:
                 "touchpoint": touchpoint,
                 **extra,
             }
+            if ch == "web":  # the snippet sends the browser's agent
+                event["user_agent"] = self._bots.browser()
             steps.append((wait, event))
 
         first = (
