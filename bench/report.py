@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.hot_id import HotIdResult
 from bench.latency import LatencyResult
 from bench.soak import SoakResult
 from bench.state import Phase as StatePhase
@@ -33,6 +34,7 @@ class Report:
     state: list[StateReport] = field(default_factory=list)
     scaling: list[Result] = field(default_factory=list)
     soak: SoakResult | None = None
+    hot_id: HotIdResult | None = None  # one customer id sending 50,000 events a day
     profiles: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)

@@ -32,6 +32,7 @@ def targets(report: Report) -> list[Row]:
         *_latency_targets(report),
         *_state_targets(report),
         *_soak_target(report),
+        *([report.hot_id.target_row()] if report.hot_id is not None else []),
     ]
 
 

@@ -20,6 +20,7 @@ import orjson
 from tracker.testing.traffic import Message
 
 DISTINCT_TOUCHPOINTS = 10_000
+HOT_ID = "kiosk-hostile-01"
 _ANCIENT = ("1970-01-01T00:00:00Z", "0001-01-01T00:00:00+00:00", "1999-12-31T23:59:59-12:00")
 _FUTURE = ("9999-12-31T23:59:59Z",)
 
@@ -186,6 +187,19 @@ class Fuzzer:
         event["channel"] = 12
         return c.encode(), orjson.dumps(event)
 
+    def unreadable_consent(self, at_ms: int) -> tuple[bytes | None, bytes]:
+        """Consent missing, null, empty or malformed (and the rest broken too): no_consent."""
+        c = f"{self.customer()}@example.com"
+        consent = self.rng.choice((None, {}, {"analytics": "true"}, {"marketing": True}, [True]))
+        event = self.event(c, at_ms, consent=consent, channel=self.rng.choice(("web", 12)))
+        if consent is None and self.rng.random() < 0.5:
+            del event["consent"]
+        return c.encode(), orjson.dumps(event)
+
+    def hot_identifier(self, at_ms: int) -> tuple[bytes | None, bytes]:
+        """One id sending far more than a person could (a kiosk, a bot): bounded state."""
+        return HOT_ID.encode(), orjson.dumps(self.event(HOT_ID, at_ms, channel="store"))
+
     def many_touchpoints(self, at_ms: int, index: int) -> tuple[bytes | None, bytes]:
         c = f"tp-{index % 2000:04d}"
         event = self.event(c, at_ms, touchpoint=f"tp-{index}", channel="web")
@@ -210,6 +224,9 @@ KINDS: dict[str, tuple[Kind, int]] = {
     "future": (Fuzzer.future, 60),
     "ancient": (Fuzzer.ancient, 60),
     "no_consent_broken": (Fuzzer.no_consent_broken, 30),
+    "unreadable_consent": (Fuzzer.unreadable_consent, 60),
+    # More events than the de-duplication memory holds and a journey records.
+    "hot_identifier": (Fuzzer.hot_identifier, 700),
 }
 
 

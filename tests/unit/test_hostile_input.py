@@ -14,11 +14,18 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.support.hostile import DISTINCT_TOUCHPOINTS, KINDS, hostile_stream
+from tests.support.hostile import DISTINCT_TOUCHPOINTS, HOT_ID, KINDS, hostile_stream
 from tracker.core.bounds import PROPERTIES_MAX_DEPTH
+from tracker.core.dedup import ROW_BOUND_BYTES
 from tracker.core.ingest import Limits, NoConsent, Reject, Valid, classify
+from tracker.core.letters import DeadLetter
+from tracker.core.partition import PartitionProcessor
+from tracker.core.pipeline_config import PipelineConfig
+from tracker.core.pseudonym import Pseudonymizer
+from tracker.metrics.samples import total
 from tracker.settings import Settings
 from tracker.stream.freeze import FreezeGuard
+from tracker.testing.reference import ReferencePipeline
 from tracker.testing.streams import counter_table, expected_samples, generated_messages
 
 
@@ -103,6 +110,37 @@ def test_fuzzed_stream_is_fully_classified_by_the_reference() -> None:
     }
     assert touchpoints <= {*Settings().touchpoints, "other"}
     assert "other" in touchpoints
+
+
+def test_a_hot_identifier_and_unreadable_consent_in_the_fuzzed_stream(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    letters: list[DeadLetter] = []
+    process = PartitionProcessor.process
+
+    def recording(self: PartitionProcessor, *args: Any, **kwargs: Any) -> list[DeadLetter]:
+        out = process(self, *args, **kwargs)
+        letters.extend(out)
+        return out
+
+    monkeypatch.setattr(PartitionProcessor, "process", recording)
+    good = generated_messages(seed=8, events=1_000, batch=10)
+    messages, kinds = hostile_stream(8, good, duplicates=10)
+    config = PipelineConfig.from_settings(
+        Settings(), Pseudonymizer(b"unit-test-pseudonym-key-0001")
+    )
+    pipeline = ReferencePipeline(config, 4)
+    for m in messages:
+        pipeline.feed(m.key, m.value, m.timestamp_ms, m.timestamp_ms)
+    hot_key = f"/c/{config.pseudonyms.of(HOT_ID)}"
+    [row] = [v for s in pipeline.stores.values() for k, v in s.rows.items() if k.endswith(hot_key)]
+    assert len(row) <= ROW_BOUND_BYTES
+    samples = pipeline.samples()
+    assert total(samples, "tracker_hot_customers_total") == 1
+    assert total(samples, "tracker_events_total", channel="store") >= kinds["hot_identifier"]
+    assert letters, "the fuzz makes dead letters"
+    assert all(b"@example.com" not in (x.value or b"") for x in letters)
+    assert all("@example.com" not in x.key for x in letters)
 
 
 def test_freeze_guard_acts_only_on_freezes_that_can_cost_the_membership() -> None:

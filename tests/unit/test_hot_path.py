@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tests.unit.helpers import config, ev, ms
+from tracker.core.aggregates import Delta
 from tracker.core.contract import CHANNELS, parse_event
 from tracker.core.customer import SOURCES, CustomerState
+from tracker.core.dedup import DEDUP_IDS
 from tracker.core.events import EventView, id_hash, to_ms, touchpoint_index
 from tracker.core.labels import LabelSets
 from tracker.core.sessionizer import Rules, _remember_id
@@ -23,17 +25,22 @@ class _Event:
 
 
 def _remember_plainly(rules: Rules, state: CustomerState, event: _Event) -> None:
-    """The rule as first written: remember, then forget what is older than newest - window."""
+    """The rule written plainly: remember (as the latest to arrive), then forget what is
+    older than newest - window, then the earliest to arrive beyond ``DEDUP_IDS``."""
+    state.seen_ids.pop(event.id_hash, None)
     state.seen_ids[event.id_hash] = event.at_ms
     if len(state.seen_ids) > 16:
         horizon = max(state.seen_ids.values()) - rules.dedup_ms
         state.seen_ids = {h: t for h, t in state.seen_ids.items() if t >= horizon}
+        state.seen_ids = dict(list(state.seen_ids.items())[-DEDUP_IDS:])
 
 
 def test_remembered_ids_match_the_plain_rule_under_any_interleaving() -> None:
     rules = config().rules
     rng = random.Random(4)
-    for _ in range(60):
+    for trial in range(60):
+        # Every third trial is a busy one: more ids in the window than the memory holds.
+        steps = (1_000,) if trial % 3 == 0 else (1_000, 60_000, 3_600_000, DAY_MS // 3)
         fast = [CustomerState() for _ in range(3)]
         plain = [CustomerState() for _ in range(3)]
         clock = 0
@@ -44,12 +51,12 @@ def test_remembered_ids_match_the_plain_rule_under_any_interleaving() -> None:
                 fast[who].seen_ids = dict(fast[who].seen_ids)
                 plain[who].seen_ids = dict(plain[who].seen_ids)
                 continue
-            clock += rng.choice((1_000, 60_000, 3_600_000, DAY_MS // 3))
+            clock += rng.choice(steps)
             at = clock - rng.choice((0, 0, 0, 5_000, DAY_MS, 2 * DAY_MS))  # some arrive late
             known = list(plain[who].seen_ids)
             hashed = rng.choice(known) if known and roll < 0.15 else rng.getrandbits(64)
             event = _Event(hashed, at)
-            _remember_id(rules, fast[who], event)  # type: ignore[arg-type]
+            _remember_id(rules, fast[who], event, Delta())  # type: ignore[arg-type]
             _remember_plainly(rules, plain[who], event)
             assert list(fast[who].seen_ids.items()) == list(plain[who].seen_ids.items())
 

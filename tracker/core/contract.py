@@ -100,6 +100,14 @@ def _limit_properties(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return value
 
 
+def _not_a_bool(value: Any) -> Any:
+    # JSON true is no version number, though True == 1 lets Literal[1] take it.
+    if isinstance(value, bool):
+        raise ValueError("must be the number 1")
+    return value
+
+
+SchemaVersion = Annotated[Literal[1], BeforeValidator(_not_a_bool)]
 Timestamp = Annotated[
     AwareDatetime, BeforeValidator(_require_rfc3339), AfterValidator(_in_time_range)
 ]
@@ -128,7 +136,7 @@ class Consent(BaseModel):
 class _EventBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
 
-    schema_version: Literal[1]
+    schema_version: SchemaVersion
     event_id: Text64
     customer_id: Text128
     occurred_at: Timestamp

@@ -12,8 +12,10 @@ from typing import Any
 
 from tracker.core.codes import CHANNEL_CODES, SOURCE_CODES, STEP_KIND_CODES, CodeTable
 from tracker.core.contract import CHANNELS
+from tracker.core.dedup import pack_ids, unpack_ids
 from tracker.core.identity_state import IdentityState
 from tracker.core.labels import OTHER
+from tracker.core.steps import LazySteps
 
 # Kinds of session steps (events that make up a journey).
 STEP_KINDS = ("page_view", "interaction", "order", "feedback")
@@ -110,7 +112,8 @@ def encode_state(state: CustomerState, touchpoints: Sequence[str]) -> list[Any]:
     s = state.session
     session = None
     if s is not None:
-        steps, labels = _encode_steps(s.steps, touchpoints)
+        unchanged = s.steps.raw() if isinstance(s.steps, LazySteps) else None
+        steps, labels = unchanged or _encode_steps(s.steps, touchpoints)
         session = [
             s.start_ms,
             s.last_ms,
@@ -128,7 +131,7 @@ def encode_state(state: CustomerState, touchpoints: Sequence[str]) -> list[Any]:
         state.last_seen_ms,
         [[channel_code[c], t] for c, t in state.last_seen_by_channel.items()],
         state.order_times,
-        [v for pair in state.seen_ids.items() for v in pair],
+        pack_ids(state.seen_ids),
         state.withdrawn_until_ms,
         [v for pair in state.accounts.items() for v in pair],
         [state.letters, state.last_letter_ms],
@@ -164,7 +167,7 @@ def decode_state(data: list[Any], touchpoints: Sequence[str]) -> CustomerState:
         last_seen_ms=last_seen,
         last_seen_by_channel={channel[c]: t for c, t in by_channel},
         order_times=list(orders),
-        seen_ids=dict(zip(seen[::2], seen[1::2], strict=True)),
+        seen_ids=unpack_ids(seen),
         withdrawn_until_ms=withdrawn,
         accounts=_decode_accounts(accounts, last_seen),
         letters=letters,
@@ -184,13 +187,20 @@ def _decode_accounts(raw: list[Any] | str | None, last_seen: int) -> dict[str, i
 
 def _decode_session(raw: list[Any], touchpoints: Sequence[str]) -> Session:
     start, last, entry, pv, inter, orders_n, channels, steps, source = raw[:9]
+    channel = CHANNEL_TABLE.from_code
     if len(raw) > _SESSION_FIELDS_BEFORE_TOUCHPOINT_TABLE:
-        positions = [_touchpoint_position(touchpoints, label) for label in raw[9]]
+        labels: list[str] = raw[9]
+
+        def decode(rows: list[Any]) -> list[Step]:
+            positions = [_touchpoint_position(touchpoints, label) for label in labels]
+            return _decode_steps(rows, positions)
+
+        journey: list[Step] = LazySteps(steps, labels, decode)  # decoded when used
     else:  # written before the table: numbers were positions in the allow-list of that day
         other = _touchpoint_position(touchpoints, OTHER)
         used = {x[1] for x in steps}
         positions = [i if i < len(touchpoints) else other for i in range(max(used, default=0) + 1)]
-    channel, kind = CHANNEL_TABLE.from_code, STEP_KIND_TABLE.from_code
+        journey = _decode_steps(steps, positions)
     return Session(
         start,
         last,
@@ -199,9 +209,14 @@ def _decode_session(raw: list[Any], touchpoints: Sequence[str]) -> Session:
         inter,
         orders_n,
         CHANNEL_TABLE.bits_from_codes(channels),
-        [Step(at, positions[tp], channel[c], kind[k]) for at, tp, c, k in steps],
+        journey,
         SOURCE_TABLE.from_code[source],
     )
+
+
+def _decode_steps(rows: list[Any], positions: list[int]) -> list[Step]:
+    channel, kind = CHANNEL_TABLE.from_code, STEP_KIND_TABLE.from_code
+    return [Step(at, positions[tp], channel[c], kind[k]) for at, tp, c, k in rows]
 
 
 def _touchpoint_position(touchpoints: Sequence[str], label: str) -> int:

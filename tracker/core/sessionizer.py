@@ -24,6 +24,7 @@ from tracker.core.customer import (
     Session,
     Step,
 )
+from tracker.core.dedup import DEDUP_IDS, forget_oldest
 from tracker.core.events import EventView
 from tracker.core.feedback import SENTIMENT_BUCKETS as SENTIMENT_BUCKETS
 from tracker.core.feedback import Score as Score
@@ -75,7 +76,7 @@ def accept(rules: Rules, state: CustomerState, ev: EventView, wm_ms: int, delta:
     if seen_at is not None and abs(ev.at_ms - seen_at) <= rules.dedup_ms:
         delta.count(counter_key("tracker_events_dropped_total", "duplicate"))
         return Outcome.DUPLICATE
-    _remember_id(rules, state, ev)
+    _remember_id(rules, state, ev, delta)
     event_type = ev.event_type
     delta.count(_EVENT_KEYS[event_type, ev.channel])
     if ev.at_ms > delta.max_event_ms:
@@ -176,8 +177,9 @@ def is_duplicate_withdrawal(rules: Rules, state: CustomerState, id_hash: int, at
 # --- internals ---------------------------------------------------------------
 
 
-def _remember_id(rules: Rules, state: CustomerState, ev: EventView) -> None:
-    """Remember the id; beyond 16 ids, forget those older than the newest minus the window.
+def _remember_id(rules: Rules, state: CustomerState, ev: EventView, delta: Delta) -> None:
+    """Remember the id; beyond 16 ids, forget those older than the newest minus the window,
+    and beyond ``DEDUP_IDS`` the earliest to arrive (tracker.core.dedup).
 
     The newest and oldest remembered time are memoized for the ``seen_ids`` dict last seen
     here (see ``_SeenMemo``): the events of one batch message then cost O(1) each instead of
@@ -186,6 +188,8 @@ def _remember_id(rules: Rules, state: CustomerState, ev: EventView) -> None:
     seen = state.seen_ids
     at_ms = ev.at_ms
     known = ev.id_hash in seen
+    if known:
+        del seen[ev.id_hash]  # seen again after the window: now the latest to arrive
     seen[ev.id_hash] = at_ms
     size = len(seen)
     if size <= 16:
@@ -201,7 +205,18 @@ def _remember_id(rules: Rules, state: CustomerState, ev: EventView) -> None:
     if oldest < horizon:
         seen = state.seen_ids = {h: t for h, t in seen.items() if t >= horizon}
         size, oldest = len(seen), min(seen.values())
+    if size > DEDUP_IDS:
+        if forget_oldest(seen, horizon):
+            _count_hot(rules, state, at_ms, delta)
+        size = len(seen)  # ``oldest`` stays a lower bound: at worst a prune runs needlessly
     memo.ids, memo.size, memo.newest, memo.oldest = seen, size, newest, oldest
+
+
+def _count_hot(rules: Rules, state: CustomerState, at_ms: int, delta: Delta) -> None:
+    """A customer whose memory is full within the window: counted once per window."""
+    if state.capped_at_ms < 0 or at_ms > state.capped_at_ms + rules.dedup_ms:
+        delta.count(counter_key("tracker_hot_customers_total"))
+        state.capped_at_ms = at_ms
 
 
 class _SeenMemo:

@@ -18,6 +18,7 @@ from tracker.core.customer import SOURCES
 from tracker.core.labels import NPS_CATEGORIES, WINDOWS
 from tracker.core.partition import ERASURE_REASONS
 from tracker.metrics.intake_metrics import collector_intake_metrics, intake_counters
+from tracker.metrics.privacy_metrics import privacy_counters
 
 # Defined in tracker.metrics.specs, importable from here where every metric is declared.
 from tracker.metrics.specs import Kind as Kind
@@ -154,6 +155,7 @@ def _counters() -> tuple[MetricSpec, ...]:
         c("tracker_control_ignored_total", "Control messages the worker did not understand"),
         *intake_counters(c),
         *identity_counters(c),
+        *privacy_counters(c),
         # Revenue is summed in Decimal beside the counters, under no counter key.
         MetricSpec(
             "tracker_revenue_total",

@@ -82,6 +82,7 @@ ZEROS: dict[str, tuple[tuple[str, ...], ...]] = {
     "tracker_orders_total": _CHANNEL_SERIES,
     "tracker_erasures_total": tuple((r,) for r in ERASURE_REASONS),
     "tracker_account_activity_invalid_total": ((),),
+    "tracker_hot_customers_total": ((),),  # zero until a customer fills its dedup memory
     "tracker_bot_events_total": tuple((r,) for r in RULES),
     # Identity stitching (docs/identity.md): zero until the first identify.
     "tracker_sessions_merged_total": _CHANNEL_SERIES,
