@@ -21,6 +21,7 @@ from tracker.core.aggregates import SEP
 from tracker.core.pipeline_config import PipelineConfig
 from tracker.core.pseudonym import Pseudonymizer
 from tracker.kafka.partitioner import partition_for
+from tracker.metrics.samples import Sample, total
 from tracker.sentiment.scorer import SentimentScorer
 from tracker.settings import Settings
 from tracker.testing.reference import ReferencePipeline
@@ -33,6 +34,12 @@ PROGRESS_COUNTERS = (
     "tracker_events_rejected_total",
     "tracker_erasures_total",
 )
+
+
+def internal_errors(samples: Sequence[Sample]) -> list[str]:
+    """A message the tracker failed on is a bug: it fails a run whatever the counts say."""
+    count = total(samples, "tracker_events_rejected_total", reason="internal_error")
+    return [f"internal_error: {count:g} messages the tracker failed on"] if count else []
 
 
 @dataclass(slots=True)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.expect import Expectation, expect
+from bench.expect import Expectation, expect, internal_errors
 from bench.kafka_io import produce_async
 from bench.procs import WORKER, BenchError, Proc, progress_from_metrics, wait_for
 from bench.throughput import Bench, py_spy
@@ -244,7 +244,8 @@ def _measure(
 
 def _check(worker: Proc, expected: dict[str, float], result: LatencyResult) -> None:
     status, body = worker.get("/metrics")
-    problems = differences(counter_table(parse_exposition(body.decode())), expected)
+    samples = parse_exposition(body.decode())
+    problems = internal_errors(samples) + differences(counter_table(samples), expected)
     result.correct = status == 200 and not problems
     if problems:
         result.notes.append("MISMATCH: " + "; ".join(problems[:5]))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 
-from bench.expect import Expectation
+from bench.expect import Expectation, internal_errors
 from bench.kafka_io import read_all
 from bench.procs import (
     NOOP_WORKER,
@@ -210,7 +210,7 @@ def _check(procs: Sequence[Proc], expectation: Expectation) -> tuple[bool, list[
         if status != 200:
             return False, [f"/metrics answered {status}"]
         samples.extend(parse_exposition(body.decode()))
-    problems = differences(counter_table(samples), expectation.counters)
+    problems = internal_errors(samples) + differences(counter_table(samples), expectation.counters)
     return not problems, problems
 
 

@@ -1,12 +1,30 @@
-"""Shared by every tier: a counter key no metric declares fails the test that renders it."""
+"""Shared by every tier: a counter key no metric declares fails the test that renders it,
+and so does an ``internal_error`` (a message the tracker failed on: a bug)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
+from tracker.core.partition import PartitionProcessor
 from tracker.metrics.exposition import CHECK_DECLARED
+
+# `make test` runs a few dozen examples the same way every time; `make fuzz` many more,
+# freshly drawn (HYPOTHESIS_PROFILE=fuzz). No deadline: the 2 cores are shared.
+settings.register_profile("unit", max_examples=40, deadline=None, derandomize=True, database=None)
+settings.register_profile(
+    "fuzz",
+    max_examples=2_000,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "unit"))
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -19,3 +37,29 @@ def strict_metric_catalogue() -> Iterator[None]:
     CHECK_DECLARED.strict = True
     yield
     CHECK_DECLARED.strict = previous
+
+
+@pytest.fixture(autouse=True)
+def no_internal_error(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Fail a test in which a partition dead-letters a message as ``internal_error``.
+
+    Tests that inject a failure on purpose say so: ``@pytest.mark.internal_error_expected``.
+    Recorded, not raised on the spot: the wiring catches what a partition raises. Worker
+    processes are checked by the integration fixtures, from their /metrics.
+    """
+    if request.node.get_closest_marker("internal_error_expected"):
+        yield
+        return
+    failures: list[str] = []
+    original = PartitionProcessor.fail
+
+    def fail(self: PartitionProcessor, value: bytes | None, offset: int, error: Exception) -> Any:
+        failures.append(f"partition {self.partition} offset {offset}: {error!r}")
+        return original(self, value, offset, error)
+
+    monkeypatch.setattr(PartitionProcessor, "fail", fail)
+    yield
+    if failures:
+        pytest.fail("internal_error: " + "; ".join(failures), pytrace=False)

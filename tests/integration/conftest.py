@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tracker.kafka.broker import BrokerHandle, start_embedded
+from tracker.metrics.samples import parse_exposition, total
 from tracker.testing.deployment import Deployment, WorkerProcess, make_deployment
 
 
@@ -41,8 +42,27 @@ def deployment_factory(
         return deployment
 
     yield factory
+    failed = [bug for deployment in made for bug in internal_errors(deployment)]
     for deployment in made:
         deployment.stop()
+    if failed:
+        pytest.fail("; ".join(failed), pytrace=False)
+
+
+def internal_errors(deployment: Deployment) -> list[str]:
+    """Workers still running whose /metrics count an ``internal_error``: a bug, in any test."""
+    found = []
+    for worker in deployment.workers:
+        if worker.process is None or worker.process.poll() is not None:
+            continue
+        status, body = worker.get("/metrics")
+        if status != 200:
+            continue
+        samples = parse_exposition(body.decode())
+        count = total(samples, "tracker_events_rejected_total", reason="internal_error")
+        if count:
+            found.append(f"worker on port {worker.port}: {count:g} internal_error")
+    return found
 
 
 def owned_partitions(worker: WorkerProcess) -> set[str]:

@@ -21,6 +21,9 @@ from tracker.core import aggregates, customer_context, partition
 from tracker.core.faults import PartitionFault
 from tracker.core.memory_store import MemoryStore
 
+# Failures are injected on purpose here: their internal_error is the subject, not a bug.
+pytestmark = pytest.mark.internal_error_expected
+
 
 class InjectedError(RuntimeError):
     pass

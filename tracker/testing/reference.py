@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from tracker.core.accounts import AccountProcessor, pack
 from tracker.core.identity_stage import acknowledge_all
+from tracker.core.ingest import DeadLetter
 from tracker.core.memory_store import MemoryStore
 from tracker.core.partition import PartitionProcessor
 from tracker.core.pipeline_config import PipelineConfig
@@ -33,6 +34,7 @@ class ReferencePipeline:
 
     account_stores: dict[int, MemoryStore] = field(default_factory=dict)
     accounts: dict[int, AccountProcessor] = field(default_factory=dict)
+    letters: list[DeadLetter] = field(default_factory=list)  # what went to the dead-letter topic
 
     def __post_init__(self) -> None:
         for p in range(self.partitions):
@@ -49,7 +51,7 @@ class ReferencePipeline:
         self._offsets[partition] += 1
         self.now_ms = now_ms
         processor = self.processors[partition]
-        processor.process(key, value, self._offsets[partition], broker_ms, now_ms)
+        self.letters += processor.process(key, value, self._offsets[partition], broker_ms, now_ms)
         self._route(processor, now_ms)
         return partition
 
