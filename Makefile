@@ -56,5 +56,11 @@ bench: $(STAMP) kafka-jars
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
+# Generated attacks for 10 minutes (FUZZ_SECONDS to change it): the property tests with
+# many fresh examples, and a running collector and worker, round after round (RELIABILITY.md).
+.PHONY: fuzz
+fuzz: $(STAMP)
+	PYTHON=$(BIN)/python bash scripts/fuzz.sh
+
 clean:
 	rm -rf $(VENV) .tracker-data .cache/pytest

@@ -18,7 +18,7 @@ from tracker.metrics.exposition import CHECK_DECLARED
 settings.register_profile("unit", max_examples=40, deadline=None, derandomize=True, database=None)
 settings.register_profile(
     "fuzz",
-    max_examples=2_000,
+    max_examples=600,
     deadline=None,
     database=None,
     print_blob=True,
