@@ -119,6 +119,18 @@ class Settings(BaseSettings):
         description="seconds a consumer fetch may wait at the broker (0.1: lower latency)",
     )
     dlq_retention_hours: float = Field(72, gt=0, description="retention of the DLQ topic")
+    max_compaction_lag_hours: float = Field(
+        24,
+        gt=0,
+        description="max.compaction.lag.ms of every compacted topic: how long an erased row's "
+        "old value may wait for compaction (PRIVACY.md)",
+    )
+    segment_hours: float = Field(
+        24, gt=0, description="segment.ms of every compacted topic: its segments roll this often"
+    )
+    internal_retention_hours: float = Field(
+        72, gt=0, description="retention of the internal topics (account activity, identity)"
+    )
     replication_factor: int = Field(1, ge=1, description="replication of created topics")
     broker_session_timeout: float = Field(6, gt=0, description="consumer-group session timeout")
     web_host: str = Field("127.0.0.1", description="interface the worker's HTTP server binds")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from tracker.kafka.broker import ensure_topics, topic_partitions
+from tracker.kafka.topic_configs import check_topic_configs
 from tracker.settings import Settings
 
 log = logging.getLogger("tracker.kafka")
@@ -31,6 +32,47 @@ def changelog_topic(worker_id: str, table: str = TABLE) -> str:
     return f"{worker_id}-{table}-changelog"
 
 
+def compacted(settings: Settings) -> dict[str, str]:
+    """A compacted topic's config: a deleted or replaced row leaves the disks in bounded time.
+
+    The active segment is never compacted; ``segment.ms`` rolls it, and
+    ``max.compaction.lag.ms`` makes the cleaner compact what is older (PRIVACY.md).
+    """
+    return {
+        "cleanup.policy": "compact",
+        "max.compaction.lag.ms": _ms(settings.max_compaction_lag_hours),
+        "segment.ms": _ms(settings.segment_hours),
+    }
+
+
+def tracker_topics(settings: Settings, partitions: int) -> list[tuple[str, int, dict[str, str]]]:
+    """Every topic the tracker creates: (name, partitions, config). PRIVACY.md lists each."""
+    internal = {"retention.ms": _ms(settings.internal_retention_hours)}
+    return [
+        (settings.topic, partitions, {}),
+        (
+            settings.dlq_topic,
+            partitions,
+            {
+                **compacted(settings),
+                # Compacted, for purges and erasures to tombstone letters; deleted by age too.
+                "cleanup.policy": "compact,delete",
+                "retention.ms": _ms(settings.dlq_retention_hours),
+                # A letter of an accepted message near the size limit, with its headers.
+                "max.message.bytes": str(settings.max_message_bytes + LETTER_HEADROOM_BYTES),
+            },
+        ),
+        (changelog_topic(settings.worker_id), partitions, compacted(settings)),
+        (changelog_topic(settings.worker_id, ACCOUNT_TABLE), partitions, compacted(settings)),
+        (activity_topic(settings.worker_id), partitions, internal),
+        (f"{settings.worker_id}-__assignor-__leader", 1, {}),
+    ]
+
+
+def _ms(hours: float) -> str:
+    return str(int(hours * 3_600_000))
+
+
 def prepare_topics(settings: Settings, bootstrap: str) -> int:
     """Create the topics the worker needs; returns the input topic's partition count."""
     connection = settings.kafka_connection(bootstrap)
@@ -43,29 +85,7 @@ def prepare_topics(settings: Settings, bootstrap: str) -> int:
             existing,
             settings.partitions,
         )
-    dlq_retention_ms = str(int(settings.dlq_retention_hours * 3_600_000))
-    ensure_topics(
-        connection,
-        [
-            (settings.topic, partitions, {}),
-            (
-                settings.dlq_topic,
-                partitions,
-                {
-                    "retention.ms": dlq_retention_ms,
-                    # A letter of an accepted message near the size limit, with its headers.
-                    "max.message.bytes": str(settings.max_message_bytes + LETTER_HEADROOM_BYTES),
-                },
-            ),
-            (changelog_topic(settings.worker_id), partitions, {"cleanup.policy": "compact"}),
-            (
-                changelog_topic(settings.worker_id, ACCOUNT_TABLE),
-                partitions,
-                {"cleanup.policy": "compact"},
-            ),
-            (activity_topic(settings.worker_id), partitions, {}),
-            (f"{settings.worker_id}-__assignor-__leader", 1, {}),
-        ],
-        replication_factor=settings.replication_factor,
-    )
+    topics = tracker_topics(settings, partitions)
+    ensure_topics(connection, topics, replication_factor=settings.replication_factor)
+    check_topic_configs(connection, topics)
     return partitions

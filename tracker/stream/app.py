@@ -15,7 +15,7 @@ from typing import Any
 
 import faust
 
-from tracker.kafka.topics import ACCOUNT_TABLE, TABLE, activity_topic
+from tracker.kafka.topics import ACCOUNT_TABLE, TABLE, activity_topic, compacted
 from tracker.settings import Settings
 from tracker.stream.faust_patches import cap_fetch_wait, commit_only_what_is_written
 from tracker.stream.freeze import FreezeGuard
@@ -56,7 +56,8 @@ def declare_topology(app: faust.App, settings: Settings, partitions: int) -> Top
             partitions=partitions,
             key_type=bytes,  # Faust derives the "raw" codec from bytes
             value_type=bytes,
-            extra_topic_configs={"cleanup.policy": "compact"},
+            # Bounded compaction, as the topics the tracker creates itself (PRIVACY.md).
+            extra_topic_configs=compacted(settings),
         )
 
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
