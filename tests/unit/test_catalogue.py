@@ -93,6 +93,14 @@ def _partition_health_text() -> str:
     return generate_latest(registry).decode()
 
 
+def _dead_letter_text() -> str:
+    from tracker.metrics.dead_letters import DeadLetterGauge
+
+    registry = CollectorRegistry()
+    registry.register(DeadLetterGauge(dict, lambda: 0, 72))
+    return generate_latest(registry).decode()
+
+
 def _collector_text() -> str:
     metrics = CollectorMetrics()
     metrics.request(202, 0.01)
@@ -137,6 +145,7 @@ def test_the_worker_exports_exactly_what_the_catalogue_declares(worker_text: str
     found = _check_against_catalogue(worker_text, "worker")
     found |= _check_against_catalogue(_state_rows_text(), "worker")
     found |= _check_against_catalogue(_partition_health_text(), "worker")
+    found |= _check_against_catalogue(_dead_letter_text(), "worker")
     assert found == {s.name for s in of_process("worker")}
 
 

@@ -18,7 +18,7 @@ from tracker.core.customer import SOURCES
 from tracker.core.labels import NPS_CATEGORIES, WINDOWS
 from tracker.core.partition import ERASURE_REASONS
 from tracker.metrics.intake_metrics import collector_intake_metrics, intake_counters
-from tracker.metrics.privacy_metrics import privacy_counters
+from tracker.metrics.privacy_metrics import privacy_counters, privacy_gauges
 
 # Defined in tracker.metrics.specs, importable from here where every metric is declared.
 from tracker.metrics.specs import Kind as Kind
@@ -324,6 +324,7 @@ def _accounts() -> tuple[MetricSpec, ...]:
             "1 while an input partition is paused after a fault in its own work (docs/operations.md)",
             Label("partition", source="input partitions this worker owns or paused"),
         ),
+        *privacy_gauges(Label("reason", (*REJECT_REASONS, *INTERNAL_REASONS))),
         MetricSpec(
             "tracker_scrape_errors_total",
             "counter",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tracker.metrics.specs import MetricSpec
+from tracker.metrics.specs import Label, MetricSpec
 
 Counter = Callable[..., MetricSpec]  # the catalogue's partition counter
 
@@ -21,5 +21,20 @@ def privacy_counters(c: Counter) -> tuple[MetricSpec, ...]:
             "(a kiosk, a bot, a load test); counted once per customer and window",
         ).with_note(
             "Such a customer's oldest event-id hashes are forgotten early (tracker/core/dedup.py)."
+        ),
+    )
+
+
+def privacy_gauges(reason: Label) -> tuple[MetricSpec, ...]:
+    return (
+        MetricSpec(
+            "tracker_dlq_records",
+            "gauge",
+            "Dead letters this worker's partitions wrote within the DLQ's retention, by reason",
+            (reason,),
+        ).with_note(
+            "By the hour they were written, over TRACKER_DLQ_RETENTION_HOURS; letters purged, "
+            "re-driven or tombstoned by an erasure are not subtracted: `tracker dlq inspect` "
+            "shows what the DLQ holds now."
         ),
     )

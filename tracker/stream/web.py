@@ -13,6 +13,7 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Metric, generate_latest
 from prometheus_client.registry import Collector
 
+from tracker.metrics.dead_letters import DeadLetterGauge
 from tracker.metrics.exposition import StateExporter, WorkerView, gauge
 from tracker.metrics.overview import History, overview
 from tracker.metrics.samples import parse_exposition
@@ -133,6 +134,9 @@ def metrics_registry(
     )
     registry.register(StateRows((topology.table, topology.account_table)))
     registry.register(PartitionHealth(worker))
+    registry.register(
+        DeadLetterGauge(lambda: worker.processors, now_ms, worker.settings.dlq_retention_hours)
+    )
     return registry
 
 
