@@ -37,6 +37,11 @@ DEFAULT_BOT_USER_AGENTS = (
     "bot,crawler,spider,slurp,headlesschrome,phantomjs,lighthouse,pingdom,uptimerobot,"
     "facebookexternalhit,bingpreview,prerender,scrapy"
 )
+# Segment consent categories (lower case) -> tracker consent (docs/segment.md#consent-categories).
+DEFAULT_SEGMENT_CONSENT = (
+    "analytics:analytics,statistics:analytics,performance:analytics,c0002:analytics,"
+    "advertising:marketing,marketing:marketing,targeting:marketing,c0004:marketing"
+)
 # Where events come from, each with its own bot filter (docs/metrics.md#bots).
 BOT_FILTER_SOURCES = ("snippet", "segment", "kafka")
 _ORIGIN = re.compile(r"^https?://[^\s/]+$")
@@ -177,6 +182,16 @@ class Settings(BaseSettings):
         description="user-agent substrings (case-insensitive) dropped as bots, on top of the"
         " maintained crawler list; empty UA too",
     )
+    write_keys: SecretStr | None = Field(
+        None,
+        description="Segment API write keys, comma-separated (several: rotation); KEY:upstream"
+        " marks a source whose consent was collected upstream (docs/segment.md)",
+    )
+    segment_consent_categories: CommaList = Field(
+        _split(DEFAULT_SEGMENT_CONSENT),
+        description="Segment consent categories as category:analytics or category:marketing"
+        " (case-insensitive); others are ignored",
+    )
     bot_filter_off: CommaList = Field(
         (),
         description="sources whose bots are let through: snippet (POST /v1/events), segment"
@@ -239,7 +254,11 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @field_validator(
-        "collector_allowed_origins", "collector_bot_user_agents", "bot_filter_off", mode="before"
+        "collector_allowed_origins",
+        "collector_bot_user_agents",
+        "bot_filter_off",
+        "segment_consent_categories",
+        mode="before",
     )
     @classmethod
     def _collector_lists(cls, value: Any) -> Any:
@@ -261,6 +280,23 @@ class Settings(BaseSettings):
         for source in value:
             if source not in BOT_FILTER_SOURCES:
                 raise ValueError(f"{source!r} is not one of {', '.join(BOT_FILTER_SOURCES)}")
+        return value
+
+    @field_validator("segment_consent_categories")
+    @classmethod
+    def _consent_pairs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        pairs = tuple(pair.lower() for pair in value)
+        for pair in pairs:
+            if pair.partition(":")[2] not in ("analytics", "marketing"):
+                raise ValueError(f"{pair!r} is not category:analytics or category:marketing")
+        return pairs
+
+    @field_validator("write_keys")
+    @classmethod
+    def _write_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        from tracker.collector.segment_auth import parse_write_keys  # the collector's format
+
+        parse_write_keys(value)
         return value
 
     @field_validator("collector_bot_user_agents")

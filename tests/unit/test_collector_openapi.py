@@ -5,6 +5,7 @@ The live check with schemathesis is tests/integration/test_collector_schemathesi
 
 from __future__ import annotations
 
+import base64
 import gzip
 from typing import Any
 
@@ -82,3 +83,35 @@ async def test_answers_conform_to_the_document() -> None:
         errors = list(_validator(document, name).iter_errors(body))
         assert not errors, f"{code}: {errors[0].message}"
     assert answers[202]["rejected"][0]["errors"][0]["rule"] == "out_of_range:revenue"
+
+
+async def test_segment_answers_conform_to_the_document() -> None:
+    document = openapi_document(collector_settings(write_keys="wk"))
+    auth = {"Authorization": "Basic " + base64.b64encode(b"wk:").decode()}
+    json_type = {"Content-Type": "application/json"}
+    page = {
+        "type": "page",
+        "anonymousId": "a",
+        "messageId": "m",
+        "timestamp": "2026-05-04T09:00:00Z",
+    }
+    consented = {**page, "context": {"consent": {"categoryPreferences": {"analytics": True}}}}
+    answers: dict[int, Any] = {}
+    async with collector(write_keys="wk") as client:
+        for code, body, headers in (
+            (200, {"batch": [consented, {**consented, "type": "x"}]}, {**auth, **json_type}),
+            (400, {"batch": [{"type": "x"}]}, {**auth, **json_type}),
+            (401, {"batch": [page]}, json_type),
+            (415, {"batch": [page]}, {**auth, "Content-Type": "a/b"}),
+        ):
+            response = await client.post("/v1/batch", data=orjson.dumps(body), headers=headers)
+            assert response.status == code
+            answers[code] = orjson.loads(await response.read())
+    responses = document["paths"]["/v1/batch"]["post"]["responses"]
+    for code, body in answers.items():
+        schema = responses[str(code)]["content"]["application/json"]["schema"]
+        errors = list(_validator(document, schema["$ref"].rsplit("/", 1)[1]).iter_errors(body))
+        assert not errors, f"{code}: {errors[0].message}"
+    assert answers[200]["rejected"][0]["errors"][0]["rule"] == "invalid:type"
+    batch = _validator(document, "SegmentBatch")
+    assert batch.is_valid({"batch": [page]}) and not batch.is_valid({"batch": []})

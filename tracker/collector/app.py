@@ -20,7 +20,7 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from tracker.collector.body import read_body
+from tracker.collector.body import hang_up, read_body
 from tracker.collector.errors import BadBatchError
 from tracker.collector.guards import BotFilter, OriginPolicy, client_address
 from tracker.collector.intake import Intake, Message, decode, validate, without_user_agent
@@ -28,6 +28,7 @@ from tracker.collector.logs import RejectionLog
 from tracker.collector.metrics import CollectorMetrics
 from tracker.collector.openapi import OPENAPI_PATH, openapi_document
 from tracker.collector.ratelimit import RateLimiter
+from tracker.collector.segment import SegmentApi, add_routes
 from tracker.collector.static import demo_handler, snippet_handler
 from tracker.settings import Settings
 
@@ -87,7 +88,7 @@ class EventsEndpoint:
         received_ms = time.time_ns() // 1_000_000
         response = await self._post(request, received_ms)
         if response.status == 408:
-            await _hang_up(request, response)
+            await hang_up(request, response)
         self.metrics.request(response.status, time.perf_counter() - started)
         return response
 
@@ -163,16 +164,6 @@ class EventsEndpoint:
         }
 
 
-async def _hang_up(request: web.Request, response: web.Response) -> None:
-    """Answer, then close: aiohttp would otherwise wait, lingering, for the rest of a
-    body a stalled client is not sending."""
-    response.force_close()
-    await response.prepare(request)
-    await response.write_eof()
-    if request.transport is not None:
-        request.transport.close()
-
-
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
         status=status, body=orjson.dumps(body), content_type="application/json", headers=headers
@@ -217,6 +208,7 @@ def build_collector_app(
     app.router.add_get("/metrics", metrics_page)
     app.router.add_get("/tracker.js", snippet_handler())
     app.router.add_get(OPENAPI_PATH, openapi)
+    add_routes(app, SegmentApi(settings, produce, metrics))  # docs/segment.md
     if settings.collector_demo:
         demo = demo_handler()
 

@@ -74,6 +74,16 @@ def content_encoding(value: str | None) -> bool:
     raise BadBatchError(415, "unsupported_encoding", "send the body plain or as gzip")
 
 
+async def hang_up(request: web.Request, response: web.Response) -> None:
+    """Answer, then close: aiohttp would otherwise wait, lingering, for the rest of a
+    body a stalled client is not sending."""
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    if request.transport is not None:
+        request.transport.close()
+
+
 async def read_body(request: web.Request, limit: int, timeout: float) -> bytes:
     """The decoded body, at most ``limit`` bytes on the wire and once decompressed."""
     decoder = BodyDecoder(limit, content_encoding(request.headers.get("Content-Encoding")))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracker.collector.segment_openapi import SECURITY_SCHEMES, segment_paths, segment_schemas
 from tracker.core.contract import message_json_schema
 from tracker.settings import Settings
 
@@ -162,6 +163,7 @@ def _paths(settings: Settings) -> dict[str, Any]:
         "/metrics": {"get": _get("Prometheus text exposition", "text/plain", text)},
         "/tracker.js": {"get": _get("the browser snippet", "text/javascript", text)},
         OPENAPI_PATH: {"get": _get("this document", "application/json", {"type": "object"})},
+        **segment_paths(),  # docs/segment.md
     }
     if settings.collector_demo:
         moved = {"responses": {"302": {"description": "to /demo/"}}}
@@ -187,6 +189,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             "schemas": {
                 **_contract_schemas(settings.collector_max_events),
                 **_response_schemas(),
-            }
+                **segment_schemas(),
+            },
+            "securitySchemes": SECURITY_SCHEMES,
         },
     }

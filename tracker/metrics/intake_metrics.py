@@ -17,9 +17,9 @@ Counter = Callable[..., MetricSpec]  # the catalogue's partition counter
 # Why a request to the Segment API was answered 401 (tracker.collector.segment_auth).
 AUTH_REASONS = ("missing", "malformed", "unknown_key")
 # What became of each Segment message (a batch item, or the body of a single call).
-SEGMENT_OUTCOMES = ("accepted", "rejected", "no_consent", "unavailable")
+SEGMENT_OUTCOMES = ("accepted", "rejected", "no_consent", "ignored", "unavailable")
 # Every status the Segment API answers with (tracker.collector.segment).
-SEGMENT_CODES = ("200", "400", "401", "408", "413", "415", "429", "503")
+SEGMENT_CODES = ("200", "400", "401", "408", "413", "415", "503")
 
 
 def intake_counters(c: Counter) -> tuple[MetricSpec, ...]:
@@ -55,7 +55,8 @@ def collector_intake_metrics() -> tuple[MetricSpec, ...]:
             "tracker_segment_messages_total",
             "counter",
             "Segment messages received: accepted (acknowledged by the broker), rejected "
-            "(invalid, answered in the response), no_consent, unavailable (broker down)",
+            "(invalid, answered in the response), no_consent, ignored (nothing for the tracker: "
+            "group, traits only), unavailable (broker down)",
             (Label("outcome", SEGMENT_OUTCOMES),),
             "collector",
         ),
