@@ -44,7 +44,9 @@ def _pipeline(processors: dict[int, Any]) -> tuple[Pipeline, list[int], Sent]:
     worker.processors.update(processors)
     paused: list[int] = []
     dlq = Sent()
-    topology = Topology(source=None, dlq=dlq, activities=Sent(), table=None, account_table=None)
+    topology = Topology(
+        source=None, dlq=dlq, activities=Sent(), identity=Sent(), table=None, account_table=None
+    )
     return Pipeline(worker, topology, paused.append), paused, dlq
 
 
@@ -63,6 +65,8 @@ class Flaky:
     """A partition processor's housekeeping surface whose flush fails."""
 
     applied_offset = 7
+    identity = SimpleNamespace(take=list)  # no identity records to send
+    store = None
 
     def __init__(self, fails: bool) -> None:
         self.fails = fails

@@ -55,7 +55,7 @@ def inspect(customer_id: str, broker: str | None) -> None:
     from tracker.kafka.broker import resolve, topic_partitions
     from tracker.kafka.changelog import read_row
     from tracker.kafka.topics import changelog_topic
-    from tracker.privacy.access import customer_key, describe
+    from tracker.privacy.access import customer_key, describe, linked_rows
     from tracker.stream.worker import pseudonymizer
 
     settings = settings_from(broker)
@@ -65,4 +65,12 @@ def inspect(customer_id: str, broker: str | None) -> None:
     key = customer_key(customer_id, pseudonymizer(settings, ephemeral_ok=False), partitions)
     raw = read_row(connection, changelog_topic(settings.worker_id), partitions, key)
     labels = LabelSets.build(settings.touchpoints, settings.actions, settings.currencies, ())
-    click.echo(json.dumps({"pseudonym_key": key, **describe(raw, labels)}, indent=2))
+    answer = {"pseudonym_key": key, **describe(raw, labels)}
+    linked = [
+        {"pseudonym": pseudonym, "status": status, **describe(read_row(*where, row), labels)}
+        for pseudonym, row, status in linked_rows(raw)
+        for where in [(connection, changelog_topic(settings.worker_id), partitions)]
+    ]
+    if linked:  # the devices linked to the customer: their data moved here, their rows remain
+        answer["linked_anonymous_ids"] = linked
+    click.echo(json.dumps(answer, indent=2))

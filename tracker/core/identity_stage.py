@@ -158,3 +158,16 @@ def acknowledge_all(p: PartitionProcessor, sends: Iterable[Send]) -> None:
         p.identity.acknowledged(send.stream, send.offset)
     p.identity.acknowledged(STREAM_INPUT, p.applied_offset)
     p.identity.acknowledged(STREAM_IDENTITY, p.identity.applied)
+
+
+def fail_record(p: PartitionProcessor, offset: int) -> None:
+    """A record the logic could not apply (a bug): count it, skip it, go on.
+
+    Nothing of it was stored (rows are written last), so nothing it made may leave.
+    """
+    p.identity.outbox.clear()
+    p.outbox.clear()
+    p.identity.applied = p.aggregates.identity_offset = max(p.identity.applied, offset)
+    delta = Delta()
+    delta.count(counter_key("tracker_identity_records_invalid_total"))
+    p._save_ingest(delta)

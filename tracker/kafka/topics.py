@@ -27,6 +27,11 @@ def activity_topic(worker_id: str) -> str:
     return f"{worker_id}-account-activity"
 
 
+def identity_topic(worker_id: str) -> str:
+    """Identity stitching's internal topic, co-partitioned with the input (docs/identity.md)."""
+    return f"{worker_id}-identity"
+
+
 def changelog_topic(worker_id: str, table: str = TABLE) -> str:
     """Faust's changelog topic of a table: the durable copy of the workers' state."""
     return f"{worker_id}-{table}-changelog"
@@ -65,6 +70,8 @@ def tracker_topics(settings: Settings, partitions: int) -> list[tuple[str, int, 
         (changelog_topic(settings.worker_id), partitions, compacted(settings)),
         (changelog_topic(settings.worker_id, ACCOUNT_TABLE), partitions, compacted(settings)),
         (activity_topic(settings.worker_id), partitions, internal),
+        # The input's partition count: partition p of both is applied by one processor.
+        (identity_topic(settings.worker_id), partitions, internal),
         (f"{settings.worker_id}-__assignor-__leader", 1, {}),
     ]
 

@@ -14,6 +14,7 @@ import orjson
 
 from tracker.core.contract import CHANNELS
 from tracker.core.customer import SOURCES, STEP_KINDS, CustomerState, decode_state
+from tracker.core.identity_state import LINKED, decode_identity
 from tracker.core.labels import LabelSets
 from tracker.core.pseudonym import Pseudonymizer
 from tracker.kafka.partitioner import partition_for
@@ -24,13 +25,34 @@ def customer_key(customer_id: str, pseudonyms: Pseudonymizer, partitions: int) -
     return f"{partition}/c/{pseudonyms.of(customer_id)}"
 
 
+def linked_rows(raw: bytes | None) -> list[tuple[str, str, str]]:
+    """(pseudonym, row key, status) of the anonymous ids linked to this customer's row."""
+    body = orjson.loads(raw) if raw is not None else {}
+    if body.get("n") is None:
+        return []
+    identity = decode_identity(body["n"])
+    return [
+        (x.anon, f"{x.partition}/c/{x.anon}", "linked" if x.status == LINKED else "pending")
+        for x in identity.links
+    ]
+
+
 def describe(raw: bytes | None, labels: LabelSets) -> dict[str, Any]:
     if raw is None:
         return {"held": False, "note": "nothing is stored for this customer"}
     body = orjson.loads(raw)
     if body.get("s") is None:
         return {"held": False, "note": "erased; the row awaits deletion"}
-    return {"held": True, **_state(decode_state(body["s"], labels.touchpoints), labels)}
+    described = {"held": True, **_state(decode_state(body["s"], labels.touchpoints), labels)}
+    identity = decode_identity(body["n"]) if body.get("n") is not None else None
+    if identity is not None and identity.linked_to is not None:
+        described["linked_to"] = {
+            "pseudonym": identity.linked_to,
+            "note": "an anonymous id linked to this customer: its events count there",
+        }
+    if identity is not None and identity.held:
+        described["held_events"] = f"{len(identity.held)} awaiting an identity hand-over"
+    return described
 
 
 def _iso(ms: int) -> str | None:

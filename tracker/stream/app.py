@@ -15,7 +15,13 @@ from typing import Any
 
 import faust
 
-from tracker.kafka.topics import ACCOUNT_TABLE, TABLE, activity_topic, compacted
+from tracker.kafka.topics import (
+    ACCOUNT_TABLE,
+    TABLE,
+    activity_topic,
+    compacted,
+    identity_topic,
+)
 from tracker.settings import Settings
 from tracker.stream.faust_patches import cap_fetch_wait, commit_only_what_is_written
 from tracker.stream.freeze import FreezeGuard
@@ -32,7 +38,10 @@ def build_worker_app(worker: WorkerState, bootstrap: str) -> faust.App:
     topology = declare_topology(app, settings, worker.partitions)
 
     def pause(partition: int) -> None:
-        app.consumer.pause_partitions([faust.types.TP(settings.topic, partition)])
+        # The identity topic's partition of that number writes the same state: it waits too.
+        identity = identity_topic(settings.worker_id)
+        tps = [faust.types.TP(topic, partition) for topic in (settings.topic, identity)]
+        app.consumer.pause_partitions(tps)
 
     pipeline = Pipeline(worker, topology, pause)
     register_agents(app, topology, pipeline)
@@ -67,6 +76,9 @@ def declare_topology(app: faust.App, settings: Settings, partitions: int) -> Top
         activities=app.topic(
             activity_topic(settings.worker_id), partitions=partitions, internal=True, **raw
         ),
+        identity=app.topic(
+            identity_topic(settings.worker_id), partitions=partitions, internal=True, **raw
+        ),
         table=table(TABLE),
         account_table=table(ACCOUNT_TABLE),
     )
@@ -83,6 +95,17 @@ def register_agents(app: faust.App, topology: Topology, pipeline: Pipeline) -> N
         async for event in manual.events():
             if await pipeline.handle(event.message):
                 await manual.ack(event)
+
+    @app.agent(topology.identity)
+    async def identities(stream: Any) -> None:
+        manual = stream.noack()  # like the input: a paused partition's records stay unacked
+        async for event in manual.events():
+            if await pipeline.handle_identity(event.message):
+                await manual.ack(event)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def _send_identity_records() -> None:
+        await pipeline.sender.run()
 
     @app.agent(topology.activities)
     async def accounts(stream: Any) -> None:

@@ -12,6 +12,7 @@ before it started; a send that failed fails the flush, so the commit does not ha
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 
@@ -21,6 +22,9 @@ class PendingWrites:
     def __init__(self) -> None:
         self.futures: set[asyncio.Future[Any]] = set()
         self.failure: BaseException | None = None
+        # Called before waiting; what each returns is called once the wait succeeded (what
+        # was sent before it is then acknowledged: stream.identity.IdentitySender).
+        self.checkpoints: list[Callable[[], Callable[[], None]]] = []
 
     def track(self, sent: Any) -> None:
         if isinstance(sent, asyncio.Future) and not sent.done():
@@ -39,6 +43,7 @@ class PendingWrites:
         behind those offsets are all in this snapshot. Sends issued while waiting belong to
         later offsets; waiting for them too would, under steady traffic, never end.
         """
+        acknowledged = [checkpoint() for checkpoint in self.checkpoints]
         issued = list(self.futures)
         if issued:
             _, unacknowledged = await asyncio.wait(issued, timeout=timeout)
@@ -49,3 +54,5 @@ class PendingWrites:
         if self.failure is not None:
             failure, self.failure = self.failure, None
             raise RuntimeError(f"a state or dead-letter write failed: {failure!r}") from failure
+        for done in acknowledged:
+            done()

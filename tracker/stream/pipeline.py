@@ -18,11 +18,13 @@ from faust.exceptions import ProducerSendError
 
 from tracker.core.accounts import AccountProcessor, pack
 from tracker.core.faults import PartitionFault
+from tracker.core.identity_stage import fail_record
 from tracker.core.ingest import DeadLetter
 from tracker.core.partition import PartitionProcessor
 from tracker.core.pipeline_config import PipelineConfig
 from tracker.kafka.topics import CONTROL_HEADER
 from tracker.settings import Settings
+from tracker.stream.identity import IdentitySender
 from tracker.stream.pending import PendingWrites
 from tracker.stream.store import FaustStore
 
@@ -61,6 +63,7 @@ class Topology:
     source: Any  # the input topic
     dlq: Any
     activities: Any  # the re-keyed account-activity topic
+    identity: Any  # identity stitching's topic, co-partitioned with the input
     table: Any  # customer state rows
     account_table: Any  # account state rows
 
@@ -77,6 +80,8 @@ class Pipeline:
         self.worker = worker
         self.topology = topology
         self.pause = pause  # stops fetching an input partition (the consumer's pause)
+        self.sender = IdentitySender(topology.identity, worker.pending)
+        worker.pending.checkpoints.append(lambda: self.sender.checkpoint(lambda: worker.processors))
 
     # --- faults -----------------------------------------------------------------
     def fault(self, partition: int, fault: PartitionFault, cause: BaseException) -> None:
@@ -103,13 +108,14 @@ class Pipeline:
         processor = worker.processors.get(partition)
         if processor is None:
             store = FaustStore(self.topology.table, partition, worker.pending)
-            processor = worker.config.processor(partition, store)
+            processor = worker.config.processor(partition, store, worker.partitions)
             try:
                 processor.recover(now_ms())
             except Exception as exc:
                 self.fault(partition, PartitionFault("restoring state", -1), exc)
                 return None
             worker.processors[partition] = processor
+            self.sender.submit(processor, None)  # what the restored rows kept: out again
             log.info(
                 "partition %d: state restored (applied offset %d)",
                 partition,
@@ -176,6 +182,32 @@ class Pipeline:
         for account, record in pack(processor.outbox):
             pending.track(await self.topology.activities.send(key=account.encode(), value=record))
         processor.outbox.clear()
+        # After the changelog write of the row that made them (stream.identity).
+        self.sender.submit(processor, getattr(processor.store, "last_write", None))
+
+    async def handle_identity(self, message: Any) -> bool:
+        """One identity-topic record, applied by the processor of the same partition number.
+
+        False: the partition is paused; the record is left unacknowledged like its input.
+        """
+        processor = self.processor_for(message.partition)
+        if processor is None:
+            return False
+        try:
+            processor.process_identity(message.value, message.offset)
+        except PartitionFault as fault:  # applied; its partition's work is not
+            self.fault(message.partition, fault, fault.__cause__ or fault)
+        except Exception as exc:  # a bug must not stop the partition
+            log.error(
+                "partition %d identity offset %d: internal error %s, record skipped\n%s",
+                message.partition,
+                message.offset,
+                type(exc).__name__,
+                "".join(traceback.format_tb(exc.__traceback__)),
+            )
+            fail_record(processor, message.offset)
+        await self._emit(processor, [])
+        return True
 
     def handle_activity(self, message: Any) -> None:
         processor = self.account_processor_for(message.partition)
@@ -235,6 +267,7 @@ class Pipeline:
         # restores unflushed epochs from the rows' deltas, exactly as after a crash.
         worker = self.worker
         worker.ready = False
+        self.sender.revoke({tp.partition for tp in revoked if tp.topic == worker.settings.topic})
         for tp in revoked:
             if tp.topic == worker.settings.topic:
                 worker.processors.pop(tp.partition, None)
@@ -255,6 +288,7 @@ class Pipeline:
             try:
                 processor.tick(moment)
                 processor.flush()
+                self.sender.submit(processor, getattr(processor.store, "last_write", None))
             except Exception as exc:
                 self.fault(partition, PartitionFault("housekeeping", processor.applied_offset), exc)
         for account in list(self.worker.accounts.values()):

@@ -15,6 +15,8 @@ class FaustStore:
         self.table = table
         self.partition = partition
         self.pending = pending or PendingWrites()
+        # The newest changelog write: identity records it caused wait for it (stream.identity).
+        self.last_write: Any = None
         store = table.data
         self._rows: dict[bytes, bytes] = store.data
         # Faust's memory store drops keys of lost partitions by this map on recovery.
@@ -26,7 +28,8 @@ class FaustStore:
     def put(self, key: str, value: bytes) -> None:
         raw = key.encode()
         # Sent first: if the producer refuses the write, the table is left as it was.
-        self.pending.track(self.table.send_changelog(self.partition, raw, value, "raw", "raw"))
+        self.last_write = self.table.send_changelog(self.partition, raw, value, "raw", "raw")
+        self.pending.track(self.last_write)
         # A right-sized copy: orjson.dumps returns bytes in a buffer of at least 4 KiB
         # (orjson >= 3.12, not shrunk), ~5 KiB held per customer instead of ~1 KiB.
         self._rows[raw] = bytes(memoryview(value))
@@ -36,7 +39,8 @@ class FaustStore:
         raw = key.encode()
         self._rows.pop(raw, None)
         self._key_partition.pop(raw, None)
-        self.pending.track(self.table.send_changelog(self.partition, raw, None, "raw", "raw"))
+        self.last_write = self.table.send_changelog(self.partition, raw, None, "raw", "raw")
+        self.pending.track(self.last_write)
 
     def items(self, prefix: str) -> Iterable[tuple[str, bytes]]:
         head = prefix.encode()
