@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.integration.collector_process import CollectorProcess, web_event
+from tests.integration.collector_process import BROWSER_UA, CollectorProcess, web_event
 from tracker.kafka.broker import BrokerHandle
 from tracker.testing.deployment import make_deployment, wait_until
 
@@ -119,7 +119,12 @@ def test_gzip_bodies_on_the_real_server(live_collector: CollectorProcess) -> Non
         request = urllib.request.Request(
             live_collector.url + "/v1/events",
             data=body,
-            headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+            # A browser's agent: Python-urllib's own is on the maintained crawler list.
+            headers={
+                "Content-Type": "application/json",
+                "Content-Encoding": "gzip",
+                "User-Agent": BROWSER_UA,
+            },
             method="POST",
         )
         try:
