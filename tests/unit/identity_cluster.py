@@ -35,19 +35,28 @@ class Cluster:
     partitions: int = 4
     cfg: PipelineConfig = field(default_factory=config)
     auto: bool = True  # deliver and apply identity records right after each message
+    # A record leaves only once its row is acknowledged (``ack``), as the worker's sender.
+    strict: bool = False
     stores: dict[int, MemoryStore] = field(default_factory=dict)
     procs: dict[int, PartitionProcessor] = field(default_factory=dict)
-    inputs: dict[int, list[tuple[bytes | None, bytes, int, int]]] = field(default_factory=dict)
+    inputs: dict[int, list[tuple[bytes | None, bytes, int, int, str | None]]] = field(
+        default_factory=dict
+    )
+    # What each partition applied, in order: ("in", offset) or ("id", offset).
+    journal: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
+    acked: dict[int, int] = field(default_factory=dict)  # changelog writes acknowledged
     logs: dict[int, list[bytes]] = field(default_factory=dict)  # the identity topic
     consumed: dict[int, int] = field(default_factory=dict)  # next identity offset to apply
     in_flight: list[Flight] = field(default_factory=list)
     wall_ms: int = T0_MS
+    lost: dict[str, int] = field(default_factory=lambda: {"rows": 0, "records": 0, "crashes": 0})
 
     def __post_init__(self) -> None:
         for p in range(self.partitions):
             self.stores[p] = MemoryStore()
             self.procs[p] = self.cfg.processor(p, self.stores[p], self.partitions)
             self.inputs[p], self.logs[p], self.consumed[p] = [], [], 0
+            self.journal[p], self.acked[p] = [], 0
 
     def partition_of(self, customer: str) -> int:
         return partition_for(customer.encode(), self.partitions)
@@ -67,9 +76,10 @@ class Cluster:
     ) -> None:
         self.wall_ms = max(self.wall_ms, broker_ms)
         p = partition_for(key, self.partitions)
-        self.inputs[p].append((key, value, broker_ms, self.wall_ms))
+        self.inputs[p].append((key, value, broker_ms, self.wall_ms, control))
         offset = len(self.inputs[p]) - 1
         self.procs[p].process(key, value, offset, broker_ms, self.wall_ms, control)
+        self.journal[p].append(("in", offset))
         self._collect(p)
         if self.auto:
             self.settle()
@@ -84,10 +94,29 @@ class Cluster:
             self.in_flight.append(Flight(p, send, barrier))
         self.procs[p].outbox.clear()  # account activities: another stage
 
+    def ack(self) -> None:
+        """Kafka acknowledges every changelog write so far."""
+        for p, store in self.stores.items():
+            self.acked[p] = len(store.log)
+
     def deliver(self, count: int | None = None) -> int:
-        """Put the oldest ``count`` records in flight (all) on their partitions' logs."""
-        taken = self.in_flight[: len(self.in_flight) if count is None else count]
-        del self.in_flight[: len(taken)]
+        """Put the oldest ``count`` records in flight (all) on their partitions' logs.
+
+        Strict: only records whose row is acknowledged, each source's in order.
+        """
+        taken: list[Flight] = []
+        blocked: set[int] = set()
+        for flight in self.in_flight:
+            if count is not None and len(taken) >= count:
+                break
+            if self.strict and (
+                flight.source in blocked or flight.barrier > self.acked[flight.source]
+            ):
+                blocked.add(flight.source)
+                continue
+            taken.append(flight)
+        kept = {id(f) for f in taken}
+        self.in_flight = [f for f in self.in_flight if id(f) not in kept]
         for flight in taken:
             self.logs[flight.send.partition].append(flight.send.value)
             source = self.procs[flight.source]
@@ -101,6 +130,7 @@ class Cluster:
             while self.consumed[q] < len(self.logs[q]):
                 offset = self.consumed[q]
                 self.procs[q].process_identity(self.logs[q][offset], offset)
+                self.journal[q].append(("id", offset))
                 self.consumed[q] += 1
                 applied += 1
                 self._collect(q)
@@ -108,6 +138,7 @@ class Cluster:
 
     def settle(self) -> None:
         while self.in_flight or any(self.consumed[q] < len(self.logs[q]) for q in self.procs):
+            self.ack()
             self.deliver()
             self.consume()
 
@@ -127,19 +158,29 @@ class Cluster:
         self.tick(self.wall_ms + 1)
 
     def restart(self, p: int, cut: int | None = None) -> None:
-        """Partition ``p``'s worker dies: its changelog keeps ``cut`` writes, records in
-        flight from it are lost, and input and identity records are delivered again."""
+        """Partition ``p``'s worker dies: its changelog keeps ``cut`` writes (at least the
+        acknowledged ones), records in flight from it are lost, and what it applied is
+        delivered again in the same order (the applied part is skipped by offset)."""
         log = self.stores[p].log
-        store = MemoryStore.replay(log[: len(log) if cut is None else cut])
-        self.in_flight = [f for f in self.in_flight if f.source != p]
+        cut = len(log) if cut is None else max(cut, self.acked[p])
+        store = MemoryStore.replay(log[:cut])
+        kept = [f for f in self.in_flight if f.source != p]
+        self.lost["rows"] += len(log) - cut
+        self.lost["records"] += len(self.in_flight) - len(kept)
+        self.lost["crashes"] += 1
+        self.in_flight = kept
         proc = self.cfg.processor(p, store, self.partitions)
         proc.recover(self.wall_ms)
         self.stores[p], self.procs[p] = store, proc
+        self.acked[p] = len(store.log)  # restored rows are durable
         self._collect(p)  # what recovery sends again
-        for offset, (key, value, broker, wall) in enumerate(self.inputs[p]):
-            proc.process(key, value, offset, broker, wall)
+        for kind, offset in self.journal[p]:
+            if kind == "in":
+                key, value, broker, wall, control = self.inputs[p][offset]
+                proc.process(key, value, offset, broker, wall, control)
+            else:
+                proc.process_identity(self.logs[p][offset], offset)
             self._collect(p)
-        self.consumed[p] = 0  # from the start: everything applied is skipped by offset
 
     def acknowledge_all(self) -> None:
         for proc in self.procs.values():
