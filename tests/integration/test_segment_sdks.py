@@ -56,6 +56,22 @@ def _flush(client: Any) -> None:
     client.join()
 
 
+def _rudderstack_and_a_stranger(url: str) -> None:
+    # RudderStack gzips by default; its key is upstream, so no consent object is needed.
+    rudder = RudderClient("wk-rudder", host=url, upload_size=4, max_retries=2)
+    for n in range(5):
+        rudder.screen(user_id=f"app-user-{n}", name="Catalog")
+        rudder.track(user_id=f"app-user-{n}", event="Product Viewed")
+    _flush(rudder)
+    rejected: list[Any] = []
+    stranger = SegmentClient(
+        "wk-stolen", host=url, max_retries=0, on_error=lambda e, _batch: rejected.append(e)
+    )
+    stranger.page(anonymous_id="x", name="Home", context=dict(CONSENT))
+    _flush(stranger)
+    assert rejected and getattr(rejected[0], "status", None) == 401
+
+
 def test_segment_and_rudderstack_sdks_count_exactly(
     deployment_factory: Callable[..., Deployment],
 ) -> None:
@@ -76,24 +92,8 @@ def test_segment_and_rudderstack_sdks_count_exactly(
         )
         _segment_journeys(segment)
         _flush(segment)
-        # RudderStack gzips by default; its key is upstream, so no consent object is needed.
-        rudder = RudderClient("wk-rudder", host=collector.url, upload_size=4, max_retries=2)
-        for n in range(5):
-            rudder.screen(user_id=f"app-user-{n}", name="Catalog")
-            rudder.track(user_id=f"app-user-{n}", event="Product Viewed")
-        _flush(rudder)
         assert errors == [], errors
-        rejected: list[Any] = []
-        stranger = SegmentClient(
-            "wk-stolen",
-            host=collector.url,
-            max_retries=0,
-            on_error=lambda e, _batch: rejected.append(e),
-        )
-        stranger.page(anonymous_id="x", name="Home", context=dict(CONSENT))
-        _flush(stranger)
-        assert rejected and getattr(rejected[0], "status", None) == 401
-
+        _rudderstack_and_a_stranger(collector.url)
         # By hand: Segment 6 pages, 6 add_to_cart, 6 orders, 1 identify; RudderStack
         # 5 screens (app) and 5 product views (web: a server library). The identify is received;
         # where it is counted is the identity stage's business (docs/identity.md).
