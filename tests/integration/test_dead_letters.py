@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -11,8 +12,9 @@ from typing import Any
 import orjson
 from kafka import KafkaConsumer, KafkaProducer
 
+from tracker.core.pseudonym import Pseudonymizer
 from tracker.metrics.samples import total
-from tracker.testing.deployment import Deployment, wait_until
+from tracker.testing.deployment import PSEUDONYM_KEY, Deployment, wait_until
 
 
 def event(customer: str, event_id: str, at: datetime, **extra: Any) -> dict[str, Any]:
@@ -48,7 +50,16 @@ def test_bad_input_is_dead_lettered_with_reasons(
         (b"c-json", b"{not json"),
         (b"c-utf8", b"\xff\xfe\xfd"),
         (b"c-scalar", b"42"),
-        (b"c-mixed", orjson.dumps([event("c-mixed", "m1", now), {"event_type": "page_view"}])),
+        (
+            b"c-mixed",
+            orjson.dumps(
+                [
+                    event("c-mixed", "m1", now),
+                    {"event_type": "page_view", "consent": {"analytics": True}},  # claims it
+                    {"event_type": "page_view"},  # no consent: dropped, never a letter
+                ]
+            ),
+        ),
         (b"c-a", orjson.dumps(event("c-b", "k1", now))),
         (b"c-big", orjson.dumps(event("c-big", "b1", now, properties={"x": "y" * 1900})) * 3),
         (b"c-many", orjson.dumps([event("c-many", f"n{i}", now) for i in range(6)])),
@@ -75,7 +86,7 @@ def test_bad_input_is_dead_lettered_with_reasons(
     )
     for reason, n in expected.items():
         assert total(s, "tracker_events_rejected_total", reason=reason) == n, reason
-    assert total(s, "tracker_events_dropped_total", reason="no_consent") == 1
+    assert total(s, "tracker_events_dropped_total", reason="no_consent") == 2
 
     consumer = KafkaConsumer(
         f"{topic}-dlq",
@@ -90,10 +101,15 @@ def test_bad_input_is_dead_lettered_with_reasons(
     consumer.close()
     reasons = Counter(dict(m.headers)["tracker-reject-reason"].decode() for m in letters)
     assert reasons == expected
-    by_key = {
-        m.key: m for m in letters if dict(m.headers)["tracker-reject-reason"] != b"invalid_event"
-    }
-    assert by_key[b"c-json"].value == b"{not json"  # the original bytes, for reprocessing
-    assert by_key[b"c-utf8"].value == b"\xff\xfe\xfd"
-    assert all(m.key != b"c-noconsent" for m in letters), "consent-less events never go to the DLQ"
+    pseudonyms = Pseudonymizer(PSEUDONYM_KEY.encode())
+    by_owner = {m.key.split(b"/")[0]: m for m in letters}
+    for customer in ("c-json", "c-utf8"):  # consent unreadable: a digest, never the bytes
+        digest = orjson.loads(by_owner[pseudonyms.of(customer).encode()].value)
+        raw = dict(sends)[customer.encode()]
+        assert digest["sha256"] == hashlib.sha256(raw).hexdigest()
+        assert digest["size"] == len(raw) and digest["topic"] == topic
+    assert orjson.loads(by_owner[pseudonyms.of("c-a").encode()].value)["customer_id"] == "c-b"
+    raw_ids = [key for key, _ in sends if key]
+    assert not [m.key for m in letters if any(k in m.key for k in raw_ids)], "raw ids as keys"
+    assert pseudonyms.of("c-noconsent").encode() not in by_owner, "no consent: no letter"
     assert worker.ready()

@@ -20,8 +20,11 @@ def erase(customer_id: str, reason: str, broker: str | None) -> None:
     """Erase everything held for a customer (a data-subject erasure request).
 
     Sends an erase command through the input topic, so the worker applies it
-    in order with the customer's events and writes tombstones.
+    in order with the customer's events and writes tombstones (its changelog rows,
+    its accounts, its dead letters); then tombstones the DLQ letters that carry the
+    customer's id (PRIVACY.md#erasure).
     """
+    from tracker.cli.dlq import purge_customer
     from tracker.kafka.broker import resolve
     from tracker.kafka.clients import producer
     from tracker.kafka.topics import CONTROL_HEADER
@@ -39,6 +42,8 @@ def erase(customer_id: str, reason: str, broker: str | None) -> None:
     finally:
         kafka.close()
     click.echo(f"erasure requested ({reason}); the worker owning the customer applies it")
+    removed = purge_customer(settings, customer_id)
+    click.echo(f"{removed} dead letters of the customer tombstoned in {settings.dlq_topic}")
 
 
 @main.command()

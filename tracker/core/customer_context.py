@@ -130,7 +130,8 @@ class CustomerContext:
         self.p.count_letter(ingest, item.reason)
         key = self._letter_key(offset, len(letters), broker_ms)
         where = (self.p.partition, offset)
-        letters.append(DeadLetter.of(item.reason, item.raw, item.detail, where, key, item.rule))
+        letter = DeadLetter.of(item.reason, item.raw, item.detail, where, key, item.rule, broker_ms)
+        letters.append(letter)
 
     def _letter_key(self, offset: int, index: int, broker_ms: int) -> str:
         """The DLQ key of a letter of this message; the customer's row counts it."""

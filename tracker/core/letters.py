@@ -60,6 +60,7 @@ class DeadLetter:
     key: str = ""  # the DLQ record key; see customer_letter_key, unowned_letter_key
     size: int = 0  # bytes of what was rejected
     sha256: str = ""  # of what was rejected
+    source_ms: int = -1  # the rejected record's broker timestamp (a redrive sends it again)
 
     @classmethod
     def of(
@@ -70,12 +71,13 @@ class DeadLetter:
         where: tuple[int, int],
         key: str,
         rule: str = "",
+        source_ms: int = -1,
     ) -> DeadLetter:
         """The letter of ``raw``, whole or as a digest depending on the reason."""
         partition, offset = where
         value = None if reason in DIGEST_REASONS else raw
         digest = hashlib.sha256(raw).hexdigest()
-        return cls(value, reason, detail, partition, offset, rule, key, len(raw), digest)
+        return cls(value, reason, detail, partition, offset, rule, key, len(raw), digest, source_ms)
 
     def payload(self, topic: str) -> bytes:
         """The record value: the event, or the digest of what was rejected."""
@@ -104,6 +106,8 @@ class DeadLetter:
         ]
         if topic:
             headers.append(("tracker-source-topic", topic.encode()))
+        if self.source_ms >= 0:
+            headers.append(("tracker-source-timestamp", str(self.source_ms).encode()))
         if self.rule:
             headers.append(("tracker-reject-rule", self.rule.encode()))
         return headers

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tracker.kafka.connection import KafkaConnection
+from tracker.kafka.reading import read_to_end
 
 
 def read_row(connection: KafkaConnection, topic: str, partitions: int, key: str) -> bytes | None:
@@ -12,18 +15,17 @@ def read_row(connection: KafkaConnection, topic: str, partitions: int, key: str)
 
     partition = int(key.split("/", 1)[0])
     tp = TopicPartition(topic, partition)
-    consumer = KafkaConsumer(**connection.kafka_python_options())
+    consumer = KafkaConsumer(enable_auto_commit=False, **connection.kafka_python_options())
+    wanted = key.encode()
+    found: list[bytes | None] = [None]
+
+    def keep(record: Any) -> None:
+        if record.key == wanted:
+            found[0] = record.value  # a tombstone (None) forgets earlier values
+
     try:
         consumer.assign([tp])
-        consumer.seek_to_beginning(tp)
-        end = consumer.end_offsets([tp])[tp]
-        found: bytes | None = None
-        wanted = key.encode()
-        while consumer.position(tp) < end:
-            for records in consumer.poll(timeout_ms=1000).values():
-                for record in records:
-                    if record.key == wanted:
-                        found = record.value  # a tombstone (None) forgets earlier values
-        return found
+        read_to_end(consumer, [tp], keep)
+        return found[0]
     finally:
         consumer.close()
