@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-unit test-integration lint format bench install system-deps kafka-jars browser-deps readme-pictures clean
+.PHONY: demo test test-unit test-integration lint format bench install system-deps kafka-jars browser-deps vitals-bundle readme-pictures clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +25,17 @@ system-deps: $(STAMP)
 kafka-jars:
 	bash scripts/fetch-kafka.sh
 
-# axe-core, pinned in tests/integration/a11y/package-lock.json: the browser tests' WCAG check.
+# web-vitals and esbuild, pinned in scripts/vitals/package-lock.json: rebuilds the bundle inside
+# tracker/static/tracker.js (committed, so the collector needs no Node; a test rebuilds and compares).
+vitals-bundle:
+	npm ci --prefix scripts/vitals --no-audit --no-fund --loglevel=error
+	node scripts/vitals/build.mjs
+
+# axe-core, pinned in tests/integration/a11y/package-lock.json: the browser tests' WCAG check;
+# and the web-vitals build, for the test that rebuilds the bundle.
 browser-deps:
 	npm ci --prefix tests/integration/a11y --no-audit --no-fund --loglevel=error
+	npm ci --prefix scripts/vitals --no-audit --no-fund --loglevel=error
 
 # The README's pictures (docs/overview-page.png, docs/demo-shop.png) from a fresh demo;
 # READMEPICTURES_ARGS="--url http://127.0.0.1:6066/ --shop http://127.0.0.1:8088/demo/" uses a running one.

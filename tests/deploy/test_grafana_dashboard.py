@@ -195,6 +195,9 @@ def test_dashboard_covers_the_kpis() -> None:
         "tracker:events_late:rate5m",
         "tracker_watermark_lag_seconds",
         "tracker_consumer_lag",
+        "name_touchpoint:tracker_web_vital:p75_rate1h",
+        "name:tracker_web_vital:p75_rate1h",
+        "tracker_sessions_converted_by_lcp_window",
     ):
         assert needle in text, needle
 

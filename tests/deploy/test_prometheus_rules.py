@@ -29,6 +29,7 @@ ALERTS = {
     "TrackerDeadLetterRate",
     "TrackerWorkerDown",
     "TrackerConsumerLag",
+    "LcpPoor",
     "TrackerPartitionFailed",
     "TrackerScrapeErrors",
 }

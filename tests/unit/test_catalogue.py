@@ -37,8 +37,8 @@ from tracker.testing.traffic import TrafficGenerator
 _FAMILIES = {s.family: s for s in CATALOGUE.values()}
 
 
-def _generated(events: int = 3000) -> ReferencePipeline:
-    """Generated traffic, then a quiet day (sessions close), then the rare inputs."""
+def _generated(events: int = 5000) -> ReferencePipeline:
+    """Generated traffic (enough for feedback besides the web vitals), a quiet day, rare inputs."""
     pipe = ReferencePipeline(config(), partitions=4)
     messages = TrafficGenerator(random.Random(7)).simulate(events, T0_MS, rate=50.0, max_batch=3)
     for message in messages:

@@ -20,8 +20,8 @@ from tracker.core.contract import parse_event
 
 HARNESS = Path(__file__).with_name("snippet_harness.js")
 NODE = shutil.which("node")
-# The README states the size; this keeps the statement true.
-MAX_BYTES, MAX_GZIP_BYTES = 10_000, 4_000
+# The README states the size; this keeps the statement true. About half is web-vitals.
+MAX_BYTES, MAX_GZIP_BYTES = 22_000, 8_500
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from tracker.core.contract import (
     Order,
     PagePing,
     PageView,
+    WebVital,
     parse_event,
 )
 
@@ -30,6 +31,7 @@ MODEL_OF = {
     "consent": ConsentChange,
     "feedback": Feedback,
     "identify": Identify,
+    "web_vital": WebVital,
 }
 
 

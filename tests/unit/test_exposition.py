@@ -10,12 +10,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.unit.helpers import DAY, HOUR, MIN, Harness, config, encode, ev, ms, samples_of
 from tracker.core.accounts import PEOPLE_BUCKETS
-from tracker.core.contract import CHANNELS, EVENT_TYPES
+from tracker.core.contract import CHANNELS, EVENT_TYPES, VITAL_NAMES
 from tracker.core.customer import SOURCES
 from tracker.core.labels import NPS_CATEGORIES
 from tracker.core.memory_store import MemoryStore
 from tracker.core.partition import PartitionProcessor
 from tracker.core.sessionizer import SENTIMENT_BUCKETS
+from tracker.core.vitals import LCP_CLASSES, bucket_labels
 from tracker.metrics.catalogue import SCRAPE_PARTS, spec
 from tracker.metrics.exposition import INTERNAL_REASONS, REJECT_REASONS, StateExporter, WorkerView
 
@@ -101,7 +102,13 @@ BOUNDED: dict[str, set[str]] = {
     "action": set(LABELS.actions),
     "source": set(SOURCES),
     "partition": {"0", "1", "2", "3"},
-    "le": {*(str(b) for b in SENTIMENT_BUCKETS[:-1]), "+Inf"},
+    "le": {
+        *(str(b) for b in SENTIMENT_BUCKETS[:-1]),
+        *(le for name in VITAL_NAMES for le in bucket_labels(name)),
+        "+Inf",
+    },
+    "name": set(VITAL_NAMES),
+    "lcp_class": set(LCP_CLASSES),
     "people_le": {*(str(b) for b in PEOPLE_BUCKETS), "+Inf"},
     "channels": {str(n) for n in range(1, len(CHANNELS) + 1)},
     "part": set(SCRAPE_PARTS),
@@ -126,6 +133,7 @@ def busy_harness(partition: int = 0) -> Harness:
         ev("page_view", bob, 6 * MIN, touchpoint="berlin-mitte"),
         ev("order", bob, 7 * MIN, touchpoint="checkout"),
         ev("feedback", bob, 8 * MIN, comment="schlecht", language="de", nps=10),
+        ev("web_vital", bob, 8 * MIN, touchpoint="berlin-mitte", event_id="evt-secret-2"),
     )
     h.send(ev("page_view", "carl", 1 * DAY), ev("order", "carl", 1 * DAY + 1))
     h.send(ev("page_view", "dora", 1 * DAY, analytics=False))

@@ -39,6 +39,10 @@ CAMPAIGN_MAX_CHARS = 64
 COMMENT_MAX_CHARS = 2000
 USER_AGENT_MAX_CHARS = 1024  # real agents stay under 500; some apps append a lot
 
+# A web vital: an hour in milliseconds (a page open that long has stopped loading); CLS is
+# a sum of layout-shift fractions that stays far below it.
+VITAL_MAX_VALUE = 3_600_000
+
 # Messages and requests (defaults of TRACKER_MAX_MESSAGE_* and TRACKER_COLLECTOR_*).
 MESSAGE_MAX_BYTES = 1_048_576
 MESSAGE_MAX_EVENTS = 500
@@ -90,6 +94,7 @@ def _field_of(loc: Any) -> str:
         "consent",
         "feedback",
         "identify",
+        "web_vital",
     }
     names = [name for name in names if name not in event_types]
     return names[0] if names else "event"

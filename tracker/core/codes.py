@@ -47,6 +47,7 @@ EVENT_TYPE_CODES: Final[Mapping[str, int]] = MappingProxyType(
         "consent": 4,
         "feedback": 5,
         "identify": 6,
+        "web_vital": 7,
     }
 )
 # Kinds of records on the internal identity topic (docs/identity.md#internal-topic).
@@ -60,6 +61,14 @@ LINK_OUTCOME_CODES: Final[Mapping[str, int]] = MappingProxyType(
 # What a forward record carries: an event, a withdrawal, an erasure request.
 FORWARD_KIND_CODES: Final[Mapping[str, int]] = MappingProxyType(
     {"event": 0, "withdrawal": 1, "erase": 2}
+)
+# Web vitals of held or forwarded events (contract.VITAL_NAMES).
+VITAL_NAME_CODES: Final[Mapping[str, int]] = MappingProxyType(
+    {"LCP": 0, "INP": 1, "CLS": 2, "FCP": 3, "TTFB": 4}
+)
+# A session's LCP class (contract.VITAL_RATINGS), kept with the open session.
+VITAL_RATING_CODES: Final[Mapping[str, int]] = MappingProxyType(
+    {"good": 0, "needs-improvement": 1, "poor": 2}
 )
 
 

@@ -40,6 +40,7 @@ from tracker.core.bounds import (
     REVENUE_DECIMALS,
     REVENUE_MAX,
     USER_AGENT_MAX_CHARS,
+    VITAL_MAX_VALUE,
     depth,
 )
 
@@ -52,9 +53,24 @@ EVENT_TYPES: tuple[str, ...] = (
     "consent",
     "feedback",
     "identify",
+    "web_vital",
 )
 
 Channel = Literal["web", "app", "social", "store", "email", "call_center", "partner"]
+# Core Web Vitals as the web-vitals library names and rates them (docs/contract.md#web-vitals).
+VitalName = Literal["LCP", "INP", "CLS", "FCP", "TTFB"]
+VITAL_NAMES: tuple[str, ...] = ("LCP", "INP", "CLS", "FCP", "TTFB")
+VitalRating = Literal["good", "needs-improvement", "poor"]
+VITAL_RATINGS: tuple[str, ...] = ("good", "needs-improvement", "poor")
+NavigationType = Literal[
+    "navigate",
+    "reload",
+    "back-forward",
+    "back-forward-cache",
+    "prerender",
+    "restore",
+    "soft-navigation",
+]
 
 # RFC 3339 demands a date, a time and an offset; pydantic alone would also take
 # unix numbers and offset-less strings, which devices then get silently wrong.
@@ -217,8 +233,22 @@ class Identify(_EventBase):
     anonymous_id: Text128
 
 
+class WebVital(_EventBase):
+    """A load-time measurement of the page by web-vitals: milliseconds, CLS unitless.
+
+    ``rating`` is the library's; the tracker rates ``value`` itself by the same
+    thresholds (docs/metrics.md#web-vitals), so every client is rated alike.
+    """
+
+    event_type: Literal["web_vital"]
+    name: VitalName
+    value: Annotated[float, Field(strict=True, ge=0, le=VITAL_MAX_VALUE, allow_inf_nan=False)]
+    rating: VitalRating
+    navigation_type: NavigationType | None = None
+
+
 Event = Annotated[
-    PageView | Interaction | PagePing | Order | ConsentChange | Feedback | Identify,
+    PageView | Interaction | PagePing | Order | ConsentChange | Feedback | Identify | WebVital,
     Field(discriminator="event_type"),
 ]
 
@@ -232,6 +262,7 @@ MODELS: dict[str, type[_EventBase]] = {
     "consent": ConsentChange,
     "feedback": Feedback,
     "identify": Identify,
+    "web_vital": WebVital,
 }
 
 

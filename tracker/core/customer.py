@@ -10,8 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracker.core.codes import CHANNEL_CODES, SOURCE_CODES, STEP_KIND_CODES, CodeTable
-from tracker.core.contract import CHANNELS
+from tracker.core.codes import (
+    CHANNEL_CODES,
+    SOURCE_CODES,
+    STEP_KIND_CODES,
+    VITAL_RATING_CODES,
+    CodeTable,
+)
+from tracker.core.contract import CHANNELS, VITAL_RATINGS
 from tracker.core.dedup import pack_ids, unpack_ids
 from tracker.core.identity_state import IdentityState
 from tracker.core.labels import OTHER
@@ -31,6 +37,7 @@ SOURCES = ("unattributed", "direct", "referral", "campaign")
 CHANNEL_TABLE = CodeTable("channel", CHANNELS, CHANNEL_CODES)
 SOURCE_TABLE = CodeTable("source", SOURCES, SOURCE_CODES)
 STEP_KIND_TABLE = CodeTable("step kind", STEP_KINDS, STEP_KIND_CODES)
+VITAL_RATING_TABLE = CodeTable("vital rating", VITAL_RATINGS, VITAL_RATING_CODES)
 _SESSION_FIELDS_BEFORE_TOUCHPOINT_TABLE = 9
 
 
@@ -53,6 +60,10 @@ class Session:
     channels: int = 0  # bit set of channel indexes touched
     steps: list[Step] = field(default_factory=list)
     source: int = 0  # index into SOURCES: how the session was reached
+    # The first LCP by event time, the landing page's (tracker.core.vitals): when, and its
+    # class as an index into VITAL_RATINGS; -1: none measured yet.
+    lcp_ms: int = -1
+    lcp: int = -1
 
     def deadline_ms(self, gap_ms: int, max_ms: int) -> int:
         """The watermark at or past which the session is over."""
@@ -126,6 +137,8 @@ def encode_state(state: CustomerState, touchpoints: Sequence[str]) -> list[Any]:
             SOURCE_TABLE.to_code[s.source],
             labels,
         ]
+        if s.lcp >= 0:
+            session.append([s.lcp_ms, VITAL_RATING_TABLE.to_code[s.lcp]])
     return [
         session,
         state.last_seen_ms,
@@ -201,6 +214,7 @@ def _decode_session(raw: list[Any], touchpoints: Sequence[str]) -> Session:
         used = {x[1] for x in steps}
         positions = [i if i < len(touchpoints) else other for i in range(max(used, default=0) + 1)]
         journey = _decode_steps(steps, positions)
+    lcp_ms, lcp = raw[10] if len(raw) > 10 and raw[10] is not None else (-1, -1)
     return Session(
         start,
         last,
@@ -211,6 +225,8 @@ def _decode_session(raw: list[Any], touchpoints: Sequence[str]) -> Session:
         CHANNEL_TABLE.bits_from_codes(channels),
         journey,
         SOURCE_TABLE.from_code[source],
+        lcp_ms,
+        VITAL_RATING_TABLE.position(lcp) if lcp >= 0 else -1,
     )
 
 

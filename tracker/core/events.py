@@ -12,13 +12,24 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
-from tracker.core.contract import CHANNELS, Event, Feedback, Interaction, Order, PageView
+from tracker.core.contract import (
+    CHANNELS,
+    VITAL_NAMES,
+    Event,
+    Feedback,
+    Interaction,
+    Order,
+    PageView,
+    WebVital,
+)
 from tracker.core.customer import SOURCES
 from tracker.core.labels import LabelSets
+from tracker.core.vitals import Vital
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _CHANNEL_INDEX = {channel: index for index, channel in enumerate(CHANNELS)}
+_VITAL_INDEX = {name: index for index, name in enumerate(VITAL_NAMES)}
 _UNATTRIBUTED = SOURCES.index("unattributed")
 _DIRECT = SOURCES.index("direct")
 _REFERRAL = SOURCES.index("referral")
@@ -72,6 +83,7 @@ class EventView(NamedTuple):
     # A comment's sentiment scored where the event arrived: events held in state or forwarded
     # to a linked customer's partition carry the score, never the comment (docs/identity.md).
     score: PreScored | None = None
+    vital: Vital | None = None  # a web_vital's measurement
 
     @classmethod
     def build(
@@ -105,6 +117,9 @@ class EventView(NamedTuple):
                 account=account,
                 source=source,
             )
+        if isinstance(event, WebVital):
+            vital = Vital(_VITAL_INDEX[event.name], event.value)
+            return cls(*base, account=account, source=source, vital=vital)
         return cls(*base, account=account, source=source)
 
 

@@ -18,6 +18,7 @@ from tracker.core.customer import MAX_STEPS, CustomerState, Session
 from tracker.core.histogram import minute_of
 from tracker.core.identity_state import IdentityState
 from tracker.core.sessionizer import Rules, close_session
+from tracker.core.vitals import first_lcp
 
 # Anonymous ids one customer may link (pending or linked): a bound on the row. A further
 # identify is a conflict (docs/identity.md#conflicts).
@@ -120,6 +121,7 @@ def merge_sessions(kept: Session, incoming: Session, delta: Delta) -> Session:
     for step in incoming.steps:
         # After steps of equal time: the kept session's come first, as if it arrived first.
         bisect.insort_right(steps, step, key=lambda s: s.at_ms)
+    lcp_ms, lcp = first_lcp(kept, incoming)
     return Session(
         start_ms=first.start_ms,
         last_ms=max(kept.last_ms, incoming.last_ms),
@@ -130,6 +132,8 @@ def merge_sessions(kept: Session, incoming: Session, delta: Delta) -> Session:
         channels=kept.channels | incoming.channels,
         steps=steps[:MAX_STEPS],
         source=first.source,
+        lcp_ms=lcp_ms,
+        lcp=lcp,
     )
 
 

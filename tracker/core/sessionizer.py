@@ -32,6 +32,7 @@ from tracker.core.feedback import Scorer as Scorer
 from tracker.core.feedback import count_feedback
 from tracker.core.histogram import minute_of
 from tracker.core.labels import LabelSets
+from tracker.core.vitals import count_lcp_class, count_vital, note_lcp
 
 ENGAGED_MS = 10_000
 _REACH_BUCKETS = tuple(f"reach:{channel}" for channel in CHANNELS)
@@ -47,6 +48,8 @@ _STEP_KIND = {
     "order": STEP_ORDER,
     "feedback": STEP_FEEDBACK,
 }
+# Extend an open session but never start one: no phantom sessions from background tabs.
+_NEVER_STARTS = frozenset({"page_ping", "web_vital"})
 
 
 class Outcome(Enum):
@@ -88,6 +91,8 @@ def accept(rules: Rules, state: CustomerState, ev: EventView, wm_ms: int, delta:
         count_feedback(rules.scorer, ev, delta)
     elif event_type == "interaction" and ev.action is not None:
         delta.count(counter_key("tracker_interactions_total", ev.action, CHANNELS[ev.channel]))
+    elif ev.vital is not None:
+        count_vital(ev.vital, rules.labels.touchpoints[ev.touchpoint], delta)
     if event_type == "consent" or event_type == "identify":
         return Outcome.COUNTED  # consent changes and identities never start or extend a session
     if ev.at_ms < wm_ms - rules.gap_ms or _before_session(rules, state.session, ev):
@@ -131,6 +136,7 @@ def close_session(rules: Rules, state: CustomerState, delta: Delta) -> None:
         delta.count(counter_key("tracker_sessions_converted_by_source_total", source))
     if session.channels.bit_count() > 1:
         delta.count(counter_key("tracker_sessions_multichannel_total", entry))
+    count_lcp_class(session.lcp, session.orders > 0, session.last_ms, delta)
     _count_journey(rules, session, delta)
 
 
@@ -293,13 +299,13 @@ def _sessionize(rules: Rules, state: CustomerState, ev: EventView, delta: Delta)
         ev.at_ms > session.last_ms + rules.gap_ms
         or ev.at_ms >= session.start_ms + rules.max_session_ms
     ):
-        if ev.event_type == "page_ping":
-            return  # a heartbeat after the session ended neither extends nor starts one
+        if ev.event_type in _NEVER_STARTS:
+            return  # a heartbeat or vital after the session ended neither extends nor starts one
         close_session(rules, state, delta)
         session = None
     if session is None:
-        if ev.event_type == "page_ping":
-            return  # no phantom sessions from background tabs
+        if ev.event_type in _NEVER_STARTS:
+            return
         session = Session(
             start_ms=ev.at_ms, last_ms=ev.at_ms, entry_channel=ev.channel, source=ev.source
         )
@@ -318,6 +324,8 @@ def _sessionize(rules: Rules, state: CustomerState, ev: EventView, delta: Delta)
         session.source = ev.source
     session.last_ms = max(session.last_ms, ev.at_ms)
     session.channels |= 1 << ev.channel
+    if ev.vital is not None:
+        note_lcp(session, ev.vital, ev.at_ms)
     kind = _STEP_KIND.get(ev.event_type)
     if kind is None:
         return

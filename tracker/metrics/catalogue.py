@@ -17,6 +17,7 @@ from tracker.core.contract import CHANNELS, EVENT_TYPES
 from tracker.core.customer import SOURCES
 from tracker.core.labels import NPS_CATEGORIES, WINDOWS
 from tracker.core.partition import ERASURE_REASONS
+from tracker.metrics.experience_specs import experience_counters, experience_gauges
 from tracker.metrics.intake_metrics import collector_intake_metrics, intake_counters
 from tracker.metrics.privacy_metrics import privacy_counters, privacy_gauges
 
@@ -156,6 +157,7 @@ def _counters() -> tuple[MetricSpec, ...]:
         *intake_counters(c),
         *identity_counters(c),
         *privacy_counters(c),
+        *experience_counters(c, TOUCHPOINT, PARTITION),
         # Revenue is summed in Decimal beside the counters, under no counter key.
         MetricSpec(
             "tracker_revenue_total",
@@ -269,6 +271,7 @@ def _gauges() -> tuple[MetricSpec, ...]:
             Label("position", source="1 to the number of TRACKER_FUNNEL steps"),
         ).with_note("Join on step to order a funnel panel: `* on (step) group_left (position)`."),
         *_previous(),
+        *experience_gauges(WINDOW),
         g("tracker_watermark_lag_seconds", "Wall clock minus the partition's watermark", PARTITION),
         g("tracker_consumer_lag", "Messages not yet processed", PARTITION),
         g("tracker_partitions_assigned", "Input partitions this worker owns"),

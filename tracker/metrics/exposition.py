@@ -36,6 +36,11 @@ from tracker.metrics.catalogue import (
     of_process,
     undeclared,
 )
+from tracker.metrics.experience import (
+    EXPERIENCE_ZEROS,
+    experience_gauges,
+    experience_histograms,
+)
 from tracker.metrics.families import counter, gauge, histogram
 from tracker.metrics.families import gauge_of as _gauge
 from tracker.metrics.windowed import (
@@ -96,6 +101,7 @@ ZEROS: dict[str, tuple[tuple[str, ...], ...]] = {
         ),
         ((),),
     ),
+    **EXPERIENCE_ZEROS,
 }
 # The account stage's counters; every other counter fed by its own key is a partition's.
 ACCOUNT_COUNTERS = (
@@ -207,6 +213,7 @@ class StateExporter(Collector):
         yield from families.values()
         yield revenue
         yield sentiment
+        yield from experience_histograms(parts)
 
     # --- gauges -----------------------------------------------------------------
     def _gauges(self, parts: Mapping[int, PartitionProcessor]) -> Iterator[Metric]:
@@ -234,6 +241,7 @@ class StateExporter(Collector):
         yield from self._repurchase(aggs, ref)
         yield from self._funnel(aggs)
         yield from funnel_gauges(aggs, ref, self.view.funnel)
+        yield from experience_gauges(aggs, ref)
         lag = gauge("tracker_watermark_lag_seconds")
         consumer = gauge("tracker_consumer_lag")
         for partition, processor in sorted(parts.items()):

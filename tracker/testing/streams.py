@@ -41,6 +41,10 @@ COUNTERS = (
     "tracker_csat_responses_total",
     "tracker_ces_responses_total",
     "tracker_feedback_sentiment_total",
+    "tracker_web_vital_bucket",
+    "tracker_web_vital_count",
+    "tracker_sessions_closed_by_lcp_total",
+    "tracker_sessions_converted_by_lcp_total",
 )
 
 

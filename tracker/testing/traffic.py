@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from tracker.testing.bot_traffic import BOT_SHARE, BotTraffic
+from tracker.testing.experience_traffic import add_vitals, side_rng
 
 ENTRY_CHANNELS = (("web", 50), ("app", 20), ("social", 12), ("email", 10), ("store", 8))
 STORES = ("store:berlin", "store:munich", "store:hamburg", "store:vienna")
@@ -250,6 +251,7 @@ class TrafficGenerator:
     def _finish(
         self, customer: str, steps: list[tuple[float, dict[str, Any] | bytes]], base: dict[str, Any]
     ) -> _Journey:
+        add_vitals(side_rng(steps), steps)  # load times of web visits, from draws of their own
         rng = self.rng
         if rng.random() < 0.01:
             withdrawal = {
