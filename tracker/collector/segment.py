@@ -31,6 +31,7 @@ from tracker.collector.intake import Message
 from tracker.collector.metrics import CollectorMetrics
 from tracker.collector.segment_auth import WriteKey, authenticate, parse_write_keys
 from tracker.collector.segment_map import Invalid, Mapped, Skipped, Source, map_message
+from tracker.core.batching import pack
 from tracker.settings import Settings
 
 log = logging.getLogger("tracker.collector")
@@ -80,23 +81,11 @@ def messages_of(
 ) -> list[Message]:
     """One Kafka message per customer, split where the worker's message limits would be
     crossed (TRACKER_MAX_MESSAGE_EVENTS, TRACKER_MAX_MESSAGE_BYTES)."""
-    out = []
-    for customer, events in groups.items():
-        chunk: list[bytes] = []
-        size = 2
-        for event in events:
-            encoded = orjson.dumps(event)
-            if chunk and (len(chunk) >= max_events or size + len(encoded) + 1 > max_bytes):
-                out.append(_message(customer, chunk))
-                chunk, size = [], 2
-            chunk.append(encoded)
-            size += len(encoded) + 1
-        out.append(_message(customer, chunk))
-    return out
-
-
-def _message(customer: str, encoded: list[bytes]) -> Message:
-    return Message(customer.encode(), b"[" + b",".join(encoded) + b"]", len(encoded))
+    return [
+        Message(customer.encode(), value, count)
+        for customer, events in groups.items()
+        for value, count in pack(map(orjson.dumps, events), max_events, max_bytes)
+    ]
 
 
 def items_of(decoded: Any, kind: str | None) -> tuple[list[Any], dict[str, Any]]:
