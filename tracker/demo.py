@@ -175,6 +175,9 @@ def render_summary(s: list[Sample], rate: float, url: str, shop: str | None = No
         f"   24h {int(t('tracker_reach', window='24h', channel='all')):>6}",
         f"sessions     active {int(t('tracker_sessions_active')):>5}   started"
         f" {int(t('tracker_sessions_started_total')):>6}   closed {int(t('tracker_sessions_closed_total')):>6}",
+        f"identity     linked {int(t('tracker_identity_links_total')):>5}   sessions merged"
+        f" {int(t('tracker_sessions_merged_total')):>5}   events forwarded"
+        f" {int(t('tracker_events_forwarded_total')):>5}",
         f"rates ({w})  bounce {_pct(t('tracker_bounce_rate', window=w, channel='all'))}   conversion"
         f" {_pct(t('tracker_conversion_rate', window=w, channel='all'))}   interaction {_pct(t('tracker_interaction_rate', window=w, channel='all'))}",
         f"orders       {int(t('tracker_orders_total')):>9}   revenue {revenue or '-'}",

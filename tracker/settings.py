@@ -102,7 +102,7 @@ class Settings(BaseSettings):
         50, ge=0, description="events of a customer held while an identify's hand-over is pending"
     )
     identity_hold_timeout: float = Field(
-        30, ge=0, description="seconds of event time after an identify its hand-over is awaited"
+        600, ge=0, description="seconds of event time after an identify its hand-over is awaited"
     )
     touchpoints: CommaList = Field(
         _split(DEFAULT_TOUCHPOINTS), description="touchpoint label allow-list; others: other"

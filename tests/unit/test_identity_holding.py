@@ -49,7 +49,7 @@ def test_without_holding_the_same_arrival_gives_two_sessions_merged() -> None:
 
 
 def test_held_events_are_released_when_the_watermark_passes_the_hold() -> None:
-    c = Cluster(auto=False)
+    c = Cluster(auto=False, cfg=config(identity_hold_timeout=30))
     login_flushed_with_the_next_page(c)
     c.in_flight.clear()  # the hand-over never comes
     c.send(ev("page_view", "anna", 130, touchpoint="cart"))  # held: the watermark is at 120
@@ -60,10 +60,20 @@ def test_held_events_are_released_when_the_watermark_passes_the_hold() -> None:
 
 
 def test_an_event_past_the_hold_releases_it_first() -> None:
-    c = Cluster(auto=False)
+    c = Cluster(auto=False, cfg=config(identity_hold_timeout=30))
     login_flushed_with_the_next_page(c)
     c.send(ev("page_view", "anna", 200, touchpoint="cart"))  # the watermark passes 120 + 30 s
     assert c.total("tracker_events_total", event_type="page_view") == 3
+
+
+def test_by_default_a_hand_over_is_awaited_ten_minutes_of_event_time() -> None:
+    c = Cluster(auto=False)
+    login_flushed_with_the_next_page(c)
+    c.send(ev("page_view", "anna", 9 * 60, touchpoint="cart"))  # a fast replay's clock
+    assert c.total("tracker_events_total", event_type="page_view") == 1  # still held
+    c.settle()
+    assert c.total("tracker_sessions_started_total") == 1
+    assert c.total("tracker_sessions_merged_total") == 0
 
 
 def test_a_full_hold_releases_everything_in_event_time_order() -> None:

@@ -45,7 +45,9 @@ class HoldLimits:
     """How long a customer's events wait for a pending hand-over (docs/identity.md#holding)."""
 
     events: int = 50  # TRACKER_IDENTITY_HOLD_EVENTS
-    ms: int = 30_000  # TRACKER_IDENTITY_HOLD_TIMEOUT: event time after the identify
+    # TRACKER_IDENTITY_HOLD_TIMEOUT: event time after the identify. Long, for replays: event
+    # time then runs far ahead of the wall clock a hand-over takes.
+    ms: int = 600_000
 
 
 @dataclass(frozen=True, slots=True)
