@@ -24,6 +24,8 @@ pytestmark = pytest.mark.deploy
 
 ALERTS = {
     "ConversionRateDrop",
+    "TrafficStopped",
+    "ConsentRateDrop",
     "BounceRateSpike",
     "TrackerIngestionStalled",
     "TrackerDeadLetterRate",
@@ -87,21 +89,41 @@ def test_the_required_alerts_exist_with_annotations_and_severity() -> None:
     alerts = _alerts()
     assert set(alerts) == ALERTS
     for name, rule in alerts.items():
-        assert {"summary", "description", "runbook"} <= set(rule["annotations"]), name
+        assert {"summary", "description", "runbook_url"} <= set(rule["annotations"]), name
         assert rule["labels"]["severity"] in {"critical", "warning"}, name
         assert "for" in rule, name
 
 
-def test_conversion_rate_drop_compares_with_last_week_and_has_a_traffic_guard() -> None:
+def test_conversion_rate_drop_tests_observed_against_expected_conversions() -> None:
+    """The statistical rule: a Poisson tail per window against a pooled 4-week baseline."""
     rule = _alerts()["ConversionRateDrop"]
     expr = rule["expr"]
-    assert rule["for"] == "30m"
-    assert "tracker:conversion_rate:rate1h_offset1w" in expr
-    assert "tracker:conversion_drop_fraction:threshold" in expr
-    assert "tracker:min_sessions_per_hour:threshold" in expr
+    assert rule["for"] == "10m"
+    assert "tracker:conversion_deficit_zscore:threshold" in expr
+    assert "tracker:conversion_baseline_min_conversions:threshold" in expr
+    windows = re.findall(r"tracker:conversion_deficit:zscore(\w+)", expr)
+    assert windows == ["30m", "45m", "90m", "3h"]
+    records = {r["record"]: " ".join(r["expr"].split()) for r in _records()}
+    for window in windows:
+        z = records[f"tracker:conversion_deficit:zscore{window}"]
+        assert "^ (1 / 3)" in z, "Wilson-Hilferty cube root"
+        assert "tracker:conversion_drop_fraction:threshold" in z
+        assert records[f"tracker:sessions_closed:increase{window}"] == (
+            f"sum(increase(tracker_sessions_closed_total[{window}]))"
+        )
+    baseline = records["tracker:sessions_converted:increase6h_4w"]
+    assert re.findall(r"\[6h\] offset (\w+)", baseline) == ["165h", "333h", "501h", "669h"]
+    assert baseline.count("or on() vector(0)") == 4, "a missing week adds nothing"
+
+
+def test_traffic_stopped_compares_each_channel_with_last_week() -> None:
+    rule = _alerts()["TrafficStopped"]
+    assert rule["for"] == "2m", "15 minutes of silence + 2m + evaluation stays under 20 minutes"
+    assert "unless on(channel)" in rule["expr"]
     records = {r["record"]: r["expr"] for r in _records()}
-    assert "offset 1w" in records["tracker:conversion_rate:rate1h_offset1w"]
-    assert records["tracker:conversion_drop_fraction:threshold"] == "vector(0.7)"
+    assert "[15m] offset 1w" in records["channel:tracker_events:rate15m_offset1w"]
+    assert "[15m] offset 167h45m" in records["channel:tracker_events:rate15m_offset1w_next15m"]
+    assert "tracker:traffic_min_events_per_hour:threshold" in rule["expr"]
 
 
 def test_every_alert_has_a_firing_and_a_silent_unit_test() -> None:
@@ -156,9 +178,10 @@ def test_rate_recording_rules_divide_counter_rates(rate: str, window: str) -> No
 
 
 def test_every_threshold_is_used_by_an_alert() -> None:
+    """By an alert's expression, or by the evidence rules an alert reads."""
     thresholds = [r["record"] for r in _records() if r["record"].endswith(":threshold")]
     assert thresholds
-    exprs = " ".join(rule["expr"] for rule in _alerts().values())
+    exprs = " ".join(rule["expr"] for rule in rules_of(rule_files()))
     for name in thresholds:
         assert name in exprs, name
 
