@@ -89,6 +89,7 @@ ZEROS: dict[str, tuple[tuple[str, ...], ...]] = {
     "tracker_account_activity_invalid_total": ((),),
     "tracker_hot_customers_total": ((),),  # zero until a customer fills its dedup memory
     "tracker_bot_events_total": tuple((r,) for r in RULES),
+    "tracker_events_rerouted_total": ((),),
     # Identity stitching (docs/identity.md): zero until the first identify.
     "tracker_sessions_merged_total": _CHANNEL_SERIES,
     "tracker_sessions_discarded_total": _CHANNEL_SERIES,

@@ -31,6 +31,11 @@ def intake_counters(c: Counter) -> tuple[MetricSpec, ...]:
         ).with_note(
             'Each is also in tracker_events_dropped_total{reason="bot"} (docs/metrics.md#bots).'
         ),
+        c(
+            "tracker_events_rerouted_total",
+            "Messages found on another partition than their key's (a producer with another "
+            "partitioner) and re-sent to the key's partition",
+        ).with_note("Counted where they arrived (docs/operations.md#re-routing)."),
     )
 
 

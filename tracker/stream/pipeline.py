@@ -22,10 +22,12 @@ from tracker.core.identity_stage import fail_record
 from tracker.core.ingest import DeadLetter
 from tracker.core.partition import PartitionProcessor
 from tracker.core.pipeline_config import PipelineConfig
+from tracker.core.reroute import count_rerouted
 from tracker.kafka.topics import CONTROL_HEADER
 from tracker.settings import Settings
 from tracker.stream.identity import IdentitySender
 from tracker.stream.pending import PendingWrites
+from tracker.stream.reroute import misplaced, reroute
 from tracker.stream.store import FaustStore
 
 log = logging.getLogger("tracker.stream.worker")
@@ -144,6 +146,10 @@ class Pipeline:
         if processor is None:
             return False
         note_redelivery(self.worker, message.partition, message.offset, processor.applied_offset)
+        target = misplaced(message.key, message.partition, self.worker.partitions)
+        if target is not None:  # another partitioner's message: to its key's partition
+            await self._reroute(processor, message, target)
+            return True
         try:
             letters = processor.process(
                 message.key,
@@ -208,6 +214,14 @@ class Pipeline:
             fail_record(processor, message.offset)
         await self._emit(processor, [])
         return True
+
+    async def _reroute(self, processor: PartitionProcessor, message: Any, target: int) -> None:
+        """docs/operations.md#re-routing: the copy is acknowledged before the offset commits."""
+        self.worker.pending.track(await reroute(self.topology.source, message, target))
+        try:
+            count_rerouted(processor, message.offset, now_ms())
+        except PartitionFault as fault:
+            self.fault(message.partition, fault, fault.__cause__ or fault)
 
     def handle_activity(self, message: Any) -> None:
         processor = self.account_processor_for(message.partition)
