@@ -64,6 +64,12 @@ bench: $(STAMP) kafka-jars
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
+# False episodes and detection delays of the alerts on simulated traffic (~15 min; ALERTSIM_ARGS=--quick
+# about a minute): rewrites the tables of ALERTS.md. Its fast part runs in `make test`.
+.PHONY: alert-sim
+alert-sim: $(STAMP)
+	$(BIN)/python -m tracker.testing.alert_sim $(ALERTSIM_ARGS)
+
 # Generated attacks for 10 minutes (FUZZ_SECONDS to change it): the property tests with
 # many fresh examples, and a running collector and worker, round after round (RELIABILITY.md).
 .PHONY: fuzz
