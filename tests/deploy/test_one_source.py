@@ -96,3 +96,23 @@ def test_compose_and_prometheus_read_the_rules_directory_itself() -> None:
     config = load_yaml(DEPLOY / "prometheus" / "prometheus.yml")
     matched = sorted(RULES_DIR.parent.glob(config["rule_files"][0]))
     assert matched == rule_files()
+
+
+def test_minute_scale_rendering_keeps_every_rule_and_passes_promtool(tmp_path: Path) -> None:
+    """The end-to-end alert test runs these: the same rules, windows an hour to the minute."""
+    from tracker.testing.alert_render import render_scaled, shrink_offset
+
+    rendered = render_scaled(tmp_path, 60)
+    assert [path.name for path in rendered] == [path.name for path in rule_files()]
+    run([tool("promtool"), "check", "rules", *rendered])
+    for source, scaled in zip(rule_files(), rendered, strict=True):
+        original = [r for g in load_yaml(source)["groups"] for r in g["rules"]]
+        fast = [r for g in load_yaml(scaled)["groups"] for r in g["rules"]]
+        assert [(r.get("record"), r.get("alert"), r.get("labels")) for r in original] == [
+            (r.get("record"), r.get("alert"), r.get("labels")) for r in fast
+        ]
+    alerts = {
+        r["alert"]: r for g in load_yaml(rendered[0])["groups"] for r in g["rules"] if "alert" in r
+    }
+    assert alerts["ConversionRateDrop"]["for"] == "10s"
+    assert shrink_offset("165h", 60) == "167h57m", "whole weeks stay, the rest shrinks"

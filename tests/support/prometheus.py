@@ -35,6 +35,8 @@ class Prometheus:
         jobs: dict[str, Sequence[str]],
         rule_files: Iterable[Path] = (),
         interval: str = "1s",
+        alertmanagers: Sequence[str] = (),
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.workdir = workdir
         self.port = free_port()
@@ -53,6 +55,11 @@ class Prometheus:
                 for job, targets in jobs.items()
             ],
         }
+        if alertmanagers:
+            config["alerting"] = {
+                "alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]
+            }
+        self.extra_args = list(extra_args)
         self.config = workdir / "prometheus.yml"
         self.config.write_text(yaml.safe_dump(config))
         self.process: subprocess.Popen[bytes] | None = None
@@ -83,6 +90,7 @@ class Prometheus:
                 f"--storage.tsdb.path={self.data}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--storage.tsdb.retention.time=30d",
+                *self.extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
