@@ -75,7 +75,11 @@ def cpu_seconds(pid: int) -> float:
 
 
 def start_collector(
-    broker: BrokerHandle, data_dir: Path, cpu: int | None, linger_ms: int | None
+    broker: BrokerHandle,
+    data_dir: Path,
+    cpu: int | None,
+    linger_ms: int | None,
+    settings: dict[str, str] | None = None,
 ) -> tuple[Any, str]:
     port = free_port()
     env = {
@@ -85,6 +89,7 @@ def start_collector(
         "TRACKER_DATA_DIR": str(data_dir),
         "TRACKER_COLLECTOR_PORT": str(port),
         "TRACKER_COLLECTOR_RATE_LIMIT": "0",  # one client IP sends everything here
+        **(settings or {}),
     }
     if linger_ms is not None:
         env["TRACKER_COLLECTOR_LINGER_MS"] = str(linger_ms)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bench.hot_id import HotIdResult
 from bench.latency import LatencyResult
+from bench.segment_load import SegmentLoadResult
 from bench.soak import SoakResult
 from bench.state import Phase as StatePhase
 from bench.state import StateReport
@@ -35,6 +36,7 @@ class Report:
     scaling: list[Result] = field(default_factory=list)
     soak: SoakResult | None = None
     hot_id: HotIdResult | None = None  # one customer id sending 50,000 events a day
+    segment: SegmentLoadResult | None = None  # the Segment API against /v1/events
     profiles: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)

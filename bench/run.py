@@ -11,7 +11,8 @@ same messages; (b) the tracker worker on 1-event messages and on 10- and
 (c) produce-to-/metrics latency at half the measured maximum rate, and the
 idle rule closing sessions on time; (d) state bytes per open session and per
 customer, and /metrics scrape time, at 100k and 1M customers; (e) one vs two
-workers; (f) one customer id sending 50,000 events a day (bench/hot_id.py). See
+workers; (f) one customer id sending 50,000 events a day (bench/hot_id.py); (g) the
+Segment API's batches of 100 against /v1/events, collector on one core. See
 BENCHMARKS.md for the method and the findings.
 """
 
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import psutil
 
-from bench import hot_id, machine, report, throughput
+from bench import hot_id, machine, report, segment_load, throughput
 from bench.brokers import running
 from bench.latency_steps import latencies, soaked
 from bench.plan import PARTITIONS, Context, Sizes, log, prepare
@@ -70,7 +71,8 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated steps to leave out: limits,experiments,latency,state,scaling,hot",
+        help="comma-separated steps to leave out: "
+        "limits,experiments,latency,state,scaling,hot,segment",
     )
     parser.add_argument(
         "--repeat",
@@ -123,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     if "hot" not in skip:  # (f) one hot customer id, in-process
         rep.hot_id = hot_id.run(repeat=1 if args.quick else 2)
         log(" ".join(rep.hot_id.target_row()[1:]))
+    if "segment" not in skip:  # (g) the Segment API on one core, its own broker
+        rep.segment = segment_load.run(requests=300 if args.quick else 1_000)
+        log(" ".join(rep.segment.target_row()[1:]))
     if "state" not in skip:  # (d) in-process, no broker needed
         for customers in sizes.state_customers:
             rep.state.append(state_report(customers, customers in sizes.traced_customers))

@@ -33,6 +33,7 @@ def targets(report: Report) -> list[Row]:
         *_state_targets(report),
         *_soak_target(report),
         *([report.hot_id.target_row()] if report.hot_id is not None else []),
+        *([report.segment.target_row()] if report.segment is not None else []),
     ]
 
 

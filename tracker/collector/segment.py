@@ -104,10 +104,13 @@ def items_of(decoded: Any, kind: str | None) -> tuple[list[Any], dict[str, Any]]
 def _fold(item: Any, shared: dict[str, Any]) -> Any:
     if not shared or not isinstance(item, dict):
         return item
-    folded = dict(item)
-    if "sentAt" in shared and "sentAt" not in folded:
-        folded["sentAt"] = shared["sentAt"]
+    sent = "sentAt" in shared and "sentAt" not in item
     context = shared.get("context")
+    if not sent and not isinstance(context, dict):
+        return item  # the common case: SDKs put sentAt on the batch only when items lack it
+    folded = dict(item)
+    if sent:
+        folded["sentAt"] = shared["sentAt"]
     if isinstance(context, dict):
         own = folded.get("context")
         folded["context"] = {**context, **own} if isinstance(own, dict) else context

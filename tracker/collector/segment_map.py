@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -36,6 +36,10 @@ class Source:
     upstream_consent: bool = False  # KEY:upstream: a call without a consent object consented
     categories: tuple[tuple[str, str], ...] = ()  # (category name, analytics|marketing)
     user_agents: bool = True  # pass context.userAgent on (TRACKER_BOT_FILTER_OFF=segment: no)
+    names: dict[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", dict(self.categories))  # looked up per message
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,20 +176,18 @@ def consent_of(context: dict[str, Any], source: Source) -> dict[str, bool] | Non
     if not isinstance(preferences, dict):
         upstream = source.upstream_consent
         return {"analytics": True, "marketing": False} if upstream else None
-    granted: dict[str, list[bool]] = {"analytics": [], "marketing": []}
-    names = dict(source.categories)
+    # Every mapped category of a kind must say yes, and at least one must exist.
+    seen = {"analytics": False, "marketing": False}
+    refused = {"analytics": False, "marketing": False}
+    names = source.names
     for category, value in preferences.items():
         target = names.get(str(category).lower())
         if target is not None:
-            granted[target].append(value is True)
-    # Every mapped category of a kind must say yes, and at least one must exist.
-    analytics = bool(granted["analytics"]) and all(granted["analytics"])
-    if not analytics:
+            seen[target] = True
+            refused[target] = refused[target] or value is not True
+    if not seen["analytics"] or refused["analytics"]:
         return None
-    return {
-        "analytics": True,
-        "marketing": bool(granted["marketing"]) and all(granted["marketing"]),
-    }
+    return {"analytics": True, "marketing": seen["marketing"] and not refused["marketing"]}
 
 
 def channel_of(item: dict[str, Any], context: dict[str, Any]) -> str:

@@ -100,7 +100,10 @@ class CrawlerList:
                 self.unanchored.append(compiled)
         anchors = sorted(self.by_anchor)
         # Every anchor that is a prefix of another is tried with it: the trie takes the longest.
-        self.prefixes = {a: [b for b in anchors if a.startswith(b)] for a in anchors}
+        known = set(anchors)
+        self.prefixes = {
+            a: [a[:n] for n in range(MIN_ANCHOR, len(a) + 1) if a[:n] in known] for a in anchors
+        }
         self.finder = re.compile("(?=(" + _trie_pattern(anchors) + "))")
 
     def __len__(self) -> int:
