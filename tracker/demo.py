@@ -191,6 +191,10 @@ def render_summary(s: list[Sample], rate: float, url: str, shop: str | None = No
         f" {int(t('tracker_events_dropped_total', reason='no_consent'))}   duplicates"
         f" {int(t('tracker_events_dropped_total', reason='duplicate'))}   late {int(t('tracker_events_late_total'))}"
         f"   erasures {int(t('tracker_erasures_total'))}",
+        f"bots         dropped {int(t('tracker_events_dropped_total', reason='bot'))}"
+        f"   crawler list {int(t('tracker_bot_events_total', rule='crawler_list'))}"
+        f"   headless {int(t('tracker_bot_events_total', rule='headless'))}"
+        f"   no user agent {int(t('tracker_bot_events_total', rule='no_user_agent'))}",
         "",
         f"metrics: {url}      Ctrl-C stops broker, worker and traffic",
     ]

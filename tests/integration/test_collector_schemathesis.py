@@ -11,6 +11,7 @@ analytics consent is dropped with a 202 before it is validated.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import urllib.error
 import urllib.request
@@ -32,10 +33,12 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.integration.collector_process import BROWSER_UA, CollectorProcess, web_event
+from tracker.collector.segment import CALLS
 from tracker.kafka.broker import BrokerHandle
 from tracker.testing.deployment import make_deployment, wait_until
 
 EXAMPLES = 250  # ~30-60 s on a shared two-core machine, broker writes included
+SEGMENT_EXAMPLES = 120
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -52,7 +55,7 @@ def live_collector(
     deployment = make_deployment(embedded_broker, tmp_path_factory.mktemp("schemathesis"))
     collector = CollectorProcess(
         # Every case comes from one address: without a rate limit, every path is reached.
-        {**deployment.env, "TRACKER_COLLECTOR_RATE_LIMIT": "0"},
+        {**deployment.env, "TRACKER_COLLECTOR_RATE_LIMIT": "0", "TRACKER_WRITE_KEYS": "fuzz-key"},
         deployment.root / "collector.log",
     ).start()
     yield collector
@@ -86,6 +89,36 @@ def test_no_server_error_and_every_answer_as_documented(live_collector: Collecto
     fuzz()
     assert len(answered) >= EXAMPLES // 2
     assert {202, 400} <= set(answered), f"both accepted and refused batches: {set(answered)}"
+    assert "Traceback" not in collector.log_path.read_text(errors="replace"), collector.tail()
+
+
+def test_segment_api_with_a_valid_key(live_collector: CollectorProcess) -> None:
+    """The Segment paths past the write key (docs/segment.md): no 5xx, answers as documented."""
+    collector = live_collector
+    schema = schemathesis.openapi.from_url(collector.url + "/openapi.json")
+    paths = ["/v1/batch", *(f"/v1/{call}" for call in CALLS)]
+    cases = st.one_of(
+        *(schema[path]["POST"].as_strategy(GenerationMode.POSITIVE) for path in paths),
+        schema["/v1/batch"]["POST"].as_strategy(GenerationMode.NEGATIVE),
+    )
+    key = "Basic " + base64.b64encode(b"fuzz-key:").decode()
+    answered: list[int] = []
+
+    @given(case=cases)
+    @settings(
+        max_examples=SEGMENT_EXAMPLES,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def fuzz(case: Case) -> None:
+        case.headers = {**(case.headers or {}), "Authorization": key}
+        response = case.call_and_validate(base_url=collector.url, checks=CHECKS, timeout=15)
+        answered.append(response.status_code)
+
+    fuzz()
+    assert {200, 400} <= set(answered), f"both stored and refused: {set(answered)}"
     assert "Traceback" not in collector.log_path.read_text(errors="replace"), collector.tail()
 
 

@@ -150,3 +150,13 @@ async def test_snippet_source_switched_off_lets_bots_through_without_their_agent
     async with collector(broker) as client:  # on: the agent goes on for the worker to judge
         status, body, _ = await post(client, events)
     assert broker.events()[0]["user_agent"] == GOOGLEBOT
+
+
+def test_the_demo_summary_shows_the_bots() -> None:
+    from tracker.demo import render_summary
+
+    h = Harness()
+    h.send(ev("page_view", "crawl", 0, user_agent=GOOGLEBOT))
+    h.send(ev("page_view", "head", 1, user_agent=HEADLESS))
+    text = render_summary(h.samples(), 1.0, "http://127.0.0.1:6066/metrics")
+    assert "bots         dropped 2   crawler list 1   headless 1   no user agent 0" in text

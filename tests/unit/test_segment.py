@@ -10,15 +10,20 @@ import gzip
 from typing import Any
 
 import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from tests.unit.collector_support import Client, FakeBroker, collector, metric
 from tracker.collector.segment import messages_of
 from tracker.collector.segment_auth import authenticate, parse_write_keys
+from tracker.collector.segment_map import KINDS, Mapped, Source, map_message
+from tracker.core.contract import MODELS, parse_event
 
 KEYS = "wk-live-1,wk-live-2,wk-cmp:upstream"
 CONSENTED = {"consent": {"categoryPreferences": {"Analytics": True, "Advertising": False}}}
 NOW = "2026-05-04T09:00:00.000Z"
+CONTRACT_FIELDS = {name for model in MODELS.values() for name in model.model_fields}
 
 
 def basic(key: str) -> str:
@@ -258,3 +263,48 @@ def test_a_customers_events_are_split_at_the_workers_message_limits() -> None:
     assert [e["event_id"] for m in messages for e in orjson.loads(m.value)] == list("0123456")
     messages = messages_of({"ana": events}, max_events=100, max_bytes=300)
     assert all(len(m.value) <= 300 for m in messages) and sum(m.events for m in messages) == 7
+
+
+VALID = {
+    "type": "track",
+    "event": "Order Completed",
+    "messageId": "m-1",
+    "anonymousId": "a-1",
+    "timestamp": NOW,
+    "properties": {"revenue": 10, "currency": "EUR"},
+    "context": {"consent": {"categoryPreferences": {"analytics": True}}},
+}
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=6)
+    ),
+    max_leaves=30,
+)
+FIELDS = st.sampled_from(
+    ["type", "userId", "anonymousId", "previousId", "messageId", "timestamp", "sentAt",
+     "event", "name", "category", "channel", "properties", "context"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    item=st.one_of(
+        JSON,
+        st.dictionaries(FIELDS, JSON, max_size=8),
+        # A valid consented message with some fields replaced: mostly mapped, sometimes not.
+        st.dictionaries(FIELDS, JSON, max_size=3).map(lambda extra: {**VALID, **extra}),
+    ),
+    kind=st.sampled_from([None, *KINDS]),
+    upstream=st.booleans(),
+)
+def test_any_json_maps_to_an_event_a_skip_or_an_error_never_an_exception(
+    item: Any, kind: str | None, upstream: bool
+) -> None:
+    source = Source(upstream, (("analytics", "analytics"), ("ads", "marketing")), True)
+    result = map_message(item, kind, source, NOW)
+    if item == VALID and kind in (None, "track"):
+        assert isinstance(result, Mapped)
+    if isinstance(result, Mapped):
+        parse_event(result.event)  # what goes to Kafka is a valid contract event
+        assert set(result.event) <= CONTRACT_FIELDS
