@@ -12,6 +12,8 @@ from typing import Any
 from kafka.admin import KafkaAdminClient
 from kafka.consumer import KafkaConsumer
 
+from tracker.kafka.connection import as_connection
+from tracker.kafka.dlq import read_letters
 from tracker.metrics.samples import total
 from tracker.testing.deployment import Deployment, wait_until
 
@@ -55,9 +57,24 @@ def _journeys(start: datetime) -> list[str]:
                 revenue="19.99",
                 currency="EUR",
                 touchpoint="checkout",
+                account_id=f"acct-{i}",  # B2B: a membership in the account stage
             )
         )
+    # A dead letter of Anna's (her event claims consent, but is invalid), and events whose
+    # consent cannot be read: never stored, never dead-lettered.
+    lines.append(_event(ANNA, 9, start, channel="fax"))
+    lines.append(_event(BOB, 9, start).replace('{"analytics": true, "marketing": true}', "null"))
+    lines.append(_event(CARL, 9, start).replace('{"analytics": true, "marketing": true}', "{}"))
     return lines
+
+
+def _live_dlq(deployment: Deployment) -> bytes:
+    """What a reader of the compacted DLQ sees: the newest letter of each key."""
+    connection = as_connection(deployment.broker.bootstrap)
+    letters = read_letters(connection, deployment.env["TRACKER_TOPIC"] + "-dlq")
+    return b"\n".join(
+        x.key.encode() + x.value + "".join(x.headers.values()).encode() for x in letters
+    )
 
 
 def _all_bytes(bootstrap: str, topics: list[str]) -> bytes:
@@ -84,10 +101,13 @@ def test_pseudonymous_state_erasure_and_access(
     deployment.tracker("replay", str(stream))
     wait_until(lambda: total(worker.samples(), "tracker_orders_total") == 3, 60, "three orders")
 
+    wait_until(lambda: ANNA.encode() in _live_dlq(deployment), 30, "Anna's dead letter")
     access = json.loads(deployment.tracker("inspect", ANNA).stdout)
     assert access["held"] is True
     assert access["open_session"]["orders"] == 1
     assert ANNA not in access["pseudonym_key"]
+    assert [a["counts_the_customer"] for a in access["accounts"]] == [True]
+    assert access["dead_letters_in_dlq"]["letters"] == 1
 
     before = worker.samples()
     deployment.tracker("erase", ANNA)
@@ -109,7 +129,7 @@ def test_pseudonymous_state_erasure_and_access(
         "the withdrawal",
     )
     wait_until(
-        lambda: total(worker.samples(), "tracker_events_dropped_total", reason="no_consent") == 1,
+        lambda: total(worker.samples(), "tracker_events_dropped_total", reason="no_consent") == 3,
         30,
         "the erased customer's next event to be dropped",
     )
@@ -129,6 +149,7 @@ def test_pseudonymous_state_erasure_and_access(
         restored = json.loads(deployment.tracker("inspect", customer).stdout)
         assert "open_session" not in restored and "last_seen" not in restored, restored
         assert "withdrawal_marker_until" in restored
+        assert "accounts" not in restored and restored["dead_letters_in_dlq"]["letters"] == 0
     assert total(worker.samples(), "tracker_reach", window="24h", channel="all") == 1
 
     bootstrap = deployment.broker.bootstrap
@@ -138,7 +159,13 @@ def test_pseudonymous_state_erasure_and_access(
     internal = [t for t in admin.list_topics() if t.startswith(group)]
     admin.close()
     assert internal, "the worker's changelog topics exist"
-    at_rest = _all_bytes(bootstrap, internal)
+    # Every record of the internal topics and changelogs, superseded ones included; the DLQ
+    # as a reader sees it: Anna's letter held her raw event until her erasure tombstoned it
+    # (the broker's compaction then removes the old record, see PRIVACY.md).
+    at_rest = _all_bytes(bootstrap, internal) + _live_dlq(deployment)
+    dlq_log = _all_bytes(bootstrap, [f"{topic}-dlq"])
+    for never in (BOB, CARL, "example.org"):  # their unreadable consent: never dead-lettered
+        assert never.encode() not in dlq_log, f"{never!r} in the DLQ"
     logs = b"".join(p.log_path.read_bytes() for p in deployment.workers)
     for raw in (ANNA, BOB, CARL, *ORDER_IDS, "example.com", "example.org"):
         assert raw.encode() not in at_rest, f"{raw!r} found in a changelog/internal topic"

@@ -53,14 +53,16 @@ def erase(customer_id: str, reason: str, broker: str | None) -> None:
 def inspect(customer_id: str, broker: str | None) -> None:
     """Print what the tracker holds for a customer (a data-subject access request).
 
-    Reads the customer's row from the state changelog; needs the workers'
-    TRACKER_PSEUDONYM_KEY, TRACKER_WORKER_ID and TRACKER_TOPIC.
+    Reads the customer's row from the state changelog, the rows of the accounts
+    they acted for and their dead letters, as JSON: every kind of state PRIVACY.md
+    lists. Needs the workers' TRACKER_PSEUDONYM_KEY, TRACKER_WORKER_ID and TRACKER_TOPIC.
     """
     from tracker.core.labels import LabelSets
     from tracker.kafka.broker import resolve, topic_partitions
     from tracker.kafka.changelog import read_row
-    from tracker.kafka.topics import changelog_topic
+    from tracker.kafka.topics import ACCOUNT_TABLE, changelog_topic
     from tracker.privacy.access import customer_key, describe, linked_rows
+    from tracker.privacy.subject import account_memberships, letters_of
     from tracker.stream.worker import pseudonymizer
 
     settings = settings_from(broker)
@@ -78,4 +80,12 @@ def inspect(customer_id: str, broker: str | None) -> None:
     ]
     if linked:  # the devices linked to the customer: their data moved here, their rows remain
         answer["linked_anonymous_ids"] = linked
+    person = pseudonymizer(settings, ephemeral_ok=False).of(customer_id)
+    accounts = [x["account"] for x in answer.get("accounts", [])]
+    if accounts:  # as the account stage holds them: does each still count the person?
+        changelog = changelog_topic(settings.worker_id, ACCOUNT_TABLE)
+        answer["accounts"] = account_memberships(
+            connection, changelog, partitions, person, accounts
+        )
+    answer["dead_letters_in_dlq"] = letters_of(connection, settings.dlq_topic, person, customer_id)
     click.echo(json.dumps(answer, indent=2))

@@ -13,10 +13,12 @@ from typing import Any
 import orjson
 
 from tracker.core.contract import CHANNELS
-from tracker.core.customer import SOURCES, STEP_KINDS, CustomerState, decode_state
+from tracker.core.customer import SOURCES, STEP_KINDS, CustomerState
 from tracker.core.identity_state import LINKED, decode_identity
 from tracker.core.labels import LabelSets
+from tracker.core.letters import LETTER_SLOTS
 from tracker.core.pseudonym import Pseudonymizer
+from tracker.core.rows import row_state
 from tracker.kafka.partitioner import partition_for
 
 
@@ -43,7 +45,9 @@ def describe(raw: bytes | None, labels: LabelSets) -> dict[str, Any]:
     body = orjson.loads(raw)
     if body.get("s") is None:
         return {"held": False, "note": "erased; the row awaits deletion"}
-    described = {"held": True, **_state(decode_state(body["s"], labels.touchpoints), labels)}
+    state = row_state(body, labels.touchpoints)
+    assert state is not None  # "s" is set
+    described = {"held": True, **_state(state, labels)}
     identity = decode_identity(body["n"]) if body.get("n") is not None else None
     if identity is not None and identity.linked_to is not None:
         described["linked_to"] = {
@@ -64,7 +68,53 @@ def _state(state: CustomerState, labels: LabelSets) -> dict[str, Any]:
         return {
             "withdrawal_marker_until": _iso(state.withdrawn_until_ms),
             "note": "analytics consent withdrawn: events are dropped until consent is granted",
+            **_kept_by_the_marker(state),
         }
+    return {**_held(state, labels), **_pointers(state)}
+
+
+def _kept_by_the_marker(state: CustomerState) -> dict[str, Any]:
+    kept: dict[str, Any] = {}
+    if state.seen_ids:
+        kept["remembered_event_ids"] = f"{len(state.seen_ids)} withdrawal id hashes"
+    if state.letters:
+        kept["dead_letters"] = _letters(state)
+    if state.identity is not None:
+        kept["identity_links"] = "none; the bookkeeping of identity records in flight"
+    return kept
+
+
+def _pointers(state: CustomerState) -> dict[str, Any]:
+    """What the row points to elsewhere: accounts, dead letters, linked ids."""
+    out: dict[str, Any] = {
+        "accounts": [
+            {"account": account, "last_event": _iso(at)} for account, at in state.accounts.items()
+        ],
+    }
+    if state.letters:
+        out["dead_letters"] = _letters(state)
+    if state.identity is not None:
+        identity = state.identity
+        out["identity_links"] = [
+            {
+                "anonymous_id": link.anon,
+                "status": "linked" if link.status == LINKED else "pending",
+                "since": _iso(link.at_ms),
+            }
+            for link in identity.links
+        ]
+    return out
+
+
+def _letters(state: CustomerState) -> dict[str, Any]:
+    return {
+        "written": state.letters,
+        "newest": _iso(state.last_letter_ms),
+        "keys": f"<pseudonym>/0..{min(state.letters, LETTER_SLOTS) - 1} of the DLQ",
+    }
+
+
+def _held(state: CustomerState, labels: LabelSets) -> dict[str, Any]:
     session = state.session
     return {
         "last_seen": _iso(state.last_seen_ms),
@@ -73,6 +123,7 @@ def _state(state: CustomerState, labels: LabelSets) -> dict[str, Any]:
         },
         "recent_orders_at": [_iso(t) for t in state.order_times],
         "remembered_event_ids": f"{len(state.seen_ids)} (as 64-bit hashes, for de-duplication)",
+        "dedup_memory_full_since": _iso(state.capped_at_ms),
         "open_session": None
         if session is None
         else {
