@@ -95,9 +95,8 @@ def test_segment_and_rudderstack_sdks_count_exactly(
         assert errors == [], errors
         _rudderstack_and_a_stranger(collector.url)
         # By hand: Segment 6 pages, 6 add_to_cart, 6 orders, 1 identify; RudderStack
-        # 5 screens (app) and 5 product views (web: a server library). The identify is received;
-        # where it is counted is the identity stage's business (docs/identity.md).
-        expected = {"page_view": 6 + 10, "interaction": 6, "order": 6}
+        # 5 screens (app) and 5 product views (web: a server library).
+        expected = {"page_view": 6 + 10, "interaction": 6, "order": 6, "identify": 1}
         wait_until(
             lambda: total(worker.samples(), "tracker_events_total") >= sum(expected.values()),
             60,
@@ -107,9 +106,10 @@ def test_segment_and_rudderstack_sdks_count_exactly(
         samples = worker.samples()
         for event_type, count in expected.items():
             assert total(samples, "tracker_events_total", event_type=event_type) == count
-        assert total(samples, "tracker_events_received_total") == sum(expected.values()) + 1
+        assert total(samples, "tracker_events_received_total") == sum(expected.values())
         assert total(samples, "tracker_events_total", event_type="page_view", channel="app") == 5
         assert total(samples, "tracker_orders_total") == 6
+        assert total(samples, "tracker_identity_links_total") == 1, "seg-anon-0 is cust-0"
         assert total(samples, "tracker_revenue_total", currency="EUR") == pytest.approx(150)
         assert total(samples, "tracker_events_dropped_total") == 0
 
