@@ -19,9 +19,13 @@ from confluent_kafka import Producer
 
 from tests.integration.collector_process import CollectorProcess, web_event
 from tests.integration.conftest import settled
+from tracker.core.pipeline_config import PipelineConfig
+from tracker.core.pseudonym import Pseudonymizer
 from tracker.kafka.partitioner import partition_for
-from tracker.metrics.samples import total
-from tracker.testing.deployment import Deployment, WorkerProcess, wait_until
+from tracker.metrics.samples import Sample, total
+from tracker.settings import Settings
+from tracker.testing.deployment import PSEUDONYM_KEY, Deployment, WorkerProcess, wait_until
+from tracker.testing.reference import ReferencePipeline
 
 PARTITIONS = 4
 CUSTOMERS = [f"c-{n:02d}" for n in range(20)]
@@ -55,6 +59,18 @@ def _produce_with_confluent(bootstrap: str, topic: str, batches: dict[str, list[
     return sum(p != partition_for(c.encode(), PARTITIONS) for c, p in landed.items())
 
 
+def _reference(messages: list[tuple[str, list[Any]]]) -> list[Sample]:
+    """The pure pipeline fed every message on its key's murmur2 partition."""
+    config = PipelineConfig.from_settings(
+        Settings(partitions=PARTITIONS), Pseudonymizer(PSEUDONYM_KEY.encode())
+    )
+    pipe = ReferencePipeline(config, PARTITIONS)
+    now = int(time.time() * 1000)
+    for customer, events in messages:
+        pipe.feed(customer.encode(), orjson.dumps(events), now, now)
+    return pipe.samples()
+
+
 def _sum(workers: list[WorkerProcess], name: str, **labels: str) -> float:
     return sum(total(w.samples(), name, **labels) for w in workers)
 
@@ -68,15 +84,18 @@ def test_collector_and_confluent_kafka_count_as_one_customer_each(
     wait_until(lambda: settled(workers, PARTITIONS), 90, "two workers to share the partitions")
     alone = _only_via_confluent()
     try:
+        sent: list[tuple[str, list[Any]]] = []
         for customer in CUSTOMERS:
             pages = [web_event("page_view", customer, touchpoint=t) for t in ("product", "cart")]
             assert collector.post(pages)[0] == 202
+            sent.append((customer, pages))
         time.sleep(1)  # the orders come a moment after the pages, as in a shop
         orders = {c: [web_event("order", c, touchpoint="checkout")] for c in CUSTOMERS}
         orders[alone] = [web_event("page_view", alone), web_event("order", alone)]
         topic = deployment.env["TRACKER_TOPIC"]
         rerouted = _produce_with_confluent(deployment.broker.bootstrap, topic, orders)
         assert rerouted >= 1
+        sent += list(orders.items())
 
         # By hand: 20 customers x (2 pages + 1 order), the lone one 1 page + 1 order.
         events, customers = 20 * 3 + 2, 21
@@ -92,6 +111,13 @@ def test_collector_and_confluent_kafka_count_as_one_customer_each(
         assert _sum(workers, "tracker_events_received_total") == events
         reach = _sum(workers, "tracker_reach", window="24h", channel="all")
         assert reach == customers, "each customer reached once, not once per partition"
+        reference = _reference(sent)
+        for name in (
+            "tracker_events_total",
+            "tracker_sessions_started_total",
+            "tracker_orders_total",
+        ):
+            assert _sum(workers, name) == total(reference, name), name
 
         held = json.loads(deployment.tracker("inspect", alone).stdout)
         assert held["held"] is True and held["open_session"]["orders"] == 1
