@@ -1,6 +1,6 @@
 """The ``tracker`` command: one module per group of subcommands, registered on import."""
 
-from tracker.cli import configuration, dlq, metrics, privacy, processes, traffic
+from tracker.cli import configuration, dlq, metrics, privacy, processes, send, traffic
 from tracker.cli.base import main
 from tracker.cli.configuration import markdown_settings_table
 
@@ -12,5 +12,6 @@ __all__ = [
     "metrics",
     "privacy",
     "processes",
+    "send",
     "traffic",
 ]
