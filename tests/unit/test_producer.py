@@ -69,3 +69,9 @@ def test_send_reads_lines_fills_ids_and_names_every_bad_line() -> None:
     assert "channel" in problems[1]
     events, problems = read_events([orjson.dumps(good)], fill=False, now=AT)
     assert events == [] and "line 1" in problems[0]
+
+
+def test_tracker_send_is_a_registered_command() -> None:
+    from tracker.cli import main
+
+    assert "send" in main.commands  # type: ignore[attr-defined]
