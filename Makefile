@@ -64,7 +64,7 @@ bench: $(STAMP) kafka-jars
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
-# False episodes and detection delays of the alerts on simulated traffic (~15 min; ALERTSIM_ARGS=--quick
+# False episodes and detection delays of the alerts on simulated traffic (~8 min; ALERTSIM_ARGS=--quick
 # about a minute): rewrites the tables of ALERTS.md. Its fast part runs in `make test`.
 .PHONY: alert-sim
 alert-sim: $(STAMP)
