@@ -33,13 +33,14 @@ Step = tuple[Any, ...]
 
 
 def _person(
-    rng: random.Random, k: int, start: float, conflicts: list[tuple[float, Any]]
+    rng: random.Random, k: int, start: float, later: list[tuple[float, Any]]
 ) -> list[tuple[float, Any]]:
     """(time, message) of one person: a device or two, a login, the customer's events.
 
-    Someone else logging in on the device comes in ``conflicts``, for a later phase:
-    which of two identifies of one device wins depends on their order of arrival, which
-    a crash may change (a timing, not an exactness question).
+    Someone else logging in on the device, withdrawals and erasures come in ``later``,
+    for a later phase: which of two identifies of one device wins, and whether an erasure
+    comes before or after a hand-over, depend on the order of arrival, which a crash may
+    change (a timing, not an exactness question: docs/identity.md#exactness).
     """
     customer, devices = f"cust-{k}", [f"dev-{k}-a", f"dev-{k}-b"][: rng.choice((1, 1, 2))]
     out: list[tuple[float, Any]] = []
@@ -57,16 +58,17 @@ def _person(
     for _ in range(rng.randint(0, 3)):
         t += rng.uniform(5, 300)
         out.append((t, ev(rng.choice(KINDS), customer, t, channel=rng.choice(("web", "app")))))
-    roll = rng.random()
+    roll, t = rng.random(), t + 4 * HOUR
     if roll < 0.08:
-        out.append((t + 60, ev("consent", customer, t + 60, analytics=False)))
+        later.append((t, ev("consent", customer, t, analytics=False)))
     elif roll < 0.14:
-        out.append((t + 60, ev("consent", devices[0], t + 60, analytics=False)))
+        later.append((t, ev("consent", devices[0], t, analytics=False)))
     elif roll < 0.2:
-        out.append((t + 60, ("erase", customer)))
-    elif roll < 0.3:  # someone else logs in on this device, later: a conflict
-        later = t + 4 * HOUR
-        conflicts.append((later, ev("identify", f"cust-{k + 1}", later, anonymous_id=devices[0])))
+        later.append((t, ("erase", customer)))
+    elif roll < 0.3:  # someone else logs in on this device: a conflict
+        later.append((t, ev("identify", f"cust-{k + 1}", t, anonymous_id=devices[0])))
+    if roll < 0.3:  # and the device is used once more
+        later.append((t + 60, ev("page_view", devices[0], t + 60)))
     return out
 
 
@@ -142,7 +144,7 @@ def played() -> dict[int, tuple[Cluster, Cluster, int]]:
     return {seed: play(seed) for seed in SEEDS}
 
 
-def test_the_stream_exercises_links_merges_holds_conflicts_and_erasures(
+def test_the_stream_exercises_links_merges_forwards_conflicts_and_erasures(
     played: dict[int, tuple[Cluster, Cluster, int]],
 ) -> None:
     seen: dict[str, float] = {}
@@ -151,7 +153,6 @@ def test_the_stream_exercises_links_merges_holds_conflicts_and_erasures(
             "tracker_identity_links_total",
             "tracker_identity_conflicts_total",
             "tracker_sessions_merged_total",
-            "tracker_sessions_discarded_total",
             "tracker_events_forwarded_total",
             "tracker_erasures_total",
             "tracker_sessions_closed_total",
@@ -160,8 +161,7 @@ def test_the_stream_exercises_links_merges_holds_conflicts_and_erasures(
     assert seen["tracker_identity_links_total"] > 100
     assert seen["tracker_identity_conflicts_total"] > 5
     assert seen["tracker_sessions_merged_total"] > 5
-    assert seen["tracker_sessions_discarded_total"] > 5
-    assert seen["tracker_events_forwarded_total"] > 5
+    assert seen["tracker_events_forwarded_total"] > 20
     assert seen["tracker_erasures_total"] > 10
     crashed = [run[1] for run in played.values()]
     assert sum(c.lost["crashes"] for c in crashed) == CRASHES * len(SEEDS)
@@ -208,5 +208,5 @@ def test_the_crashed_run_really_lost_records_and_rows() -> None:
     cluster.restart(3, cut=0)  # anna's partition loses the identify's row and the claim
     assert cluster.lost == {"rows": 1, "records": 1, "crashes": 1}
     assert cluster.deliver() == 0  # made again by the identify applied again: not acknowledged
-    cluster.settle()
+    cluster.quiet()
     assert cluster.total("tracker_identity_links_total") == 1

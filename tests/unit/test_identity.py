@@ -25,6 +25,7 @@ def journey(c: Cluster) -> None:
         ev("page_view", "anna", 180, touchpoint="checkout"),
         ev("order", "anna", 240, touchpoint="checkout"),
     )
+    c.quiet()  # the claim waits for the device's partition to reach its time
 
 
 def state(c: Cluster, customer: str) -> CustomerState | None:
@@ -106,6 +107,7 @@ def test_two_open_sessions_within_the_gap_become_one_the_later_one_counts_as_mer
         ev("page_view", "laptop-anna", 100, touchpoint="product"),
         ev("identify", "anna", 300, anonymous_id="laptop-anna"),
     )
+    c.quiet()  # the claim waits for the device's partition to reach its time
     assert c.total("tracker_sessions_started_total", channel="app") == 1
     assert c.total("tracker_sessions_started_total", channel="web") == 1
     assert c.total("tracker_sessions_merged_total", channel="web") == 1  # it started later
@@ -125,6 +127,7 @@ def test_when_the_anonymous_session_started_first_it_survives() -> None:
         ev("page_view", "anna", 100, channel="app", touchpoint="app"),
         ev("identify", "anna", 300, anonymous_id="laptop-anna", channel="app"),
     )
+    c.quiet()  # the claim waits for the device's partition to reach its time
     assert c.total("tracker_sessions_merged_total", channel="app") == 1
     c.close_all()
     assert c.total("tracker_sessions_closed_total", channel="web") == 1
@@ -139,6 +142,7 @@ def test_sessions_further_apart_than_the_gap_stay_two() -> None:
         ev("page_view", "anna", 40 * MIN, channel="app", touchpoint="app"),
         ev("identify", "anna", 41 * MIN, anonymous_id="laptop-anna", channel="app"),
     )
+    c.quiet()  # the claim waits for the device's partition to reach its time
     assert c.total("tracker_sessions_merged_total") == 0
     # The laptop's session had ended by event time: it closes on the customer's partition.
     assert c.total("tracker_sessions_closed_total", channel="web") == 1
@@ -163,6 +167,7 @@ def test_a_retried_anonymous_event_after_the_link_is_a_duplicate_of_the_customer
     c = Cluster()
     early = ev("page_view", "dev-anna", 0, touchpoint="product")
     c.send(early, ev("identify", "anna", 120, anonymous_id="dev-anna"))
+    c.quiet()  # the claim waits for the device's partition to reach its time
     c.send(early)  # the collector's retry of the first page, after the link
     assert c.total("tracker_events_dropped_total", reason="duplicate") == 1
     assert c.total("tracker_events_total", event_type="page_view") == 1
@@ -175,6 +180,7 @@ def test_reach_counts_the_person_once_per_window_and_channel() -> None:
         ev("page_view", "anna", 60, channel="app"),
         ev("identify", "anna", 120, anonymous_id="dev-anna"),
     )
+    c.quiet()  # the claim waits for the device's partition to reach its time
     assert c.total("tracker_reach", window="1h", channel="all") == 1
     assert c.total("tracker_reach", window="1h", channel="web") == 1
     assert c.total("tracker_reach", window="1h", channel="app") == 1
@@ -187,6 +193,7 @@ def test_a_guest_order_then_an_order_as_customer_is_a_repurchase() -> None:
         ev("identify", "anna", 60, anonymous_id="dev-anna"),
         ev("order", "anna", 120),
     )
+    c.quiet()  # the claim waits for the device's partition to reach its time
     assert c.total("tracker_repurchase_customers_window") == 1
     assert c.total("tracker_repurchase_repeat_customers_window") == 1
 
@@ -195,6 +202,7 @@ def test_a_second_customer_for_the_same_device_is_a_conflict_and_moves_nothing()
     c = Cluster()
     journey(c)
     c.send(ev("identify", "bob", 300, anonymous_id="dev-anna"))
+    c.quiet()  # the claim waits for the device's partition to reach its time
     assert c.total("tracker_identity_conflicts_total") == 1
     assert c.total("tracker_identity_links_total") == 1
     assert c.total("tracker_events_total", event_type="identify") == 2
@@ -209,6 +217,7 @@ def test_an_anonymous_id_that_is_itself_a_link_target_is_a_conflict() -> None:
     c = Cluster()
     journey(c)
     c.send(ev("identify", "carl", 300, anonymous_id="anna"))
+    c.quiet()  # the claim waits for the device's partition to reach its time
     assert c.total("tracker_identity_conflicts_total") == 1
     assert c.total("tracker_identity_links_total") == 1
 
@@ -217,6 +226,7 @@ def test_identifying_the_same_device_again_is_counted_and_links_nothing_new() ->
     c = Cluster()
     journey(c)
     c.send(ev("identify", "anna", 300, anonymous_id="dev-anna"))
+    c.quiet()  # the claim waits for the device's partition to reach its time
     assert c.total("tracker_events_total", event_type="identify") == 2
     assert c.total("tracker_identity_links_total") == 1
     assert c.total("tracker_identity_conflicts_total") == 0
@@ -227,6 +237,7 @@ def test_identifying_the_same_device_again_is_counted_and_links_nothing_new() ->
 def test_an_identify_of_itself_is_a_plain_counted_event() -> None:
     c = Cluster()
     c.send(ev("identify", "anna", 0, anonymous_id="anna"))
+    c.quiet()  # the claim waits for the device's partition to reach its time
     assert c.total("tracker_events_total", event_type="identify") == 1
     assert c.total("tracker_identity_links_total") == 0
     assert c.total("tracker_sessions_started_total") == 0
@@ -236,6 +247,7 @@ def test_an_identify_without_consent_links_nothing() -> None:
     c = Cluster()
     c.send(ev("page_view", "dev-anna", 0))
     c.send(ev("identify", "anna", 60, anonymous_id="dev-anna", analytics=False))
+    c.quiet()  # the claim waits for the device's partition to reach its time
     assert c.total("tracker_events_dropped_total", reason="no_consent") == 1
     assert c.total("tracker_identity_links_total") == 0
     assert state(c, "dev-anna").identity is None
@@ -245,6 +257,7 @@ def test_a_withdrawn_device_is_not_linked_the_identify_is_dropped_as_no_consent(
     c = Cluster()
     c.send(ev("page_view", "dev-anna", 0), ev("consent", "dev-anna", 30, analytics=False))
     c.send(ev("identify", "anna", 60, anonymous_id="dev-anna"))
+    c.quiet()  # the claim waits for the device's partition to reach its time
     assert c.total("tracker_events_dropped_total", reason="no_consent") == 1
     assert c.total("tracker_identity_links_total") == 0
     assert c.total("tracker_events_total", event_type="identify") == 0
@@ -257,6 +270,7 @@ def test_a_withdrawn_customer_links_nothing() -> None:
     c = Cluster()
     c.send(ev("consent", "anna", 0, analytics=False), ev("page_view", "dev-anna", 10))
     c.send(ev("identify", "anna", 60, anonymous_id="dev-anna"))
+    c.quiet()  # the claim waits for the device's partition to reach its time
     assert c.total("tracker_events_dropped_total", reason="no_consent") == 1
     assert c.total("tracker_identity_links_total") == 0
 

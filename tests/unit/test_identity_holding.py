@@ -15,8 +15,12 @@ from tests.unit.test_identity import journey, per_channel_invariant, state
 
 
 def login_flushed_with_the_next_page(c: Cluster) -> None:
-    """The identify and the first page after login arrive before the hand-over lands."""
-    c.send(ev("page_view", "dev-anna", 0, touchpoint="product"))
+    """The identify and the first page after login arrive before the hand-over lands.
+
+    Carl's consent grant (the device's partition, 2) moves that partition's watermark past
+    the identify: its claim is answered as soon as it lands.
+    """
+    c.send(ev("page_view", "dev-anna", 0, touchpoint="product"), ev("consent", "carl", 150))
     c.settle()
     c.send(
         ev("identify", "anna", 120, anonymous_id="dev-anna"),
@@ -86,12 +90,36 @@ def test_a_full_hold_releases_everything_in_event_time_order() -> None:
     assert [s.at_ms for s in anna.session.steps] == [ms(121), ms(122), ms(125)]
 
 
+def test_a_claim_waits_for_the_devices_own_earlier_events() -> None:
+    """The device's partition lags behind the identity topic (after a restart, say): its
+    events from before the login still come first, as in event-time order."""
+    c = Cluster(auto=False)
+    c.send(
+        ev("identify", "anna", 120, anonymous_id="dev-anna"),
+        ev("page_view", "anna", 121, touchpoint="checkout"),
+        batch=True,
+    )
+    c.settle()
+    device = state(c, "dev-anna")
+    assert device is not None and device.identity is not None and len(device.identity.waiting) == 1
+    assert c.total("tracker_identity_links_total") == 0
+    c.send(ev("page_view", "dev-anna", 0, touchpoint="product"), ev("page_view", "dev-anna", 60))
+    c.send(ev("consent", "carl", 150))  # the device's partition reaches the identify's time
+    c.settle()
+    assert c.total("tracker_identity_links_total") == 1
+    assert c.total("tracker_events_forwarded_total") == 0  # they were the device's own
+    assert c.total("tracker_sessions_started_total") == 1
+    assert c.total("tracker_sessions_merged_total") == 0
+    c.close_all()
+    assert c.total("tracker_journey_transitions_total", from_touchpoint="product") == 1
+
+
 # --- records --------------------------------------------------------------------------------
 
 
 def test_records_carry_pseudonyms_and_codes_never_raw_ids_or_comments() -> None:
     c = Cluster(auto=False)
-    c.send(ev("page_view", "dev-anna", 0))
+    c.send(ev("page_view", "dev-anna", 0), ev("consent", "carl", 100))
     c.settle()
     c.send(ev("identify", "anna", 60, anonymous_id="dev-anna"))
     seen = []
@@ -115,6 +143,7 @@ def test_every_record_delivered_twice_is_applied_once(story: str) -> None:
         if story == "two_devices":
             c.send(ev("page_view", "anna", 0, channel="app"), ev("page_view", "laptop-anna", 9))
             c.send(ev("identify", "anna", 300, anonymous_id="laptop-anna"))
+            c.quiet()  # the claim waits for the device's partition to reach its time
             c.send(ev("page_view", "laptop-anna", 400))
             return
         journey(c)

@@ -9,6 +9,9 @@ sent under the device id before its claim landed is the device's own, not forwar
 
 A withdrawal or erasure racing a hand-over is settled in order of arrival
 (docs/identity.md#exactness): those scenarios let the hand-over land first (SETTLE).
+A claim waits until the device's partition reaches the identify's time: a consent grant
+of another customer of that partition (carl's on 2, dev-carl's and laptop-anna's on 1)
+stands for the shop's other traffic.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ def story() -> list[Message]:
             ev("identify", "anna", 60, anonymous_id="dev-anna", touchpoint="account"),
             ev("page_view", "anna", 61, touchpoint="checkout"),
         ],
+        ev("consent", "carl", 75),  # other traffic moves partition 2's watermark past 60
         ev("page_view", "dev-anna", 70, touchpoint="product"),  # another tab
         ev("order", "anna", 90, touchpoint="checkout"),
         ev("page_ping", "dev-anna", 100),
@@ -47,6 +51,7 @@ def two_devices() -> list[Message]:
         ev("page_view", "anna", 0, channel="app", touchpoint="app"),
         ev("page_view", "laptop-anna", 20, touchpoint="product"),
         ev("identify", "anna", 40, anonymous_id="laptop-anna"),
+        ev("consent", "dev-carl", 55),  # partition 1's watermark past 40
         ev("interaction", "anna", 50, channel="app", action="search"),
         ev("page_view", "laptop-anna", 60, touchpoint="cart"),
         ev("order", "anna", 80, channel="app"),
@@ -59,6 +64,7 @@ def guest_then_customer() -> list[Message]:
         ev("feedback", "dev-anna", 10, nps=10, comment="good", language="en"),
         ev("identify", "anna", 2 * MIN, anonymous_id="dev-anna"),
         ev("order", "anna", 3 * MIN, touchpoint="checkout"),
+        ev("consent", "carl", 3 * MIN),
     ]
 
 
@@ -67,6 +73,7 @@ def erased_after_login() -> list[Message]:
         ev("page_view", "dev-anna", 0),
         ev("identify", "anna", 30, anonymous_id="dev-anna"),
         ev("page_view", "anna", 31, touchpoint="cart"),
+        ev("consent", "carl", 45),
         SETTLE,
         ("erase", "anna", 60),
         ev("page_view", "dev-anna", 90),
@@ -78,6 +85,7 @@ def device_withdraws_after_login() -> list[Message]:
     return [
         ev("page_view", "dev-carl", 0),
         [ev("identify", "carl", 30, anonymous_id="dev-carl"), ev("page_view", "carl", 31)],
+        ev("consent", "laptop-anna", 45),
         SETTLE,
         ev("consent", "dev-carl", 5 * MIN, analytics=False),
         SETTLE,  # forwarded to carl: it lands before carl's next event

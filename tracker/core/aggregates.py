@@ -115,6 +115,7 @@ class Aggregates:
     idle_floor_ms: int = 0
     applied_offset: int = -1  # the newest input offset whose effects are included
     identity_offset: int = -1  # likewise of the identity topic (tracker.core.identity_stage)
+    timer_offset: int = -1  # the newest housekeeping step that made identity records
     row_epochs: dict[str, int] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)
     newest_minute: int = 0
@@ -202,6 +203,7 @@ class Aggregates:
             self.idle_floor_ms = max(self.idle_floor_ms, int(body["i"]))
             self.applied_offset = max(self.applied_offset, int(body["o"]))
             self.identity_offset = max(self.identity_offset, int(body.get("io", -1)))
+            self.timer_offset = max(self.timer_offset, int(body.get("to", -1)))
             return
         minute_level = row.startswith("m/")
         for name, bucket, value in body["v"]:
@@ -224,6 +226,7 @@ class Aggregates:
                 "i": self.idle_floor_ms,
                 "o": self.applied_offset,
                 "io": self.identity_offset,
+                "to": self.timer_offset,
             }
         kind, _, number = row.partition("/")
         index = int(number)

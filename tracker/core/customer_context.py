@@ -11,7 +11,7 @@ from tracker.core.aggregates import Delta, counter_key
 from tracker.core.customer import CustomerState
 from tracker.core.events import EventView, id_hash
 from tracker.core.identity_customer import after_erasure, forward_erasure, intercept
-from tracker.core.identity_records import STREAM_INPUT
+from tracker.core.identity_records import STREAM_INPUT, STREAM_TIMER
 from tracker.core.ingest import Reject, Withdrawal
 from tracker.core.letters import (
     DeadLetter,
@@ -59,6 +59,7 @@ class CustomerContext:
         context = cls(processor, None)
         context.key, context.person = key, key.rsplit("/", 1)[-1]
         context._row, context._before = row, before
+        context.origin = (STREAM_TIMER, -1)  # what it sends gets a housekeeping origin
         return context
 
     def _ensure(self) -> Row:

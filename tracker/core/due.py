@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tracker.core.customer_context import CustomerContext
-from tracker.core.identity_customer import release
+from tracker.core.identity_customer import release, release_claims
 from tracker.core.rows import IndexInfo
 from tracker.core.sessionizer import close_session
 
@@ -33,6 +33,8 @@ def close_due(p: PartitionProcessor) -> None:
         identity = row.state.identity
         if identity is not None and 0 <= identity.hold_until_ms <= wm:
             release(customer)  # the hand-over did not come in time: settle by event time
+        if identity is not None and identity.waiting:
+            release_claims(customer, wm)
         state = row.state
         session = state.session
         if session is not None and session.deadline_ms(rules.gap_ms, rules.max_session_ms) <= wm:

@@ -33,18 +33,20 @@ from tracker.core.identity import (
     touch_reach,
 )
 from tracker.core.identity_records import (
+    STREAM_TIMER,
     Claim,
     Forward,
     Origin,
     Record,
     Reply,
     Unlink,
+    decode_record,
     decode_view,
     encode_record,
     encode_view,
 )
+from tracker.core.identity_state import CLAIM_AT, PENDING, IdentityState, Link, Outgoing
 from tracker.core.identity_state import LINKED as LINK_DONE
-from tracker.core.identity_state import PENDING, IdentityState, Link, Outgoing
 from tracker.core.key_partition import partition_of
 
 if TYPE_CHECKING:
@@ -55,8 +57,7 @@ _NO_ORIGIN = Origin(-1, -1, -1, -1)  # replaced by ``emit``
 
 def intercept(c: CustomerContext, ev: EventView, anonymous_id: str | None) -> bool:
     """Identity's say over an event the customer sent; True: handled here, else apply it."""
-    state = c.state()
-    identity = state.identity if state is not None else None
+    identity = _settled(c, ev.at_ms)
     if identity is not None and identity.linked_to is not None:
         if ev.event_type == "identify":  # links are one level deep
             _count_identify(c, ev.channel, CONFLICT)
@@ -91,8 +92,7 @@ def release(c: CustomerContext) -> None:
 
 def forward_erasure(c: CustomerContext, kind: str, at_ms: int, extra: int | str | None) -> bool:
     """A withdrawal or erasure of a linked anonymous id is the customer's: forward it."""
-    state = c.state()
-    identity = state.identity if state is not None else None
+    identity = _settled(c, at_ms)
     if identity is None or identity.linked_to is None:
         release(c)  # the customer's held events happened before: they count first
         return False
@@ -125,7 +125,7 @@ def apply_record(c: CustomerContext, record: Record) -> None:
     if identity is not None and identity.applied.get(source, (-1, -1)) >= mark:
         return  # sent again after a crash: applied before
     if isinstance(record, Claim):
-        _claim(c, record)
+        _claim_or_wait(c, record)
     elif isinstance(record, Reply):
         _reply(c, record)
     elif isinstance(record, Forward):
@@ -215,6 +215,48 @@ def _apply_forward(c: CustomerContext, record: Forward) -> None:
 # --- the anonymous id's side ----------------------------------------------------------------
 
 
+def _claim_or_wait(c: CustomerContext, record: Claim) -> None:
+    """A claim waits until this partition's watermark reaches its identify's time: the
+    anonymous id's own events before the identify (its input may lag behind this topic,
+    after a restart) are applied first, as if the claim had come in event-time order."""
+    state = c.state()
+    identity = state.identity if state is not None else None
+    if record.at_ms <= c.p.watermark_ms and (identity is None or not identity.waiting):
+        _claim(c, record)
+        return
+    row = c.row()
+    state = row.state = row.state or CustomerState()
+    identity = state.identity = state.identity or IdentityState()
+    identity.waiting.append(encode_record(record))
+    c.touched = True
+
+
+def _settled(c: CustomerContext, at_ms: int) -> IdentityState | None:
+    """The row's identity once the claims waiting for times up to ``at_ms`` are answered:
+    an event of the anonymous id comes after the identifies that happened before it."""
+    state = c.state()
+    identity = state.identity if state is not None else None
+    if identity is not None and identity.waiting:
+        release_claims(c, at_ms)
+        state = c.state()
+        identity = state.identity if state is not None else None
+    return identity
+
+
+def release_claims(c: CustomerContext, watermark_ms: int) -> None:
+    """Answer the waiting claims whose time the watermark reached, in order of arrival."""
+    state = c.state()
+    identity = state.identity if state is not None else None
+    while identity is not None and identity.waiting:
+        if int(identity.waiting[0][CLAIM_AT]) > watermark_ms:
+            return
+        record = decode_record(identity.waiting.pop(0))
+        assert isinstance(record, Claim)
+        _claim(c, record)
+        state = c.state()
+        identity = state.identity if state is not None else None
+
+
 def _claim(c: CustomerContext, record: Claim) -> None:
     row = c.row()
     state = row.state
@@ -238,6 +280,7 @@ def _claim(c: CustomerContext, record: Claim) -> None:
             applied=kept.applied,
             out=kept.out,
             last_ms=record.at_ms,
+            waiting=kept.waiting,  # claims after this one: answered in turn
         )
         row.state = state = stub(old, link)
     reply = Reply(
@@ -297,6 +340,9 @@ def _emit(c: CustomerContext, state: CustomerState, partition: int, record: Reco
     """Keep the record in the row (``out``) and queue it for the wiring to send."""
     p = c.p
     stream, offset = c.origin
+    if stream == STREAM_TIMER and offset < 0:  # housekeeping: a fresh offset, once per row
+        offset = p.identity.next_timer(p.aggregates)
+        c.origin = (stream, offset)
     record = replace(record, origin=Origin(p.partition, stream, offset, c.emitted))
     c.emitted += 1
     identity = state.identity = state.identity or IdentityState()

@@ -38,6 +38,7 @@ from tracker.core.vitals import decode_vital, encode_vital
 
 STREAM_INPUT = 0  # the input topic
 STREAM_IDENTITY = 1  # the identity topic
+STREAM_TIMER = 2  # housekeeping: records made when the watermark moved (a counter of its own)
 LINK_OUTCOMES = ("linked", "already", "conflict", "no_consent")
 FORWARD_KINDS = ("event", "withdrawal", "erase")
 RECORD_KINDS = ("claim", "reply", "forward", "unlink")

@@ -20,17 +20,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from tracker.core.aggregates import COUNTER_ROW, Delta, counter_key
+from tracker.core.aggregates import COUNTER_ROW, Aggregates, Delta, counter_key
 from tracker.core.customer import CustomerState
 from tracker.core.customer_context import CustomerContext
 from tracker.core.identity_customer import apply_record
 from tracker.core.identity_records import (
     STREAM_IDENTITY,
     STREAM_INPUT,
+    STREAM_TIMER,
     InvalidRecordError,
     record_from_bytes,
 )
@@ -71,8 +72,20 @@ class IdentityStage:
     # word): rows drop those records at the next housekeeping.
     durable: dict[int, int] = field(default_factory=dict)
     rows_with_out: set[str] = field(default_factory=set)
+    timer: int = -1  # housekeeping steps that made records: their origin offsets (STREAM_TIMER)
     _seq: int = 0
     _recovered: list[Outgoing] = field(default_factory=list)
+
+    @property
+    def offsets(self) -> tuple[int, int]:
+        """What every row written carries: the identity topic's and the timer's offsets."""
+        return self.applied, self.timer
+
+    def next_timer(self, aggregates: Aggregates) -> int:
+        """A fresh origin offset for records made by housekeeping (rows carry it as ``t``)."""
+        self.timer = aggregates.timer_offset = self.timer + 1
+        aggregates.dirty.add(COUNTER_ROW)
+        return self.timer
 
     def next_seq(self) -> int:
         seq = self._seq
@@ -96,13 +109,20 @@ class IdentityStage:
         return sends
 
     # --- recovery -----------------------------------------------------------------------
-    def recovered_row(self, key: str, state: CustomerState | None, body_offset: int) -> None:
-        self.applied = max(self.applied, body_offset)
+    def recovered_row(self, key: str, state: CustomerState | None, body: dict[str, Any]) -> None:
+        self.applied = max(self.applied, int(body.get("i", -1)))
+        self.timer = max(self.timer, int(body.get("t", -1)))
         identity = state.identity if state is not None else None
         if identity is not None and identity.out:
             self._recovered.extend(identity.out)
             self.rows_with_out.add(key)
             self._seq = max(self._seq, *(x.seq + 1 for x in identity.out))
+
+    def recovered(self, aggregates: Aggregates) -> None:
+        """The offsets as restored (rows and counter row), and the kept records sent again."""
+        self.applied = aggregates.identity_offset = max(self.applied, aggregates.identity_offset)
+        self.timer = aggregates.timer_offset = max(self.timer, aggregates.timer_offset)
+        self.resend_recovered()
 
     def resend_recovered(self) -> None:
         """Every record a restored row still keeps goes out again, in the order first sent."""
@@ -160,6 +180,7 @@ def acknowledge_all(p: PartitionProcessor, sends: Iterable[Send]) -> None:
         p.identity.acknowledged(send.stream, send.offset)
     p.identity.acknowledged(STREAM_INPUT, p.applied_offset)
     p.identity.acknowledged(STREAM_IDENTITY, p.identity.applied)
+    p.identity.acknowledged(STREAM_TIMER, p.identity.timer)
 
 
 def fail_record(p: PartitionProcessor, offset: int) -> None:

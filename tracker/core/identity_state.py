@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+# Position of the identify's time in an encoded claim (identity_records.encode_record).
+CLAIM_AT = 9
 PENDING = 0  # the claim is sent; no reply yet
 LINKED = 1  # the anonymous id's state was handed over (or was linked before)
 
@@ -54,6 +56,9 @@ class IdentityState:
     applied: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
     out: list[Outgoing] = field(default_factory=list)
     last_ms: int = -1  # link time, last forward: a stub lives as long as it is used
+    # An anonymous id: claims waiting until its partition's watermark reaches their identify
+    # (encoded records), so its own earlier events are applied first (docs/identity.md).
+    waiting: list[list[Any]] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         # ``applied`` alone keeps a row: dropping it would let a record sent again count twice.
@@ -63,6 +68,7 @@ class IdentityState:
             and not self.held
             and not self.out
             and not self.applied
+            and not self.waiting
         )
 
     def pending(self) -> list[Link]:
@@ -74,10 +80,16 @@ class IdentityState:
     def holding(self) -> bool:
         return self.hold_until_ms >= 0
 
+    def waiting_until(self) -> int | None:
+        """The event time the first waiting claim waits for (the watermark must reach it)."""
+        return int(self.waiting[0][CLAIM_AT]) if self.waiting else None
+
     def after_erasure(self) -> IdentityState | None:
-        """What an erased row keeps: only the bookkeeping that keeps records exact."""
+        """What an erased row keeps: the bookkeeping that keeps records exact, and claims
+        still waiting (they are answered, as no_consent, when their time comes)."""
         kept = IdentityState(applied=dict(self.applied), out=list(self.out))
-        return None if not kept.out and not kept.applied else kept
+        kept.waiting = list(self.waiting)
+        return None if kept.is_empty() else kept
 
 
 def encode_identity(state: IdentityState) -> list[Any]:
@@ -91,11 +103,12 @@ def encode_identity(state: IdentityState) -> list[Any]:
         [[p, s, o, i] for (p, s), (o, i) in state.applied.items()],
         [x.encode() for x in state.out],
         state.last_ms,
+        state.waiting,
     ]
 
 
 def decode_identity(data: list[Any]) -> IdentityState:
-    linked_to, partition, claim, links, held, hold_until, applied, out, last_ms = data
+    linked_to, partition, claim, links, held, hold_until, applied, out, last_ms = data[:9]
     return IdentityState(
         linked_to=linked_to,
         linked_partition=partition,
@@ -106,6 +119,7 @@ def decode_identity(data: list[Any]) -> IdentityState:
         applied={(p, s): (o, i) for p, s, o, i in applied},
         out=[Outgoing(*x) for x in out],
         last_ms=last_ms,
+        waiting=[list(x) for x in data[9]] if len(data) > 9 else [],
     )
 
 

@@ -124,17 +124,14 @@ class PartitionProcessor:
             offset = max(offset, int(body["o"]))
             self.aggregates.apply(Delta.from_json(body["d"]), only_rows_before_epoch=epoch)
             state = row_state(body, self.rules.labels.touchpoints)
-            self.identity.recovered_row(key, state, int(body.get("i", -1)))
+            self.identity.recovered_row(key, state, body)
             if state is None or state.is_empty():
                 self._pending_delete.add(key)
             else:
                 self._index(key, NO_INDEX, state)
         self.applied_offset = offset
         self.aggregates.applied_offset = offset
-        self.identity.applied = self.aggregates.identity_offset = max(
-            self.identity.applied, self.aggregates.identity_offset
-        )
-        self.identity.resend_recovered()
+        self.identity.recovered(self.aggregates)
         if self.aggregates.max_event_ms or self.aggregates.idle_floor_ms:
             self.last_input_wall_ms = now_ms  # restored input counts as input for the idle rule
         self.epoch += 1
@@ -326,7 +323,7 @@ class PartitionProcessor:
             if int(body["e"]) == self.epoch:
                 stored = Delta.from_json(body["d"])
                 stored.merge(delta)
-        body = row_bytes(None, self.applied_offset, self.epoch, stored, (), self.identity.applied)
+        body = row_bytes(None, self.applied_offset, self.epoch, stored, (), *self.identity.offsets)
         self.store.put(self._ingest_key, body)
         try:
             self.aggregates.apply(delta)
@@ -352,14 +349,14 @@ class PartitionProcessor:
         if state is None or state.is_empty():
             # Nothing left to keep; the row lives until its delta is in a flushed epoch.
             body = row_bytes(
-                None, self.applied_offset, self.epoch, merged, (), self.identity.applied
+                None, self.applied_offset, self.epoch, merged, (), *self.identity.offsets
             )
             self.store.put(key, body)
             self._pending_delete.add(key)
         else:
             touchpoints = self.rules.labels.touchpoints
             offsets = (self.applied_offset, self.epoch)
-            body = row_bytes(state, *offsets, merged, touchpoints, self.identity.applied)
+            body = row_bytes(state, *offsets, merged, touchpoints, *self.identity.offsets)
             self.store.put(key, body)
             self._pending_delete.discard(key)
         row.delta = merged

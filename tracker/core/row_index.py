@@ -36,10 +36,11 @@ class RowIndex:
             deadline = session.deadline_ms(self.gap_ms, self.max_session_ms)
             entry = session.entry_channel
         identity = state.identity
-        if identity is not None and identity.hold_until_ms >= 0:
-            # Held events are released when the watermark reaches the end of the hold.
-            hold = identity.hold_until_ms
-            deadline = hold if deadline is None else min(deadline, hold)
+        if identity is not None:
+            # Held events and waiting claims are settled when the watermark reaches their time.
+            for due in (identity.hold_until_ms, identity.waiting_until()):
+                if due is not None and due >= 0:
+                    deadline = due if deadline is None else min(deadline, due)
         if state.withdrawn:
             expiry = state.withdrawn_until_ms
         else:

@@ -32,6 +32,7 @@ def row_bytes(
     delta: Delta,
     touchpoints: Sequence[str] = (),
     identity_offset: int = -1,
+    timer_offset: int = -1,
 ) -> bytes:
     """``touchpoints``: the allow-list the state's steps index into (needed with a state).
 
@@ -46,6 +47,8 @@ def row_bytes(
     }
     if identity_offset >= 0:
         body["i"] = identity_offset
+    if timer_offset >= 0:
+        body["t"] = timer_offset
     if state is not None and state.identity is not None:
         body["n"] = encode_identity(state.identity)
     return orjson.dumps(body)
