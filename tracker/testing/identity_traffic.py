@@ -13,7 +13,16 @@ seed's journeys keep their events; the logins only re-key and add a few.
 from __future__ import annotations
 
 import random
-from typing import Any
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from tracker.core.key_partition import partition_of
+
+if TYPE_CHECKING:
+    from tracker.testing.traffic import Message
 
 Step = tuple[float, dict[str, Any] | bytes]
 LOGIN_SHARE = 0.3  # of consented journeys of three events or more
@@ -30,10 +39,10 @@ def side_rng(steps: list[Step]) -> random.Random:
     return random.Random(f"identity/{first.get('event_id', '')}")
 
 
-def add_login(rng: random.Random, steps: list[Step]) -> bool:
-    """Make a share of journeys anonymous until a login (``steps`` changed in place)."""
+def add_login(rng: random.Random, steps: list[Step], share: float = LOGIN_SHARE) -> bool:
+    """Make a ``share`` of journeys anonymous until a login (``steps`` changed in place)."""
     events = [e for _, e in steps if isinstance(e, dict)]
-    if len(events) < 3 or not events[0]["consent"]["analytics"] or rng.random() >= LOGIN_SHARE:
+    if len(events) < 3 or not events[0]["consent"]["analytics"] or rng.random() >= share:
         return False
     customer = events[0]["customer_id"]
     device = f"anon-{rng.getrandbits(48):012x}"
@@ -72,3 +81,41 @@ def _like(event: dict[str, Any], event_id: str, event_type: str, customer: str) 
     out = {k: v for k, v in event.items() if k not in _TYPE_FIELDS}
     out.update(event_id=event_id, event_type=event_type, customer_id=customer)
     return out
+
+
+def stream_end(messages: list[Message], partitions: int = 16) -> list[Message]:
+    """A minute after the last message, a withdrawal of an unknown customer on every
+    partition (of topics of up to ``partitions`` partitions).
+
+    A claim waits until its device's partition reaches the identify's time; in a shop the
+    other customers' events see to that. A stream that ends leaves the last claims to the
+    idle rule, which moves each partition's watermark at its own wall-clock moment: their
+    outcome would depend on that order. These messages move every watermark first, and
+    count only as consent withdrawals (there is nothing to erase).
+    """
+    from tracker.testing.traffic import Message  # the generator imports this module
+
+    if not messages:
+        return messages
+    at = max(m.timestamp_ms for m in messages) + 60_000
+    names: list[str] = []
+    for count in range(1, partitions + 1):
+        for target in range(count):
+            if not any(partition_of(n, count) == target for n in names):
+                names.append(next(n for n in _names() if partition_of(n, count) == target))
+    when = datetime.fromtimestamp(at / 1000, UTC).isoformat(timespec="milliseconds")
+    consent = {"analytics": False, "marketing": False}
+    end = []
+    for name in names:
+        event = {"schema_version": 1, "event_id": f"{name}-end", "event_type": "consent"}
+        event.update(customer_id=name, occurred_at=when, channel="web")
+        event.update(touchpoint="consent_banner", consent=consent)
+        end.append(Message(name.encode(), orjson.dumps(event), at, 1))
+    return [*messages, *end]
+
+
+def _names() -> Iterator[str]:
+    n = 0
+    while True:
+        yield f"stream-end-{n}"
+        n += 1

@@ -11,6 +11,7 @@ from tracker.core.pseudonym import Pseudonymizer
 from tracker.metrics.samples import Sample
 from tracker.sentiment.scorer import SentimentScorer
 from tracker.settings import Settings
+from tracker.testing.identity_traffic import LOGIN_SHARE, stream_end
 from tracker.testing.reference import ReferencePipeline
 from tracker.testing.traffic import Message, TrafficGenerator
 
@@ -54,10 +55,17 @@ COUNTERS = (
 )
 
 
-def generated_messages(seed: int, events: int, rate: float = 50.0, batch: int = 1) -> list[Message]:
-    generator = TrafficGenerator(random.Random(seed), returning_pool=max(200, events // 20))
+def generated_messages(
+    seed: int, events: int, rate: float = 50.0, batch: int = 1, logins: bool = True
+) -> list[Message]:
+    """``logins=False``: no journey logs in (no identity stitching in the stream)."""
+    generator = TrafficGenerator(
+        random.Random(seed),
+        returning_pool=max(200, events // 20),
+        login_share=LOGIN_SHARE if logins else 0.0,
+    )
     start_ms = int(START.timestamp() * 1000)
-    return generator.simulate(events, start_ms, rate, max_batch=batch)
+    return stream_end(generator.simulate(events, start_ms, rate, max_batch=batch))
 
 
 def expected_samples(

@@ -23,7 +23,7 @@ import orjson
 
 from tracker.testing.bot_traffic import BOT_SHARE, BotTraffic
 from tracker.testing.experience_traffic import add_vitals, side_rng
-from tracker.testing.identity_traffic import add_login
+from tracker.testing.identity_traffic import LOGIN_SHARE, add_login
 from tracker.testing.identity_traffic import side_rng as identity_rng
 
 ENTRY_CHANNELS = (("web", 50), ("app", 20), ("social", 12), ("email", 10), ("store", 8))
@@ -87,6 +87,7 @@ class TrafficGenerator:
         time_scale: float = 1.0,
         malformed_share: float = 0.005,
         bot_share: float = BOT_SHARE,
+        login_share: float = LOGIN_SHARE,
     ) -> None:
         self.rng = rng
         self.time_scale = time_scale  # < 1 compresses think times (demo)
@@ -99,6 +100,7 @@ class TrafficGenerator:
         self._ids = 0
         self._comments = _comments()
         self._bots = BotTraffic(rng, bot_share)
+        self.login_share = login_share  # of consented journeys: anonymous until a login
 
     # --- public ---------------------------------------------------------------
     def start_journeys(self, count: int, now_ms: int) -> None:
@@ -260,7 +262,7 @@ class TrafficGenerator:
         self, customer: str, steps: list[tuple[float, dict[str, Any] | bytes]], base: dict[str, Any]
     ) -> _Journey:
         add_vitals(side_rng(steps), steps)  # load times of web visits, from draws of their own
-        logged_in = add_login(identity_rng(steps), steps)  # anonymous until a login
+        logged_in = add_login(identity_rng(steps), steps, self.login_share)
         rng = self.rng
         # Not after a login: a withdrawal racing the hand-over is settled by arrival order,
         # and the generated streams are compared with the reference (docs/identity.md).
