@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     identity_hold_timeout: float = Field(
         600, ge=0, description="seconds of event time after an identify its hand-over is awaited"
     )
+    support_ticket_lifetime: float = Field(
+        30 * 86400, gt=0, description="seconds after its last event a support ticket is forgotten"
+    )
     touchpoints: CommaList = Field(
         _split(DEFAULT_TOUCHPOINTS), description="touchpoint label allow-list; others: other"
     )

@@ -198,6 +198,9 @@ def test_dashboard_covers_the_kpis() -> None:
         "name_touchpoint:tracker_web_vital:p75_rate1h",
         "name:tracker_web_vital:p75_rate1h",
         "tracker_sessions_converted_by_lcp_window",
+        "support_channel:tracker_support_first_response_seconds:p90_rate1h",
+        "support_channel:tracker_support_tickets_open:sum",
+        "tracker_support_csat_responses_total",
     ):
         assert needle in text, needle
 

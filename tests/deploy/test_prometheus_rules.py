@@ -32,6 +32,7 @@ ALERTS = {
     "TrackerWorkerDown",
     "TrackerConsumerLag",
     "LcpPoor",
+    "SupportFirstResponseSlow",
     "TrackerPartitionFailed",
     "TrackerScrapeErrors",
 }

@@ -86,6 +86,8 @@ def ev(event_type: str, customer: str, at: float, /, **fields: Any) -> dict[str,
         event["anonymous_id"] = f"device-of-{customer}"
     elif event_type == "web_vital":
         event.update(name="LCP", value=1200, rating="good")
+    elif event_type.startswith("support_"):
+        event.update(ticket_id="ticket-1", support_channel="chat")
     event.update(fields)
     return {k: v for k, v in event.items() if v is not None}
 

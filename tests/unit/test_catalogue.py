@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import orjson
@@ -45,11 +45,34 @@ def _generated(events: int = 5000) -> ReferencePipeline:
         pipe.feed(message.key, message.value, message.timestamp_ms, message.timestamp_ms)
     end = messages[-1].timestamp_ms + DAY * 1000
     pipe.tick(end)
+    _rated_support(pipe, end)
     # A command the worker does not know, and a record the account stage cannot read.
     pipe.processors[0].process(b"someone", b"{}", 10**9, end, end, control="reboot")
     pipe.accounts[0].process(b"not an activity batch", 10**9, end)
     pipe.tick(end)
     return pipe
+
+
+def _rated_support(pipe: ReferencePipeline, at_ms: int) -> None:
+    """A chat, resolved, and its rating: rare in a short generated stream (tickets take hours)."""
+    base = {"schema_version": 1, "customer_id": "rater", "channel": "web", "touchpoint": "support"}
+    base["consent"] = {"analytics": True, "marketing": False}
+    at = datetime.fromtimestamp(at_ms / 1000, UTC).isoformat()
+    ticket = {"ticket_id": "T-rated", "support_channel": "chat"}
+    events = [
+        {**base, **ticket, "event_id": "r1", "event_type": "support_contact", "occurred_at": at},
+        {**base, **ticket, "event_id": "r2", "event_type": "support_resolved", "occurred_at": at},
+        {
+            **base,
+            "event_id": "r3",
+            "event_type": "feedback",
+            "occurred_at": at,
+            "csat": 5,
+            "ces": 2,
+        },
+    ]
+    pipe.feed(b"rater", orjson.dumps(events), at_ms, at_ms)
+    pipe.tick(at_ms + 3_600_000)  # quiet for an hour: the session closes
 
 
 def _exposition(pipe: ReferencePipeline) -> str:

@@ -19,6 +19,9 @@ from tracker.core.contract import (
     Order,
     PagePing,
     PageView,
+    SupportContact,
+    SupportReply,
+    SupportResolved,
     WebVital,
     parse_event,
 )
@@ -32,6 +35,9 @@ MODEL_OF = {
     "feedback": Feedback,
     "identify": Identify,
     "web_vital": WebVital,
+    "support_contact": SupportContact,
+    "support_reply": SupportReply,
+    "support_resolved": SupportResolved,
 }
 
 

@@ -10,12 +10,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.unit.helpers import DAY, HOUR, MIN, Harness, config, encode, ev, ms, samples_of
 from tracker.core.accounts import PEOPLE_BUCKETS
-from tracker.core.contract import CHANNELS, EVENT_TYPES, VITAL_NAMES
+from tracker.core.contract import CHANNELS, EVENT_TYPES, SUPPORT_CHANNELS, VITAL_NAMES
 from tracker.core.customer import SOURCES
 from tracker.core.labels import NPS_CATEGORIES
 from tracker.core.memory_store import MemoryStore
 from tracker.core.partition import PartitionProcessor
 from tracker.core.sessionizer import SENTIMENT_BUCKETS
+from tracker.core.support import FIRST_RESPONSE_BUCKETS, RESOLUTION_BUCKETS
 from tracker.core.vitals import LCP_CLASSES, bucket_labels
 from tracker.metrics.catalogue import SCRAPE_PARTS, spec
 from tracker.metrics.exposition import INTERNAL_REASONS, REJECT_REASONS, StateExporter, WorkerView
@@ -105,10 +106,12 @@ BOUNDED: dict[str, set[str]] = {
     "le": {
         *(str(b) for b in SENTIMENT_BUCKETS[:-1]),
         *(le for name in VITAL_NAMES for le in bucket_labels(name)),
+        *(str(float(b)) for b in (*FIRST_RESPONSE_BUCKETS, *RESOLUTION_BUCKETS)),
         "+Inf",
     },
     "name": set(VITAL_NAMES),
     "lcp_class": set(LCP_CLASSES),
+    "support_channel": set(SUPPORT_CHANNELS),
     "people_le": {*(str(b) for b in PEOPLE_BUCKETS), "+Inf"},
     "channels": {str(n) for n in range(1, len(CHANNELS) + 1)},
     "part": set(SCRAPE_PARTS),
@@ -134,6 +137,8 @@ def busy_harness(partition: int = 0) -> Harness:
         ev("order", bob, 7 * MIN, touchpoint="checkout"),
         ev("feedback", bob, 8 * MIN, comment="schlecht", language="de", nps=10),
         ev("web_vital", bob, 8 * MIN, touchpoint="berlin-mitte", event_id="evt-secret-2"),
+        ev("support_contact", bob, 8 * MIN, ticket_id="berlin-mitte-ticket"),
+        ev("support_reply", bob, 9 * MIN, ticket_id="berlin-mitte-ticket", analytics=False),
     )
     h.send(ev("page_view", "carl", 1 * DAY), ev("order", "carl", 1 * DAY + 1))
     h.send(ev("page_view", "dora", 1 * DAY, analytics=False))

@@ -18,7 +18,13 @@ from tests.unit.helpers import DAY, MIN, T0_MS, Harness, config, ev, samples_of
 from tracker.core import codes
 from tracker.core.accounts import AccountActivity, AccountState
 from tracker.core.codes import CHANNEL_CODES, CodeTable
-from tracker.core.contract import CHANNELS, EVENT_TYPES, VITAL_NAMES, VITAL_RATINGS
+from tracker.core.contract import (
+    CHANNELS,
+    EVENT_TYPES,
+    SUPPORT_CHANNELS,
+    VITAL_NAMES,
+    VITAL_RATINGS,
+)
 from tracker.core.customer import (
     CHANNEL_TABLE,
     SOURCES,
@@ -53,6 +59,7 @@ IN_MEMORY: dict[str, tuple[str, ...]] = {
     "forward_kind": FORWARD_KINDS,
     "vital_name": VITAL_NAMES,
     "vital_rating": VITAL_RATINGS,
+    "support_channel": SUPPORT_CHANNELS,
 }
 
 

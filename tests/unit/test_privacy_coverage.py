@@ -23,6 +23,7 @@ from tracker.core.aggregates import Delta
 from tracker.core.customer import CustomerState, Session, Step
 from tracker.core.identity_state import PENDING, IdentityState, Link
 from tracker.core.rows import row_bytes
+from tracker.core.support import Ticket
 from tracker.kafka.topics import tracker_topics
 from tracker.privacy.access import describe
 from tracker.privacy.kinds import KINDS, StateKind, kind_of
@@ -78,6 +79,7 @@ SAMPLES: dict[str, Any] = {
     "last_letter_ms": T0_MS,
     "capped_at_ms": T0_MS,
     "identity": IdentityState(links=[Link("anon-pseudonym", 0, 7, PENDING, T0_MS)]),
+    "tickets": {7: Ticket(0, T0_MS, T0_MS, T0_MS, T0_MS + 30 * 86_400_000)},
 }
 MARKER_ONLY = {"withdrawn_until_ms"}  # set, the state would be a marker already
 

@@ -27,7 +27,7 @@ def test_there_are_examples_for_every_event_type() -> None:
         data = json.loads(path.read_text())
         types.update(item["event_type"] for item in (data if isinstance(data, list) else [data]))
     assert {"page_view", "interaction", "page_ping", "order", "consent", "feedback"} <= types
-    assert "web_vital" in types
+    assert {"web_vital", "support_contact", "support_reply", "support_resolved"} <= types
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)

@@ -95,6 +95,9 @@ def _field_of(loc: Any) -> str:
         "feedback",
         "identify",
         "web_vital",
+        "support_contact",
+        "support_reply",
+        "support_resolved",
     }
     names = [name for name in names if name not in event_types]
     return names[0] if names else "event"

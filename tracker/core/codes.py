@@ -48,6 +48,9 @@ EVENT_TYPE_CODES: Final[Mapping[str, int]] = MappingProxyType(
         "feedback": 5,
         "identify": 6,
         "web_vital": 7,
+        "support_contact": 8,
+        "support_reply": 9,
+        "support_resolved": 10,
     }
 )
 # Kinds of records on the internal identity topic (docs/identity.md#internal-topic).
@@ -69,6 +72,10 @@ VITAL_NAME_CODES: Final[Mapping[str, int]] = MappingProxyType(
 # A session's LCP class (contract.VITAL_RATINGS), kept with the open session.
 VITAL_RATING_CODES: Final[Mapping[str, int]] = MappingProxyType(
     {"good": 0, "needs-improvement": 1, "poor": 2}
+)
+# Support channels of tickets and of sessions' contacts (contract.SUPPORT_CHANNELS).
+SUPPORT_CHANNEL_CODES: Final[Mapping[str, int]] = MappingProxyType(
+    {"chat": 0, "phone": 1, "email": 2, "social": 3}
 )
 
 

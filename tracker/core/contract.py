@@ -54,6 +54,9 @@ EVENT_TYPES: tuple[str, ...] = (
     "feedback",
     "identify",
     "web_vital",
+    "support_contact",
+    "support_reply",
+    "support_resolved",
 )
 
 Channel = Literal["web", "app", "social", "store", "email", "call_center", "partner"]
@@ -71,6 +74,11 @@ NavigationType = Literal[
     "restore",
     "soft-navigation",
 ]
+# Support contacts (docs/contract.md#support): a bounded label of its own beside ``channel``.
+SupportChannel = Literal["chat", "phone", "email", "social"]
+SUPPORT_CHANNELS: tuple[str, ...] = ("chat", "phone", "email", "social")
+# Written by the support team's systems, not the customer: their consent is their ticket's.
+AGENT_EVENT_TYPES = frozenset({"support_reply", "support_resolved"})
 
 # RFC 3339 demands a date, a time and an offset; pydantic alone would also take
 # unix numbers and offset-less strings, which devices then get silently wrong.
@@ -247,8 +255,41 @@ class WebVital(_EventBase):
     navigation_type: NavigationType | None = None
 
 
+class _Support(_EventBase):
+    ticket_id: Text64
+    support_channel: SupportChannel
+
+
+class SupportContact(_Support):
+    """The customer contacts support: opens a ticket, or reopens a resolved one."""
+
+    event_type: Literal["support_contact"]
+
+
+class SupportReply(_Support):
+    """An agent answers the ticket. Its own ``consent`` is not used: the ticket's counts."""
+
+    event_type: Literal["support_reply"]
+
+
+class SupportResolved(_Support):
+    """The ticket is resolved. Its own ``consent`` is not used: the ticket's counts."""
+
+    event_type: Literal["support_resolved"]
+
+
 Event = Annotated[
-    PageView | Interaction | PagePing | Order | ConsentChange | Feedback | Identify | WebVital,
+    PageView
+    | Interaction
+    | PagePing
+    | Order
+    | ConsentChange
+    | Feedback
+    | Identify
+    | WebVital
+    | SupportContact
+    | SupportReply
+    | SupportResolved,
     Field(discriminator="event_type"),
 ]
 
@@ -263,6 +304,9 @@ MODELS: dict[str, type[_EventBase]] = {
     "feedback": Feedback,
     "identify": Identify,
     "web_vital": WebVital,
+    "support_contact": SupportContact,
+    "support_reply": SupportReply,
+    "support_resolved": SupportResolved,
 }
 
 

@@ -22,6 +22,14 @@ from tracker.core.dedup import pack_ids, unpack_ids
 from tracker.core.identity_state import IdentityState
 from tracker.core.labels import OTHER
 from tracker.core.steps import LazySteps
+from tracker.core.support import (
+    SessionSupport,
+    Ticket,
+    decode_session,
+    decode_tickets,
+    encode_session,
+    encode_tickets,
+)
 
 # Kinds of session steps (events that make up a journey).
 STEP_KINDS = ("page_view", "interaction", "order", "feedback")
@@ -64,6 +72,8 @@ class Session:
     # class as an index into VITAL_RATINGS; -1: none measured yet.
     lcp_ms: int = -1
     lcp: int = -1
+    last_order_ms: int = -1  # its latest order: after a support contact, a rescued conversion
+    support: SessionSupport | None = None  # its contacts and feedback (tracker.core.support)
 
     def deadline_ms(self, gap_ms: int, max_ms: int) -> int:
         """The watermark at or past which the session is over."""
@@ -88,6 +98,8 @@ class CustomerState:
     capped_at_ms: int = -1  # when the de-duplication memory last hit its cap (and counted)
     # Identity stitching (tracker.core.identity_state), kept beside the state list in a row.
     identity: IdentityState | None = None
+    # Support tickets about the customer by keyed hash (tracker.core.support): never an id.
+    tickets: dict[int, Ticket] = field(default_factory=dict)
 
     @property
     def withdrawn(self) -> bool:
@@ -101,6 +113,7 @@ class CustomerState:
             and not self.withdrawn
             and not self.letters
             and (self.identity is None or self.identity.is_empty())
+            and not self.tickets
         )
 
     def last_activity_ms(self) -> int:
@@ -109,6 +122,8 @@ class CustomerState:
             times.append(self.session.last_ms)
         if self.identity is not None:
             times.append(self.identity.last_ms)
+        if self.tickets:
+            times.append(max(t.last_ms for t in self.tickets.values()))
         return max(times)
 
 
@@ -137,8 +152,16 @@ def encode_state(state: CustomerState, touchpoints: Sequence[str]) -> list[Any]:
             SOURCE_TABLE.to_code[s.source],
             labels,
         ]
-        if s.lcp >= 0:
-            session.append([s.lcp_ms, VITAL_RATING_TABLE.to_code[s.lcp]])
+        if s.lcp >= 0 or s.last_order_ms >= 0 or s.support:  # most sessions have neither
+            extras = [
+                [s.lcp_ms, VITAL_RATING_TABLE.to_code[s.lcp]] if s.lcp >= 0 else None,
+                [s.last_order_ms, encode_session(s.support)]
+                if s.last_order_ms >= 0 or s.support
+                else None,
+            ]
+            while extras[-1] is None:
+                extras.pop()  # trailing ones left out
+            session.extend(extras)
     return [
         session,
         state.last_seen_ms,
@@ -149,6 +172,7 @@ def encode_state(state: CustomerState, touchpoints: Sequence[str]) -> list[Any]:
         [v for pair in state.accounts.items() for v in pair],
         [state.letters, state.last_letter_ms],
         state.capped_at_ms,
+        *([encode_tickets(state.tickets)] if state.tickets else []),
     ]
 
 
@@ -186,6 +210,7 @@ def decode_state(data: list[Any], touchpoints: Sequence[str]) -> CustomerState:
         letters=letters,
         last_letter_ms=last_letter,
         capped_at_ms=data[8] if len(data) > 8 else -1,
+        tickets=decode_tickets(data[9]) if len(data) > 9 else {},
     )
 
 
@@ -215,6 +240,7 @@ def _decode_session(raw: list[Any], touchpoints: Sequence[str]) -> Session:
         positions = [i if i < len(touchpoints) else other for i in range(max(used, default=0) + 1)]
         journey = _decode_steps(steps, positions)
     lcp_ms, lcp = raw[10] if len(raw) > 10 and raw[10] is not None else (-1, -1)
+    last_order_ms, support = raw[11] if len(raw) > 11 else (-1, None)
     return Session(
         start,
         last,
@@ -227,6 +253,8 @@ def _decode_session(raw: list[Any], touchpoints: Sequence[str]) -> Session:
         SOURCE_TABLE.from_code[source],
         lcp_ms,
         VITAL_RATING_TABLE.position(lcp) if lcp >= 0 else -1,
+        last_order_ms,
+        decode_session(support),
     )
 
 

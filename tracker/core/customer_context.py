@@ -100,7 +100,8 @@ class CustomerContext:
         row = self._ensure()
         state = row.state or CustomerState()
         outcome = accept(self.p.rules, state, ev, self.watermark(), self.delta)
-        assert outcome is not Outcome.NO_CONSENT  # blocks() ran first
+        # blocks() ran first; only an agent's event about an unknown ticket has none (counted)
+        assert outcome is not Outcome.NO_CONSENT or ev.ticket is not None
         row.state = state
         self.touched = True
         if ev.account is not None and self.person is not None and outcome is not Outcome.DUPLICATE:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tracker.core.customer_context import CustomerContext
+from tracker.core.experience import expire_due
 from tracker.core.identity_customer import release, release_claims
 from tracker.core.rows import IndexInfo
 from tracker.core.sessionizer import close_session
@@ -39,6 +40,7 @@ def close_due(p: PartitionProcessor) -> None:
         session = state.session
         if session is not None and session.deadline_ms(rules.gap_ms, rules.max_session_ms) <= wm:
             close_session(rules, state, customer.delta)
+        expire_due(state, wm, customer.delta)  # support tickets past their lifetime
         customer.touched = True
         customer.save()
 

@@ -13,23 +13,31 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from tracker.core.contract import (
+    AGENT_EVENT_TYPES,
     CHANNELS,
+    SUPPORT_CHANNELS,
     VITAL_NAMES,
     Event,
     Feedback,
     Interaction,
     Order,
     PageView,
+    SupportContact,
+    SupportReply,
+    SupportResolved,
     WebVital,
 )
 from tracker.core.customer import SOURCES
 from tracker.core.labels import LabelSets
+from tracker.core.support import TicketRef
 from tracker.core.vitals import Vital
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _CHANNEL_INDEX = {channel: index for index, channel in enumerate(CHANNELS)}
 _VITAL_INDEX = {name: index for index, name in enumerate(VITAL_NAMES)}
+_SUPPORT_INDEX = {name: index for index, name in enumerate(SUPPORT_CHANNELS)}
+_SUPPORT_TYPES = frozenset({"support_contact", "support_reply", "support_resolved"})
 _UNATTRIBUTED = SOURCES.index("unattributed")
 _DIRECT = SOURCES.index("direct")
 _REFERRAL = SOURCES.index("referral")
@@ -84,11 +92,18 @@ class EventView(NamedTuple):
     # to a linked customer's partition carry the score, never the comment (docs/identity.md).
     score: PreScored | None = None
     vital: Vital | None = None  # a web_vital's measurement
+    ticket: TicketRef | None = None  # a support event's ticket
 
     @classmethod
     def build(
-        cls, event: Event, broker_ms: int, labels: LabelSets, account: str | None = None
+        cls,
+        event: Event,
+        broker_ms: int,
+        labels: LabelSets,
+        account: str | None = None,
+        ticket: int | None = None,
     ) -> EventView:
+        """``ticket``: a support event's keyed ticket hash (``support.ticket_hash``)."""
         sent = event.sent_at
         at_ms = to_ms(event.occurred_at)
         if sent is not None:
@@ -117,7 +132,16 @@ class EventView(NamedTuple):
                 account=account,
                 source=source,
             )
-        if isinstance(event, WebVital):
+        kind = event.event_type  # a string first: page views and pings pass these cheaply
+        if kind in _SUPPORT_TYPES and isinstance(
+            event, SupportContact | SupportReply | SupportResolved
+        ):
+            if ticket is None:
+                raise ValueError("a support event needs its keyed ticket hash")
+            agent = kind in AGENT_EVENT_TYPES
+            ref = TicketRef(ticket, _SUPPORT_INDEX[event.support_channel], agent)
+            return cls(*base, account=account, source=source, ticket=ref)
+        if kind == "web_vital" and isinstance(event, WebVital):
             vital = Vital(_VITAL_INDEX[event.name], event.value)
             return cls(*base, account=account, source=source, vital=vital)
         return cls(*base, account=account, source=source)

@@ -12,13 +12,13 @@ from __future__ import annotations
 import bisect
 from dataclasses import replace
 
+from tracker.core import experience as cx
 from tracker.core.aggregates import Delta, counter_key
 from tracker.core.contract import CHANNELS
 from tracker.core.customer import MAX_STEPS, CustomerState, Session
 from tracker.core.histogram import minute_of
 from tracker.core.identity_state import IdentityState
 from tracker.core.sessionizer import Rules, close_session
-from tracker.core.vitals import first_lcp
 
 # Anonymous ids one customer may link (pending or linked): a bound on the row. A further
 # identify is a conflict (docs/identity.md#conflicts).
@@ -52,6 +52,7 @@ def leave_windows(state: CustomerState, delta: Delta) -> None:
         delta.bucket(f"reach:{CHANNELS[channel]}", minute_of(seen), -1)
     for rank, when in enumerate(state.order_times[:2], start=1):
         delta.bucket(f"rep:{rank}", minute_of(when), -1)
+    cx.leave(state, delta)  # open support tickets
 
 
 def detach(state: CustomerState, delta: Delta) -> CustomerState:
@@ -77,6 +78,7 @@ def merge(rules: Rules, state: CustomerState, payload: CustomerState, delta: Del
     """Fold a handed-over state into the customer's (docs/identity.md#what-moves)."""
     _merge_reach(state, payload, delta)
     _merge_orders(state, payload, delta)
+    cx.join(state, payload, delta)
     seen = dict(state.seen_ids)  # a new dict: the sessionizer memoizes by identity
     for hashed, at_ms in payload.seen_ids.items():
         if at_ms > seen.get(hashed, -1):
@@ -121,8 +123,7 @@ def merge_sessions(kept: Session, incoming: Session, delta: Delta) -> Session:
     for step in incoming.steps:
         # After steps of equal time: the kept session's come first, as if it arrived first.
         bisect.insort_right(steps, step, key=lambda s: s.at_ms)
-    lcp_ms, lcp = first_lcp(kept, incoming)
-    return Session(
+    session = Session(
         start_ms=first.start_ms,
         last_ms=max(kept.last_ms, incoming.last_ms),
         entry_channel=first.entry_channel,
@@ -132,9 +133,9 @@ def merge_sessions(kept: Session, incoming: Session, delta: Delta) -> Session:
         channels=kept.channels | incoming.channels,
         steps=steps[:MAX_STEPS],
         source=first.source,
-        lcp_ms=lcp_ms,
-        lcp=lcp,
     )
+    cx.merge_into(session, kept, incoming)
+    return session
 
 
 def touch_reach(state: CustomerState, at_ms: int, channel: int, delta: Delta) -> None:

@@ -34,6 +34,7 @@ from tracker.core.events import EventView, PreScored
 from tracker.core.feedback import sentiment_of
 from tracker.core.labels import OTHER, LabelSets
 from tracker.core.sessionizer import Rules
+from tracker.core.support import decode_ref, encode_ref
 from tracker.core.vitals import decode_vital, encode_vital
 
 STREAM_INPUT = 0  # the input topic
@@ -259,6 +260,7 @@ def encode_view(rules: Rules, ev: EventView) -> list[Any]:
         ev.account,
         SOURCE_TABLE.to_code[ev.source],
         encode_vital(ev.vital),
+        encode_ref(ev.ticket),
     ]
 
 
@@ -288,6 +290,7 @@ def decode_view(labels: LabelSets, data: list[Any]) -> EventView:
             SOURCE_TABLE.from_code[int(source)],
             None if score is None else PreScored(float(score[0]), str(score[1])),
             decode_vital(data[13]) if len(data) > 13 else None,
+            decode_ref(data[14]) if len(data) > 14 else None,
         )
     except (TypeError, ValueError, IndexError, KeyError, ArithmeticError) as exc:
         raise InvalidRecordError(f"not an encoded event: {type(exc).__name__}") from None

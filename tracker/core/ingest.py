@@ -5,7 +5,9 @@ that claims ``analytics: true`` goes on; one whose consent is missing, null,
 empty or malformed is dropped as ``no_consent`` before anything is stored or
 dead-lettered, and an explicit ``analytics: false`` is dropped too, or is a
 withdrawal when it is a consent event, even if the rest is malformed. A valid event
-whose ``user_agent`` is a bot's (``bots.bot_rule``) is dropped as ``Bot``. Later
+whose ``user_agent`` is a bot's (``bots.bot_rule``) is dropped as ``Bot``. An agent's
+event (``support_reply``, ``support_resolved``) goes on whatever consent it claims: its
+ticket's counts, checked against the customer's state (docs/metrics.md#support). Later
 checks (future timestamp, duplicate, late) need state or time and happen in the
 partition processor.
 """
@@ -21,7 +23,7 @@ from pydantic import ValidationError
 
 from tracker.core.bots import bot_rule
 from tracker.core.bounds import rule_of
-from tracker.core.contract import Event, parse_event
+from tracker.core.contract import AGENT_EVENT_TYPES, Event, parse_event
 from tracker.core.letters import DeadLetter as DeadLetter  # where the processor's callers look
 
 MAX_ERROR_CHARS = 1000
@@ -112,10 +114,13 @@ def _classify_one(key: str | None, item: Any, original: bytes | None, bots: bool
                 event_id if isinstance(event_id, str) and event_id else None,
                 occurred if isinstance(occurred, str) else None,
             )
-        return NoConsent()
+        if not _agent(item):
+            return NoConsent()
     try:
         event = parse_event(item)
     except ValidationError as exc:
+        if analytics is not True:
+            return NoConsent()  # an agent event whose ticket cannot be read: default deny
         errors = exc.errors(include_url=False, include_input=False)
         return Reject("invalid_event", _raw(original, item), _summarize(exc), rule_of(errors[0]))
     if key is None or event.customer_id != key:
@@ -126,6 +131,11 @@ def _classify_one(key: str | None, item: Any, original: bytes | None, bots: bool
         if rule is not None:
             return Bot(rule)
     return Valid(event, original if original is not None else item)
+
+
+def _agent(item: Any) -> bool:
+    """An agent's event: its ticket's consent counts, checked with the customer's state."""
+    return isinstance(item, dict) and item.get("event_type") in AGENT_EVENT_TYPES
 
 
 def _summarize(exc: ValidationError) -> str:

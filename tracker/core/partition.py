@@ -15,7 +15,7 @@ import orjson
 
 from tracker.core.accounts import AccountActivity
 from tracker.core.aggregates import COUNTER_ROW, Aggregates, Delta, counter_key
-from tracker.core.contract import Identify
+from tracker.core.contract import Identify, SupportContact, SupportReply, SupportResolved
 from tracker.core.customer import CustomerState
 from tracker.core.customer_context import ERASURE_REASONS as ERASURE_REASONS
 from tracker.core.customer_context import CustomerContext
@@ -42,6 +42,7 @@ from tracker.core.row_index import RowIndex
 from tracker.core.rows import NO_INDEX, IndexInfo, Row, row_bytes, row_state
 from tracker.core.sessionizer import Rules
 from tracker.core.state_store import DAY_MS, StateStore, end_epoch
+from tracker.core.support import ticket_hash
 
 EXPIRY_BATCH = 2_000  # customer rows examined for expiry per tick and partition
 LETTER_BUCKET = "dlq:"  # + reason: dead letters written, by minute (tracker_dlq_records)
@@ -299,7 +300,11 @@ class PartitionProcessor:
     def _view(self, item: Valid, broker_ms: int) -> EventView:
         account_id = item.event.account_id
         account = self.pseudonyms.of(f"account:{account_id}") if account_id else None
-        return EventView.build(item.event, broker_ms, self.rules.labels, account)
+        event = item.event  # not getattr: a pydantic model's missing attribute costs µs
+        ticket = None
+        if isinstance(event, SupportContact | SupportReply | SupportResolved):
+            ticket = ticket_hash(self.pseudonyms, event.ticket_id)
+        return EventView.build(event, broker_ms, self.rules.labels, account, ticket)
 
     def _activity(self, customer_id: str, ev: EventView) -> AccountActivity:
         assert ev.account is not None

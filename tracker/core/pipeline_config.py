@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tracker.core.accounts import AccountProcessor
+from tracker.core.experience import ExperienceRules
 from tracker.core.identity_stage import HoldLimits
 from tracker.core.ingest import Limits
 from tracker.core.labels import WINDOWS, LabelSets
@@ -42,6 +43,7 @@ class PipelineConfig:
             dedup_ms=_ms(settings.dedup_window),
             withdrawal_ms=_ms(settings.withdrawal_memory),
             scorer=scorer,
+            experience=ExperienceRules(ticket_ms=_ms(settings.support_ticket_lifetime)),
         )
         longest_window = max(max(WINDOWS.values()), settings.repurchase_lookback)
         timing = Timing(

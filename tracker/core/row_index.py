@@ -13,6 +13,7 @@ from itertools import islice
 
 from tracker.core.customer import CustomerState
 from tracker.core.deadlines import DeadlineIndex
+from tracker.core.experience import next_due
 from tracker.core.rows import NO_INDEX, IndexInfo, discard
 from tracker.core.state_store import DAY_MS
 
@@ -41,6 +42,10 @@ class RowIndex:
             for due in (identity.hold_until_ms, identity.waiting_until()):
                 if due is not None and due >= 0:
                     deadline = due if deadline is None else min(deadline, due)
+        if state.tickets:  # a support ticket's end of life
+            due = next_due(state)
+            if due is not None:
+                deadline = due if deadline is None else min(deadline, due)
         if state.withdrawn:
             expiry = state.withdrawn_until_ms
         else:

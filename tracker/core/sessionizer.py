@@ -7,9 +7,10 @@ writes what it changed in the partition aggregates into a ``Delta``.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
+from tracker.core import experience as cx  # issue 20: load times, support
 from tracker.core.aggregates import Delta, counter_key
 from tracker.core.bounds import MICROS
 from tracker.core.contract import CHANNELS, EVENT_TYPES
@@ -32,7 +33,6 @@ from tracker.core.feedback import Scorer as Scorer
 from tracker.core.feedback import count_feedback
 from tracker.core.histogram import minute_of
 from tracker.core.labels import LabelSets
-from tracker.core.vitals import count_lcp_class, count_vital, note_lcp
 
 ENGAGED_MS = 10_000
 _REACH_BUCKETS = tuple(f"reach:{channel}" for channel in CHANNELS)
@@ -50,6 +50,7 @@ _STEP_KIND = {
 }
 # Extend an open session but never start one: no phantom sessions from background tabs.
 _NEVER_STARTS = frozenset({"page_ping", "web_vital"})
+_NOTED = frozenset({"web_vital", "order", "support_contact", "feedback"})  # cx.note_session
 
 
 class Outcome(Enum):
@@ -67,6 +68,7 @@ class Rules:
     dedup_ms: int = 86_400_000
     withdrawal_ms: int = 90 * 86_400_000
     scorer: Scorer | None = None
+    experience: cx.ExperienceRules = field(default_factory=cx.ExperienceRules)
 
 
 def accept(rules: Rules, state: CustomerState, ev: EventView, wm_ms: int, delta: Delta) -> Outcome:
@@ -75,6 +77,11 @@ def accept(rules: Rules, state: CustomerState, ev: EventView, wm_ms: int, delta:
         if ev.event_type != "consent":
             return Outcome.NO_CONSENT
         state.withdrawn_until_ms = -1  # a fresh grant lifts the marker
+    ticket = ev.ticket
+    agent = ticket is not None and ticket.agent
+    if agent and not cx.consented(state, ev):  # about a ticket the state does not know
+        delta.count(counter_key("tracker_events_dropped_total", "no_consent"))
+        return Outcome.NO_CONSENT
     seen_at = state.seen_ids.get(ev.id_hash)
     if seen_at is not None and abs(ev.at_ms - seen_at) <= rules.dedup_ms:
         delta.count(counter_key("tracker_events_dropped_total", "duplicate"))
@@ -84,17 +91,18 @@ def accept(rules: Rules, state: CustomerState, ev: EventView, wm_ms: int, delta:
     delta.count(_EVENT_KEYS[event_type, ev.channel])
     if ev.at_ms > delta.max_event_ms:
         delta.max_event_ms = ev.at_ms
-    _update_reach(state, ev, delta)
+    if not agent:  # an agent acted, not the customer
+        _update_reach(state, ev, delta)
     if event_type == "order":
         _count_order(state, ev, delta)
     elif event_type == "feedback":
         count_feedback(rules.scorer, ev, delta)
     elif event_type == "interaction" and ev.action is not None:
         delta.count(counter_key("tracker_interactions_total", ev.action, CHANNELS[ev.channel]))
-    elif ev.vital is not None:
-        count_vital(ev.vital, rules.labels.touchpoints[ev.touchpoint], delta)
-    if event_type == "consent" or event_type == "identify":
-        return Outcome.COUNTED  # consent changes and identities never start or extend a session
+    elif ev.vital is not None or ticket is not None:
+        cx.count_event(rules.experience, state, ev, rules.labels.touchpoints, delta)
+    if event_type == "consent" or event_type == "identify" or agent:
+        return Outcome.COUNTED  # consents, identities, agents never start or extend a session
     if ev.at_ms < wm_ms - rules.gap_ms or _before_session(rules, state.session, ev):
         delta.count(counter_key("tracker_events_late_total"))
         return Outcome.LATE
@@ -136,7 +144,7 @@ def close_session(rules: Rules, state: CustomerState, delta: Delta) -> None:
         delta.count(counter_key("tracker_sessions_converted_by_source_total", source))
     if session.channels.bit_count() > 1:
         delta.count(counter_key("tracker_sessions_multichannel_total", entry))
-    count_lcp_class(session.lcp, session.orders > 0, session.last_ms, delta)
+    cx.count_closed(session, delta)
     _count_journey(rules, session, delta)
 
 
@@ -163,6 +171,7 @@ def withdraw(
         delta.bucket(f"reach:{CHANNELS[channel]}", minute_of(seen), -1)
     for rank, when in enumerate(state.order_times[:2], start=1):
         delta.bucket(f"rep:{rank}", minute_of(when), -1)
+    cx.leave(state, delta)
     if had_data:
         delta.count(counter_key("tracker_erasures_total", reason))
     marker = CustomerState(withdrawn_until_ms=at_ms + rules.withdrawal_ms)
@@ -324,8 +333,8 @@ def _sessionize(rules: Rules, state: CustomerState, ev: EventView, delta: Delta)
         session.source = ev.source
     session.last_ms = max(session.last_ms, ev.at_ms)
     session.channels |= 1 << ev.channel
-    if ev.vital is not None:
-        note_lcp(session, ev.vital, ev.at_ms)
+    if ev.event_type in _NOTED:
+        cx.note_session(session, ev)
     kind = _STEP_KIND.get(ev.event_type)
     if kind is None:
         return

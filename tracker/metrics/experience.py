@@ -1,59 +1,120 @@
 """Renders issue 20's customer-experience metrics (``experience_specs``) at scrape time.
 
 Counters fed by their own key are rendered with every partition counter by
-``tracker.metrics.exposition``; this module renders what needs more: the web
-vitals histogram (per-bucket counts made cumulative) and the window gauges.
+``tracker.metrics.exposition``; this module renders what needs more: the
+histograms kept as per-bucket counters (web vitals, support response and
+resolution times), open support tickets, and the window gauges.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 
 from prometheus_client.core import Metric
 
 from tracker.core.aggregates import SEP, Aggregates
-from tracker.core.contract import VITAL_NAMES
+from tracker.core.contract import SUPPORT_CHANNELS, VITAL_NAMES
 from tracker.core.labels import WINDOWS
 from tracker.core.partition import PartitionProcessor
+from tracker.core.support import FIRST_RESPONSE_BUCKETS, OPEN_KEY, RESOLUTION_BUCKETS
 from tracker.core.vitals import LCP_CLASSES, bucket_labels
 from tracker.core.windows import ratio, window_sum
 from tracker.metrics.families import gauge_of, histogram
 
+_SUPPORT = tuple((c,) for c in SUPPORT_CHANNELS)
 # Zero series exported before any data, so rate() and absent() work from the start.
 EXPERIENCE_ZEROS: dict[str, tuple[tuple[str, ...], ...]] = {
     "tracker_sessions_closed_by_lcp_total": tuple((c,) for c in LCP_CLASSES),
     "tracker_sessions_converted_by_lcp_total": tuple((c,) for c in LCP_CLASSES),
+    **dict.fromkeys(
+        (
+            "tracker_support_contacts_total",
+            "tracker_support_tickets_opened_total",
+            "tracker_support_tickets_reopened_total",
+            "tracker_support_tickets_resolved_total",
+            "tracker_support_tickets_expired_total",
+            "tracker_sessions_with_support_total",
+            "tracker_sessions_rescued_total",
+        ),
+        _SUPPORT,
+    ),
+    # By score too: a panel of satisfaction after support shows 0, not "no data", at first.
+    "tracker_support_csat_responses_total": tuple(
+        (str(s), c) for s in range(1, 6) for c in SUPPORT_CHANNELS
+    ),
+    "tracker_support_ces_responses_total": tuple(
+        (str(s), c) for s in range(1, 8) for c in SUPPORT_CHANNELS
+    ),
 }
-_VITAL = f"tracker_web_vital{SEP}"
-_MICROS = f"tracker_web_vital_micros{SEP}"
-_LABELS = {name: bucket_labels(name) for name in VITAL_NAMES}
+
+
+@dataclass(frozen=True, slots=True)
+class _Histogram:
+    """A histogram kept as counters: ``name|labels…|le`` per bucket, ``sum_key|labels…``."""
+
+    name: str
+    sum_key: str
+    sum_unit: float  # of the stored sum, in the exported unit
+    bounds: Callable[[tuple[str, ...]], tuple[str, ...]]  # ``le`` labels, by label values
+    zeros: tuple[tuple[str, ...], ...] = ()  # label values exported before any observation
+
+
+def _seconds(bounds: tuple[int, ...]) -> tuple[str, ...]:
+    return (*(str(float(b)) for b in bounds), "+Inf")
+
+
+_VITAL_LE = {name: bucket_labels(name) for name in VITAL_NAMES}
+_FIRST, _RESOLUTION = _seconds(FIRST_RESPONSE_BUCKETS), _seconds(RESOLUTION_BUCKETS)
+HISTOGRAMS = (
+    _Histogram("tracker_web_vital", "tracker_web_vital_micros", 1e-6, lambda v: _VITAL_LE[v[0]]),
+    _Histogram(
+        "tracker_support_first_response_seconds",
+        "tracker_support_first_response_seconds_ms",
+        1e-3,
+        lambda _v: _FIRST,
+        _SUPPORT,
+    ),
+    _Histogram(
+        "tracker_support_resolution_seconds",
+        "tracker_support_resolution_seconds_ms",
+        1e-3,
+        lambda _v: _RESOLUTION,
+        _SUPPORT,
+    ),
+)
 
 
 def experience_histograms(parts: Mapping[int, PartitionProcessor]) -> Iterator[Metric]:
-    """``tracker_web_vital``: a series per name, touchpoint and partition that saw one."""
-    family = histogram("tracker_web_vital")
-    for partition, processor in sorted(parts.items()):
-        counts: dict[tuple[str, str], dict[str, int]] = {}
-        sums: dict[tuple[str, str], int] = {}
-        for key, n in processor.aggregates.counters.items():
-            if key.startswith(_VITAL):
-                name, touchpoint, le = key[len(_VITAL) :].split(SEP)
-                counts.setdefault((name, touchpoint), {})[le] = n
-            elif key.startswith(_MICROS):
-                name, touchpoint = key[len(_MICROS) :].split(SEP)
-                sums[(name, touchpoint)] = n
-        for (name, touchpoint), by_le in sorted(counts.items()):
-            cumulative, buckets = 0, []
-            for le in _LABELS[name]:
-                cumulative += by_le.get(le, 0)
-                buckets.append((le, float(cumulative)))
-            total = sums.get((name, touchpoint), 0) / 1_000_000
-            family.add_metric([name, touchpoint, str(partition)], buckets, sum_value=total)
-    yield family
+    """Each histogram: a series per label values and partition that saw an observation."""
+    for spec in HISTOGRAMS:
+        family = histogram(spec.name)
+        bucket, total = spec.name + SEP, spec.sum_key + SEP
+        for partition, processor in sorted(parts.items()):
+            counts: dict[tuple[str, ...], dict[str, int]] = {v: {} for v in spec.zeros}
+            sums: dict[tuple[str, ...], int] = {}
+            for key, n in processor.aggregates.counters.items():
+                if key.startswith(bucket):
+                    labels = key[len(bucket) :].split(SEP)
+                    counts.setdefault(tuple(labels[:-1]), {})[labels[-1]] = n
+                elif key.startswith(total):
+                    sums[tuple(key[len(total) :].split(SEP))] = n
+            for values, by_le in sorted(counts.items()):
+                cumulative, buckets = 0, []
+                for le in spec.bounds(values):
+                    cumulative += by_le.get(le, 0)
+                    buckets.append((le, float(cumulative)))
+                observed = sums.get(values, 0) * spec.sum_unit
+                family.add_metric([*values, str(partition)], buckets, sum_value=observed)
+        yield family
 
 
 def experience_gauges(aggs: list[Aggregates], ref: int) -> Iterator[Metric]:
-    """Sessions and conversion by LCP class per window: numerators, denominators, rates."""
+    """Open tickets; sessions and conversion by LCP class per window (with both terms)."""
+    yield gauge_of(
+        "tracker_support_tickets_open",
+        [([c], sum(a.counter(f"{OPEN_KEY}{SEP}{c}") for a in aggs)) for c in SUPPORT_CHANNELS],
+    )
     closed = {
         (w, c): window_sum(aggs, f"sess:closed:lcp:{c}", ref, s)
         for w, s in WINDOWS.items()

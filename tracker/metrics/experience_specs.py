@@ -1,4 +1,4 @@
-"""The metrics of issue 20's customer experience (load times first), declared for the catalogue.
+"""The metrics of issue 20's customer experience (load times, support), declared for the catalogue.
 
 Kept apart so the catalogue stays one sitting long; ``tracker.metrics.catalogue``
 places the counters among the partition counters and the gauges among the gauges.
@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tracker.core.contract import VITAL_NAMES
+from tracker.core.contract import SUPPORT_CHANNELS, VITAL_NAMES
 from tracker.core.vitals import LCP_CLASSES
 from tracker.metrics.specs import Label, MetricSpec
 
 Counter = Callable[..., MetricSpec]  # the catalogue's partition counter
 LCP_CLASS = Label("lcp_class", LCP_CLASSES)
+SUPPORT_CHANNEL = Label("support_channel", SUPPORT_CHANNELS)
 VITAL_HELP = (
     "Core Web Vitals measured by the snippet's web-vitals library, by touchpoint: seconds "
     "(CLS: unitless); bucket bounds include Google's good and poor thresholds"
@@ -36,12 +37,91 @@ def experience_counters(c: Counter, touchpoint: Label, partition: Label) -> tupl
         ),
         c("tracker_sessions_closed_by_lcp_total", f"Sessions closed, {by_lcp}", LCP_CLASS),
         c("tracker_sessions_converted_by_lcp_total", f"Sessions converted, {by_lcp}", LCP_CLASS),
+        *_support_counters(c, partition),
+    )
+
+
+def _support_counters(c: Counter, partition: Label) -> tuple[MetricSpec, ...]:
+    ch = SUPPORT_CHANNEL
+    ticket = "the support channel of the contact that opened it"
+    first = "Seconds from a ticket's first contact to its first agent reply, by " + ticket
+    resolution = "Seconds from the contact that (re)opened a ticket to its resolution, by " + ticket
+    return (
+        c("tracker_support_contacts_total", "Support contacts by support channel", ch),
+        c("tracker_support_tickets_opened_total", f"Tickets opened, by {ticket}", ch),
+        c(
+            "tracker_support_tickets_reopened_total",
+            f"Contacts on a resolved ticket, which reopen it, by {ticket}",
+            ch,
+        ),
+        c("tracker_support_tickets_resolved_total", f"Tickets resolved, by {ticket}", ch),
+        c(
+            "tracker_support_tickets_expired_total",
+            f"Open tickets forgotten unresolved, their lifetime over, by {ticket}",
+            ch,
+        ).with_note("TRACKER_SUPPORT_TICKET_LIFETIME after their last event (30 days)."),
+        MetricSpec(
+            "tracker_support_first_response_seconds",
+            "histogram",
+            first,
+            (ch, partition),
+            keys=(
+                "tracker_support_first_response_seconds",
+                "tracker_support_first_response_seconds_ms",
+            ),
+        ),
+        MetricSpec(
+            "tracker_support_resolution_seconds",
+            "histogram",
+            resolution,
+            (ch, partition),
+            keys=("tracker_support_resolution_seconds", "tracker_support_resolution_seconds_ms"),
+        ),
+        *_support_sessions(c),
+    )
+
+
+def _support_sessions(c: Counter) -> tuple[MetricSpec, ...]:
+    ch = SUPPORT_CHANNEL
+    scores = {
+        k: Label("score", tuple(map(str, range(1, n + 1)))) for k, n in (("csat", 5), ("ces", 7))
+    }
+    return (
+        c(
+            "tracker_sessions_with_support_total",
+            "Closed sessions with a support contact, by the support channel of the first",
+            ch,
+        ),
+        c(
+            "tracker_sessions_rescued_total",
+            "Closed sessions with a support contact and an order after it: rescued conversions",
+            ch,
+        ),
+        c(
+            "tracker_support_csat_responses_total",
+            "CSAT answers after a support contact in the same session, by score and its channel",
+            scores["csat"],
+            ch,
+        ),
+        c(
+            "tracker_support_ces_responses_total",
+            "CES answers after a support contact in the same session, by score and its channel",
+            scores["ces"],
+            ch,
+        ),
     )
 
 
 def experience_gauges(window: Label) -> tuple[MetricSpec, ...]:
     closed = "closed in the window (by last event time), by the session's LCP class"
     return (
+        MetricSpec(
+            "tracker_support_tickets_open",
+            "gauge",
+            "Support tickets open now (contacted, not resolved, not expired), by their channel",
+            (SUPPORT_CHANNEL,),
+            keys=("tracker_support_tickets_open",),
+        ),
         MetricSpec(
             "tracker_sessions_closed_by_lcp_window",
             "gauge",

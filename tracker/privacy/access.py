@@ -19,6 +19,7 @@ from tracker.core.labels import LabelSets
 from tracker.core.letters import LETTER_SLOTS
 from tracker.core.pseudonym import Pseudonymizer
 from tracker.core.rows import row_state
+from tracker.core.support import describe as describe_tickets
 from tracker.kafka.partitioner import partition_for
 
 
@@ -144,6 +145,10 @@ def _held(state: CustomerState, labels: LabelSets) -> dict[str, Any]:
                 for step in session.steps
             ],
         },
+        "support_tickets": [
+            {k: _iso(v) if isinstance(v, int) and k != "ticket" else v for k, v in t.items()}
+            for t in describe_tickets(state.tickets)
+        ],
         "counters": "aggregate counters hold no per-customer data; this customer's closed "
         "sessions are part of them anonymously",
     }

@@ -56,6 +56,7 @@ KINDS: tuple[StateKind, ...] = (
         ("dead_letters",),
         marker_keeps=True,  # their count: tombstones are sent again after a crash
     ),
+    StateKind("support tickets", ("CustomerState.tickets",), ("support_tickets",)),
     StateKind(
         "identity links",
         ("CustomerState.identity",),

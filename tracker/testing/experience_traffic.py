@@ -24,10 +24,10 @@ Step = tuple[float, dict[str, Any] | bytes]
 NAVIGATIONS = (("navigate", 90), ("reload", 6), ("back-forward", 4))
 
 
-def side_rng(steps: list[Step]) -> random.Random:
-    """A journey's own draws, seeded by its first event's id (unique and repeatable)."""
+def side_rng(steps: list[Step], purpose: str = "vitals") -> random.Random:
+    """A journey's own draws for ``purpose``, seeded by its first event's id (repeatable)."""
     first = next((e for _, e in steps if isinstance(e, dict)), {})
-    return random.Random(f"experience/{first.get('event_id', '')}")
+    return random.Random(f"experience/{purpose}/{first.get('event_id', '')}")
 
 
 def _lognormal(rng: random.Random, median: float, sigma: float) -> float:
@@ -88,3 +88,70 @@ def add_vitals(rng: random.Random, steps: list[Step]) -> None:
     steps.append((1.0, vital("CLS", cls, hidden)))
     if any(e["event_type"] == "interaction" for e in events):
         steps.append((0.0, vital("INP", _lognormal(rng, 150, 0.7), hidden)))
+
+
+# --- support ---------------------------------------------------------------------------------
+
+SUPPORT_SHARE = 0.06  # of journeys: the customer contacts support
+SUPPORT_CHANNELS = (("chat", 45), ("phone", 25), ("email", 22), ("social", 8))
+# Medians of first response and of the time from it to resolution, in seconds.
+RESPONSE = {"chat": 60, "phone": 45, "email": 4 * 3600, "social": 90 * 60}
+RESOLUTION = {"chat": 300, "phone": 180, "email": 86400, "social": 6 * 3600}
+_CHANNEL_OF = {"phone": "call_center", "email": "email", "social": "social"}
+
+
+def add_support(rng: random.Random, steps: list[Step]) -> None:
+    """A support contact, the agents' reply and resolution, sometimes a reopen and a rating.
+
+    A chat happens during the visit (what follows it, an order too, comes after the
+    answer); a call, an e-mail or a social post after it. Agents send their events
+    without the customer's consent (they do not know it): the ticket's counts.
+    """
+    events = [e for _, e in steps if isinstance(e, dict)]
+    if not events or rng.random() >= SUPPORT_SHARE:
+        return
+    via = rng.choices([c for c, _ in SUPPORT_CHANNELS], weights=[w for _, w in SUPPORT_CHANNELS])[0]
+    last = events[-1]
+    channel = _CHANNEL_OF.get(via) or ("web" if last["channel"] == "web" else last["channel"])
+    ticket = f"T{rng.getrandbits(40):010x}"
+
+    def event(kind: str, of: dict[str, Any], agent: bool) -> dict[str, Any]:
+        consent = {"analytics": False, "marketing": False} if agent else of["consent"]
+        return {
+            "schema_version": 1,
+            "event_id": f"{rng.getrandbits(64):016x}-s",
+            "event_type": kind,
+            "customer_id": of["customer_id"],
+            "channel": channel,
+            "touchpoint": "support",
+            "consent": consent,
+            "ticket_id": ticket,
+            "support_channel": via,
+        }
+
+    at = rng.randrange(1, len(steps) + 1) if via == "chat" and len(steps) > 1 else len(steps)
+    of = next((e for _, e in reversed(steps[:at]) if isinstance(e, dict)), events[0])
+    reply = _lognormal(rng, RESPONSE[via], 0.9)
+    steps.insert(
+        at,
+        (
+            rng.uniform(5, 60) if at < len(steps) else rng.uniform(30, 600),
+            event("support_contact", of, False),
+        ),
+    )
+    steps.insert(at + 1, (reply, event("support_reply", of, True)))
+    if rng.random() < 0.85:
+        steps.append((_lognormal(rng, RESOLUTION[via], 0.9), event("support_resolved", of, True)))
+        if rng.random() < 0.25:  # a rating right after: in the session of a chat or a call
+            answer = {"csat": rng.choices(range(1, 6), weights=[1, 1, 2, 4, 5])[0]}
+            if rng.random() < 0.5:
+                answer["ces"] = rng.randint(1, 7)
+            rating = {**event("feedback", of, False), **answer, "touchpoint": "survey"}
+            for key in ("ticket_id", "support_channel"):
+                rating.pop(key)
+            steps.append((rng.uniform(60, 600), rating))
+        elif rng.random() < 0.08:  # not solved after all: the customer comes back
+            steps.append((rng.uniform(3600, 2 * 86400), event("support_contact", of, False)))
+            steps.append(
+                (_lognormal(rng, RESOLUTION[via], 0.9), event("support_resolved", of, True))
+            )

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from tracker.testing.bot_traffic import BOT_SHARE, BotTraffic
-from tracker.testing.experience_traffic import add_vitals, side_rng
+from tracker.testing.experience_traffic import add_support, add_vitals, side_rng
 from tracker.testing.identity_traffic import LOGIN_SHARE, add_login
 from tracker.testing.identity_traffic import side_rng as identity_rng
 
@@ -263,6 +263,7 @@ class TrafficGenerator:
     ) -> _Journey:
         add_vitals(side_rng(steps), steps)  # load times of web visits, from draws of their own
         logged_in = add_login(identity_rng(steps), steps, self.login_share)
+        add_support(side_rng(steps, "support"), steps)  # contacts, tickets: draws of their own
         rng = self.rng
         # Not after a login: a withdrawal racing the hand-over is settled by arrival order,
         # and the generated streams are compared with the reference (docs/identity.md).
