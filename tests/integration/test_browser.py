@@ -157,3 +157,45 @@ def test_headless_browsers_are_dropped_as_bots(
     )
     assert collector.metric("tracker_collector_bot_requests_total", reason="headlesschrome") > 0
     assert collector.metric("tracker_collector_events_total", outcome="accepted") == 0
+
+
+def test_a_login_mid_visit_links_the_device_and_reset_starts_a_new_one(
+    browser: Any, shop: tuple[WorkerProcess, CollectorProcess]
+) -> None:
+    """The snippet's identify() after the cart: one person, one converted session through
+    every funnel step; reset() at logout: a new anonymous device (docs/identity.md)."""
+    worker, collector = shop
+    context = browser.new_context(user_agent=human_user_agent(browser))
+    page = context.new_page()
+    page.goto(f"{collector.url}/demo/")
+    page.wait_for_selector("#consent-banner:not([hidden])")
+    page.click("#consent-analytics")
+    page.click("text=Shoes")
+    page.click("text=Trail Runner")
+    page.click("#add-to-cart")
+    device = page.evaluate("JSON.parse(localStorage.getItem('tracker:v1')).device")
+    assert page.evaluate("tracker.identify('cust-browser-1')") is True
+    stored = page.evaluate("JSON.parse(localStorage.getItem('tracker:v1'))")
+    assert (stored["id"], stored["device"]) == ("cust-browser-1", device)
+    page.click("#cart-link")
+    page.click("#to-checkout")
+    page.click("#buy")
+    wait_until(lambda: total(worker.samples(), "tracker_identity_links_total") == 1, 60, "the link")
+    assert page.evaluate("tracker.reset()") is True
+    assert page.evaluate("JSON.parse(localStorage.getItem('tracker:v1')).device") != device
+    page.evaluate("tracker.track('search')")  # the next visitor on this browser
+    page.close()
+    context.close()
+    wait_until(
+        lambda: total(worker.samples(), "tracker_sessions_closed_total") >= 2,
+        60,
+        "both sessions to close",
+    )
+    s = worker.samples()
+    assert total(s, "tracker_events_total", event_type="identify") == 1
+    assert total(s, "tracker_sessions_started_total") == 2  # the shopper's, the next visitor's
+    assert total(s, "tracker_sessions_merged_total") == 0
+    assert total(s, "tracker_sessions_converted_total") == 1
+    for step in ("product", "cart", "checkout", "order"):
+        assert total(s, "tracker_funnel_sessions_total", step=step) == 1, step
+    assert total(s, "tracker_identity_conflicts_total") == 0
