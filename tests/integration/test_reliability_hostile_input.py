@@ -74,7 +74,10 @@ def test_hostile_input_is_dead_lettered_and_good_events_count(
         settings = Settings()
         assert touchpoints <= {*settings.touchpoints, "other"}
         assert actions <= {*settings.actions, "other"}
-        assert series < 3000, f"{series} series: label cardinality is not bounded"
+        # Labels come from allow-lists (checked just above), so the series count is a
+        # constant of the configuration: web-vital histograms per touchpoint and the window
+        # gauges per channel put it near 5,500. Garbage input must not add to it.
+        assert series < 8000, f"{series} series: label cardinality is not bounded"
         # A message whose consent could not be read leaves a digest, never its bytes.
         invalid_json = {sha256(m.value).hexdigest() for m in messages if _is_invalid_json(m.value)}
         digests = {orjson.loads(r.value)["sha256"] for r in records if _is_digest(r)}
