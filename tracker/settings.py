@@ -107,6 +107,12 @@ class Settings(BaseSettings):
     support_ticket_lifetime: float = Field(
         30 * 86400, gt=0, description="seconds after its last event a support ticket is forgotten"
     )
+    lapse_min: float = Field(
+        30 * 86400, gt=0, description="seconds after their newest order a customer lapses, at least"
+    )
+    lapse_gap_factor: float = Field(
+        2, gt=0, description="a customer lapses this many median order gaps after the newest order"
+    )
     touchpoints: CommaList = Field(
         _split(DEFAULT_TOUCHPOINTS), description="touchpoint label allow-list; others: other"
     )

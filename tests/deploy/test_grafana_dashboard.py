@@ -201,6 +201,9 @@ def test_dashboard_covers_the_kpis() -> None:
         "support_channel:tracker_support_first_response_seconds:p90_rate1h",
         "support_channel:tracker_support_tickets_open:sum",
         "tracker_support_csat_responses_total",
+        "tracker_customers_returning",
+        "tracker_customers_lapsed",
+        "tracker_repurchase_repeat_customers_by_first_channel_window",
     ):
         assert needle in text, needle
 

@@ -22,6 +22,7 @@ from tracker.core.accounts import AccountState
 from tracker.core.aggregates import Delta
 from tracker.core.customer import CustomerState, Session, Step
 from tracker.core.identity_state import PENDING, IdentityState, Link
+from tracker.core.retention import Retention
 from tracker.core.rows import row_bytes
 from tracker.core.support import Ticket
 from tracker.kafka.topics import tracker_topics
@@ -80,6 +81,7 @@ SAMPLES: dict[str, Any] = {
     "capped_at_ms": T0_MS,
     "identity": IdentityState(links=[Link("anon-pseudonym", 0, 7, PENDING, T0_MS)]),
     "tickets": {7: Ticket(0, T0_MS, T0_MS, T0_MS, T0_MS + 30 * 86_400_000)},
+    "retention": Retention(T0_MS, 0, 1, T0_MS, 0, [T0_MS]),
 }
 MARKER_ONLY = {"withdrawn_until_ms"}  # set, the state would be a marker already
 

@@ -21,6 +21,9 @@ from tracker.core.contract import CHANNELS, VITAL_RATINGS
 from tracker.core.dedup import pack_ids, unpack_ids
 from tracker.core.identity_state import IdentityState
 from tracker.core.labels import OTHER
+from tracker.core.retention import Retention
+from tracker.core.retention import decode as decode_retention
+from tracker.core.retention import encode as encode_retention
 from tracker.core.steps import LazySteps
 from tracker.core.support import (
     SessionSupport,
@@ -100,6 +103,8 @@ class CustomerState:
     identity: IdentityState | None = None
     # Support tickets about the customer by keyed hash (tracker.core.support): never an id.
     tickets: dict[int, Ticket] = field(default_factory=dict)
+    # First seen, channels, orders: new, returning and lapsed customers (tracker.core.retention).
+    retention: Retention | None = None
 
     @property
     def withdrawn(self) -> bool:
@@ -172,8 +177,16 @@ def encode_state(state: CustomerState, touchpoints: Sequence[str]) -> list[Any]:
         [v for pair in state.accounts.items() for v in pair],
         [state.letters, state.last_letter_ms],
         state.capped_at_ms,
-        *([encode_tickets(state.tickets)] if state.tickets else []),
+        *_issue20(state),
     ]
+
+
+def _issue20(state: CustomerState) -> list[Any]:
+    """Support tickets, retention: appended only when held (older rows end before)."""
+    tickets = encode_tickets(state.tickets) if state.tickets else []
+    if state.retention is not None:
+        return [tickets, encode_retention(state.retention)]
+    return [tickets] if tickets else []
 
 
 def _encode_steps(steps: list[Step], touchpoints: Sequence[str]) -> tuple[list[Any], list[str]]:
@@ -210,7 +223,8 @@ def decode_state(data: list[Any], touchpoints: Sequence[str]) -> CustomerState:
         letters=letters,
         last_letter_ms=last_letter,
         capped_at_ms=data[8] if len(data) > 8 else -1,
-        tickets=decode_tickets(data[9]) if len(data) > 9 else {},
+        tickets=decode_tickets(data[9]) if len(data) > 9 and data[9] else {},
+        retention=decode_retention(data[10]) if len(data) > 10 else None,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tracker.core.customer_context import CustomerContext
-from tracker.core.experience import expire_due
+from tracker.core.experience import counts_while_held, expire_due, expired
 from tracker.core.identity_customer import release, release_claims
 from tracker.core.rows import IndexInfo
 from tracker.core.sessionizer import close_session
@@ -61,7 +61,14 @@ def expire(p: PartitionProcessor, budget: int) -> None:
             p.index.forget_expiry(day, key)
         elif info.expiry <= wm and info.deadline is None:
             p.index.forget_expiry(day, key)
-            if row.epoch < p.epoch:
+            if row.state is not None and counts_while_held(row.state):
+                # Still counted as present (a lapsed customer): written once more, empty,
+                # with the delta that stops that; deleted once its epoch is flushed.
+                customer = CustomerContext.of_row(p, key, row, IndexInfo(None, info.entry, None))
+                expired(row.state, customer.delta)
+                row.state, customer.touched = None, True
+                customer.save()
+            elif row.epoch < p.epoch:
                 p.store.delete(key)  # its last delta is already in the aggregates
             else:
                 p._pending_delete.add(key)

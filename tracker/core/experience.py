@@ -1,15 +1,16 @@
 """Issue 20's customer-experience rules, wired into the sessionizer in one place. Pure.
 
-Load times (``vitals``), support service levels (``support``): what a counted
-event adds to the customer's state and open session, and what a closed session
-counts. The sessionizer calls the functions here; the rules live in those modules.
+Load times (``vitals``), support service levels (``support``), retention and
+churn (``retention``): what a counted event adds to the customer's state and
+open session, what a closed session counts, what falls due as the watermark
+moves. The sessionizer calls the functions here; the rules live in those modules.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from tracker.core import support
+from tracker.core import retention, support
 from tracker.core.aggregates import Delta
 from tracker.core.customer import CustomerState, Session
 from tracker.core.events import EventView
@@ -30,6 +31,20 @@ DAY_MS = 86_400_000
 @dataclass(frozen=True, slots=True)
 class ExperienceRules:
     ticket_ms: int = 30 * DAY_MS  # TRACKER_SUPPORT_TICKET_LIFETIME
+    lapse: retention.Lapse = field(default_factory=retention.Lapse)  # TRACKER_LAPSE_*
+
+
+def seen(state: CustomerState, ev: EventView, delta: Delta) -> None:
+    """A counted event of the customer (an agent's is not): new and returning customers."""
+    r = state.retention
+    if r is None or ev.at_ms < r.first_ms or not r.channels >> ev.channel & 1:
+        state.retention = retention.seen(r, ev.at_ms, ev.channel, delta)
+
+
+def ordered(rules: ExperienceRules, state: CustomerState, ev: EventView, delta: Delta) -> None:
+    """A counted order (``seen`` came first): repurchase by first-order channel, lapses."""
+    if state.retention is not None:
+        retention.ordered(state.retention, ev.at_ms, ev.channel, rules.lapse, delta)
 
 
 def consented(state: CustomerState, ev: EventView) -> bool:
@@ -78,22 +93,38 @@ def merge_into(session: Session, kept: Session, incoming: Session) -> None:
 def leave(state: CustomerState, delta: Delta) -> None:
     """The customer's state leaves this partition: an erasure, or a hand-over to a customer."""
     support.leave(state.tickets, delta)
+    retention.leave(state.retention, delta)
 
 
-def join(state: CustomerState, payload: CustomerState, delta: Delta) -> None:
+def join(
+    rules: ExperienceRules, state: CustomerState, payload: CustomerState, delta: Delta
+) -> None:
     """A linked device's handed-over state joins the customer's (identity stitching)."""
     support.join(state.tickets, payload.tickets, delta)
+    state.retention = retention.join(state.retention, payload.retention, rules.lapse, delta)
+
+
+def counts_while_held(state: CustomerState) -> bool:
+    """Whether deleting the state must also stop counting it (``expired``)."""
+    return state.retention is not None and state.retention.lapsed_ms >= 0
+
+
+def expired(state: CustomerState, delta: Delta) -> None:
+    """The state is deleted past retention: what counts it as present now stops."""
+    retention.expired(state.retention, delta)
 
 
 def expire_due(state: CustomerState, watermark_ms: int, delta: Delta) -> None:
-    """What the watermark passed: tickets past their lifetime."""
+    """What the watermark passed: tickets past their lifetime, customers who lapsed."""
     if state.tickets:
         support.expire(state.tickets, watermark_ms, delta)
+    retention.lapse_due(state.retention, watermark_ms, delta)
 
 
 def next_due(state: CustomerState) -> int | None:
     """When ``expire_due`` has something to do next (the row index keeps it as a deadline)."""
-    return support.next_expiry(state.tickets)
+    due = (support.next_expiry(state.tickets), retention.next_due(state.retention))
+    return min((d for d in due if d is not None), default=None)
 
 
 def _support(session: Session) -> SessionSupport:

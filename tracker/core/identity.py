@@ -52,7 +52,7 @@ def leave_windows(state: CustomerState, delta: Delta) -> None:
         delta.bucket(f"reach:{CHANNELS[channel]}", minute_of(seen), -1)
     for rank, when in enumerate(state.order_times[:2], start=1):
         delta.bucket(f"rep:{rank}", minute_of(when), -1)
-    cx.leave(state, delta)  # open support tickets
+    cx.leave(state, delta)  # open support tickets, new and lapsed customers
 
 
 def detach(state: CustomerState, delta: Delta) -> CustomerState:
@@ -78,7 +78,7 @@ def merge(rules: Rules, state: CustomerState, payload: CustomerState, delta: Del
     """Fold a handed-over state into the customer's (docs/identity.md#what-moves)."""
     _merge_reach(state, payload, delta)
     _merge_orders(state, payload, delta)
-    cx.join(state, payload, delta)
+    cx.join(rules.experience, state, payload, delta)
     seen = dict(state.seen_ids)  # a new dict: the sessionizer memoizes by identity
     for hashed, at_ms in payload.seen_ids.items():
         if at_ms > seen.get(hashed, -1):

@@ -11,6 +11,7 @@ from tracker.core.ingest import Limits
 from tracker.core.labels import WINDOWS, LabelSets
 from tracker.core.partition import PartitionProcessor, Timing
 from tracker.core.pseudonym import Pseudonymizer
+from tracker.core.retention import Lapse
 from tracker.core.sessionizer import Rules, Scorer
 from tracker.core.state_store import StateStore
 from tracker.settings import Settings
@@ -43,7 +44,10 @@ class PipelineConfig:
             dedup_ms=_ms(settings.dedup_window),
             withdrawal_ms=_ms(settings.withdrawal_memory),
             scorer=scorer,
-            experience=ExperienceRules(ticket_ms=_ms(settings.support_ticket_lifetime)),
+            experience=ExperienceRules(
+                ticket_ms=_ms(settings.support_ticket_lifetime),
+                lapse=Lapse(_ms(settings.lapse_min), settings.lapse_gap_factor),
+            ),
         )
         longest_window = max(max(WINDOWS.values()), settings.repurchase_lookback)
         timing = Timing(

@@ -42,7 +42,8 @@ class RowIndex:
             for due in (identity.hold_until_ms, identity.waiting_until()):
                 if due is not None and due >= 0:
                     deadline = due if deadline is None else min(deadline, due)
-        if state.tickets:  # a support ticket's end of life
+        r = state.retention
+        if state.tickets or (r is not None and r.due_ms >= 0):  # a ticket's end, a lapse
             due = next_due(state)
             if due is not None:
                 deadline = due if deadline is None else min(deadline, due)

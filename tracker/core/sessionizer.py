@@ -93,8 +93,10 @@ def accept(rules: Rules, state: CustomerState, ev: EventView, wm_ms: int, delta:
         delta.max_event_ms = ev.at_ms
     if not agent:  # an agent acted, not the customer
         _update_reach(state, ev, delta)
+        cx.seen(state, ev, delta)
     if event_type == "order":
         _count_order(state, ev, delta)
+        cx.ordered(rules.experience, state, ev, delta)
     elif event_type == "feedback":
         count_feedback(rules.scorer, ev, delta)
     elif event_type == "interaction" and ev.action is not None:

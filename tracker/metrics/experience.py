@@ -14,19 +14,22 @@ from dataclasses import dataclass
 from prometheus_client.core import Metric
 
 from tracker.core.aggregates import SEP, Aggregates
-from tracker.core.contract import SUPPORT_CHANNELS, VITAL_NAMES
+from tracker.core.contract import CHANNELS, SUPPORT_CHANNELS, VITAL_NAMES
 from tracker.core.labels import WINDOWS
 from tracker.core.partition import PartitionProcessor
 from tracker.core.support import FIRST_RESPONSE_BUCKETS, OPEN_KEY, RESOLUTION_BUCKETS
 from tracker.core.vitals import LCP_CLASSES, bucket_labels
 from tracker.core.windows import ratio, window_sum
 from tracker.metrics.families import gauge_of, histogram
+from tracker.metrics.retention_gauges import retention_gauges
 
 _SUPPORT = tuple((c,) for c in SUPPORT_CHANNELS)
 # Zero series exported before any data, so rate() and absent() work from the start.
 EXPERIENCE_ZEROS: dict[str, tuple[tuple[str, ...], ...]] = {
     "tracker_sessions_closed_by_lcp_total": tuple((c,) for c in LCP_CLASSES),
     "tracker_sessions_converted_by_lcp_total": tuple((c,) for c in LCP_CLASSES),
+    "tracker_customer_lapses_total": tuple((c,) for c in CHANNELS),
+    "tracker_customer_win_backs_total": tuple((c,) for c in CHANNELS),
     **dict.fromkeys(
         (
             "tracker_support_contacts_total",
@@ -109,8 +112,9 @@ def experience_histograms(parts: Mapping[int, PartitionProcessor]) -> Iterator[M
         yield family
 
 
-def experience_gauges(aggs: list[Aggregates], ref: int) -> Iterator[Metric]:
-    """Open tickets; sessions and conversion by LCP class per window (with both terms)."""
+def experience_gauges(aggs: list[Aggregates], ref: int, lookback_s: float) -> Iterator[Metric]:
+    """Open tickets; conversion by LCP class per window (with both terms); retention."""
+    yield from retention_gauges(aggs, ref, lookback_s)
     yield gauge_of(
         "tracker_support_tickets_open",
         [([c], sum(a.counter(f"{OPEN_KEY}{SEP}{c}") for a in aggs)) for c in SUPPORT_CHANNELS],

@@ -1,4 +1,4 @@
-"""The metrics of issue 20's customer experience (load times, support), declared for the catalogue.
+"""Issue 20's customer-experience metrics (load times, support, retention), for the catalogue.
 
 Kept apart so the catalogue stays one sitting long; ``tracker.metrics.catalogue``
 places the counters among the partition counters and the gauges among the gauges.
@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tracker.core.contract import SUPPORT_CHANNELS, VITAL_NAMES
+from tracker.core.contract import CHANNELS, SUPPORT_CHANNELS, VITAL_NAMES
 from tracker.core.vitals import LCP_CLASSES
 from tracker.metrics.specs import Label, MetricSpec
 
 Counter = Callable[..., MetricSpec]  # the catalogue's partition counter
 LCP_CLASS = Label("lcp_class", LCP_CLASSES)
 SUPPORT_CHANNEL = Label("support_channel", SUPPORT_CHANNELS)
+CHANNEL_ALL = Label("channel", (*CHANNELS, "all"))  # as the catalogue's
+LOOKBACK = Label("window", source="TRACKER_REPURCHASE_LOOKBACK as a window (90d)")
+FIRST_ORDER = "the channel of the customer's first order"
 VITAL_HELP = (
     "Core Web Vitals measured by the snippet's web-vitals library, by touchpoint: seconds "
     "(CLS: unitless); bucket bounds include Google's good and poor thresholds"
@@ -38,6 +41,16 @@ def experience_counters(c: Counter, touchpoint: Label, partition: Label) -> tupl
         c("tracker_sessions_closed_by_lcp_total", f"Sessions closed, {by_lcp}", LCP_CLASS),
         c("tracker_sessions_converted_by_lcp_total", f"Sessions converted, {by_lcp}", LCP_CLASS),
         *_support_counters(c, partition),
+        c(
+            "tracker_customer_lapses_total",
+            f"Customers who lapsed (docs/metrics.md#retention), by {FIRST_ORDER}",
+            Label("channel", CHANNELS),
+        ),
+        c(
+            "tracker_customer_win_backs_total",
+            f"Lapsed customers who ordered again, by {FIRST_ORDER}",
+            Label("channel", CHANNELS),
+        ),
     )
 
 
@@ -113,6 +126,64 @@ def _support_sessions(c: Counter) -> tuple[MetricSpec, ...]:
 
 
 def experience_gauges(window: Label) -> tuple[MetricSpec, ...]:
+    return (*_lcp_and_support_gauges(window), *_retention_gauges(window))
+
+
+def _retention_gauges(window: Label) -> tuple[MetricSpec, ...]:
+    def g(name: str, help_: str, *labels: Label) -> MetricSpec:
+        return MetricSpec(name, "gauge", help_, labels)
+
+    by_first = f"channel: {FIRST_ORDER}; all: every channel."
+    return (
+        g(
+            "tracker_customers_new",
+            "Customers first seen in the window, by the channel of their first event",
+            window,
+            CHANNEL_ALL,
+        ).with_note("new + returning = reach (channel all)."),
+        g(
+            "tracker_customers_returning",
+            "Customers seen in the window and before it, by a channel they were seen on in it",
+            window,
+            CHANNEL_ALL,
+        ).with_note("Before it: within the state's memory (90 days after their last event)."),
+        MetricSpec(
+            "tracker_customers_lapsed",
+            "gauge",
+            "Customers lapsed now: two orders or more, none for twice their median gap and "
+            "at least 30 days (TRACKER_LAPSE_*)",
+            (CHANNEL_ALL,),
+            keys=("tracker_customers_lapsed",),  # kept up and down per partition, summed
+        ).with_note(by_first),
+        g(
+            "tracker_customers_lapsed_window",
+            "Customers lapsed now whose lapse fell in the window",
+            window,
+            CHANNEL_ALL,
+        ).with_note(by_first),
+        g(
+            "tracker_repurchase_customers_by_first_channel_window",
+            "Customers with at least one order in the window, by the channel of their first",
+            LOOKBACK,
+            CHANNEL_ALL,
+        ),
+        g(
+            "tracker_repurchase_repeat_customers_by_first_channel_window",
+            "Customers with at least two orders in the window, by the channel of their first",
+            LOOKBACK,
+            CHANNEL_ALL,
+        ),
+        g(
+            "tracker_repurchase_rate_by_first_channel",
+            "Customers with two or more orders / with one or more in the window, by first-order"
+            " channel",
+            LOOKBACK,
+            CHANNEL_ALL,
+        ),
+    )
+
+
+def _lcp_and_support_gauges(window: Label) -> tuple[MetricSpec, ...]:
     closed = "closed in the window (by last event time), by the session's LCP class"
     return (
         MetricSpec(

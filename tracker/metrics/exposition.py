@@ -242,7 +242,7 @@ class StateExporter(Collector):
         yield from self._repurchase(aggs, ref)
         yield from self._funnel(aggs)
         yield from funnel_gauges(aggs, ref, self.view.funnel)
-        yield from experience_gauges(aggs, ref)
+        yield from experience_gauges(aggs, ref, self.view.repurchase_seconds)
         lag = gauge("tracker_watermark_lag_seconds")
         consumer = gauge("tracker_consumer_lag")
         for partition, processor in sorted(parts.items()):

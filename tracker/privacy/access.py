@@ -115,6 +115,21 @@ def _letters(state: CustomerState) -> dict[str, Any]:
     }
 
 
+def _history(state: CustomerState) -> dict[str, Any] | None:
+    """First seen, channels, orders: for new, returning and lapsed customers."""
+    r = state.retention
+    if r is None:
+        return None
+    return {
+        "first_seen": _iso(r.first_ms),
+        "first_channel": CHANNELS[r.first_channel],
+        "channels": [c for i, c in enumerate(CHANNELS) if r.channels >> i & 1],
+        "first_order": _iso(r.first_order_ms),
+        "orders_at": [_iso(t) for t in r.orders],
+        "lapsed_since": _iso(r.lapsed_ms),
+    }
+
+
 def _held(state: CustomerState, labels: LabelSets) -> dict[str, Any]:
     session = state.session
     return {
@@ -145,6 +160,7 @@ def _held(state: CustomerState, labels: LabelSets) -> dict[str, Any]:
                 for step in session.steps
             ],
         },
+        "customer_history": _history(state),
         "support_tickets": [
             {k: _iso(v) if isinstance(v, int) and k != "ticket" else v for k, v in t.items()}
             for t in describe_tickets(state.tickets)

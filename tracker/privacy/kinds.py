@@ -57,6 +57,7 @@ KINDS: tuple[StateKind, ...] = (
         marker_keeps=True,  # their count: tombstones are sent again after a crash
     ),
     StateKind("support tickets", ("CustomerState.tickets",), ("support_tickets",)),
+    StateKind("customer history", ("CustomerState.retention",), ("customer_history",)),
     StateKind(
         "identity links",
         ("CustomerState.identity",),

@@ -15,13 +15,7 @@ from typing import Any
 
 import faust
 
-from tracker.kafka.topics import (
-    ACCOUNT_TABLE,
-    TABLE,
-    activity_topic,
-    compacted,
-    identity_topic,
-)
+from tracker.kafka.topics import ACCOUNT_TABLE, TABLE, activity_topic, compacted, identity_topic
 from tracker.settings import Settings
 from tracker.stream.faust_patches import cap_fetch_wait, commit_only_what_is_written
 from tracker.stream.freeze import FreezeGuard
