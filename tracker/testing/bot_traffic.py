@@ -38,8 +38,10 @@ PAGES = ("home", "category", "product", "search", "product", "category")
 
 class BotTraffic:
     def __init__(self, rng: random.Random, share: float = BOT_SHARE) -> None:
-        # hash() of a tuple of ints is the same in every process (no hash randomization).
-        self.rng = random.Random(hash(rng.getstate()))
+        # Seeded from the internal state's ints only: hash() of a tuple of ints is the same
+        # in every process, but the whole state also holds None, whose hash is its address
+        # before Python 3.12, which made one seed give a different stream in each process.
+        self.rng = random.Random(hash(rng.getstate()[1]))
         self.share = share
         self._ids = 0
 
