@@ -49,7 +49,13 @@ def processed(fleet: Fleet) -> float:
 @pytest.mark.timeout(360)
 def test_broker_loss_on_three_nodes(kafka_three: KafkaCluster, tmp_path: Path) -> None:  # noqa: F811
     """Kill the group's coordinator broker mid-stream, bring it back: exact, no hang."""
-    run = Run(kafka_three, tmp_path, generated_messages(seed=4303, events=30_000, batch=10))
+    # Without logins: while the victim's partitions stall, a device's event can land on
+    # either side of its claim, which moves sessions between "started and merged" and
+    # "never started" (docs/identity.md#exactness; tests/unit/test_identity_partition_stalls.py
+    # holds everything else exact under stalls). A lone worker's crashes (scenario 1) run
+    # with logins.
+    messages = generated_messages(seed=4303, events=30_000, batch=10, logins=False)
+    run = Run(kafka_three, tmp_path, messages)
     try:
         worker = run.worker().start()
         producer = run.produce(rate=400)
