@@ -18,6 +18,12 @@ from typing import Any
 from tracker.core.contract import CHANNELS
 from tracker.core.labels import WINDOWS
 from tracker.metrics.catalogue import spec
+from tracker.metrics.overview_experience import (
+    EXPERIENCE_DEFINITIONS,
+    EXPERIENCE_PANELS,
+    experience,
+    experience_by_window,
+)
 from tracker.metrics.samples import Sample, total
 
 DEFAULT_WINDOW = "24h"
@@ -45,6 +51,7 @@ DEFINITIONS = {
     "dropped": "tracker_events_dropped_total",
     "late": "tracker_events_late_total",
     "erasures": "tracker_erasures_total",
+    **EXPERIENCE_DEFINITIONS,
 }
 # The panel of deploy/grafana/dashboards/touchpoints-overview.json showing each figure.
 DASHBOARD_UID = "touchpoints-overview"
@@ -66,6 +73,7 @@ GRAFANA_PANELS = {
     "ces": 33,
     "events": 38,
     "rejected": 39,
+    **EXPERIENCE_PANELS,
 }
 # Reach counts a person in the window of their latest event only: no earlier reach is kept.
 NO_REACH_BEFORE = "no comparison: a person counts once, in the window of their latest visit"
@@ -296,6 +304,9 @@ def overview(samples: list[Sample], grafana_url: str = "") -> dict[str, Any]:
     reader = _Reader(samples, currencies)
     steps = _funnel_steps(samples)
     events = total(samples, "tracker_events_total")
+    by_window = {w: _window(reader, w, steps) for w in WINDOWS}
+    for w, figures in experience_by_window(samples).items():
+        by_window[w]["experience"] = figures
     return {
         "reference_time": total(samples, "tracker_reference_time_seconds"),
         "has_data": events > 0,
@@ -303,8 +314,9 @@ def overview(samples: list[Sample], grafana_url: str = "") -> dict[str, Any]:
         "default_window": DEFAULT_WINDOW,
         "currencies": currencies,
         "sessions_active": total(samples, "tracker_sessions_active"),
-        "by_window": {w: _window(reader, w, steps) for w in WINDOWS},
+        "by_window": by_window,
         "since_start": _since_start(samples, currencies),
+        "experience": experience(samples),
         "definitions": definitions(),
         "grafana": grafana_links(grafana_url),
     }
