@@ -180,7 +180,21 @@ def test_restart_continues_counts_without_double_counting(
     worker.stop()
     worker.start()
     # Exactly the same after the restart: nothing lost, nothing counted twice.
-    wait_until(lambda: _events(worker) == first_half, 60, f"{first_half} events after a restart")
+    seen: list[float] = []
+
+    def restored() -> bool:
+        seen.append(_events(worker))
+        return seen[-1] == first_half
+
+    try:
+        wait_until(restored, 60, "the restored count")
+    except AssertionError:  # say which way it is off, and what the restart restored
+        restored = [line for line in worker.tail(400).splitlines() if "state restored" in line]
+        raise AssertionError(
+            f"{first_half} events after a restart, last seen {seen[-1:]}; input offsets in "
+            f"the changelog {applied_in_changelog(deployment)} (durable before the stop: "
+            f"{durable}); the worker's log:\n" + "\n".join(restored)
+        ) from None
     replay(deployment, second)
     wait_until(lambda: _events(worker) == COUNTED_EVENTS, 60, "all golden events counted")
     assert_event_totals(worker)
