@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from tracker.core.experiments import AllowListText
 from tracker.errors import ConfigError
 from tracker.kafka.connection import (
     KafkaConnection,
@@ -32,6 +33,8 @@ DEFAULT_ACTIONS = (
     "search,filter,add_to_cart,remove_from_cart,wishlist_add,support_chat,share,"
     "newsletter_signup,login,signup,review,compare,store_locator,click"
 )
+# The demo shop's checkout-button test (docs/metrics.md#experiments).
+DEFAULT_EXPERIMENTS = "checkout-button:control|green|blue"
 # Crawlers that run JavaScript and headless automation: the traffic analytics tools drop.
 DEFAULT_BOT_USER_AGENTS = (
     "bot,crawler,spider,slurp,headlesschrome,phantomjs,lighthouse,pingdom,uptimerobot,"
@@ -112,6 +115,14 @@ class Settings(BaseSettings):
     )
     lapse_gap_factor: float = Field(
         2, gt=0, description="a customer lapses this many median order gaps after the newest order"
+    )
+    experiments: AllowListText = Field(
+        DEFAULT_EXPERIMENTS,
+        description="live experiments as name:control|variant[|variant…], comma-separated"
+        " (at most 8, of 2-4 variants each, the control first); empty: none",
+    )
+    experiment_mde: float = Field(
+        0.1, gt=0, le=10, description="relative lift each arm's sample size is set to detect"
     )
     touchpoints: CommaList = Field(
         _split(DEFAULT_TOUCHPOINTS), description="touchpoint label allow-list; others: other"

@@ -204,6 +204,9 @@ def test_dashboard_covers_the_kpis() -> None:
         "tracker_customers_returning",
         "tracker_customers_lapsed",
         "tracker_repurchase_repeat_customers_by_first_channel_window",
+        "tracker_experiment_sample_size",
+        "tracker_experiment_p_value",
+        "tracker_experiment_conversions_total",
     ):
         assert needle in text, needle
 

@@ -128,10 +128,17 @@ def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
 def _instances(schema: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
     values = {name: _values(_resolve(prop)) for name, prop in schema["properties"].items()}
     required = set(schema["required"])
-    return st.fixed_dictionaries(
+    drawn = st.fixed_dictionaries(
         {k: v for k, v in values.items() if k in required},
         optional={k: v for k, v in values.items() if k not in required},
     )
+    together = schema.get("dependentRequired", {})  # experiment and variant: both or neither
+    return drawn.map(lambda item: _dependent(item, together)) if together else drawn
+
+
+def _dependent(item: dict[str, Any], together: dict[str, list[str]]) -> dict[str, Any]:
+    """``item`` without a property whose ``dependentRequired`` company was not drawn."""
+    return {k: v for k, v in item.items() if set(together.get(k, ())) <= item.keys()}
 
 
 def _values(schema: dict[str, Any]) -> st.SearchStrategy[Any]:

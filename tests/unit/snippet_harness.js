@@ -9,7 +9,7 @@ const { webcrypto } = require('crypto');
 const source = fs.readFileSync(process.argv[2], 'utf8');
 const START = Date.parse('2026-05-04T09:00:00Z');
 
-function browser(storage, search) {
+function browser(storage, search, dataset) {
   let now = START;
   let seq = 0;
   let timers = [];
@@ -27,7 +27,7 @@ function browser(storage, search) {
   setUrl('/' + (search || ''));
   let cookieTouched = false;
   const document = {
-    currentScript: { src: 'https://collector.example/tracker.js', dataset: { channel: 'web' } },
+    currentScript: { src: 'https://collector.example/tracker.js', dataset: dataset || { channel: 'web' } },
     body: { getAttribute: (n) => attrs[n] || null },
     documentElement: { lang: 'de-DE' },
     readyState: 'complete',
@@ -190,6 +190,21 @@ async function main() {
   tracker.identify('cust-7');
   await b.advance(1500);
   mark('identify_after_reset');
+
+  // A live experiment: the pair on every event that follows, until cleared.
+  phases.experiment_result = tracker.experiment('Checkout Button', 'Green');
+  tracker.track('search');
+  await b.advance(1500);
+  mark('experiment');
+  phases.experiment_bad = tracker.experiment('checkout-button', '  ');
+  tracker.track('search');
+  await b.advance(1500);
+  mark('experiment_cleared');
+  // The next page load assigned by the script tag's data-experiment: its first view has it.
+  const tagged = browser({ 'tracker:v1': storage['tracker:v1'] }, '',
+    { channel: 'web', experiment: 'checkout-button:blue' });
+  await tagged.advance(1500);
+  phases.experiment_tagged = tagged.sent.splice(0);
   process.stdout.write(JSON.stringify(phases));
 }
 

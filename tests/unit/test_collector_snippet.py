@@ -160,3 +160,18 @@ def test_snippet_stays_small() -> None:
     assert len(raw) <= MAX_BYTES
     assert len(gzip.compress(raw, 9)) <= MAX_GZIP_BYTES
     assert b"document.cookie" not in raw
+
+
+def test_experiment_puts_its_pair_on_every_following_event(phases: dict[str, Any]) -> None:
+    assert phases["experiment_result"] is True
+    [search] = no_pings(phases["experiment"])
+    # Slugged as the contract wants them: lower case, "-" for other characters.
+    assert (search["experiment"], search["variant"]) == ("checkout-button", "green")
+    assert phases["experiment_bad"] is False  # a blank variant clears the pair
+    [after] = no_pings(phases["experiment_cleared"])
+    assert "experiment" not in after and "variant" not in after
+
+
+def test_data_experiment_tags_the_first_page_view(phases: dict[str, Any]) -> None:
+    [view] = [e for e in events(phases["experiment_tagged"]) if e["event_type"] == "page_view"]
+    assert (view["experiment"], view["variant"]) == ("checkout-button", "blue")

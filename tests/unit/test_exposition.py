@@ -117,6 +117,8 @@ BOUNDED: dict[str, set[str]] = {
     "part": set(SCRAPE_PARTS),
     "rule": {"no_user_agent", "headless", "crawler_list"},
     "position": {str(n) for n in range(1, len(LABELS.funnel) + 1)},
+    "experiment": {name for name, _ in LABELS.experiments},
+    "variant": {variant for _, variant in LABELS.arms},
 }
 SECRETS = ("ana@example.com", "bob-device-7f3a", "evt-secret", "order-secret", "berlin-mitte")
 

@@ -16,6 +16,7 @@ import orjson
 from pydantic import ValidationError
 
 from tracker.collector.segment_ecommerce import order_fields, spec_event
+from tracker.collector.segment_experiments import experiment_fields
 from tracker.core.bounds import USER_AGENT_MAX_CHARS, rule_of
 from tracker.core.contract import CHANNELS, parse_event
 
@@ -90,6 +91,7 @@ def map_message(item: Any, kind: str | None, source: Source, received: str) -> R
     typed = _typed(kind, item, context, event)
     if not isinstance(typed, dict):
         return typed
+    typed.update(experiment_fields(item, context))
     agent = _user_agent(item, context) if source.user_agents else None
     if agent is not None:
         typed["user_agent"] = agent

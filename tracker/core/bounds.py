@@ -43,6 +43,12 @@ USER_AGENT_MAX_CHARS = 1024  # real agents stay under 500; some apps append a lo
 # a sum of layout-shift fractions that stays far below it.
 VITAL_MAX_VALUE = 3_600_000
 
+# Live experiments (docs/contract.md#experiments): names are label values, so short slugs;
+# TRACKER_EXPERIMENTS allows at most this many experiments of at most this many variants.
+EXPERIMENT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+MAX_EXPERIMENTS = 8
+MAX_VARIANTS = 4  # the control included
+
 # Messages and requests (defaults of TRACKER_MAX_MESSAGE_* and TRACKER_COLLECTOR_*).
 MESSAGE_MAX_BYTES = 1_048_576
 MESSAGE_MAX_EVENTS = 500

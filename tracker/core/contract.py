@@ -32,6 +32,7 @@ from tracker.core.bounds import (
     CAMPAIGN_MAX_CHARS,
     COMMENT_MAX_CHARS,
     EARLIEST_MS,
+    EXPERIMENT_NAME_PATTERN,
     LATEST_MS,
     MAX_SEND_DELAY_MS,
     PROPERTIES_MAX_BYTES,
@@ -138,6 +139,8 @@ Timestamp = Annotated[
 Text64 = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Text128 = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Touchpoint = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_./:-]{1,64}$")]
+ExperimentName = Annotated[str, StringConstraints(pattern=EXPERIMENT_NAME_PATTERN)]
+_PAIRED: Any = {"dependentRequired": {"experiment": ["variant"], "variant": ["experiment"]}}
 Properties = Annotated[
     dict[str, Any] | None,
     AfterValidator(_limit_properties),
@@ -158,7 +161,10 @@ class Consent(BaseModel):
 
 
 class _EventBase(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+    # schemas/ states what the validator below enforces: experiment and variant come together.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=False, json_schema_extra=_PAIRED
+    )
 
     schema_version: SchemaVersion
     event_id: Text64
@@ -172,9 +178,17 @@ class _EventBase(BaseModel):
     account_id: Text128 | None = None
     # Only for bot filtering, before any state (docs/metrics.md#bots); never stored, never a label.
     user_agent: Annotated[str, StringConstraints(max_length=USER_AGENT_MAX_CHARS)] | None = None
+    # The live experiment the customer is in and the variant shown (docs/contract.md#experiments).
+    experiment: ExperimentName | None = None
+    variant: ExperimentName | None = None
 
     @model_validator(mode="after")
     def _plausible_send_delay(self) -> Self:
+        named = self.model_fields_set  # as the schema's dependentRequired: keys, null or not
+        if ("experiment" in named) is not ("variant" in named):
+            missing = {"field": "experiment" if "variant" in named else "variant"}
+            message = "experiment and variant come together: {field} is missing"
+            raise PydanticCustomError("experiment_pair", message, missing)
         sent = self.sent_at
         if sent is not None:
             delay = _epoch_ms(sent) - _epoch_ms(self.occurred_at)

@@ -19,6 +19,9 @@ from tracker.core.codes import (
 )
 from tracker.core.contract import CHANNELS, VITAL_RATINGS
 from tracker.core.dedup import pack_ids, unpack_ids
+from tracker.core.experiments import Seen
+from tracker.core.experiments import decode as decode_experiments
+from tracker.core.experiments import encode as encode_experiments
 from tracker.core.identity_state import IdentityState
 from tracker.core.labels import OTHER
 from tracker.core.retention import Retention
@@ -77,6 +80,7 @@ class Session:
     lcp: int = -1
     last_order_ms: int = -1  # its latest order: after a support contact, a rescued conversion
     support: SessionSupport | None = None  # its contacts and feedback (tracker.core.support)
+    experiments: list[Seen] | None = None  # each experiment's first variant it saw
 
     def deadline_ms(self, gap_ms: int, max_ms: int) -> int:
         """The watermark at or past which the session is over."""
@@ -157,12 +161,13 @@ def encode_state(state: CustomerState, touchpoints: Sequence[str]) -> list[Any]:
             SOURCE_TABLE.to_code[s.source],
             labels,
         ]
-        if s.lcp >= 0 or s.last_order_ms >= 0 or s.support:  # most sessions have neither
+        if s.lcp >= 0 or s.last_order_ms >= 0 or s.support or s.experiments:  # most: none
             extras = [
                 [s.lcp_ms, VITAL_RATING_TABLE.to_code[s.lcp]] if s.lcp >= 0 else None,
                 [s.last_order_ms, encode_session(s.support)]
                 if s.last_order_ms >= 0 or s.support
                 else None,
+                encode_experiments(s.experiments),
             ]
             while extras[-1] is None:
                 extras.pop()  # trailing ones left out
@@ -254,7 +259,7 @@ def _decode_session(raw: list[Any], touchpoints: Sequence[str]) -> Session:
         positions = [i if i < len(touchpoints) else other for i in range(max(used, default=0) + 1)]
         journey = _decode_steps(steps, positions)
     lcp_ms, lcp = raw[10] if len(raw) > 10 and raw[10] is not None else (-1, -1)
-    last_order_ms, support = raw[11] if len(raw) > 11 else (-1, None)
+    last_order_ms, support = raw[11] if len(raw) > 11 and raw[11] is not None else (-1, None)
     return Session(
         start,
         last,
@@ -269,6 +274,7 @@ def _decode_session(raw: list[Any], touchpoints: Sequence[str]) -> Session:
         VITAL_RATING_TABLE.position(lcp) if lcp >= 0 else -1,
         last_order_ms,
         decode_session(support),
+        decode_experiments(raw[12]) if len(raw) > 12 else None,
     )
 
 

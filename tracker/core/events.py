@@ -28,6 +28,7 @@ from tracker.core.contract import (
     WebVital,
 )
 from tracker.core.customer import SOURCES
+from tracker.core.experiments import Pair
 from tracker.core.labels import LabelSets
 from tracker.core.support import TicketRef
 from tracker.core.vitals import Vital
@@ -93,6 +94,7 @@ class EventView(NamedTuple):
     score: PreScored | None = None
     vital: Vital | None = None  # a web_vital's measurement
     ticket: TicketRef | None = None  # a support event's ticket
+    arm: Pair | None = None  # its allowed (experiment, variant) (tracker.core.experiments)
 
     @classmethod
     def build(
@@ -116,11 +118,16 @@ class EventView(NamedTuple):
             touchpoint_index(labels, event.touchpoint),
         )
         source = traffic_source(event)
+        arm = (
+            None if event.experiment is None else labels.arm(event.experiment, event.variant or "")
+        )
         if isinstance(event, Order):
             currency = labels.currency(event.currency)
-            return cls(*base, None, event.revenue, currency, account=account, source=source)
+            return cls(
+                *base, None, event.revenue, currency, account=account, source=source, arm=arm
+            )
         if isinstance(event, Interaction):
-            return cls(*base, labels.action(event.action), account=account, source=source)
+            return cls(*base, labels.action(event.action), account=account, source=source, arm=arm)
         if isinstance(event, Feedback):
             return cls(
                 *base,
@@ -131,6 +138,7 @@ class EventView(NamedTuple):
                 language=event.language,
                 account=account,
                 source=source,
+                arm=arm,
             )
         kind = event.event_type  # a string first: page views and pings pass these cheaply
         if kind in _SUPPORT_TYPES and isinstance(
@@ -140,11 +148,11 @@ class EventView(NamedTuple):
                 raise ValueError("a support event needs its keyed ticket hash")
             agent = kind in AGENT_EVENT_TYPES
             ref = TicketRef(ticket, _SUPPORT_INDEX[event.support_channel], agent)
-            return cls(*base, account=account, source=source, ticket=ref)
+            return cls(*base, account=account, source=source, ticket=ref, arm=arm)
         if kind == "web_vital" and isinstance(event, WebVital):
             vital = Vital(_VITAL_INDEX[event.name], event.value)
-            return cls(*base, account=account, source=source, vital=vital)
-        return cls(*base, account=account, source=source)
+            return cls(*base, account=account, source=source, vital=vital, arm=arm)
+        return cls(*base, account=account, source=source, arm=arm)
 
 
 def touchpoint_index(labels: LabelSets, raw: str) -> int:

@@ -1,7 +1,7 @@
 """Issue 20's customer-experience rules, wired into the sessionizer in one place. Pure.
 
 Load times (``vitals``), support service levels (``support``), retention and
-churn (``retention``): what a counted event adds to the customer's state and
+churn (``retention``), live experiments (``experiments``): what a counted event adds to the customer's state and
 open session, what a closed session counts, what falls due as the watermark
 moves. The sessionizer calls the functions here; the rules live in those modules.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tracker.core import retention, support
+from tracker.core import experiments, retention, support
 from tracker.core.aggregates import Delta
 from tracker.core.customer import CustomerState, Session
 from tracker.core.events import EventView
@@ -32,6 +32,7 @@ DAY_MS = 86_400_000
 class ExperienceRules:
     ticket_ms: int = 30 * DAY_MS  # TRACKER_SUPPORT_TICKET_LIFETIME
     lapse: retention.Lapse = field(default_factory=retention.Lapse)  # TRACKER_LAPSE_*
+    mde: float = 0.1  # TRACKER_EXPERIMENT_MDE: read at scrape, for the sample size
 
 
 def seen(state: CustomerState, ev: EventView, delta: Delta) -> None:
@@ -68,6 +69,8 @@ def count_event(
 
 def note_session(session: Session, ev: EventView) -> None:
     """What the open session keeps of an event that joined it."""
+    if ev.arm is not None:
+        session.experiments = experiments.note(session.experiments, ev.arm, ev.at_ms)
     if ev.vital is not None:
         note_lcp(session, ev.vital, ev.at_ms)
     elif ev.event_type == "order":
@@ -81,6 +84,7 @@ def note_session(session: Session, ev: EventView) -> None:
 def count_closed(session: Session, delta: Delta) -> None:
     count_lcp_class(session.lcp, session.orders > 0, session.last_ms, delta)
     count_session(session.support, session.last_order_ms, delta)
+    experiments.count_closed(session.experiments, session.orders > 0, delta)
 
 
 def merge_into(session: Session, kept: Session, incoming: Session) -> None:
@@ -88,6 +92,7 @@ def merge_into(session: Session, kept: Session, incoming: Session) -> None:
     session.lcp_ms, session.lcp = first_lcp(kept, incoming)
     session.last_order_ms = max(kept.last_order_ms, incoming.last_order_ms)
     session.support = merge_support(kept.support, incoming.support)
+    session.experiments = experiments.merge(kept.experiments, incoming.experiments)
 
 
 def leave(state: CustomerState, delta: Delta) -> None:

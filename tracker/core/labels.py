@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tracker.core.contract import CHANNELS
+from tracker.core.experiments import AllowList, Pair, arms
 
 OTHER = "other"
 WINDOWS: dict[str, int] = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "28d": 28 * 86400}
@@ -28,6 +29,8 @@ class LabelSets:
     actions: tuple[str, ...]
     currencies: tuple[str, ...]
     funnel: tuple[str, ...]
+    experiments: AllowList = ()  # TRACKER_EXPERIMENTS, the control first
+    arms: frozenset[Pair] = frozenset()  # its (experiment, variant) pairs
 
     @classmethod
     def build(
@@ -36,13 +39,21 @@ class LabelSets:
         actions: Iterable[str],
         currencies: Iterable[str],
         funnel: Iterable[str],
+        experiments: AllowList = (),
     ) -> LabelSets:
         return cls(
             touchpoints=(*dict.fromkeys(touchpoints), OTHER),
             actions=(*dict.fromkeys(actions), OTHER),
             currencies=(*dict.fromkeys(currencies), OTHER),
             funnel=tuple(funnel),
+            experiments=experiments,
+            arms=arms(experiments),
         )
+
+    def arm(self, experiment: str, variant: str) -> Pair | None:
+        """An event's pair if allowed; an unlisted one is not counted (never a label)."""
+        pair = (experiment, variant)
+        return pair if pair in self.arms else None
 
     def touchpoint(self, raw: str) -> str:
         """``store:berlin`` -> ``store`` when allowed, else ``other``."""

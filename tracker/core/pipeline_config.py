@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from tracker.core.accounts import AccountProcessor
 from tracker.core.experience import ExperienceRules
+from tracker.core.experiments import parse_allow_list
 from tracker.core.identity_stage import HoldLimits
 from tracker.core.ingest import Limits
 from tracker.core.labels import WINDOWS, LabelSets
@@ -35,7 +36,11 @@ class PipelineConfig:
         cls, settings: Settings, pseudonyms: Pseudonymizer, scorer: Scorer | None = None
     ) -> PipelineConfig:
         labels = LabelSets.build(
-            settings.touchpoints, settings.actions, settings.currencies, settings.funnel
+            settings.touchpoints,
+            settings.actions,
+            settings.currencies,
+            settings.funnel,
+            parse_allow_list(settings.experiments),
         )
         rules = Rules(
             labels=labels,
@@ -47,6 +52,7 @@ class PipelineConfig:
             experience=ExperienceRules(
                 ticket_ms=_ms(settings.support_ticket_lifetime),
                 lapse=Lapse(_ms(settings.lapse_min), settings.lapse_gap_factor),
+                mde=settings.experiment_mde,
             ),
         )
         longest_window = max(max(WINDOWS.values()), settings.repurchase_lookback)

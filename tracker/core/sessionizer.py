@@ -10,7 +10,7 @@ import bisect
 from dataclasses import dataclass, field
 from enum import Enum
 
-from tracker.core import experience as cx  # issue 20: load times, support
+from tracker.core import experience as cx  # issue 20: load times, support, experiments
 from tracker.core.aggregates import Delta, counter_key
 from tracker.core.bounds import MICROS
 from tracker.core.contract import CHANNELS, EVENT_TYPES
@@ -335,7 +335,7 @@ def _sessionize(rules: Rules, state: CustomerState, ev: EventView, delta: Delta)
         session.source = ev.source
     session.last_ms = max(session.last_ms, ev.at_ms)
     session.channels |= 1 << ev.channel
-    if ev.event_type in _NOTED:
+    if ev.event_type in _NOTED or ev.arm is not None:
         cx.note_session(session, ev)
     kind = _STEP_KIND.get(ev.event_type)
     if kind is None:

@@ -1,4 +1,4 @@
-"""Issue 20's customer-experience metrics (load times, support, retention), for the catalogue.
+"""Issue 20's customer-experience metrics (load times, support, retention, experiments).
 
 Kept apart so the catalogue stays one sitting long; ``tracker.metrics.catalogue``
 places the counters among the partition counters and the gauges among the gauges.
@@ -19,6 +19,9 @@ SUPPORT_CHANNEL = Label("support_channel", SUPPORT_CHANNELS)
 CHANNEL_ALL = Label("channel", (*CHANNELS, "all"))  # as the catalogue's
 LOOKBACK = Label("window", source="TRACKER_REPURCHASE_LOOKBACK as a window (90d)")
 FIRST_ORDER = "the channel of the customer's first order"
+EXPERIMENT = Label("experiment", source="TRACKER_EXPERIMENTS experiments")
+VARIANT = Label("variant", source="TRACKER_EXPERIMENTS variants of the experiment")
+NOT_CONTROL = Label("variant", source="TRACKER_EXPERIMENTS variants but the control (the first)")
 VITAL_HELP = (
     "Core Web Vitals measured by the snippet's web-vitals library, by touchpoint: seconds "
     "(CLS: unitless); bucket bounds include Google's good and poor thresholds"
@@ -50,6 +53,18 @@ def experience_counters(c: Counter, touchpoint: Label, partition: Label) -> tupl
             "tracker_customer_win_backs_total",
             f"Lapsed customers who ordered again, by {FIRST_ORDER}",
             Label("channel", CHANNELS),
+        ),
+        c(
+            "tracker_experiment_sessions_total",
+            "Closed sessions in a live experiment, by the variant of its first event in it",
+            EXPERIMENT,
+            VARIANT,
+        ).with_note("Only allow-listed pairs count (docs/metrics.md#experiments)."),
+        c(
+            "tracker_experiment_conversions_total",
+            "Closed sessions in a live experiment with an order, by that variant",
+            EXPERIMENT,
+            VARIANT,
         ),
     )
 
@@ -126,7 +141,35 @@ def _support_sessions(c: Counter) -> tuple[MetricSpec, ...]:
 
 
 def experience_gauges(window: Label) -> tuple[MetricSpec, ...]:
-    return (*_lcp_and_support_gauges(window), *_retention_gauges(window))
+    return (*_lcp_and_support_gauges(window), *_retention_gauges(window), *_experiment_gauges())
+
+
+def _experiment_gauges() -> tuple[MetricSpec, ...]:
+    workers = "From this worker's partitions: exact when one worker owns them all."
+    return (
+        MetricSpec(
+            "tracker_experiment_conversion_rate",
+            "gauge",
+            "Converted / closed sessions of each variant of a live experiment, since it started",
+            (EXPERIMENT, VARIANT),
+        ).with_note(workers),
+        MetricSpec(
+            "tracker_experiment_p_value",
+            "gauge",
+            "Two-sided p-value of a two-proportion z-test of the variant's conversion against "
+            "the control's",
+            (EXPERIMENT, NOT_CONTROL),
+        ).with_note(
+            "Read it only once every arm has `tracker_experiment_sample_size` sessions. " + workers
+        ),
+        MetricSpec(
+            "tracker_experiment_sample_size",
+            "gauge",
+            "Sessions each arm needs to detect a relative lift of TRACKER_EXPERIMENT_MDE over the"
+            " control's conversion rate (alpha 0.05 two-sided, power 0.8)",
+            (EXPERIMENT,),
+        ).with_note(workers),
+    )
 
 
 def _retention_gauges(window: Label) -> tuple[MetricSpec, ...]:

@@ -41,6 +41,7 @@ from tracker.metrics.experience import (
     experience_gauges,
     experience_histograms,
 )
+from tracker.metrics.experiment_gauges import experiment_gauges
 from tracker.metrics.families import counter, gauge, histogram
 from tracker.metrics.families import gauge_of as _gauge
 from tracker.metrics.windowed import (
@@ -243,6 +244,9 @@ class StateExporter(Collector):
         yield from self._funnel(aggs)
         yield from funnel_gauges(aggs, ref, self.view.funnel)
         yield from experience_gauges(aggs, ref, self.view.repurchase_seconds)
+        if parts:  # the allow-list and the effect to detect are the partitions' settings
+            rules = next(iter(parts.values())).rules
+            yield from experiment_gauges(aggs, rules.labels.experiments, rules.experience.mde)
         lag = gauge("tracker_watermark_lag_seconds")
         consumer = gauge("tracker_consumer_lag")
         for partition, processor in sorted(parts.items()):

@@ -13,9 +13,21 @@
   var agent = String((w.navigator || {}).userAgent || '').slice(0, 1024);
   var KEY = 'tracker:v1', PING = 15000, WAIT = 1000, BATCH = 50, BYTES = 48000, CAP = 500;
   var store = null, state = null, queue = [], busy = false, fails = 0, hold = 0;
-  var timer = 0, timerAt = 0, shown = null;
+  var timer = 0, timerAt = 0, shown = null, exp = null;
   try { store = w.localStorage; state = JSON.parse(store.getItem(KEY)); } catch (e) {}
   if (!state || !state.id || !state.consent || !state.consent.analytics) state = null;
+  if (cfg.experiment) experiment.apply(null, cfg.experiment.split(':')); // before the first view
+
+  function experiment(name, variant) {
+    // The site's A/B assignment, sent with every event that follows (never stored: each
+    // page sets it again). Names as the contract's slugs; null clears it.
+    function slug(s) {
+      return s == null ? '' : String(s).toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^[-_.]+|[-_.]+$/g, '').slice(0, 64);
+    }
+    var n = slug(name), v = slug(variant);
+    exp = n && v ? { experiment: n, variant: v } : null;
+    return !!exp;
+  }
 
   function save() {
     // Only with consent: without it nothing of ours is left in the browser.
@@ -52,6 +64,7 @@
       consent: consent || state.consent, user_agent: agent
     };
     if (state.account) e.account_id = state.account;
+    if (exp) { e.experiment = exp.experiment; e.variant = exp.variant; }
     for (var k in fields) if (fields[k] != null) e[k] = fields[k];
     return e;
   }
@@ -233,6 +246,7 @@
     consentState: function () { return state && { analytics: true, marketing: state.consent.marketing }; },
     track: track,
     page: pageView,
+    experiment: experiment,
     order: function (o) {
       var ok = push('order', {
         order_id: String(o.order_id), revenue: o.revenue,

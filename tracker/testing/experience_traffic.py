@@ -155,3 +155,36 @@ def add_support(rng: random.Random, steps: list[Step]) -> None:
             steps.append(
                 (_lognormal(rng, RESOLUTION[via], 0.9), event("support_resolved", of, True))
             )
+
+
+# --- live experiments ------------------------------------------------------------------------
+
+EXPERIMENT_SHARE = 0.4  # of consented web journeys: in the checkout-button test
+# The demo's test (TRACKER_EXPERIMENTS' default): green lifts conversion, blue does not.
+VARIANT_WEIGHTS = {True: (30, 40, 30), False: (34, 32, 34)}  # by whether the journey converts
+VARIANTS = ("control", "green", "blue")
+UNLISTED_SHARE = 0.03  # an experiment the allow-list does not name: never counted
+
+
+def add_experiment(rng: random.Random, steps: list[Step]) -> None:
+    """The snippet's ``tracker.experiment()``: the pair on every web event from the first.
+
+    Agents' support events come from the support team's systems, not the browser.
+    """
+    events = [e for _, e in steps if isinstance(e, dict)]
+    if not events or events[0]["channel"] != "web" or not events[0]["consent"]["analytics"]:
+        return
+    if rng.random() >= EXPERIMENT_SHARE:
+        return
+    if rng.random() < UNLISTED_SHARE:
+        pair = {"experiment": "old-banner", "variant": "control"}
+    else:
+        converted = any(e["event_type"] == "order" for e in events)
+        variant = rng.choices(VARIANTS, weights=VARIANT_WEIGHTS[converted])[0]
+        pair = {"experiment": "checkout-button", "variant": variant}
+    for event in events:
+        if event["channel"] == "web" and event["event_type"] not in (
+            "support_reply",
+            "support_resolved",
+        ):
+            event.update(pair)

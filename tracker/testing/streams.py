@@ -54,6 +54,8 @@ COUNTERS = (
     "tracker_web_vital_count",
     "tracker_sessions_closed_by_lcp_total",
     "tracker_sessions_converted_by_lcp_total",
+    "tracker_experiment_sessions_total",
+    "tracker_experiment_conversions_total",
     # Identity stitching; forwarded events aside: whether an event under a device id comes
     # before or after the device's link is timing (docs/identity.md).
     "tracker_identity_links_total",

@@ -22,7 +22,12 @@ from typing import Any
 import orjson
 
 from tracker.testing.bot_traffic import BOT_SHARE, BotTraffic
-from tracker.testing.experience_traffic import add_support, add_vitals, side_rng
+from tracker.testing.experience_traffic import (
+    add_experiment,
+    add_support,
+    add_vitals,
+    side_rng,
+)
 from tracker.testing.identity_traffic import LOGIN_SHARE, add_login
 from tracker.testing.identity_traffic import side_rng as identity_rng
 
@@ -262,6 +267,7 @@ class TrafficGenerator:
         self, customer: str, steps: list[tuple[float, dict[str, Any] | bytes]], base: dict[str, Any]
     ) -> _Journey:
         add_vitals(side_rng(steps), steps)  # load times of web visits, from draws of their own
+        add_experiment(side_rng(steps, "experiment"), steps)  # the checkout-button test
         logged_in = add_login(identity_rng(steps), steps, self.login_share)
         add_support(side_rng(steps, "support"), steps)  # contacts, tickets: draws of their own
         rng = self.rng
