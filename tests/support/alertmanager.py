@@ -12,7 +12,6 @@ import asyncio
 import json
 import subprocess
 import threading
-import time
 import urllib.request
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +20,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from tests.support import daemon
 from tests.support.prometheus import binary
 from tracker.kafka.broker import free_port
 
@@ -118,8 +118,8 @@ class Alertmanager:
         return f"127.0.0.1:{self.port}"
 
     def __enter__(self) -> Alertmanager:
-        log = (self.workdir / "alertmanager.log").open("ab")
-        self.process = subprocess.Popen(
+        self.process = daemon.spawn_ready(
+            "alertmanager",
             [
                 binary("prometheus-alertmanager"),
                 f"--config.file={self.config}",
@@ -127,21 +127,11 @@ class Alertmanager:
                 f"--web.listen-address={self.address}",
                 "--cluster.listen-address=",  # no gossip port: one instance
             ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            self.workdir / "alertmanager.log",
+            f"http://{self.address}",
+            timeout=30,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"alertmanager exited: see {self.workdir}/alertmanager.log")
-            try:
-                with urllib.request.urlopen(f"http://{self.address}/-/ready", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError("alertmanager did not become ready")
+        return self
 
     def alerts(self) -> list[dict[str, Any]]:
         with urllib.request.urlopen(f"http://{self.address}/api/v2/alerts", timeout=5) as r:
@@ -154,9 +144,4 @@ class Alertmanager:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        daemon.stop(self.process)

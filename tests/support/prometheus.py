@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Sequence
@@ -15,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from tests.support import daemon
 from tracker.kafka.broker import free_port
 
 
@@ -82,8 +82,8 @@ class Prometheus:
         )
 
     def start(self) -> Prometheus:
-        log = (self.workdir / "prometheus.log").open("ab")
-        self.process = subprocess.Popen(
+        self.process = daemon.spawn_ready(
+            "prometheus",
             [
                 binary("prometheus"),
                 f"--config.file={self.config}",
@@ -92,21 +92,11 @@ class Prometheus:
                 "--storage.tsdb.retention.time=30d",
                 *self.extra_args,
             ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            self.workdir / "prometheus.log",
+            self.url,
+            timeout=60,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"prometheus exited: see {self.workdir / 'prometheus.log'}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise AssertionError("prometheus did not become ready")
+        return self
 
     @property
     def url(self) -> str:
@@ -130,12 +120,7 @@ class Prometheus:
         return [rule for group in groups for rule in group["rules"]]
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        daemon.stop(self.process)
         self.process = None
 
     def __enter__(self) -> Prometheus:
