@@ -22,6 +22,8 @@ def show_config(markdown: bool) -> None:
 def markdown_settings_table() -> str:
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for name, default, meaning in settings_table():
-        shown = f"`{default}`" if default else "unset"
-        rows.append(f"| `{name}` | {shown} | {meaning} |")
+        # A | in a cell (TRACKER_EXPERIMENTS' variants) would end it: escaped, as GFM asks.
+        shown = f"`{default}`".replace("|", "\\|") if default else "unset"
+        cell = meaning.replace("|", "\\|")
+        rows.append(f"| `{name}` | {shown} | {cell} |")
     return "\n".join(rows)
