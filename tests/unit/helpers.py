@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -240,3 +241,24 @@ def _event_ms(event: dict[str, Any]) -> int:
 
 def sample_dict(samples: Iterable[Sample]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return {(name, labels): value for name, labels, value in samples}
+
+
+def replay_golden(stream: Path) -> tuple[list[Sample], list[Sample]]:
+    """A golden stream through the reference pipeline: samples at its end, then once closed.
+
+    Broker time is each event's ``sent_at`` (else ``occurred_at``). A long idle timeout
+    keeps the reference time at the stream's end for the first samples; the second are
+    read after 11 quiet days, when every session has closed.
+    """
+    from tracker.testing.reference import ReferencePipeline
+
+    pipe = ReferencePipeline(config(idle_timeout=10 * DAY))
+    last = 0
+    for line in stream.read_bytes().splitlines():
+        event = orjson.loads(line)
+        broker = to_ms(datetime.fromisoformat(event.get("sent_at") or event["occurred_at"]))
+        last = max(last, broker)
+        pipe.feed(event["customer_id"].encode(), line, broker, broker)
+    at_end = pipe.samples()
+    pipe.tick(last + 11 * DAY * 1000)
+    return at_end, pipe.samples()

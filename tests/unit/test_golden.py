@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-import orjson
 import pytest
 
 from tests.support.golden import GOLDEN_EXPECTED, GOLDEN_STREAM
-from tests.unit.helpers import DAY, config
-from tracker.core.events import to_ms
+from tests.unit.helpers import replay_golden
 from tracker.metrics.samples import Sample, total
-from tracker.testing.reference import ReferencePipeline
 
 
 @pytest.fixture(scope="module")
 def golden() -> tuple[list[Sample], list[Sample], dict[str, Any]]:
-    expected = GOLDEN_EXPECTED
-    # A long idle timeout: the reference time stays at the end of the stream.
-    pipe = ReferencePipeline(config(idle_timeout=10 * DAY))
-    last = 0
-    for line in GOLDEN_STREAM.read_bytes().splitlines():
-        event = orjson.loads(line)
-        broker = to_ms(datetime.fromisoformat(event.get("sent_at") or event["occurred_at"]))
-        last = max(last, broker)
-        pipe.feed(event["customer_id"].encode(), line, broker, broker)
-    at_end = pipe.samples()
-    pipe.tick(last + 11 * DAY * 1000)  # quiet: every session closes
-    return at_end, pipe.samples(), expected
+    # A long idle timeout: the first samples' reference time is the end of the stream.
+    at_end, closed = replay_golden(GOLDEN_STREAM)
+    return at_end, closed, GOLDEN_EXPECTED
 
 
 def test_golden_reach_at_the_end_of_the_stream(golden: Any) -> None:

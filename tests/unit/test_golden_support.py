@@ -6,7 +6,6 @@ tests/support/support_counter.py, which imports nothing from the tracker, gives 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -14,10 +13,8 @@ import pytest
 
 from tests.support.golden import DATA
 from tests.support.support_counter import count
-from tests.unit.helpers import DAY, config
-from tracker.core.events import to_ms
+from tests.unit.helpers import replay_golden
 from tracker.metrics.samples import Sample, total
-from tracker.testing.reference import ReferencePipeline
 
 STREAM = DATA / "golden-support.jsonl"
 EXPECTED: dict[str, Any] = orjson.loads((DATA / "golden-support.expected.json").read_bytes())
@@ -35,15 +32,7 @@ BY_CHANNEL = {
 
 @pytest.fixture(scope="module")
 def closed() -> list[Sample]:
-    pipe = ReferencePipeline(config(idle_timeout=10 * DAY))
-    last = 0
-    for line in STREAM.read_bytes().splitlines():
-        event = orjson.loads(line)
-        broker = to_ms(datetime.fromisoformat(event["occurred_at"]))
-        last = max(last, broker)
-        pipe.feed(event["customer_id"].encode(), line, broker, broker)
-    pipe.tick(last + 11 * DAY * 1000)  # quiet: every session closes, no ticket expires
-    return pipe.samples()
+    return replay_golden(STREAM)[1]  # quiet: every session closes, no ticket expires
 
 
 def test_golden_support_events_and_sessions(closed: list[Sample]) -> None:

@@ -6,7 +6,6 @@ tests/support/vitals_counter.py, which imports nothing from the tracker, gives t
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -14,15 +13,14 @@ import pytest
 
 from tests.support.golden import DATA
 from tests.support.vitals_counter import count
-from tests.unit.helpers import DAY, config
-from tracker.core.events import to_ms
+from tests.unit.helpers import replay_golden
 from tracker.metrics.samples import Sample
-from tracker.testing.reference import ReferencePipeline
 
 STREAM = DATA / "golden-vitals.jsonl"
 EXPECTED: dict[str, Any] = orjson.loads((DATA / "golden-vitals.expected.json").read_bytes())
 
 
+# Not metrics.samples.total: web vitals have a label called "name".
 def of(samples: list[Sample], metric: str, **labels: str) -> float:
     wanted = set(labels.items())
     return sum(v for n, lab, v in samples if n == metric and wanted <= set(lab))
@@ -30,15 +28,7 @@ def of(samples: list[Sample], metric: str, **labels: str) -> float:
 
 @pytest.fixture(scope="module")
 def closed() -> list[Sample]:
-    pipe = ReferencePipeline(config(idle_timeout=10 * DAY))
-    last = 0
-    for line in STREAM.read_bytes().splitlines():
-        event = orjson.loads(line)
-        broker = to_ms(datetime.fromisoformat(event["occurred_at"]))
-        last = max(last, broker)
-        pipe.feed(event["customer_id"].encode(), line, broker, broker)
-    pipe.tick(last + 11 * DAY * 1000)  # quiet: every session closes
-    return pipe.samples()
+    return replay_golden(STREAM)[1]  # quiet: every session closes
 
 
 def test_golden_vitals_events_and_sessions(closed: list[Sample]) -> None:
