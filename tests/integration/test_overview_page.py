@@ -3,6 +3,7 @@ accessible; and its states when there is no data yet or the broker is gone."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,67 @@ def test_the_demo_page_is_live_and_agrees_with_metrics(demo: Demo) -> None:
         page.screenshot(path=str(ARTIFACTS / "overview-page.png"), full_page=True)
 
 
+READ_SECTION = """() => {
+  const rows = sel => [...document.querySelectorAll(sel)].map(
+    tr => [tr.dataset.touchpoint || tr.dataset.lcpClass, ...[...tr.cells].slice(1).map(td => td.innerText)]);
+  const text = sel => document.querySelector(sel).innerText;
+  return {
+    lcp: rows("#exp-lcp tbody tr[data-touchpoint]"),
+    lcp_p75: text('#exp-load-cards [data-card="lcp_p75"] .value'),
+    by_class: rows("#exp-lcp-conversion tbody tr[data-lcp-class]"),
+    new: text('#exp-customer-cards [data-card="customers_new"] .value'),
+    first_reply: text('#exp-support-channels tfoot [data-col="first_response"]'),
+    text: text("#experience"),
+  };
+}"""
+
+
+def _lcp_loads(samples: list[Any], touchpoint: str) -> float:
+    wanted = {("name", "LCP"), ("touchpoint", touchpoint)}
+    return sum(v for n, lab, v in samples if n == "tracker_web_vital_count" and wanted <= set(lab))
+
+
+def test_the_customer_experience_section_shows_the_demos_vitals_and_support(demo: Demo) -> None:
+    """The demo's traffic carries web vitals and support tickets: the section shows them."""
+    demo.wait_for(
+        lambda page: (
+            page["experience"]["load_times"]["all"] is not None
+            and page["experience"]["support"]["all"]["first_response_p90"] is not None
+        ),
+        180,
+    )
+    with browser_page() as page:
+        page.goto(demo.overview_url)
+        page.wait_for_selector("body[data-loaded='1']", timeout=15_000)
+        before = _metrics(demo)
+        _next_refresh(page)
+        # One read of the DOM at one moment: a refresh cannot fall between two figures.
+        shown = page.evaluate(READ_SECTION)
+        after = _metrics(demo)
+        page.click('button[data-window="1h"]')
+        scope = page.inner_text('#exp-customer-cards [data-card="customers_new"] .scope')
+    loads = {row[0]: float(row[3].replace(",", "")) for row in shown["lcp"]}
+    assert loads and {row[2] for row in shown["lcp"]} <= {"good", "needs improvement", "poor"}
+    for touchpoint, n in loads.items():
+        counts = [_lcp_loads(s, touchpoint) for s in (before, after)]
+        assert counts[0] <= n <= counts[1], touchpoint
+    assert re.fullmatch(r"(over )?\d+\.\d\d s", shown["lcp_p75"]), shown["lcp_p75"]
+    closed = [
+        total(s, "tracker_sessions_closed_by_lcp_window", window="24h") for s in (before, after)
+    ]
+    by_class = sum(float(row[1].replace(",", "")) for row in shown["by_class"])
+    assert len(shown["by_class"]) == 4 and closed[0] <= by_class <= closed[1]
+    customers = [
+        total(s, "tracker_customers_new", window="24h", channel="all") for s in (before, after)
+    ]
+    new = float(shown["new"].replace(",", ""))
+    assert customers[0] <= new <= customers[1] and new > 0
+    first_reply = shown["first_reply"]
+    assert re.fullmatch(r"(over )?\d+(\.\d)? (s|min|h|d)", first_reply), first_reply
+    assert "NaN" not in shown["text"] and "undefined" not in shown["text"]
+    assert scope == "last 1 h"  # the window switch redraws the section too
+
+
 def test_the_demo_page_passes_wcag_aa_in_light_and_dark(demo: Demo) -> None:
     with browser_page() as page:
         for scheme in ("light", "dark"):
@@ -106,6 +168,8 @@ def test_no_data_yet_then_broker_lost_then_worker_gone(
             page.wait_for_selector("body[data-loaded='1']", timeout=15_000)
             assert page.locator("#no-data").is_visible()
             assert page.inner_text('#headline [data-card="sessions"] .value') == "0"
+            experience = page.inner_text("#experience")
+            assert "no data yet: no page load measured" in experience and "NaN" not in experience
             proxied_broker.proxy.down()
             page.wait_for_selector("#broker-lost:not([hidden])", timeout=60_000)
             assert "Lost the broker" in page.inner_text("#broker-lost")
