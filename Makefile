@@ -37,7 +37,7 @@ browser-deps:
 	npm ci --prefix tests/integration/a11y --no-audit --no-fund --loglevel=error
 	npm ci --prefix scripts/vitals --no-audit --no-fund --loglevel=error
 
-# The README's pictures (docs/overview-page.png, docs/demo-shop.png) from a fresh demo;
+# The README's pictures (docs/overview-page.png, overview-experience.png, demo-shop.png) from a fresh demo;
 # READMEPICTURES_ARGS="--url http://127.0.0.1:6066/ --shop http://127.0.0.1:8088/demo/" uses a running one.
 readme-pictures: $(STAMP)
 	PYTHONPATH=. $(BIN)/python scripts/readme_pictures.py $(READMEPICTURES_ARGS)

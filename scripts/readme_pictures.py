@@ -1,10 +1,11 @@
 """Refresh the README's pictures from the demo: `make readme-pictures`.
 
-docs/overview-page.png is the worker's overview page and docs/demo-shop.png the
-collector's demo shop, both taken with headless Chromium as the browser tests
-drive it. With --url the pictures come from a demo that is already running
-(`make demo`); without it a demo is started in a temporary directory, given
-time to fill every card, and stopped.
+docs/overview-page.png is the worker's overview page, docs/overview-experience.png
+its "Customer experience" section alone, and docs/demo-shop.png the collector's
+demo shop, all taken with headless Chromium as the browser tests drive it. With
+--url the pictures come from a demo that is already running (`make demo`);
+without it a demo is started in a temporary directory, given time to fill every
+card, and stopped.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ def _filled(page: dict[str, Any]) -> bool:
         and day["totals"]["orders"] >= 3
         and all(step["sessions"] > 0 for step in day["funnel"])
         and bool(page["since_start"]["journeys"])
+        # The experience section: page loads measured and a support ticket answered.
+        and page["experience"]["load_times"]["all"] is not None
+        and page["experience"]["support"]["all"]["first_response_p90"] is not None
     )
 
 
@@ -37,6 +41,8 @@ def shoot(overview_url: str, shop_url: str | None) -> None:
         page.wait_for_timeout(3500)  # a second refresh: sparklines have two points
         page.screenshot(path=str(DOCS / "overview-page.png"), full_page=True)
         print(f"wrote {DOCS / 'overview-page.png'}")
+        page.locator("#experience").screenshot(path=str(DOCS / "overview-experience.png"))
+        print(f"wrote {DOCS / 'overview-experience.png'}")
         if shop_url:
             page.goto(shop_url)
             page.wait_for_load_state("networkidle")
