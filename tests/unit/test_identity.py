@@ -319,3 +319,18 @@ def test_erasure_leaves_no_trace_in_a_restarted_worker() -> None:
         assert restored.identity is not None
         assert restored.identity.links == [] and restored.identity.out == []
         assert restored.identity.linked_to is None
+
+
+def test_a_claim_to_a_partition_without_any_input_is_answered_by_the_idle_rule() -> None:
+    # dev-anna's partition (2) never receives an event: only the claim reaches it. Before,
+    # its idle clock never started, the claim waited for ever and the identify was never
+    # counted (the generated-attacks conservation test found it).
+    c = Cluster()
+    c.send(ev("identify", "anna", 0, anonymous_id="dev-anna"))
+    assert c.procs[c.partition_of("dev-anna")].last_input_wall_ms is None
+    assert total(c.samples(), "tracker_events_total", event_type="identify") == 0
+    c.quiet()  # the first tick starts the clock
+    c.quiet()  # a minute later the idle rule moves the watermark past the identify
+    s = c.samples()
+    assert total(s, "tracker_events_total", event_type="identify") == 1
+    assert total(s, "tracker_identity_links_total") == 1

@@ -221,6 +221,11 @@ class PartitionProcessor:
 
     def tick(self, now_ms: int) -> None:
         """Wall-clock housekeeping: the idle rule, due sessions, state expiry."""
+        if self.last_input_wall_ms is None and len(self.index.deadlines):
+            # No input yet, but rows wait for this partition's watermark: a claim from
+            # another partition's identify (docs/identity.md). The idle clock starts now, so
+            # a partition no customer's events ever reached still answers it.
+            self.last_input_wall_ms = now_ms
         if (
             self.last_input_wall_ms is not None
             and now_ms - self.last_input_wall_ms >= self.timing.idle_timeout_ms
