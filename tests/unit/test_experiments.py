@@ -16,12 +16,14 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from tests.unit.helpers import MIN, Harness, ev
+from tests.unit.identity_cluster import Cluster
 from tracker.core.bounds import rule_of
 from tracker.core.contract import parse_event
 from tracker.core.customer import CustomerState, Session, decode_state, encode_state
 from tracker.core.experiment_stats import p_value, sample_size
 from tracker.core.experiments import Seen, merge, note, parse_allow_list
 from tracker.errors import ConfigError
+from tracker.metrics.samples import total
 from tracker.settings import load_settings
 
 TEST = "checkout-button"  # the default allow-list: control, green, blue
@@ -244,3 +246,19 @@ def test_p_value_is_a_probability_and_symmetric(
 @given(st.floats(0.001, 0.5), st.floats(0.05, 1.0))
 def test_a_smaller_effect_needs_more_sessions(baseline: float, mde: float) -> None:
     assert sample_size(baseline, mde / 2) > sample_size(baseline, mde)
+
+
+def test_an_event_forwarded_or_held_for_a_stitched_customer_keeps_its_pair() -> None:
+    # dev-anna's first tagged page arrives after the login: it is held on anna's partition
+    # while the hand-over is under way, or forwarded from the device's partition once
+    # linked. Either way it reaches anna's session with its pair (green).
+    c = Cluster()
+    c.send(ev("identify", "anna", 0, anonymous_id="dev-anna"))
+    c.send(ev("consent", "carl", 5))  # other traffic moves dev-anna's partition past 0 s
+    c.send(seen("dev-anna", 10, "green"))  # under the device id, after the link: forwarded
+    c.send(seen("anna", 20, "blue", "order"))
+    c.close_all()
+    s = c.samples()
+    assert total(s, "tracker_experiment_sessions_total", variant="green") == 1
+    assert total(s, "tracker_experiment_conversions_total", variant="green") == 1
+    assert total(s, "tracker_experiment_sessions_total") == 1

@@ -31,6 +31,7 @@ from tracker.core.codes import (
 from tracker.core.contract import EVENT_TYPES
 from tracker.core.customer import CHANNEL_TABLE, SOURCE_TABLE
 from tracker.core.events import EventView, PreScored
+from tracker.core.experiments import Pair
 from tracker.core.feedback import sentiment_of
 from tracker.core.labels import OTHER, LabelSets
 from tracker.core.sessionizer import Rules
@@ -261,7 +262,16 @@ def encode_view(rules: Rules, ev: EventView) -> list[Any]:
         SOURCE_TABLE.to_code[ev.source],
         encode_vital(ev.vital),
         encode_ref(ev.ticket),
+        None if ev.arm is None else list(ev.arm),
     ]
+
+
+def _arm(labels: LabelSets, data: Any) -> Pair | None:
+    """An experiment pair, if this worker's allow-list still has it (older records: none)."""
+    if not data:
+        return None
+    experiment, variant = data
+    return labels.arm(str(experiment), str(variant))
 
 
 def decode_view(labels: LabelSets, data: list[Any]) -> EventView:
@@ -291,6 +301,7 @@ def decode_view(labels: LabelSets, data: list[Any]) -> EventView:
             None if score is None else PreScored(float(score[0]), str(score[1])),
             decode_vital(data[13]) if len(data) > 13 else None,
             decode_ref(data[14]) if len(data) > 14 else None,
+            _arm(labels, data[15]) if len(data) > 15 else None,
         )
     except (TypeError, ValueError, IndexError, KeyError, ArithmeticError) as exc:
         raise InvalidRecordError(f"not an encoded event: {type(exc).__name__}") from None
