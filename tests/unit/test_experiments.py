@@ -262,3 +262,11 @@ def test_an_event_forwarded_or_held_for_a_stitched_customer_keeps_its_pair() -> 
     assert total(s, "tracker_experiment_sessions_total", variant="green") == 1
     assert total(s, "tracker_experiment_conversions_total", variant="green") == 1
     assert total(s, "tracker_experiment_sessions_total") == 1
+
+
+def test_each_experiment_names_its_control_for_the_recording_rules() -> None:
+    h = Harness()  # no event yet: the allow-list alone says which variant is the control
+    info = [s for s in h.samples() if s[0] == "tracker_experiment_control_info"]
+    assert [(dict(s[1]), s[2]) for s in info] == [
+        ({"experiment": TEST, "variant": "control"}, 1.0)
+    ]

@@ -22,6 +22,7 @@ FIRST_ORDER = "the channel of the customer's first order"
 EXPERIMENT = Label("experiment", source="TRACKER_EXPERIMENTS experiments")
 VARIANT = Label("variant", source="TRACKER_EXPERIMENTS variants of the experiment")
 NOT_CONTROL = Label("variant", source="TRACKER_EXPERIMENTS variants but the control (the first)")
+CONTROL = Label("variant", source="TRACKER_EXPERIMENTS control (the experiment's first variant)")
 VITAL_HELP = (
     "Core Web Vitals measured by the snippet's web-vitals library, by touchpoint: seconds "
     "(CLS: unitless); bucket bounds include Google's good and poor thresholds"
@@ -169,6 +170,13 @@ def _experiment_gauges() -> tuple[MetricSpec, ...]:
             " control's conversion rate (alpha 0.05 two-sided, power 0.8)",
             (EXPERIMENT,),
         ).with_note(workers),
+        MetricSpec(
+            "tracker_experiment_control_info",
+            "gauge",
+            "1 for each live experiment's control variant: lets PromQL compare every variant "
+            "with its control across workers (experiment_variant:tracker_experiment_z_score:ratio)",
+            (EXPERIMENT, CONTROL),
+        ),
     )
 
 

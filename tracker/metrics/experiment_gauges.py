@@ -39,3 +39,5 @@ def experiment_gauges(aggs: list[Aggregates], allowed: AllowList, mde: float) ->
     yield gauge_of("tracker_experiment_conversion_rate", rates)
     yield gauge_of("tracker_experiment_p_value", p_values)
     yield gauge_of("tracker_experiment_sample_size", sizes)
+    # From the allow-list, not the counts: the recording rules find each control by it.
+    yield gauge_of("tracker_experiment_control_info", [([n, v[0]], 1.0) for n, v in allowed])
