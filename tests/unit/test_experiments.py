@@ -267,6 +267,4 @@ def test_an_event_forwarded_or_held_for_a_stitched_customer_keeps_its_pair() -> 
 def test_each_experiment_names_its_control_for_the_recording_rules() -> None:
     h = Harness()  # no event yet: the allow-list alone says which variant is the control
     info = [s for s in h.samples() if s[0] == "tracker_experiment_control_info"]
-    assert [(dict(s[1]), s[2]) for s in info] == [
-        ({"experiment": TEST, "variant": "control"}, 1.0)
-    ]
+    assert [(dict(s[1]), s[2]) for s in info] == [({"experiment": TEST, "variant": "control"}, 1.0)]
