@@ -207,6 +207,12 @@ def test_dashboard_covers_the_kpis() -> None:
         "tracker_experiment_sample_size",
         "tracker_experiment_p_value",
         "tracker_experiment_conversions_total",
+        "experiment_variant:tracker_experiment_z_score:ratio",
+        "tracker_identity_links_total",
+        "tracker_identity_conflicts_total",
+        "tracker_sessions_merged_total",
+        "tracker_sessions_discarded_total",
+        "tracker_events_forwarded_total",
     ):
         assert needle in text, needle
 
