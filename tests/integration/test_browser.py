@@ -127,6 +127,10 @@ def test_a_consented_visit_shows_up_as_a_converted_session(
     assert total(s, "tracker_session_exits_total", touchpoint="survey") == 1
     assert total(s, "tracker_events_dropped_total") == 0
     assert total(s, "tracker_events_rejected_total") == 0
+    # The shop's checkout-button test: the visit counts once, in the arm the shop drew.
+    experiment = "tracker_experiment_sessions_total"
+    assert total(s, experiment, experiment="checkout-button") == 1
+    assert total(s, "tracker_experiment_conversions_total", experiment="checkout-button") == 1
     assert collector.metric("tracker_collector_events_total", outcome="rejected") == 0
     assert (ARTIFACTS / "demo-shop.png").stat().st_size > 10_000
 

@@ -178,3 +178,17 @@ def _section(heading: str) -> str:
     match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## )", PRIVACY, re.S | re.M)
     assert match is not None, f"PRIVACY.md has no section {heading!r}"
     return match.group(1)
+
+
+def test_inspect_shows_the_open_sessions_experiment_arm_and_load_time_rating() -> None:
+    h = Harness()
+    h.send(
+        ev("page_view", "anna", 0, experiment="checkout-button", variant="green"),
+        ev("web_vital", "anna", 1, name="LCP", value=1200, rating="good"),
+    )
+    raw = h.store.get(h.p.customer_key(h.p.pseudonyms.of("anna")))
+    session = describe(raw, h.p.rules.labels)["open_session"]
+    assert session["load_time_rating"] == "good"
+    assert session["experiments"] == {
+        "checkout-button": {"variant": "green", "first_seen": "2026-05-04T09:00:00+00:00"}
+    }

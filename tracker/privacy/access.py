@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from tracker.core.contract import CHANNELS
+from tracker.core.contract import CHANNELS, VITAL_RATINGS
 from tracker.core.customer import SOURCES, STEP_KINDS, CustomerState
 from tracker.core.identity_state import LINKED, decode_identity
 from tracker.core.labels import LabelSets
@@ -159,6 +159,11 @@ def _held(state: CustomerState, labels: LabelSets) -> dict[str, Any]:
                 }
                 for step in session.steps
             ],
+            "load_time_rating": VITAL_RATINGS[session.lcp] if session.lcp >= 0 else None,
+            "experiments": {
+                seen.experiment: {"variant": seen.variant, "first_seen": _iso(seen.at_ms)}
+                for seen in session.experiments or ()
+            },
         },
         "customer_history": _history(state),
         "support_tickets": [

@@ -8,6 +8,14 @@
     'day-pack': { name: 'Day Pack 22 l', category: 'bags', price: 59.0, color: '#c8553d' },
     'weekender': { name: 'Weekender Duffel', category: 'bags', price: 129.0, color: '#8d6a9f' }
   };
+  // The shop's A/B test of its checkout button (TRACKER_EXPERIMENTS' default): the arm is
+  // drawn once per browser session and put on the snippet's tag before the snippet runs,
+  // so the first page view carries it too (README, "Live experiments").
+  var ARMS = ['control', 'green', 'blue'];
+  var arm = sessionStorage.getItem('demo-arm') || ARMS[Math.floor(Math.random() * ARMS.length)];
+  sessionStorage.setItem('demo-arm', arm);
+  var tag = document.querySelector('script[src="/tracker.js"]');
+  if (tag) tag.setAttribute('data-experiment', 'checkout-button:' + arm);
   var view = document.getElementById('view');
   var cart = JSON.parse(sessionStorage.getItem('demo-cart') || '[]');
 
@@ -52,7 +60,7 @@
       }).join('');
       return ['cart', '<h1>Your cart</h1>' + (cart.length
         ? '<table>' + rows + '<tr><th>Total</th><th>' + euro(total()) + '</th></tr></table>' +
-          '<p><a href="/demo/checkout" data-link id="to-checkout"><button>Checkout</button></a></p>'
+          '<p><a href="/demo/checkout" data-link id="to-checkout"><button class="arm-' + arm + '">Checkout</button></a></p>'
         : '<p>Your cart is empty.</p>')];
     },
     checkout: function () {
