@@ -10,7 +10,7 @@ import itertools
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from prometheus_client import CollectorRegistry, generate_latest
@@ -31,6 +31,9 @@ T0_MS = to_ms(T0)
 SEC = 1
 MIN = 60
 HOUR = 3600
+if TYPE_CHECKING:
+    from tracker.testing.reference import ReferencePipeline
+
 DAY = 86_400
 
 # Explicit values, so a TRACKER_* variable in the developer's shell cannot change a unit test.
@@ -250,6 +253,14 @@ def replay_golden(stream: Path) -> tuple[list[Sample], list[Sample]]:
     keeps the reference time at the stream's end for the first samples; the second are
     read after 11 quiet days, when every session has closed.
     """
+    pipe, last = feed_golden(stream)
+    at_end = pipe.samples()
+    pipe.tick(last + 11 * DAY * 1000)
+    return at_end, pipe.samples()
+
+
+def feed_golden(stream: Path) -> tuple[ReferencePipeline, int]:
+    """The reference pipeline fed ``stream`` (see ``replay_golden``), and its last broker time."""
     from tracker.testing.reference import ReferencePipeline
 
     pipe = ReferencePipeline(config(idle_timeout=10 * DAY))
@@ -259,6 +270,4 @@ def replay_golden(stream: Path) -> tuple[list[Sample], list[Sample]]:
         broker = to_ms(datetime.fromisoformat(event.get("sent_at") or event["occurred_at"]))
         last = max(last, broker)
         pipe.feed(event["customer_id"].encode(), line, broker, broker)
-    at_end = pipe.samples()
-    pipe.tick(last + 11 * DAY * 1000)
-    return at_end, pipe.samples()
+    return pipe, last

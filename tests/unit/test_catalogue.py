@@ -15,9 +15,8 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.golden import GOLDEN_STREAM
-from tests.unit.helpers import DAY, T0_MS, Harness, config, samples_of
+from tests.unit.helpers import DAY, T0_MS, Harness, config, feed_golden, samples_of
 from tracker.collector.metrics import CollectorMetrics
-from tracker.core.events import to_ms
 from tracker.kafka.topics import ACCOUNT_TABLE, TABLE
 from tracker.metrics.catalogue import (
     CATALOGUE,
@@ -193,13 +192,7 @@ def test_the_generated_stream_writes_only_declared_counter_keys() -> None:
 
 
 def test_the_golden_stream_writes_only_declared_counter_keys() -> None:
-    pipe = ReferencePipeline(config(idle_timeout=10 * DAY))
-    last = 0
-    for line in GOLDEN_STREAM.read_bytes().splitlines():
-        event = orjson.loads(line)
-        broker = to_ms(datetime.fromisoformat(event.get("sent_at") or event["occurred_at"]))
-        last = max(last, broker)
-        pipe.feed(event["customer_id"].encode(), line, broker, broker)
+    pipe, last = feed_golden(GOLDEN_STREAM)
     pipe.tick(last + 11 * DAY * 1000)
     assert undeclared(_counter_keys(pipe)) == set()
 

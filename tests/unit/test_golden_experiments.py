@@ -6,17 +6,14 @@ real-broker test (tests/integration/test_experiments_pipeline.py) holds the work
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import orjson
 import pytest
 
 from tests.support.golden import DATA
-from tests.unit.helpers import DAY, config
-from tracker.core.events import to_ms
+from tests.unit.helpers import replay_golden
 from tracker.metrics.samples import Sample, total
-from tracker.testing.reference import ReferencePipeline
 
 STREAM = DATA / "golden-experiments.jsonl"
 EXPECTED: dict[str, Any] = orjson.loads((DATA / "golden-experiments.expected.json").read_bytes())
@@ -24,15 +21,7 @@ EXPECTED: dict[str, Any] = orjson.loads((DATA / "golden-experiments.expected.jso
 
 @pytest.fixture(scope="module")
 def closed() -> list[Sample]:
-    pipe = ReferencePipeline(config(idle_timeout=10 * DAY))
-    last = 0
-    for line in STREAM.read_bytes().splitlines():
-        event = orjson.loads(line)
-        broker = to_ms(datetime.fromisoformat(event["occurred_at"]))
-        last = max(last, broker)
-        pipe.feed(event["customer_id"].encode(), line, broker, broker)
-    pipe.tick(last + 11 * DAY * 1000)  # quiet: every session closes
-    return pipe.samples()
+    return replay_golden(STREAM)[1]  # quiet: every session closes
 
 
 def test_golden_experiments_events(closed: list[Sample]) -> None:
