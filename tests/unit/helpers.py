@@ -26,14 +26,14 @@ from tracker.metrics.exposition import StateExporter, WorkerView
 from tracker.metrics.samples import Sample, parse_exposition, total
 from tracker.settings import Settings
 
+if TYPE_CHECKING:
+    from tracker.testing.reference import ReferencePipeline
+
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 T0_MS = to_ms(T0)
 SEC = 1
 MIN = 60
 HOUR = 3600
-if TYPE_CHECKING:
-    from tracker.testing.reference import ReferencePipeline
-
 DAY = 86_400
 
 # Explicit values, so a TRACKER_* variable in the developer's shell cannot change a unit test.
