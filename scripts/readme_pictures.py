@@ -1,8 +1,8 @@
 """Refresh the README's pictures from the demo: `make readme-pictures`.
 
 docs/overview-page.png is the worker's overview page, docs/overview-experience.png
-its "Customer experience" section alone, and docs/demo-shop.png the collector's
-demo shop, all taken with headless Chromium as the browser tests drive it. With
+its "Customer experience" section alone, docs/overview-experiments.png that
+section's "Live experiments" block, and docs/demo-shop.png the collector's demo shop, all taken with headless Chromium as the browser tests drive it. With
 --url the pictures come from a demo that is already running (`make demo`);
 without it a demo is started in a temporary directory, given time to fill every
 card, and stopped.
@@ -31,6 +31,11 @@ def _filled(page: dict[str, Any]) -> bool:
         # The experience section: page loads measured and a support ticket answered.
         and page["experience"]["load_times"]["all"] is not None
         and page["experience"]["support"]["all"]["first_response_p90"] is not None
+        # Live experiments: every arm has sessions and the control a conversion (a horizon).
+        and any(
+            x["sample_size"] is not None and all(r["sessions"] for r in x["variants"])
+            for x in page["experience"]["experiments"]
+        )
     )
 
 
@@ -43,6 +48,8 @@ def shoot(overview_url: str, shop_url: str | None) -> None:
         print(f"wrote {DOCS / 'overview-page.png'}")
         page.locator("#experience").screenshot(path=str(DOCS / "overview-experience.png"))
         print(f"wrote {DOCS / 'overview-experience.png'}")
+        page.locator("#exp-experiments").screenshot(path=str(DOCS / "overview-experiments.png"))
+        print(f"wrote {DOCS / 'overview-experiments.png'}")
         if shop_url:
             page.goto(shop_url)
             page.wait_for_load_state("networkidle")

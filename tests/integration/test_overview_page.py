@@ -12,6 +12,7 @@ import pytest
 
 from tests.integration.browser import ARTIFACTS, axe_violations, browser_page
 from tests.support.tcp_proxy import ProxiedBroker, start_proxied_broker
+from tracker.core.experiment_stats import sample_size
 from tracker.metrics.samples import parse_exposition, total
 from tracker.testing.demo_process import Demo, running_demo
 from tracker.testing.deployment import make_deployment
@@ -141,6 +142,67 @@ def test_the_customer_experience_section_shows_the_demos_vitals_and_support(demo
     assert scope == "last 1 h"  # the window switch redraws the section too
 
 
+READ_EXPERIMENTS = """() => ({
+  rows: [...document.querySelectorAll("#exp-experiments tbody tr[data-variant]")].map(tr => ({
+    experiment: tr.dataset.experiment, variant: tr.dataset.variant,
+    ...Object.fromEntries([...tr.querySelectorAll("td[data-col]")].map(td => [td.dataset.col, td.innerText]))})),
+  text: document.getElementById("exp-experiments").innerText,
+})"""
+WAIT = "not yet: wait for the horizon"
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def test_the_live_experiments_block_shows_the_demos_checkout_button_test(demo: Demo) -> None:
+    """The demo's traffic is in the checkout-button test: its arms agree with /metrics, and
+    the p-value stays hidden until every arm reaches the sample size."""
+    demo.wait_for(
+        lambda page: any(
+            x["sample_size"] is not None and all(r["sessions"] for r in x["variants"])
+            for x in page["experience"]["experiments"]
+        ),
+        240,
+    )
+    with browser_page() as page:
+        page.goto(demo.overview_url)
+        page.wait_for_selector("body[data-loaded='1']", timeout=15_000)
+        before = _metrics(demo)
+        _next_refresh(page)
+        shown = page.evaluate(READ_EXPERIMENTS)
+        after = _metrics(demo)
+    rows = {r["variant"]: r for r in shown["rows"] if r["experiment"] == "checkout-button"}
+    assert list(rows) == ["control", "green", "blue"]  # the control first, as configured
+    for variant, row in rows.items():
+        at = {"experiment": "checkout-button", "variant": variant}
+        for col in ("sessions", "conversions"):
+            counts = [total(s, f"tracker_experiment_{col}_total", **at) for s in (before, after)]
+            assert counts[0] <= _number(row[col]) <= counts[1], (variant, col)
+        rate = _number(row["conversions"]) / _number(row["sessions"])
+        assert abs(float(row["conversion_rate"].rstrip("%")) - 100 * rate) <= 0.05 + 1e-9
+    # One worker: the horizon is the worker's formula over the control's counts on the page.
+    control = rows["control"]
+    horizon = sample_size(_number(control["conversions"]) / _number(control["sessions"]), 0.1)
+    progress = {
+        v: re.fullmatch(r"(\d+) % of ([\d,]+)( · reached)?", r["progress"]) for v, r in rows.items()
+    }
+    for variant, match in progress.items():
+        assert match is not None and _number(match[2]) == horizon, rows[variant]["progress"]
+        sessions = _number(rows[variant]["sessions"])
+        assert int(match[1]) == min(100, int(100 * (sessions / horizon)))
+        assert bool(match[3]) == (sessions >= horizon)
+    assert control["p_value"] == "control"
+    if not all(m and m[3] for m in progress.values()):  # the demo seldom runs that long
+        assert [rows[v]["p_value"] for v in ("green", "blue")] == [WAIT, WAIT]
+    else:
+        assert all(
+            re.fullmatch(r"(< )?0\.\d{3} · .*", rows[v]["p_value"]) for v in ("green", "blue")
+        )
+    assert "since each experiment started; not windowed" in shown["text"]
+    assert "NaN" not in shown["text"] and "undefined" not in shown["text"]
+
+
 def test_the_demo_page_passes_wcag_aa_in_light_and_dark(demo: Demo) -> None:
     with browser_page() as page:
         for scheme in ("light", "dark"):
@@ -170,6 +232,7 @@ def test_no_data_yet_then_broker_lost_then_worker_gone(
             assert page.inner_text('#headline [data-card="sessions"] .value') == "0"
             experience = page.inner_text("#experience")
             assert "no data yet: no page load measured" in experience and "NaN" not in experience
+            assert "no data yet: no session closed in this experiment" in experience
             proxied_broker.proxy.down()
             page.wait_for_selector("#broker-lost:not([hidden])", timeout=60_000)
             assert "Lost the broker" in page.inner_text("#broker-lost")

@@ -22,6 +22,7 @@ from tracker.metrics.overview_experience import (
 )
 from tracker.metrics.samples import Sample
 
+TEST = "checkout-button"  # the default allow-list's experiment: control, green, blue
 LCP_LE = ("1.0", "1.5", "2.0", "2.5", "3.0", "4.0", "6.0", "10.0", "+Inf")
 RESPONSE_LE = (
     *(f"{b}.0" for b in (30, 60, 120, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800)),
@@ -277,3 +278,123 @@ def test_figures_from_a_partitions_real_exposition() -> None:
     assert (chat["tickets_open"], chat["reopen_rate"], chat["rescued_share"]) == (0, 0.0, 0.0)
     customers = page["by_window"]["24h"]["experience"]["customers"]
     assert (customers["new"], customers["returning"]) == (3, 0)
+
+
+# --- live experiments ------------------------------------------------------------------------
+
+
+def _arm(name: str, variant: str, sessions: int, converted: int, part: str) -> list[Sample]:
+    at = {"experiment": name, "variant": variant, "partition": part}
+    return [
+        g(f"tracker_experiment_{k}_total", n, **at)
+        for k, n in (("sessions", sessions), ("conversions", converted))
+    ]
+
+
+def _gauges(experiment: str, control: str, size: float, **p_values: float) -> list[Sample]:
+    """The scrape-time gauges: conversion rates in the allow-list's order, control first."""
+    rates = dict.fromkeys((control, *p_values), math.nan)
+    return [
+        *(
+            g(f"tracker_experiment_{k}", p, experiment=experiment, variant=v)
+            for k, values in (("conversion_rate", rates), ("p_value", p_values))
+            for v, p in values.items()
+        ),
+        g("tracker_experiment_sample_size", size, experiment=experiment),
+        g("tracker_experiment_control_info", 1, experiment=experiment, variant=control),
+    ]
+
+
+def crafted_experiments(on_sessions: int = 1200) -> list[Sample]:
+    """checkout-button short of its horizon of 4,862 per arm; free-shipping past its 1,000."""
+    return [
+        # The counters name variants in no useful order (green before the control), and
+        # the control's sessions are split over two partitions: 1,000 + 800.
+        *_arm(TEST, "green", 2000, 120, "0"),
+        *_arm(TEST, "control", 1000, 50, "0"),
+        *_arm(TEST, "control", 800, 40, "1"),
+        *_arm(TEST, "blue", 4862, 243, "1"),
+        *_arm("free-shipping", "off", 1000, 100, "0"),
+        *_arm("free-shipping", "on", on_sessions, 150, "0"),
+        *_gauges(TEST, "control", 4862, green=0.0833, blue=0.9),
+        *_gauges("free-shipping", "off", 1000, on=0.0123),
+    ]
+
+
+def _experiments(samples: list[Sample]) -> dict[str, dict[str, Any]]:
+    page = overview([g("tracker_events_total", 1, partition="0"), *samples])
+    json.dumps(page, allow_nan=False)  # the NaN conversion-rate gauges never reach the page
+    return {x["experiment"]: x for x in page["experience"]["experiments"]}
+
+
+def test_experiment_arms_with_progress_towards_the_horizon() -> None:
+    button = _experiments(crafted_experiments())[TEST]
+    assert (button["control"], button["sample_size"]) == ("control", 4862)
+    assert button["sessions"] == 1800 + 2000 + 4862
+    rows = [
+        (r["variant"], r["sessions"], r["conversions"], r["conversion_rate"], r["reached"])
+        for r in button["variants"]
+    ]
+    assert rows == [  # the control first, then the allow-list's order as the gauges give it
+        ("control", 1800, 90, pytest.approx(0.05), False),  # 90 / 1,800
+        ("green", 2000, 120, pytest.approx(0.06), False),
+        ("blue", 4862, 243, pytest.approx(243 / 4862), True),  # exactly at the horizon
+    ]
+    progress = [r["progress"] for r in button["variants"]]
+    # 1,800 / 4,862 = 0.3702: the page writes "37 % of 4,862".
+    assert progress == [pytest.approx(0.3702, abs=1e-4), pytest.approx(0.4114, abs=1e-4), 1.0]
+    assert button["alpha"] == 0.025  # two variants against one control: 0.05 / 2
+
+
+def test_the_p_value_is_withheld_until_every_arm_reaches_the_horizon() -> None:
+    button = _experiments(crafted_experiments())[TEST]
+    assert button["at_horizon"] is False  # blue is there, the control and green are not
+    states = [(r["variant"], r["p_value"], r["p_value_state"]) for r in button["variants"]]
+    assert states == [
+        ("control", None, "control"),
+        ("green", None, "before_horizon"),  # the exported 0.0833 is not on the page
+        ("blue", None, "before_horizon"),  # blue alone at the horizon is not enough
+    ]
+    assert "0.0833" not in json.dumps(button) and "0.9" not in json.dumps(button)
+    # One session short of the horizon on one arm hides it as well.
+    shipping = _experiments(crafted_experiments(on_sessions=999))["free-shipping"]
+    assert (shipping["at_horizon"], shipping["variants"][1]["p_value"]) == (False, None)
+
+
+def test_the_p_value_shows_once_every_arm_is_at_the_horizon() -> None:
+    shipping = _experiments(crafted_experiments())["free-shipping"]
+    assert shipping["at_horizon"] is True  # off 1,000 and on 1,200, both >= 1,000
+    off, on = shipping["variants"]
+    assert (off["variant"], off["p_value"], off["p_value_state"]) == ("off", None, "control")
+    assert (on["variant"], on["p_value"], on["p_value_state"]) == ("on", 0.0123, "at_horizon")
+    assert on["conversion_rate"] == pytest.approx(0.125)  # 150 / 1,200
+    assert on["progress"] == pytest.approx(1.2)  # uncapped here; the page caps at 100 %
+    assert shipping["alpha"] == 0.05  # one variant: one test
+
+
+def test_experiments_without_sessions_or_horizon_say_so() -> None:
+    empty = overview(Harness().samples())
+    (button,) = empty["experience"]["experiments"]  # the default allow-list, no session yet
+    # No control conversion: the sample size is NaN, so there is no horizon yet.
+    assert (button["experiment"], button["sessions"], button["sample_size"]) == (TEST, 0, None)
+    assert [r["variant"] for r in button["variants"]] == ["control", "green", "blue"]
+    assert all(r["conversion_rate"] is None and r["progress"] is None for r in button["variants"])
+    assert overview(Harness(experiments="").samples())["experience"]["experiments"] == []
+
+
+def test_experiments_from_a_partitions_real_exposition() -> None:
+    """As in test_experiments: control 1 of 4 converted, green 2 of 2; horizon 4,862."""
+    h = Harness()
+    for i in range(4):
+        orders = [ev("order", f"c{i}", 30 + i)] if i == 0 else []
+        h.send(ev("page_view", f"c{i}", i, experiment=TEST, variant="control"), *orders)
+    for i in range(2):
+        green = ev("page_view", f"g{i}", i, experiment=TEST, variant="green")
+        h.send(green, ev("order", f"g{i}", 40 + i))
+    h.idle_to(50 * MIN)
+    (button,) = overview(h.samples())["experience"]["experiments"]
+    assert button["sample_size"] == 4862
+    rows = [(r["variant"], r["sessions"], r["conversion_rate"]) for r in button["variants"]]
+    assert rows == [("control", 4, 0.25), ("green", 2, 1.0), ("blue", 0, None)]
+    assert button["variants"][0]["progress"] == pytest.approx(4 / 4862)
+    assert [r["p_value_state"] for r in button["variants"]][1:] == ["before_horizon"] * 2

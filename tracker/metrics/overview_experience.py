@@ -1,4 +1,4 @@
-"""The overview page's "Customer experience" section: load times, support and retention.
+"""The overview page's "Customer experience" section: load times, support, retention.
 
 Read from the same samples as ``/metrics``, like the rest of the page. The
 worker keeps its histograms and support counters since tracking began, not per
@@ -7,7 +7,8 @@ window switch; conversion by LCP class and new, returning and lapsed customers
 follow it, every window computed at once. Percentiles are read from the
 histogram buckets as Prometheus' ``histogram_quantile`` reads them, so the page
 and a query over this worker's series agree; both of Google's LCP thresholds
-are bucket bounds, so the rating of an interpolated p75 is exact.
+are bucket bounds, so the rating of an interpolated p75 is exact. The
+section's live experiments are built in ``overview_experiments``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ from typing import Any
 from tracker.core.contract import CHANNELS, SUPPORT_CHANNELS, VITAL_RATINGS
 from tracker.core.labels import WINDOWS
 from tracker.core.vitals import LCP_CLASSES, rating
+from tracker.metrics.overview_experiments import (
+    EXPERIMENT_DEFINITIONS,
+    EXPERIMENT_PANELS,
+    experiments,
+)
 from tracker.metrics.samples import Sample, total
 
 LCP_QUANTILE = 0.75  # Google assesses a page by the 75th percentile of its loads
@@ -37,6 +43,7 @@ EXPERIENCE_DEFINITIONS = {
     "customers_lapsed": "tracker_customers_lapsed",
     "lapsed_window": "tracker_customers_lapsed_window",
     "repurchase_by_first_channel": "tracker_repurchase_rate_by_first_channel",
+    **EXPERIMENT_DEFINITIONS,
 }
 # The panels of deploy/grafana/dashboards/touchpoints-overview.json showing them.
 EXPERIENCE_PANELS = {
@@ -50,6 +57,7 @@ EXPERIENCE_PANELS = {
     "customers_new": 78,
     "customers_lapsed": 80,
     "repurchase_by_first_channel": 81,
+    **EXPERIMENT_PANELS,
 }
 
 
@@ -239,6 +247,7 @@ def experience(samples: list[Sample]) -> dict[str, Any]:
         "load_times": load_times(samples),
         "support": support(samples),
         "retention": retention_now(samples),
+        "experiments": experiments(samples),
     }
 
 
