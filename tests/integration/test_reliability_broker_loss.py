@@ -52,8 +52,7 @@ def test_broker_loss_on_three_nodes(kafka_three: KafkaCluster, tmp_path: Path) -
     # Without logins: while the victim's partitions stall, a device's event can land on
     # either side of its claim, which moves sessions between "started and merged" and
     # "never started" (docs/identity.md#exactness; tests/unit/test_identity_partition_stalls.py
-    # holds everything else exact under stalls). A lone worker's crashes (scenario 1) run
-    # with logins.
+    # holds everything else exact under stalls); scenario 7 runs with logins.
     messages = generated_messages(seed=4303, events=30_000, batch=10, logins=False)
     run = Run(kafka_three, tmp_path, messages)
     try:
