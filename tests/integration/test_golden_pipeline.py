@@ -10,16 +10,25 @@ import orjson
 from kafka.consumer import KafkaConsumer
 from kafka.structs import TopicPartition
 
+from tests.integration.kafka_fixtures import kafka_one  # noqa: F401 (fixture)
 from tests.integration.secret_leaks import WITH_UNUSED_SASL_PASSWORD, assert_no_secrets
 from tests.support.golden import GOLDEN_EXPECTED, GOLDEN_STREAM
 from tracker.core.pipeline_config import PipelineConfig
 from tracker.core.pseudonym import Pseudonymizer
+from tracker.kafka.broker import BrokerHandle
 from tracker.kafka.partitioner import partition_for
 from tracker.kafka.replay import Record, records
 from tracker.metrics.samples import total
 from tracker.sentiment.scorer import SentimentScorer
 from tracker.settings import Settings
-from tracker.testing.deployment import PSEUDONYM_KEY, Deployment, WorkerProcess, wait_until
+from tracker.testing.deployment import (
+    PSEUDONYM_KEY,
+    Deployment,
+    WorkerProcess,
+    make_deployment,
+    wait_until,
+)
+from tracker.testing.kafka_cluster import KafkaCluster
 from tracker.testing.reference import ReferencePipeline
 
 GOLDEN = GOLDEN_STREAM
@@ -159,45 +168,61 @@ def halves(tmp_path: Path) -> tuple[list[str], Path, Path]:
     return lines[:60], first, second
 
 
+# On Apache Kafka, not the embedded Tansu broker the other golden tests share: in CI, under
+# load, Tansu (0.6.0, memory engine) twice answered a restarted worker's recovery with
+# changelog end offsets below records a consumer had read from the same partitions before
+# the stop (the restore then stopped short: 37 of 54 events). This test is about the
+# worker's restore, so it runs where acknowledged records stay; the embedded broker is for
+# the demo and fast tests (README, "Operations").
 def test_restart_continues_counts_without_double_counting(
-    deployment_factory: Callable[..., Deployment], tmp_path: Path
+    kafka_one: KafkaCluster,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     lines, first, second = halves(tmp_path)
     first_half = counted_by_reference(lines, partitions=4, idle_timeout=100_000)
     assert 0 < first_half < COUNTED_EVENTS
-    deployment = deployment_factory(TRACKER_IDLE_TIMEOUT="100000")
-    assert deployment.env["TRACKER_PARTITIONS"] == "4"
-    worker = deployment.worker().start()
-    replay(deployment, first)
-    wait_until(lambda: _events(worker) == first_half, 60, f"the first half's {first_half} events")
-    # Stop once the first half is durable, not after a guessed pause. Stopped within a
-    # second or two of applying messages, a worker was seen to lose their changelog rows
-    # while committing their offsets (an open bug); this test is about the restore.
-    durable = last_offsets(lines, partitions=4)
-    wait_until(
-        lambda: applied_in_changelog(deployment) == durable, 60, "the first half in the changelog"
+    deployment = make_deployment(
+        BrokerHandle(kafka_one.bootstrap), tmp_path / "d0", TRACKER_IDLE_TIMEOUT="100000"
     )
-    worker.stop()
-    worker.start()
-    # Exactly the same after the restart: nothing lost, nothing counted twice.
-    seen: list[float] = []
-
-    def restored() -> bool:
-        seen.append(_events(worker))
-        return seen[-1] == first_half
-
+    assert deployment.env["TRACKER_PARTITIONS"] == "4"
     try:
-        wait_until(restored, 60, "the restored count")
-    except AssertionError:  # say which way it is off, and what the restart restored
-        restored = [line for line in worker.tail(400).splitlines() if "state restored" in line]
-        raise AssertionError(
-            f"{first_half} events after a restart, last seen {seen[-1:]}; input offsets in "
-            f"the changelog {applied_in_changelog(deployment)} (durable before the stop: "
-            f"{durable}); the worker's log:\n" + "\n".join(restored)
-        ) from None
-    replay(deployment, second)
-    wait_until(lambda: _events(worker) == COUNTED_EVENTS, 60, "all golden events counted")
-    assert_event_totals(worker)
-    s = worker.samples()
-    for window, n in EXPECTED["reach_all_channels"].items():
-        assert total(s, "tracker_reach", window=window, channel="all") == n, window
+        worker = deployment.worker().start()
+        replay(deployment, first)
+        wait_until(
+            lambda: _events(worker) == first_half, 60, f"the first half's {first_half} events"
+        )
+        # Stop once the first half is durable, not after a guessed pause. Stopped within a
+        # second or two of applying messages, a worker was seen to lose their changelog rows
+        # while committing their offsets (an open bug); this test is about the restore.
+        durable = last_offsets(lines, partitions=4)
+        wait_until(
+            lambda: applied_in_changelog(deployment) == durable,
+            60,
+            "the first half in the changelog",
+        )
+        worker.stop()
+        worker.start()
+        # Exactly the same after the restart: nothing lost, nothing counted twice.
+        seen: list[float] = []
+
+        def restored() -> bool:
+            seen.append(_events(worker))
+            return seen[-1] == first_half
+
+        try:
+            wait_until(restored, 60, "the restored count")
+        except AssertionError:  # say which way it is off, and what the restart restored
+            lines = [line for line in worker.tail(400).splitlines() if "state restored" in line]
+            raise AssertionError(
+                f"{first_half} events after a restart, last seen {seen[-1:]}; input offsets in "
+                f"the changelog {applied_in_changelog(deployment)} (durable before the stop: "
+                f"{durable}); the worker's log:\n" + "\n".join(lines)
+            ) from None
+        replay(deployment, second)
+        wait_until(lambda: _events(worker) == COUNTED_EVENTS, 60, "all golden events counted")
+        assert_event_totals(worker)
+        s = worker.samples()
+        for window, n in EXPECTED["reach_all_channels"].items():
+            assert total(s, "tracker_reach", window=window, channel="all") == n, window
+    finally:
+        deployment.stop()
