@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from tests.integration.kafka_fixtures import kafka_one  # noqa: F401 (fixture)
@@ -31,7 +30,7 @@ from tests.integration.reliability_support import (
 )
 from tracker.kafka.partitioner import partition_for
 from tracker.testing.kafka_cluster import KafkaCluster
-from tracker.testing.streams import generated_messages
+from tracker.testing.streams import events_of, generated_messages
 from tracker.testing.traffic import Message
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
@@ -39,18 +38,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
 def _logins(messages: list[Message]) -> list[tuple[int, int]]:
     """(customer's partition, device's partition) of every identify in the stream."""
-    found = []
-    for message in messages:
-        try:
-            data = orjson.loads(message.value)
-        except orjson.JSONDecodeError:
-            continue
-        for event in data if isinstance(data, list) else [data]:
-            if isinstance(event, dict) and event.get("event_type") == "identify":
-                customer = partition_for(event["customer_id"].encode(), PARTITIONS)
-                device = partition_for(str(event["anonymous_id"]).encode(), PARTITIONS)
-                found.append((customer, device))
-    return found
+    return [
+        (
+            partition_for(event["customer_id"].encode(), PARTITIONS),
+            partition_for(str(event["anonymous_id"]).encode(), PARTITIONS),
+        )
+        for _, event in events_of(messages)
+        if event.get("event_type") == "identify"
+    ]
 
 
 # Known gap, measured and explained: whenever partitions lag behind each other (moving

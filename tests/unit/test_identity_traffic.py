@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import random
 
-import orjson
 import pytest
 
 from tests.unit.helpers import T0_MS, config
 from tests.unit.identity_cluster import Cluster
 from tests.unit.test_identity_interleavings import counters
 from tracker.core.contract import parse_event
+from tracker.testing.streams import events_of
 from tracker.testing.traffic import Message, TrafficGenerator
 
 
@@ -26,16 +26,7 @@ def stream() -> list[Message]:
 
 
 def _events(messages: list[Message]) -> list[tuple[bytes | None, dict]]:  # type: ignore[type-arg]
-    out = []
-    for message in messages:
-        try:
-            data = orjson.loads(message.value)
-        except orjson.JSONDecodeError:
-            continue
-        for event in data if isinstance(data, list) else [data]:
-            if isinstance(event, dict) and "occurred_at" in event:
-                out.append((message.key, event))
-    return out
+    return [(m.key, event) for m, event in events_of(messages) if "occurred_at" in event]
 
 
 def test_logins_are_valid_identify_events_keyed_by_the_customer(stream: list[Message]) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
+
+import orjson
 
 from tracker.core.pipeline_config import PipelineConfig
 from tracker.core.pseudonym import Pseudonymizer
@@ -132,3 +135,15 @@ def differences(actual: dict[str, float], expected: dict[str, float]) -> list[st
         for k in keys
         if abs(actual.get(k, 0) - expected.get(k, 0)) > 1e-6
     ]
+
+
+def events_of(messages: Iterable[Message]) -> Iterator[tuple[Message, dict[str, Any]]]:
+    """Each message with each JSON object event it carries (malformed messages yield none)."""
+    for message in messages:
+        try:
+            data = orjson.loads(message.value)
+        except orjson.JSONDecodeError:
+            continue
+        for event in data if isinstance(data, list) else [data]:
+            if isinstance(event, dict):
+                yield message, event
