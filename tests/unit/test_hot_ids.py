@@ -22,7 +22,14 @@ from tracker.core.customer import (
     decode_state,
     encode_state,
 )
-from tracker.core.dedup import DEDUP_IDS, PACK_ABOVE, ROW_BOUND_BYTES, pack_ids, unpack_ids
+from tracker.core.dedup import (
+    DEDUP_IDS,
+    PACK_ABOVE,
+    ROW_BOUND_BYTES,
+    forget_oldest,
+    pack_ids,
+    unpack_ids,
+)
 from tracker.core.rows import row_bytes
 from tracker.core.steps import LazySteps
 from tracker.settings import Settings
@@ -99,6 +106,14 @@ def test_retries_within_the_last_ids_are_duplicates_and_earlier_ones_are_forgott
     h.send(events[0])  # arrived DEDUP_IDS + 9 events ago: forgotten, counts again
     assert h.total("tracker_events_dropped_total", reason="duplicate") == 1
     assert h.total("tracker_hot_customers_total") == 1
+
+
+def test_forgetting_drops_every_id_beyond_the_cap_in_one_call() -> None:
+    # A merge of two full memories leaves up to twice the cap; all the excess goes at once.
+    seen = {hashed: 1_000 + hashed for hashed in range(2 * DEDUP_IDS)}
+    assert forget_oldest(seen, horizon_ms=0) is True  # the dropped ids were in the window
+    assert list(seen) == list(range(DEDUP_IDS, 2 * DEDUP_IDS))  # the last to arrive stay
+    assert forget_oldest(seen, horizon_ms=0) is False  # nothing beyond the cap: nothing goes
 
 
 def test_a_customer_below_the_cap_keeps_the_whole_window() -> None:

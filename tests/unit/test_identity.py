@@ -11,6 +11,7 @@ from tests.unit.helpers import MIN, ev, ms
 from tests.unit.identity_cluster import Cluster
 from tracker.core.contract import CHANNELS
 from tracker.core.customer import CustomerState
+from tracker.core.dedup import DEDUP_IDS
 from tracker.core.identity_state import LINKED
 from tracker.core.rows import row_state
 from tracker.metrics.samples import total
@@ -334,3 +335,21 @@ def test_a_claim_to_a_partition_without_any_input_is_answered_by_the_idle_rule()
     s = c.samples()
     assert total(s, "tracker_events_total", event_type="identify") == 1
     assert total(s, "tracker_identity_links_total") == 1
+
+
+def test_two_full_deduplication_memories_merge_and_the_next_event_counts() -> None:
+    # Both ids sent more than the memory holds within the window; the merged memory keeps
+    # the newest DEDUP_IDS. This once looped forever on the customer's next event.
+    c = Cluster()
+    c.send(*(ev("page_ping", "dev-anna", i, event_id=f"d{i}") for i in range(DEDUP_IDS + 5)))
+    c.send(*(ev("page_ping", "anna", 2 * i, event_id=f"a{i}") for i in range(DEDUP_IDS + 5)))
+    c.send(ev("identify", "anna", 300, anonymous_id="dev-anna"))
+    c.quiet(5)
+    c.send(ev("page_view", "anna", 320, event_id="after"))
+    c.quiet()
+    assert c.total("tracker_identity_links_total") == 1
+    assert c.total("tracker_events_total", event_type="page_view") == 1
+    merged = state(c, "anna")
+    assert merged is not None and len(merged.seen_ids) == DEDUP_IDS
+    c.send(ev("page_view", "anna", 321, event_id="after"))  # its retry: still remembered
+    assert c.total("tracker_events_dropped_total", reason="duplicate") == 1

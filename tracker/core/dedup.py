@@ -70,5 +70,7 @@ def forget_oldest(seen: dict[int, int], horizon_ms: int) -> bool:
     binding = False
     while len(seen) > DEDUP_IDS:
         oldest = next(iter(seen))
-        binding = binding or seen.pop(oldest) >= horizon_ms
+        # The pop first: ``binding or seen.pop(...)`` stops popping once binding, and
+        # loops forever when more than one id must go (a merge of two full memories).
+        binding = seen.pop(oldest) >= horizon_ms or binding
     return binding
