@@ -10,6 +10,7 @@ dead-letter record carries.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +31,13 @@ PROPERTIES_MAX_DEPTH = 8
 EARLIEST_MS = 0
 LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 MAX_SEND_DELAY_MS = 366 * 86_400_000
+# The same as datetimes: validation compares them, for a fraction of a conversion to
+# milliseconds. LATEST admits what floors to LATEST_MS; within SURE_SEND_DELAY a delay is
+# plausible however its milliseconds round.
+_EPOCH, _MS = datetime(1970, 1, 1, tzinfo=UTC), timedelta(milliseconds=1)
+EARLIEST = _EPOCH + EARLIEST_MS * _MS
+LATEST = _EPOCH + (LATEST_MS * _MS + timedelta(microseconds=999))
+SURE_SEND_DELAY = (MAX_SEND_DELAY_MS - 1) * _MS
 
 # Text fields: (min, max) characters, as the contract has always said.
 ID_CHARS = (1, 128)
