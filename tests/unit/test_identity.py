@@ -7,14 +7,16 @@ Times are seconds after T0; the session gap is 30 minutes.
 
 from __future__ import annotations
 
-from tests.unit.helpers import MIN, ev, ms
+from tests.unit.helpers import MIN, T0_MS, config, encode, ev, ms
 from tests.unit.identity_cluster import Cluster
+from tracker.core.bounds import LATEST_MS
 from tracker.core.contract import CHANNELS
 from tracker.core.customer import CustomerState
 from tracker.core.dedup import DEDUP_IDS
 from tracker.core.identity_state import LINKED
 from tracker.core.rows import row_state
 from tracker.metrics.samples import total
+from tracker.testing.reference import ReferencePipeline
 
 
 def journey(c: Cluster) -> None:
@@ -353,3 +355,19 @@ def test_two_full_deduplication_memories_merge_and_the_next_event_counts() -> No
     assert merged is not None and len(merged.seen_ids) == DEDUP_IDS
     c.send(ev("page_view", "anna", 321, event_id="after"))  # its retry: still remembered
     assert c.total("tracker_events_dropped_total", reason="duplicate") == 1
+
+
+def test_an_identify_timed_beyond_any_watermark_is_still_answered_and_counted() -> None:
+    # A producer set the message's CreateTime to year 9999, so the identify passes the future
+    # check with a time no partition's watermark reaches. It waits at most until the wall
+    # clock at receipt plus TRACKER_MAX_FUTURE, which the idle rule passes.
+    pipeline = ReferencePipeline(config(), partitions=4)
+    identify = ev("identify", "anna", 0, anonymous_id="dev-anna")
+    identify["occurred_at"] = "9999-12-31T23:59:59Z"
+    pipeline.feed(b"anna", encode(identify), LATEST_MS, T0_MS)
+    pipeline.tick(T0_MS + 120_000)
+    assert total(pipeline.samples(), "tracker_events_total", event_type="identify") == 0
+    pipeline.tick(ms(20 * MIN))  # past the future bound (10 minutes), idle
+    samples = pipeline.samples()
+    assert total(samples, "tracker_events_total", event_type="identify") == 1
+    assert total(samples, "tracker_identity_links_total") == 1

@@ -162,11 +162,16 @@ def _identify(c: CustomerContext, ev: EventView, anonymous_id: str) -> bool:
     claim = id_hash(f"{c.person}/{ev.id_hash}")
     target = partition_of(anonymous_id, p.partitions)
     full = len(identity.links) >= MAX_LINKS
+    # The claim waits for the anonymous id's partition to reach this time. A producer's
+    # CreateTime far ahead lets an identify pass the future check with a time no watermark
+    # ever reaches, and it would never count: it waits at most until the wall clock at
+    # receipt plus the future bound, which the idle rule reaches (docs/identity.md).
+    at_ms = min(ev.at_ms, (p.last_input_wall_ms or ev.at_ms) + p.timing.max_future_ms)
     if not full:
-        identity.links.append(Link(anon, target, claim, PENDING, ev.at_ms))
-        hold_until = ev.at_ms + p.identity.hold.ms
+        identity.links.append(Link(anon, target, claim, PENDING, at_ms))
+        hold_until = at_ms + p.identity.hold.ms
         identity.hold_until_ms = max(identity.hold_until_ms, hold_until)
-    record = Claim(_NO_ORIGIN, anon, c.person, p.partition, claim, ev.at_ms, ev.channel, full)
+    record = Claim(_NO_ORIGIN, anon, c.person, p.partition, claim, at_ms, ev.channel, full)
     _emit(c, state, target, record)
     return True
 
