@@ -255,8 +255,10 @@ def _sessions_close(
     worker: Proc, messages: list[Message], expectation: Expectation, result: LatencyResult
 ) -> None:
     """Wait for the idle rule to close every session; then every counter must match."""
-    closed = sum(
-        v for k, v in expectation.final_counters.items() if k.startswith("tracker_sessions_closed")
+    closed = sum(  # the family itself: tracker_sessions_closed_by_lcp_total shares the prefix
+        v
+        for k, v in expectation.final_counters.items()
+        if k.partition("{")[0] == "tracker_sessions_closed_total"
     )
     last_event_s = max(m.timestamp_ms for m in messages) / 1000
     limit = result.gap_s + result.max_out_of_order_s + result.idle_timeout_s + 60
@@ -268,6 +270,15 @@ def _sessions_close(
             return False
         return total(parse_exposition(body.decode()), "tracker_sessions_closed_total") >= closed
 
-    wait_for(all_closed, limit, "every session to close", step=0.25)
+    try:
+        wait_for(all_closed, limit, "every session to close", step=0.25)
+    except BenchError:  # say what was left: the counters that differ, and what was open
+        status, body = worker.get("/metrics")
+        samples = parse_exposition(body.decode()) if status == 200 else []
+        problems = differences(counter_table(samples), expectation.final_counters)
+        active = total(samples, "tracker_sessions_active")
+        raise BenchError(
+            f"sessions still open after {limit:.0f}s: {active:g} active; " + "; ".join(problems[:8])
+        ) from None
     result.close_after_last_s = time.time() - last_event_s
     _check(worker, expectation.final_counters, result)

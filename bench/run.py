@@ -2,7 +2,7 @@
 
     python -m bench.run              # full run (~20-27 min here), updates BENCHMARKS.md
     python -m bench.run --quick      # smaller streams, a few minutes
-    python -m bench.run --soak 10    # also 10 minutes of steady load for flat memory
+    python -m bench.run --soak 60    # also 60 minutes at 70% of the maximum rate: flat memory
     python -m bench.run --profile    # also py-spy profiles of the worker runs
 
 Steps: (a) limits: raw aiokafka ``getmany`` and a no-op Faust agent on the
