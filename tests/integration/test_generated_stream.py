@@ -2,7 +2,13 @@
 
 Covers every counter of the hard and soft KPIs (sessions, journeys, funnel,
 NPS/CSAT/CES, sentiment, attribution, revenue) with batched messages, bad
-input, withdrawals and duplicates in the mix.
+input, withdrawals, duplicates and logins in the mix. A worker draining the
+stream reads its partitions unevenly, and the identity race
+(docs/identity.md#exactness) may then move sessions between "started and
+merged" and "never started" and change a session's LCP class: those counts are
+compared as the race keeps them (started minus merged per channel, closed
+sessions over all LCP classes); in-process, five messages of one partition
+ahead of the others already move them.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from tracker.metrics.samples import total
 from tracker.testing.deployment import PSEUDONYM_KEY, Deployment, wait_until
 from tracker.testing.streams import (
     counter_table,
-    differences,
+    differences_beside_the_identity_race,
     expected_samples,
     generated_messages,
     produce,
@@ -34,4 +40,4 @@ def test_generated_stream_matches_reference(deployment_factory: Callable[..., De
         "every session to close",
     )
     actual = counter_table(worker.samples())
-    assert differences(actual, expected) == []
+    assert differences_beside_the_identity_race(actual, expected) == []
