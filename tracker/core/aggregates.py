@@ -19,10 +19,11 @@ from typing import Any
 
 import orjson
 
+from tracker.core.counter_codes import SEP as SEP  # counter keys' separator, with the codes
+from tracker.core.counter_codes import decode_counters, encode_counters
 from tracker.core.histogram import HOUR_HORIZON, MINUTE_HORIZON, BucketHistogram
 
 COUNTER_ROW = "c"
-SEP = "|"
 
 
 _INT64 = 2**63
@@ -88,7 +89,7 @@ class Delta:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "c": self.counters,
+            "c": encode_counters(self.counters),
             "r": {k: str(v) for k, v in self.revenue.items()},
             "b": [[name, minute, wire_int(n)] for (name, minute), n in self.buckets.items()],
             "x": self.max_event_ms,
@@ -97,7 +98,7 @@ class Delta:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Delta:
         return cls(
-            counters=dict(data.get("c", {})),
+            counters=decode_counters(data.get("c", {})),
             revenue={k: Decimal(v) for k, v in data.get("r", {}).items()},
             buckets={(b[0], b[1]): int(b[2]) for b in data.get("b", [])},
             max_event_ms=int(data.get("x", 0)),
@@ -197,7 +198,7 @@ class Aggregates:
         body = orjson.loads(raw)
         self.row_epochs[row] = int(body["e"])
         if row == COUNTER_ROW:
-            self.counters = dict(body["c"])
+            self.counters = decode_counters(body["c"])
             self.revenue = {k: Decimal(v) for k, v in body["r"].items()}
             self.max_event_ms = max(self.max_event_ms, int(body["x"]))
             self.idle_floor_ms = max(self.idle_floor_ms, int(body["i"]))
@@ -220,7 +221,7 @@ class Aggregates:
     def _row_body(self, row: str) -> dict[str, Any] | None:
         if row == COUNTER_ROW:
             return {
-                "c": self.counters,
+                "c": encode_counters(self.counters),
                 "r": {k: str(v) for k, v in self.revenue.items()},
                 "x": self.max_event_ms,
                 "i": self.idle_floor_ms,

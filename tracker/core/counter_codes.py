@@ -1,0 +1,66 @@
+"""Short codes for counter names in stored rows: half of a row's bytes were metric names.
+
+A customer's row carries its flush epoch's delta, and every event rewrites the row, so
+``tracker_events_total|page_view|web`` went to the changelog once per event of the epoch.
+Stored rows write each known metric name as a code of one or two characters instead
+(``0|page_view|web``); the labels stay as they are. Memory and ``/metrics`` keep the full
+names: only ``encode_counters`` and ``decode_counters`` see codes.
+
+The codes are ``codes.COUNTER_NAME_CODES`` (numbers, pinned like every persisted code:
+changing one would read old rows as other metrics) written in base 62. A name that is
+not listed (a metric added without a code) is stored in full, and full names are read
+as they are, so rows of versions before codes restore unchanged. No full name can be taken for a
+code: every metric name starts with ``tracker_``, and no code is longer than two.
+
+Both directions add up keys that meet: a worker of an earlier release that restored
+coded rows (a rollback, a rolling upgrade) keeps their codes as unknown keys beside the
+full names it writes itself, and the next release must count both.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+
+from tracker.core.codes import COUNTER_NAME_CODES
+
+SEP = "|"  # between a counter key's metric name and its labels (aggregates.counter_key)
+_DIGITS = string.digits + string.ascii_letters
+
+
+def short(code: int) -> str:
+    """0-9, a-z, A-Z, then two characters: 3,906 names before a third would be needed."""
+    if code < len(_DIGITS):
+        return _DIGITS[code]
+    high, low = divmod(code - len(_DIGITS), len(_DIGITS))
+    if high >= len(_DIGITS):
+        raise ValueError(f"counter name code {code} needs three characters")
+    return _DIGITS[high] + _DIGITS[low]
+
+
+CODE_OF: dict[str, str] = {name: short(code) for name, code in COUNTER_NAME_CODES.items()}
+NAME_OF: dict[str, str] = {code: name for name, code in CODE_OF.items()}
+
+
+def encode_counters(counters: Mapping[str, int]) -> dict[str, int]:
+    """Counter keys as stored: a listed metric name becomes its code."""
+    stored: dict[str, int] = {}
+    code_of = CODE_OF
+    for key, n in counters.items():
+        name, sep, labels = key.partition(SEP)
+        code = code_of.get(name)
+        coded = key if code is None else code + sep + labels
+        stored[coded] = stored.get(coded, 0) + n
+    return stored
+
+
+def decode_counters(stored: Mapping[str, int]) -> dict[str, int]:
+    """``encode_counters`` read back; full names (older rows, unlisted metrics) as they are."""
+    counters: dict[str, int] = {}
+    name_of = NAME_OF
+    for key, n in stored.items():
+        head, sep, labels = key.partition(SEP)
+        name = name_of.get(head)
+        full = key if name is None else name + sep + labels
+        counters[full] = counters.get(full, 0) + n
+    return counters
