@@ -42,25 +42,41 @@ CODE_OF: dict[str, str] = {name: short(code) for name, code in COUNTER_NAME_CODE
 NAME_OF: dict[str, str] = {code: name for name, code in CODE_OF.items()}
 
 
+# Keys already translated, both ways: a partition sees a bounded set of counter keys (labels
+# are enumerations and allow-listed names), and the translation runs for every key of every
+# row written or read. Capped, so that no input can grow them without bound.
+MEMO_KEYS = 50_000
+_coded: dict[str, str] = {}
+_full: dict[str, str] = {}
+
+
+def _translate(key: str, table: Mapping[str, str], memo: dict[str, str]) -> str:
+    head, sep, labels = key.partition(SEP)
+    other = table.get(head)
+    translated = key if other is None else other + sep + labels
+    if len(memo) < MEMO_KEYS:
+        memo[key] = translated
+    return translated
+
+
+def _translated(
+    counters: Mapping[str, int], table: Mapping[str, str], memo: dict[str, str]
+) -> dict[str, int]:
+    get = memo.get
+    out = {get(key) or _translate(key, table, memo): n for key, n in counters.items()}
+    if len(out) < len(counters):  # two keys met (see the module's last paragraph): add up
+        out = {}
+        for key, n in counters.items():
+            translated = get(key) or _translate(key, table, memo)
+            out[translated] = out.get(translated, 0) + n
+    return out
+
+
 def encode_counters(counters: Mapping[str, int]) -> dict[str, int]:
     """Counter keys as stored: a listed metric name becomes its code."""
-    stored: dict[str, int] = {}
-    code_of = CODE_OF
-    for key, n in counters.items():
-        name, sep, labels = key.partition(SEP)
-        code = code_of.get(name)
-        coded = key if code is None else code + sep + labels
-        stored[coded] = stored.get(coded, 0) + n
-    return stored
+    return _translated(counters, CODE_OF, _coded)
 
 
 def decode_counters(stored: Mapping[str, int]) -> dict[str, int]:
     """``encode_counters`` read back; full names (older rows, unlisted metrics) as they are."""
-    counters: dict[str, int] = {}
-    name_of = NAME_OF
-    for key, n in stored.items():
-        head, sep, labels = key.partition(SEP)
-        name = name_of.get(head)
-        full = key if name is None else name + sep + labels
-        counters[full] = counters.get(full, 0) + n
-    return counters
+    return _translated(stored, NAME_OF, _full)
