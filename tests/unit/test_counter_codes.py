@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.unit.helpers import MIN, Harness, config, ev
+from tracker.core import counter_codes
 from tracker.core.aggregates import Aggregates, Delta
 from tracker.core.codes import COUNTER_NAME_CODES
 from tracker.core.counter_codes import SEP, decode_counters, encode_counters, short
@@ -85,3 +87,11 @@ def test_every_counter_the_pipeline_writes_has_a_code() -> None:
     counters = {k for p in pipeline.processors.values() for k in p.aggregates.counters}
     assert len(counters) > 100
     assert {k.split(SEP, 1)[0] for k in counters} - set(COUNTER_NAME_CODES) == set()
+
+
+def test_the_memo_of_translated_keys_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(counter_codes, "MEMO_KEYS", 10)
+    monkeypatch.setattr(counter_codes, "_coded", {})
+    many = {f"tracker_events_total|{i}": i for i in range(50)}
+    assert decode_counters(encode_counters(many)) == many
+    assert len(counter_codes._coded) == 10
