@@ -3,7 +3,8 @@
 A live producer sends generated traffic at a fixed rate (collector-style
 batches of up to 10 events), with the customers mapped onto a fixed
 population: once every customer has been seen, state stops growing by
-design, so resident memory should level off too. RSS is sampled every 10 s.
+design, so resident memory should level off too (device ids that log in are mapped
+the same way). RSS is sampled every 10 s.
 """
 
 from __future__ import annotations
@@ -53,11 +54,20 @@ def _remap(value: bytes) -> tuple[bytes, bytes] | None:
     items = decoded if isinstance(decoded, list) else [decoded]
     if not items or not all(isinstance(i, dict) and "customer_id" in i for i in items):
         return None
-    digest = hashlib.blake2b(str(items[0]["customer_id"]).encode(), digest_size=8).digest()
-    customer = f"pop-{int.from_bytes(digest, 'big') % POPULATION:06d}"
+    customer = _member("pop", items[0]["customer_id"])
     for item in items:
         item["customer_id"] = customer
+        # The device id a login links, mapped as the device's own events were (their
+        # customer_id): otherwise every login names a new device whose row is new state for
+        # the rest of the run, and RSS grows with it by design.
+        if "anonymous_id" in item:
+            item["anonymous_id"] = _member("pop", item["anonymous_id"])
     return customer.encode(), orjson.dumps(decoded)
+
+
+def _member(prefix: str, original: object) -> str:
+    digest = hashlib.blake2b(str(original).encode(), digest_size=8).digest()
+    return f"{prefix}-{int.from_bytes(digest, 'big') % POPULATION:06d}"
 
 
 async def _produce(bench: Bench, topic: str, rate: float, seconds: float, sent: list[int]) -> None:
