@@ -30,6 +30,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _hear_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_commands_reuse_the_broker_recorded_in_the_data_dir(tmp_path: Path) -> None:
     env = _env(tmp_path / "data", TRACKER_PSEUDONYM_KEY=PSEUDONYM_KEY)
     broker = subprocess.Popen(
@@ -38,6 +42,9 @@ def test_commands_reuse_the_broker_recorded_in_the_data_dir(tmp_path: Path) -> N
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # Ctrl-C as a terminal sends it, even when pytest itself was started in the
+        # background by a shell without job control, which makes children ignore SIGINT.
+        preexec_fn=_hear_sigint,
     )
     record = tmp_path / "data" / "broker.json"
     try:
