@@ -40,7 +40,9 @@ def test_hostile_input_is_dead_lettered_and_good_events_count(
     tmp_path: Path,
 ) -> None:
     """Fuzzed garbage between good events: no crash or stall, every reject in the DLQ."""
-    good = generated_messages(seed=4505, events=20_000, batch=10)
+    # Without logins, as scenarios 1-4: see RELIABILITY.md, scenario 7 (the identity race
+    # moved 2 sessions between "started and merged" and "never started" in CI).
+    good = generated_messages(seed=4505, events=20_000, batch=10, logins=False)
     messages, kinds = hostile_stream(4505, good)
     run = Run(kafka_one, tmp_path, messages)
     try:
