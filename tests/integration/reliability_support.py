@@ -65,9 +65,8 @@ class Run:
             BrokerHandle(cluster.bootstrap),
             root,
             TRACKER_PARTITIONS=str(PARTITIONS),
-            TRACKER_IDLE_TIMEOUT=IDLE_TIMEOUT,
             TRACKER_REPLICATION_FACTOR=str(cluster.replication_factor),
-            **settings,
+            **{"TRACKER_IDLE_TIMEOUT": IDLE_TIMEOUT, **settings},
         )
         self.fleet = Fleet([], PARTITIONS)
 
@@ -92,7 +91,7 @@ class Run:
         catch_up_s = time.monotonic() - caught
         reach = differences(gauge_table(samples), gauge_table(self.at_end))
         close_s = self.fleet.wait_for_counters(self.expected, close_timeout)
-        assert reach == [], "reach at the stream's end differs"
+        assert reach == [], "reach at the stream's end differs:\n  " + "\n  ".join(reach[:20])
         return {
             "events": sum(m.events for m in self.messages),
             "messages": len(self.messages),

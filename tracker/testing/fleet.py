@@ -126,6 +126,7 @@ class Fleet:
         wanted = counter_table(at_end, INGEST_COUNTERS)
         deadline = time.monotonic() + timeout
         last: dict[str, float] = {}
+        samples: list[Sample] = []
         while time.monotonic() < deadline:
             scraped = self.scrape()
             if scraped is not None and self.settled(scraped):
@@ -136,8 +137,32 @@ class Fleet:
             time.sleep(0.5)
         raise AssertionError(
             f"the fleet did not catch up in {timeout}s (owners {self.last_owners}):\n  "
-            + "\n  ".join(differences(last, wanted)[:20])
+            + "\n  ".join(differences(last, wanted)[:20] + per_partition(samples, at_end))
         )
+
+
+def per_partition(samples: Sequence[Sample], at_end: Sequence[Sample]) -> list[str]:
+    """Messages applied and consumer lag per input partition: which one fell short, and how."""
+
+    def applied(of: Sequence[Sample]) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for name, labels, value in of:
+            if name in INGEST_COUNTERS and name != "tracker_orders_total":
+                partition = dict(labels).get("partition", "?")
+                totals[partition] = totals.get(partition, 0.0) + value
+        return totals
+
+    got, wanted = applied(samples), applied(at_end)
+    lags = {
+        dict(labels).get("partition"): value
+        for name, labels, value in samples
+        if name == "tracker_consumer_lag"
+    }
+    return [
+        f"partition {p}: applied {got.get(p, 0):.0f} of {wanted[p]:.0f}, lag {lags.get(p)}"
+        for p in sorted(wanted)
+        if got.get(p, 0) != wanted[p]
+    ]
 
 
 def gauge_table(samples: Sequence[Sample], names: Sequence[str] = REACH) -> dict[str, float]:
