@@ -34,7 +34,7 @@ def label_values(samples: list[Sample], names: tuple[str, ...]) -> set[str]:
     return {value for _, labels, _ in samples for name, value in labels if name in names}
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(420)
 def test_hostile_input_is_dead_lettered_and_good_events_count(
     kafka_one: KafkaCluster,  # noqa: F811
     tmp_path: Path,
@@ -44,13 +44,17 @@ def test_hostile_input_is_dead_lettered_and_good_events_count(
     # moved 2 sessions between "started and merged" and "never started" in CI).
     good = generated_messages(seed=4505, events=20_000, batch=10, logins=False)
     messages, kinds = hostile_stream(4505, good)
-    run = Run(kafka_one, tmp_path, messages)
+    # A longer idle timeout than the other scenarios': a single partition that saw no
+    # input for 12 s on a starved CI machine closed its sessions by the wall clock and
+    # counted the rest of its events late (3,310 instead of 43), as the idle rule says it
+    # must; the reference, fed without pauses, cannot foresee that.
+    run = Run(kafka_one, tmp_path, messages, TRACKER_IDLE_TIMEOUT="45")
     try:
         worker = run.worker().start()
         pid = worker.process.pid if worker.process else None
         producer = run.produce(rate=600)
         produced_s = producer.finish()
-        numbers = run.check()
+        numbers = run.check(close_timeout=150)
         expected_rejects = rejected(run.expected)
         records = read_dlq(kafka_one.bootstrap, run.topic + "-dlq", sum(expected_rejects.values()))
         raw_reasons = Counter(dict(r.headers)["tracker-reject-reason"].decode() for r in records)
