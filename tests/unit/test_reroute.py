@@ -67,6 +67,7 @@ async def test_a_misplaced_message_is_sent_on_and_counted_once() -> None:
     source = Source()
     here, there = Harness(partition=0), Harness(partition=2)
     pipe = pipeline({0: here, 2: there}, source)
+    here.p.applied_offset = 4  # offsets 0-4 were applied: 5 is the next (stream.holes)
     key = key_on(2)
     original = message(0, 5, key)
     assert await pipe.handle(original) is True

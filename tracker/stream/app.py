@@ -11,13 +11,18 @@ its own agent and table.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import faust
 
 from tracker.kafka.topics import ACCOUNT_TABLE, TABLE, activity_topic, compacted, identity_topic
 from tracker.settings import Settings
-from tracker.stream.faust_patches import cap_fetch_wait, commit_only_what_is_written
+from tracker.stream.faust_patches import (
+    cap_fetch_wait,
+    commit_only_what_is_written,
+    deliver_refetched,
+)
 from tracker.stream.freeze import FreezeGuard
 from tracker.stream.options import faust_options
 from tracker.stream.pipeline import Pipeline, Topology, WorkerState
@@ -30,14 +35,26 @@ def build_worker_app(worker: WorkerState, bootstrap: str) -> faust.App:
     app = faust.App(settings.worker_id, **faust_options(settings, bootstrap, worker.partitions))
     commit_only_what_is_written(app.producer, worker.pending)
     topology = declare_topology(app, settings, worker.partitions)
+    identity, activities = identity_topic(settings.worker_id), activity_topic(settings.worker_id)
+    deliver_refetched(app.consumer, (settings.topic, identity, activities))
 
     def pause(partition: int) -> None:
         # The identity topic's partition of that number writes the same state: it waits too.
-        identity = identity_topic(settings.worker_id)
         tps = [faust.types.TP(topic, partition) for topic in (settings.topic, identity)]
         app.consumer.pause_partitions(tps)
 
-    pipeline = Pipeline(worker, topology, pause)
+    topics = {"input": settings.topic, "identity": identity, "activity": activities}
+
+    async def rewind(stream: str, partition: int, offset: int) -> None:
+        await app.consumer.seek_wait({faust.types.TP(topics[stream], partition): offset})
+
+    def highwater(stream: str, partition: int) -> int | None:
+        try:
+            return int(app.consumer.highwater(faust.types.TP(topics[stream], partition)))
+        except Exception:  # not assigned or not fetched yet
+            return None
+
+    pipeline = Pipeline(worker, topology, pause, rewind)
     register_agents(app, topology, pipeline)
     register_timers(app, settings, pipeline)
     lag = ConsumerLag(app, worker)
@@ -45,6 +62,7 @@ def build_worker_app(worker: WorkerState, bootstrap: str) -> faust.App:
     @app.timer(interval=END_OFFSETS_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def _refresh_end_offsets() -> None:
         await lag.refresh()
+        await pipeline.seek_stalled(highwater, time.monotonic())
 
     register_pages(app, worker, metrics_registry(worker, topology, lag), lag)
     return app
@@ -103,8 +121,10 @@ def register_agents(app: faust.App, topology: Topology, pipeline: Pipeline) -> N
 
     @app.agent(topology.activities)
     async def accounts(stream: Any) -> None:
-        async for event in stream.events():
-            pipeline.handle_activity(event.message)
+        manual = stream.noack()  # a record refused for a hole in the offsets stays unacked
+        async for event in manual.events():
+            if await pipeline.handle_activity(event.message):
+                await manual.ack(event)
 
     def active_partitions(topic: str) -> set[int]:
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}

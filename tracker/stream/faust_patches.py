@@ -1,12 +1,14 @@
-"""The two places where the worker changes how Faust talks to Kafka, and why.
+"""The three places where the worker changes how Faust talks to Kafka, and why.
 
-Both are small, named patches of faust-streaming 0.15.3 internals, each with a unit
+Each is a small, named patch of faust-streaming 0.15.3 internals, each with a unit
 test that fails when a Faust upgrade moves what it patches.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from faust.transport.drivers import aiokafka as aiokafka_driver
@@ -59,3 +61,31 @@ def cap_fetch_wait(seconds: float) -> None:
         return consumer
 
     thread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
+
+
+class UnfilteredReadOffsets(defaultdict[Any, Any]):
+    """Faust's per-partition read offsets, except that the named topics are never filtered.
+
+    ``Consumer._drain_messages`` drops fetched records below the partition's read
+    offset, and advances that offset for records a stream then discards around a
+    rebalance; a seek back to them would fetch them only to drop them again
+    (``tracker.stream.holes``). For the topics the tracker applies by offset (input,
+    identity, account activity) nothing is dropped here: a record applied before is
+    skipped by its offset, a missing one is sought back. Reading None also keeps
+    Faust from counting a hole in these topics as acknowledged (``Consumer._add_gap``).
+    Changelogs keep Faust's filter: recovery relies on it.
+    """
+
+    def __init__(self, topics: Iterable[str], offsets: Any = ()) -> None:
+        super().__init__(lambda: None, offsets)
+        self.topics = frozenset(topics)
+
+    def __getitem__(self, tp: Any) -> Any:
+        if tp.topic in self.topics:
+            return None
+        return super().__getitem__(tp)
+
+
+def deliver_refetched(consumer: Any, topics: Iterable[str]) -> None:
+    """Let every record fetched from ``topics`` reach the stream (``UnfilteredReadOffsets``)."""
+    consumer._read_offset = UnfilteredReadOffsets(topics, consumer._read_offset)

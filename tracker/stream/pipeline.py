@@ -17,6 +17,7 @@ from typing import Any
 from faust.exceptions import ProducerSendError
 
 from tracker.core.accounts import AccountProcessor, pack
+from tracker.core.aggregates import counter_key
 from tracker.core.faults import PartitionFault
 from tracker.core.identity_stage import fail_record
 from tracker.core.ingest import DeadLetter
@@ -28,6 +29,7 @@ from tracker.settings import Settings
 from tracker.stream.identity import IdentitySender
 from tracker.stream.pending import PendingWrites
 from tracker.stream.reroute import misplaced, reroute
+from tracker.stream.rewinder import Rewind, Rewinder
 from tracker.stream.store import FaustStore
 
 log = logging.getLogger("tracker.stream.worker")
@@ -78,10 +80,12 @@ class Pipeline:
         worker: WorkerState,
         topology: Topology,
         pause: Callable[[int], None] = lambda _partition: None,
+        rewind: Rewind | None = None,
     ) -> None:
         self.worker = worker
         self.topology = topology
         self.pause = pause  # stops fetching an input partition (the consumer's pause)
+        self.offsets = Rewinder(rewind)  # messages Faust dropped are fetched again
         self.sender = IdentitySender(topology.identity, worker.pending)
         worker.pending.checkpoints.append(lambda: self.sender.checkpoint(lambda: worker.processors))
 
@@ -119,9 +123,10 @@ class Pipeline:
             worker.processors[partition] = processor
             self.sender.submit(processor, None)  # what the restored rows kept: out again
             log.info(
-                "partition %d: state restored (applied offset %d)",
+                "partition %d: state restored (applied offset %d, %d events received)",
                 partition,
                 processor.applied_offset,
+                received(processor),
             )
         return processor
 
@@ -144,6 +149,8 @@ class Pipeline:
         """
         processor = self.processor_for(message.partition)
         if processor is None:
+            return False
+        if not await self.offsets.admit("input", message, processor.applied_offset):
             return False
         note_redelivery(self.worker, message.partition, message.offset, processor.applied_offset)
         target = misplaced(message.key, message.partition, self.worker.partitions)
@@ -199,6 +206,8 @@ class Pipeline:
         processor = self.processor_for(message.partition)
         if processor is None:
             return False
+        if not await self.offsets.admit("identity", message, processor.identity.applied):
+            return False
         try:
             processor.process_identity(message.value, message.offset)
         except PartitionFault as fault:  # applied; its partition's work is not
@@ -223,9 +232,13 @@ class Pipeline:
         except PartitionFault as fault:
             self.fault(message.partition, fault, fault.__cause__ or fault)
 
-    def handle_activity(self, message: Any) -> None:
+    async def handle_activity(self, message: Any) -> bool:
+        """One account-activity record; False: refused for a hole, left unacknowledged."""
         processor = self.account_processor_for(message.partition)
+        if not await self.offsets.admit("activity", message, processor.applied_offset):
+            return False
         processor.process(message.value, message.offset, now_ms())
+        return True
 
     async def send_letter(self, _message_key: bytes | None, letter: DeadLetter) -> None:
         """Dead-letter the event, or a digest (PRIVACY.md); if refused, a truncated copy.
@@ -283,11 +296,36 @@ class Pipeline:
         worker.ready = False
         self.sender.revoke({tp.partition for tp in revoked if tp.topic == worker.settings.topic})
         for tp in revoked:
+            self.offsets.guard.forget(tp.partition)
             if tp.topic == worker.settings.topic:
-                worker.processors.pop(tp.partition, None)
+                gone = worker.processors.pop(tp.partition, None)
+                if gone is not None:  # the next owner's "state restored" line should match it
+                    log.info(
+                        "partition %d: revoked (applied offset %d, %d events received)",
+                        tp.partition,
+                        gone.applied_offset,
+                        received(gone),
+                    )
                 worker.failed.pop(tp.partition, None)  # its next owner retries it
             elif tp.topic == activity_topic:
                 worker.accounts.pop(tp.partition, None)
+
+    async def seek_stalled(self, highwater: Callable[[str, int], int | None], now_s: float) -> None:
+        """Seek back the streams of partitions whose backlog stands still (``stream.holes``)."""
+        worker = self.worker
+
+        def applied(partition: int) -> dict[str, int | None]:
+            processor, account = worker.processors.get(partition), worker.accounts.get(partition)
+            if processor is None:  # revoked meanwhile
+                return {}
+            return {
+                "input": processor.applied_offset,
+                "identity": processor.identity.applied,
+                "activity": account.applied_offset if account is not None else None,
+            }
+
+        partitions = [p for p in list(worker.processors) if p not in worker.failed]
+        await self.offsets.seek_stalled(partitions, applied, highwater, now_s)
 
     def housekeeping(self) -> None:
         """The flush timer: idle rule, due sessions, expiry, then end the epoch.
@@ -308,6 +346,11 @@ class Pipeline:
         for account in list(self.worker.accounts.values()):
             account.tick(moment)
             account.flush()
+
+
+def received(processor: PartitionProcessor) -> int:
+    """Events counted as received so far: compared across a hand-over in the logs."""
+    return processor.aggregates.counters.get(counter_key("tracker_events_received_total"), 0)
 
 
 def note_redelivery(worker: WorkerState, partition: int, offset: int, applied: int) -> None:

@@ -1,0 +1,196 @@
+"""Messages Faust dropped around a rebalance are fetched again, never skipped (stream.holes).
+
+The guard is pure; the pipeline is driven with plain objects in place of Faust's
+topics and consumer, as in test_fault_isolation.py; the read-offset patch is checked
+on a real Faust consumer object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import faust
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.unit.helpers import Harness, encode, ev, ms
+from tracker.stream.faust_patches import deliver_refetched
+from tracker.stream.holes import HoleGuard, Verdict
+from tracker.stream.pipeline import Pipeline, Topology, WorkerState
+
+
+def test_in_order_and_redelivered_offsets_apply() -> None:
+    guard = HoleGuard()
+    assert guard.admit("input", 0, 5, applied=4) is Verdict.APPLY
+    assert guard.admit("input", 0, 2, applied=5) is Verdict.APPLY  # skipped by the processor
+
+
+def test_a_hole_is_refilled_from_its_first_missing_offset() -> None:
+    guard = HoleGuard()
+    # The paused-worker case: 316 applied, the stream hands over 994 first.
+    assert guard.admit("input", 3, 994, applied=316) is Verdict.SEEK
+    # Fetched before the seek: refused, no second seek.
+    assert guard.admit("input", 3, 995, applied=316) is Verdict.WAIT
+    assert guard.admit("input", 3, 996, applied=316) is Verdict.WAIT
+    # Fetched again from the sought offset: in order.
+    assert guard.admit("input", 3, 317, applied=316) is Verdict.APPLY
+    assert guard.admit("input", 3, 318, applied=317) is Verdict.APPLY
+    assert guard.refilling == {}
+
+
+def test_a_hole_kafka_really_has_is_accepted_after_one_seek() -> None:
+    guard = HoleGuard()
+    # 41 is a transaction marker (or deleted by retention): the refetch starts at 42.
+    assert guard.admit("input", 0, 42, applied=40) is Verdict.SEEK
+    assert guard.admit("input", 0, 43, applied=40) is Verdict.WAIT  # fetched before the seek
+    assert guard.admit("input", 0, 42, applied=40) is Verdict.APPLY
+    assert guard.admit("input", 0, 43, applied=42) is Verdict.APPLY
+
+
+def test_a_backlog_standing_still_is_sought_back_once_per_interval() -> None:
+    guard = HoleGuard()
+    # Offsets up to 9 exist, 7 is applied: the stream dropped 8 and 9 and has nothing after.
+    assert not guard.stalled("input", 0, 7, end=10, now_s=0.0, after_s=15.0)
+    assert not guard.stalled("input", 0, 7, end=10, now_s=14.0, after_s=15.0)
+    assert guard.stalled("input", 0, 7, end=10, now_s=15.0, after_s=15.0)
+    assert not guard.stalled("input", 0, 7, end=10, now_s=16.0, after_s=15.0)
+    # The refetch may start beyond the sought offset (8 deleted by retention): accepted.
+    assert guard.admit("input", 0, 9, applied=7) is Verdict.APPLY
+    # Progress, or nothing left to fetch, is never a stall.
+    assert not guard.stalled("input", 0, 9, end=10, now_s=100.0, after_s=15.0)
+    assert not guard.stalled("input", 1, 3, end=None, now_s=100.0, after_s=15.0)
+
+
+def test_streams_and_partitions_are_guarded_apart_and_forgotten_on_revocation() -> None:
+    guard = HoleGuard()
+    assert guard.admit("input", 1, 9, applied=3) is Verdict.SEEK
+    assert guard.admit("identity", 1, 0, applied=-1) is Verdict.APPLY
+    assert guard.admit("input", 2, 0, applied=-1) is Verdict.APPLY
+    guard.forget(1)
+    assert guard.refilling == {}
+    assert guard.admit("input", 1, 9, applied=3) is Verdict.SEEK  # the new owner seeks again
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    log=st.lists(st.booleans(), min_size=1, max_size=60),  # does Kafka hold a record there?
+    lost=st.sets(st.integers(0, 59), max_size=20),  # what the stream drops the first time
+)
+def test_every_record_kafka_holds_is_applied_once_in_order(log: list[bool], lost: set[int]) -> None:
+    """A consumer that drops some records once, then fetches again from each seek."""
+    held = [offset for offset, present in enumerate(log) if present]
+    guard, applied, seen = HoleGuard(), -1, []
+    position, dropped_once = 0, set(lost)
+    for second in range(4 * len(log) + 10):
+        fetched = [offset for offset in held if offset >= position]
+        if not fetched:  # nothing new: only the stall check can find a dropped tail
+            if guard.stalled("input", 0, applied, len(log), float(second), 3.0):
+                position = applied + 1
+            continue
+        position = fetched[-1] + 1
+        for offset in fetched:
+            if offset in dropped_once:
+                dropped_once.discard(offset)
+                continue
+            verdict = guard.admit("input", 0, offset, applied)
+            if verdict is Verdict.APPLY and offset > applied:
+                applied = offset
+                seen.append(offset)
+            elif verdict is Verdict.SEEK:
+                position = applied + 1
+    assert seen == held
+
+
+# --- the wiring -------------------------------------------------------------------------
+
+
+class Sent:
+    def __init__(self) -> None:
+        self.records: list[tuple[bytes | None, bytes]] = []
+
+    async def send(self, key: bytes | None, value: bytes, headers: Any = None) -> None:
+        self.records.append((key, value))
+
+
+def _message(offset: int, value: bytes) -> Any:
+    return SimpleNamespace(
+        topic="t",
+        partition=0,
+        offset=offset,
+        key=b"ana",
+        value=value,
+        timestamp=ms(60) / 1000,
+        headers=[],
+    )
+
+
+def test_the_pipeline_refuses_a_message_beyond_a_hole_and_seeks_back() -> None:
+    h = Harness()
+    worker = WorkerState(settings=SimpleNamespace(topic="t"), config=None, partitions=1)  # type: ignore[arg-type]
+    worker.processors[0] = h.p
+    topology = Topology(
+        source=None, dlq=Sent(), activities=Sent(), identity=Sent(), table=None, account_table=None
+    )
+    seeks: list[tuple[str, int, int]] = []
+
+    async def rewind(topic: str, partition: int, offset: int) -> None:
+        seeks.append((topic, partition, offset))
+
+    pipeline = Pipeline(worker, topology, rewind=rewind)
+
+    async def deliver(*offsets: int) -> list[bool]:
+        return [
+            await pipeline.handle(_message(o, encode(ev("page_view", "ana", 60 + o))))
+            for o in offsets
+        ]
+
+    assert asyncio.run(deliver(0, 1)) == [True, True]
+    # 2 and 3 were dropped by the stream: 4 and 5 are refused, one seek back to 2.
+    assert asyncio.run(deliver(4, 5)) == [False, False]
+    assert seeks == [("input", 0, 2)]
+    assert h.p.applied_offset == 1
+    assert asyncio.run(deliver(2, 3, 4, 5)) == [True, True, True, True]
+    assert h.p.applied_offset == 5
+    assert h.total("tracker_events_total") == 6
+
+
+def test_the_pipeline_seeks_back_a_stream_whose_backlog_stands_still() -> None:
+    h = Harness()
+    worker = WorkerState(settings=SimpleNamespace(topic="t"), config=None, partitions=1)  # type: ignore[arg-type]
+    worker.processors[0] = h.p
+    topology = Topology(
+        source=None, dlq=Sent(), activities=Sent(), identity=Sent(), table=None, account_table=None
+    )
+    seeks: list[tuple[str, int, int]] = []
+
+    async def rewind(stream: str, partition: int, offset: int) -> None:
+        seeks.append((stream, partition, offset))
+
+    pipeline = Pipeline(worker, topology, rewind=rewind)
+    ends = {"input": 3, "identity": None, "activity": None}  # offsets 0-2 exist, none applied
+
+    async def check(now_s: float) -> None:
+        await pipeline.seek_stalled(lambda stream, _partition: ends[stream], now_s)
+
+    asyncio.run(check(0.0))  # first seen
+    asyncio.run(check(20.0))  # 20 s later, still nothing applied: sought back
+    asyncio.run(check(21.0))  # only once per interval
+    assert seeks == [("input", 0, 0)]
+
+
+def test_read_offsets_never_filter_the_guarded_topics() -> None:
+    async def build() -> Any:
+        app = faust.App("test-read-offsets", broker="kafka://127.0.0.1:1")
+        return app.consumer
+
+    consumer = asyncio.run(build())
+    deliver_refetched(consumer, ["input"])
+    tp_input, tp_changelog = faust.types.TP("input", 0), faust.types.TP("changelog", 0)
+    consumer._read_offset[tp_input] = 995  # what Faust sets for records it then discards
+    consumer._read_offset[tp_changelog] = 12
+    read = consumer._read_offset.__getitem__  # as Consumer._drain_messages reads it
+    assert read(tp_input) is None
+    assert read(tp_changelog) == 12
+    assert read(faust.types.TP("changelog", 1)) is None

@@ -1,0 +1,97 @@
+"""Holes in a partition's offsets: messages Faust fetched but never handed to the agent.
+
+faust-streaming 0.15.3 discards the messages a stream takes from its buffer while a
+rebalance suspends the flow or after the consumer generation changed (faust#221,
+PR #223), trusting a later seek to the committed offset to fetch them again. When
+that seek came first, nothing fetches them again: the fetcher's read offset is past
+them, and offsets below it are dropped (``Consumer._drain_messages``). The commit
+then moves past them too, since acknowledged offsets are committed from the first
+one acknowledged, not from the committed one (``Consumer._new_offset``). Measured
+on Kafka (RELIABILITY.md, scenario 4): the worker taking over a paused worker's
+partition was first handed offset 994 where 264 was committed and 316 applied, and
+677 messages were never counted.
+
+So a message beyond the applied offset + 1 is refused, neither applied nor
+acknowledged, and the partition is sought back to the first missing offset. Kafka
+may have no record there (a transaction marker, retention): the fetch from the seek
+then hands over the first refused offset, or an earlier one, which is accepted as the
+next record Kafka has. The tracker's own producers write no transaction markers, so
+a seek is rare and costs one fetch. A dropped message with nothing behind it yet
+reveals no hole: a partition whose backlog has not moved for a while is sought back
+too (``stalled``).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Verdict(enum.Enum):
+    APPLY = "apply"  # in order, a re-delivery, or the next record Kafka has
+    SEEK = "seek"  # a hole: refuse the message and seek back to the first missing offset
+    WAIT = "wait"  # refuse: a message fetched before the seek, beyond the hole
+
+
+@dataclass(frozen=True, slots=True)
+class Refill:
+    expected: int  # the first missing offset, sought to
+    first_refused: int  # the offset that revealed the hole
+
+
+@dataclass
+class HoleGuard:
+    """Per stream and partition: is this message the next one, or is one missing?"""
+
+    refilling: dict[tuple[str, int], Refill] = field(default_factory=dict)
+    # Per stream and partition: the applied offset and when it was first seen.
+    progress: dict[tuple[str, int], tuple[int, float]] = field(default_factory=dict)
+
+    def forget(self, partition: int) -> None:
+        """The partition was revoked: its next owner's processor starts afresh."""
+        for at in [at for at in self.refilling if at[1] == partition]:
+            del self.refilling[at]
+        for at in [at for at in self.progress if at[1] == partition]:
+            del self.progress[at]
+
+    def stalled(
+        self,
+        stream: str,
+        partition: int,
+        applied: int,
+        end: int | None,
+        now_s: float,
+        after_s: float,
+    ) -> bool:
+        """True when records exist beyond ``applied`` (``end`` is the log's end offset) and
+        it has not moved for ``after_s``: seek back to ``applied + 1``."""
+        at = (stream, partition)
+        seen = self.progress.get(at)
+        if end is None or end <= applied + 1 or seen is None or seen[0] != applied:
+            self.progress[at] = (applied, now_s)
+            return False
+        if now_s - seen[1] < after_s:
+            return False
+        self.progress[at] = (applied, now_s)  # the next seek, if needed, after as long again
+        if at not in self.refilling:
+            # Nothing was handed over since: the first record fetched is the next one.
+            self.refilling[at] = Refill(applied + 1, end - 1)
+        return True
+
+    def admit(self, stream: str, partition: int, offset: int, applied: int) -> Verdict:
+        """What to do with ``offset`` when ``applied`` is the newest offset in state."""
+        at = (stream, partition)
+        expected = applied + 1
+        if offset < expected:
+            return Verdict.APPLY  # applied before: the processor skips it
+        refill = self.refilling.get(at)
+        if offset == expected or (
+            refill is not None and refill.expected == expected and offset <= refill.first_refused
+        ):
+            # The next record, or the first one Kafka has after the sought offset.
+            self.refilling.pop(at, None)
+            return Verdict.APPLY
+        if refill is not None and refill.expected == expected:
+            return Verdict.WAIT
+        self.refilling[at] = Refill(expected, offset)
+        return Verdict.SEEK

@@ -1,0 +1,87 @@
+"""The worker's side of ``stream.holes``: refuse, seek back, and log it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
+
+from tracker.stream.holes import HoleGuard, Verdict
+
+log = logging.getLogger("tracker.stream.worker")
+STALL_AFTER_S = 15.0  # a backlog standing still this long is sought back
+# Seeks ``stream`` ("input", "identity" or "activity")'s partition back to an offset.
+Rewind = Callable[[str, int, int], Awaitable[None]]
+
+
+class Applied(Protocol):
+    """Where each stream of a partition stands: its newest applied offset."""
+
+    def __call__(self, partition: int) -> dict[str, int | None]: ...
+
+
+async def _no_rewind(_stream: str, _partition: int, _offset: int) -> None:
+    return None
+
+
+class Rewinder:
+    def __init__(self, rewind: Rewind | None = None) -> None:
+        self.guard = HoleGuard()
+        self.rewind = rewind or _no_rewind
+
+    async def admit(self, stream: str, message: Any, applied: int) -> bool:
+        """Apply ``message`` only if no offset before it is missing."""
+        partition, offset = message.partition, message.offset
+        verdict = self.guard.admit(stream, partition, offset, applied)
+        if verdict is Verdict.APPLY:
+            return True
+        if verdict is Verdict.SEEK:
+            log.warning(
+                "partition %d of the %s topic: handed offset %d while %d is the next to "
+                "apply; seeking back to it (Faust dropped messages around a rebalance)",
+                partition,
+                stream,
+                offset,
+                applied + 1,
+            )
+            await self._seek(stream, partition, applied + 1)
+        return False
+
+    async def seek_stalled(
+        self,
+        partitions: Iterable[int],
+        applied: Applied,
+        highwater: Callable[[str, int], int | None],
+        now_s: float,
+    ) -> None:
+        """Seek back each stream whose backlog stands still.
+
+        ``highwater(stream, partition)``: the end offset of the stream's partition last seen;
+        ``now_s``: a monotonic clock's reading.
+        """
+        for partition in partitions:
+            for stream, offset in applied(partition).items():
+                end = highwater(stream, partition)
+                if offset is None or not self.guard.stalled(
+                    stream, partition, offset, end, now_s, STALL_AFTER_S
+                ):
+                    continue
+                log.warning(
+                    "partition %d of the %s topic: no progress past offset %d for %.0fs "
+                    "with records up to offset %s; seeking back to the next one",
+                    partition,
+                    stream,
+                    offset,
+                    STALL_AFTER_S,
+                    end,
+                )
+                await self._seek(stream, partition, offset + 1)
+
+    async def _seek(self, stream: str, partition: int, offset: int) -> None:
+        try:
+            await self.rewind(stream, partition, offset)
+        except Exception as exc:  # the next message beyond the hole, or the next check, retries
+            self.guard.forget(partition)
+            log.error(
+                "partition %d of the %s topic: seeking back failed (%r)", partition, stream, exc
+            )
