@@ -126,8 +126,8 @@ def _message(offset: int, value: bytes) -> Any:
     )
 
 
-def test_the_pipeline_refuses_a_message_beyond_a_hole_and_seeks_back() -> None:
-    h = Harness()
+def _pipeline(h: Harness) -> tuple[Pipeline, list[tuple[str, int, int]]]:
+    """A pipeline over the harness's processor as partition 0, recording its seeks."""
     worker = WorkerState(settings=SimpleNamespace(topic="t"), config=None, partitions=1)  # type: ignore[arg-type]
     worker.processors[0] = h.p
     topology = Topology(
@@ -135,10 +135,15 @@ def test_the_pipeline_refuses_a_message_beyond_a_hole_and_seeks_back() -> None:
     )
     seeks: list[tuple[str, int, int]] = []
 
-    async def rewind(topic: str, partition: int, offset: int) -> None:
-        seeks.append((topic, partition, offset))
+    async def rewind(stream: str, partition: int, offset: int) -> None:
+        seeks.append((stream, partition, offset))
 
-    pipeline = Pipeline(worker, topology, rewind=rewind)
+    return Pipeline(worker, topology, rewind=rewind), seeks
+
+
+def test_the_pipeline_refuses_a_message_beyond_a_hole_and_seeks_back() -> None:
+    h = Harness()
+    pipeline, seeks = _pipeline(h)
 
     async def deliver(*offsets: int) -> list[bool]:
         return [
@@ -157,18 +162,7 @@ def test_the_pipeline_refuses_a_message_beyond_a_hole_and_seeks_back() -> None:
 
 
 def test_the_pipeline_seeks_back_a_stream_whose_backlog_stands_still() -> None:
-    h = Harness()
-    worker = WorkerState(settings=SimpleNamespace(topic="t"), config=None, partitions=1)  # type: ignore[arg-type]
-    worker.processors[0] = h.p
-    topology = Topology(
-        source=None, dlq=Sent(), activities=Sent(), identity=Sent(), table=None, account_table=None
-    )
-    seeks: list[tuple[str, int, int]] = []
-
-    async def rewind(stream: str, partition: int, offset: int) -> None:
-        seeks.append((stream, partition, offset))
-
-    pipeline = Pipeline(worker, topology, rewind=rewind)
+    pipeline, seeks = _pipeline(Harness())
     ends = {"input": 3, "identity": None, "activity": None}  # offsets 0-2 exist, none applied
 
     async def check(now_s: float) -> None:
