@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from tracker.stream.holes import HoleGuard, Verdict
 
@@ -14,10 +14,8 @@ STALL_AFTER_S = 15.0  # a backlog standing still this long is sought back
 Rewind = Callable[[str, int, int], Awaitable[None]]
 
 
-class Applied(Protocol):
-    """Where each stream of a partition stands: its newest applied offset."""
-
-    def __call__(self, partition: int) -> dict[str, int | None]: ...
+# Where each stream of a partition stands: its newest applied offset, by stream.
+Applied = Callable[[int], dict[str, int | None]]
 
 
 async def _no_rewind(_stream: str, _partition: int, _offset: int) -> None:
