@@ -2,9 +2,10 @@
 
 Apache Kafka is the default: it is what production runs. Tansu (the
 zero-setup local broker) answers a fetch only after its long-poll wait even
-when data arrived meanwhile, and Faust waits up to 1.5 s per fetch, which
-puts ~0.5-2 s into every produce-to-metrics latency; it is still useful for
-throughput comparisons (``--broker tansu``).
+when data arrived meanwhile, which puts up to the worker's fetch wait
+(``TRACKER_FETCH_MAX_WAIT``; Faust's own 1.5 s when measured) into every
+produce-to-metrics latency; it is still useful for throughput comparisons
+(``--broker tansu``).
 """
 
 from __future__ import annotations

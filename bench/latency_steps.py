@@ -11,7 +11,7 @@ import functools
 
 from bench import latency, soak
 from bench.flame import categorize
-from bench.plan import LIVE_SETTINGS, SEED, SHORT_FETCH_WAIT, SHORT_FETCH_WAIT_LABEL, Context, log
+from bench.plan import FAUST_FETCH_WAIT, FAUST_FETCH_WAIT_LABEL, LIVE_SETTINGS, SEED, Context, log
 from bench.procs import BenchError
 from bench.streams import regroup, steady_stream
 from tracker.testing.traffic import Message
@@ -41,7 +41,7 @@ def latencies(ctx: Context, maxima: dict[str, float]) -> None:
 
 
 def _one_event(ctx: Context, rate: float) -> None:
-    """The live 1-event stream, under py-spy with --profile; and with the short fetch wait."""
+    """The live 1-event stream, under py-spy with --profile; and with Faust's fetch wait."""
     seconds = ctx.sizes.latency_seconds
     spy = ctx.profiles / "latency-1.txt" if ctx.profiles is not None else None
     ctx.rep.latency.append(
@@ -64,10 +64,10 @@ def _one_event(ctx: Context, rate: float) -> None:
         ctx.rep.latency.append(
             latency.run(
                 ctx.bench,
-                f"1 event, {SHORT_FETCH_WAIT_LABEL}",
+                f"1 event, {FAUST_FETCH_WAIT_LABEL}",
                 functools.partial(steady, SEED + 1, rate, seconds, 1),
                 rate,
-                {**LIVE_SETTINGS, **SHORT_FETCH_WAIT},
+                {**LIVE_SETTINGS, **FAUST_FETCH_WAIT},
                 live=True,
             )
         )

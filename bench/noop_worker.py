@@ -10,7 +10,7 @@ messages and serves the count at ``/bench/count``. Experiments:
   ``=direct``: the same record sent with the transport producer, awaited in
   the agent, without Faust's per-record ``FutureMessage`` machinery.
 - ``TRACKER_FETCH_MAX_WAIT``: the consumer's fetch wait, as for the tracker
-  (``tracker.stream.faust_patches.cap_fetch_wait``; the default 1.5 is Faust's own).
+  (``tracker.stream.faust_patches.cap_fetch_wait``; 0.1 by default, Faust's own is 1.5).
 
     TRACKER_BROKER=kafka://127.0.0.1:9092 TRACKER_TOPIC=… python -m bench.noop_worker
 """

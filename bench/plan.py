@@ -21,9 +21,10 @@ from tracker.kafka.broker import ensure_topics
 
 PARTITIONS = 8
 SEED = 7
-# The experiment rows: a short consumer fetch wait instead of Faust's 1.5 s (the default).
-SHORT_FETCH_WAIT = {"TRACKER_FETCH_MAX_WAIT": "0.1"}
-SHORT_FETCH_WAIT_LABEL = "TRACKER_FETCH_MAX_WAIT=0.1"
+# The experiment rows: Faust's own 1.5 s consumer fetch wait instead of the tracker's
+# default 0.1 s (what the short wait buys in latency, and what it costs in CPU).
+FAUST_FETCH_WAIT = {"TRACKER_FETCH_MAX_WAIT": "1.5"}
+FAUST_FETCH_WAIT_LABEL = "TRACKER_FETCH_MAX_WAIT=1.5"
 # The live 1-event run: short enough timings to watch the idle rule close the last sessions.
 LIVE_SETTINGS = {
     "TRACKER_SESSION_GAP": "30",

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from bench import report, throughput
 from bench.expect import expect
 from bench.flame import categorize
-from bench.plan import PARTITIONS, SHORT_FETCH_WAIT, SHORT_FETCH_WAIT_LABEL, Context, log, topic_of
+from bench.plan import FAUST_FETCH_WAIT, FAUST_FETCH_WAIT_LABEL, PARTITIONS, Context, log, topic_of
 from bench.procs import BenchError
 from bench.streams import Variant, without_accounts
 
@@ -33,8 +33,8 @@ def limits_and_tracker(ctx: Context) -> dict[str, float]:
                     variant,
                     ctx.streams.topics[variant.name],
                     ctx.streams.expectations[variant.name],
-                    settings=SHORT_FETCH_WAIT,
-                    name=f"tracker worker, {SHORT_FETCH_WAIT_LABEL}",
+                    settings=FAUST_FETCH_WAIT,
+                    name=f"tracker worker, {FAUST_FETCH_WAIT_LABEL}",
                 ),
             )
     return maxima
@@ -49,7 +49,7 @@ def _limits(ctx: Context, variant: Variant) -> None:
         rep,
         median_of(ctx.repeat, functools.partial(throughput.noop, bench, repeated, limit_topic)),
     )
-    add(rep, throughput.noop(bench, repeated, limit_topic, fetch_wait_s=0.1))
+    add(rep, throughput.noop(bench, repeated, limit_topic, fetch_wait_s=1.5))
     if variant.batch == 1:
         add(rep, throughput.noop(bench, repeated, limit_topic, changelog="table"))
         add(rep, throughput.noop(bench, repeated, limit_topic, changelog="direct"))
@@ -93,7 +93,7 @@ def without_accounts_experiment(ctx: Context) -> None:
 
 
 def scaling(ctx: Context) -> None:
-    """One worker against two on the largest batches (and the same with the short fetch wait)."""
+    """One worker against two on the largest batches (and the same with Faust's fetch wait)."""
     rep, batched = ctx.rep, ctx.streams.variants[-1]
     topic, expectation = ctx.streams.topics[batched.name], ctx.streams.expectations[batched.name]
     one = next(
@@ -104,7 +104,7 @@ def scaling(ctx: Context) -> None:
         two = throughput.tracker(ctx.bench, batched, topic, expectation, workers=2)
         rep.scaling.append(two)
         log(line(two))
-        faust_wait = f"tracker worker, {SHORT_FETCH_WAIT_LABEL}"
+        faust_wait = f"tracker worker, {FAUST_FETCH_WAIT_LABEL}"
         if ctx.wanted("experiments"):
             rep.scaling += [
                 r for r in rep.throughput if r.name == faust_wait and r.variant == batched.name
@@ -115,7 +115,7 @@ def scaling(ctx: Context) -> None:
                 topic,
                 expectation,
                 workers=2,
-                settings=SHORT_FETCH_WAIT,
+                settings=FAUST_FETCH_WAIT,
                 name=faust_wait,
             )
             rep.scaling.append(two)

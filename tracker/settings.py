@@ -138,10 +138,10 @@ class Settings(BaseSettings):
     worker_id: str = Field("tracker-worker", description="Faust app id = consumer group")
     flush_interval: float = Field(1.0, gt=0, description="seconds between aggregate flushes")
     fetch_max_wait: float = Field(
-        1.5,
+        0.1,
         gt=0,
         le=30,
-        description="seconds a consumer fetch may wait at the broker (0.1: lower latency)",
+        description="seconds a consumer fetch may wait at the broker (Faust's own: 1.5)",
     )
     dlq_retention_hours: float = Field(72, gt=0, description="retention of the DLQ topic")
     max_compaction_lag_hours: float = Field(

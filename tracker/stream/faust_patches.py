@@ -44,10 +44,11 @@ def cap_fetch_wait(seconds: float) -> None:
     fetch leaves out partitions that still have records buffered; so once those are
     consumed, their next records wait until the in-flight fetch for the other, quiet
     partitions (changelogs, the activity topic) has waited its 1.5 s out. Under live
-    traffic that put ~1.5 s into every event's way to ``/metrics`` (BENCHMARKS.md).
-    The default stays Faust's 1.5 s: with 0.1 s, crash and scale-out scenarios on Kafka
-    (tests/integration/test_reliability.py) twice saw a worker stop consuming after a
-    restart, right after a record was delivered twice; not understood yet.
+    traffic that put ~1.5 s into every event's way to ``/metrics`` (BENCHMARKS.md), so
+    the tracker's default is 0.1 s. (It was opt-in while a restarted worker sometimes
+    stopped consuming with it; that came with Faust's dropped messages around
+    rebalances, which ``stream.rewinder`` now fetches again, and it seeks any backlog
+    that stands still: RELIABILITY.md, bug 8.)
     """
     thread = aiokafka_driver.AIOKafkaConsumerThread
     create = getattr(thread, "_tracker_create_worker_consumer", None)
