@@ -23,19 +23,20 @@ import statistics
 import sys
 import time
 import tracemalloc
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import orjson
 import psutil
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 from tracker.core.partition import PartitionProcessor
 from tracker.core.pipeline_config import PipelineConfig
 from tracker.core.pseudonym import Pseudonymizer
 from tracker.kafka.partitioner import partition_for
 from tracker.metrics.exposition import StateExporter, WorkerView
+from tracker.metrics.render import render
 from tracker.sentiment.scorer import SentimentScorer
 from tracker.settings import Settings
 from tracker.testing.traffic import TrafficGenerator
@@ -147,6 +148,23 @@ class StateReport:
 def _scrape_ms(
     processors: dict[int, PartitionProcessor], config: PipelineConfig, now: int
 ) -> float:
+    return scrape_ms(exporter_registry(processors, config, now), render)
+
+
+def scrape_ms(registry: CollectorRegistry, renderer: Callable[[CollectorRegistry], bytes]) -> float:
+    """Median of 7 renderings of ``registry`` to text, in milliseconds."""
+    timings = []
+    for _ in range(7):
+        began = time.perf_counter()
+        renderer(registry)
+        timings.append((time.perf_counter() - began) * 1000)
+    return statistics.median(timings)
+
+
+def exporter_registry(
+    processors: dict[int, PartitionProcessor], config: PipelineConfig, now: int
+) -> CollectorRegistry:
+    """The worker's exporter over ``processors``, as a registry of its own."""
     registry = CollectorRegistry()
     registry.register(
         StateExporter(
@@ -160,12 +178,7 @@ def _scrape_ms(
             )
         )
     )
-    timings = []
-    for _ in range(7):
-        began = time.perf_counter()
-        generate_latest(registry)
-        timings.append((time.perf_counter() - began) * 1000)
-    return statistics.median(timings)
+    return registry
 
 
 def _phase(
@@ -197,27 +210,24 @@ def _phase(
     )
 
 
-def measure(customers: int, trace: bool) -> StateReport:
+def pipeline_config() -> PipelineConfig:
     settings = Settings(pseudonym_key="bench-state-pseudonym-key-0001")
     config = PipelineConfig.from_settings(
         settings, Pseudonymizer(b"bench-state-pseudonym-key-0001"), SentimentScorer()
     )
     assert isinstance(config.rules.scorer, SentimentScorer)
     config.rules.scorer.warm_up()
-    journeys = templates()
-    stores = {p: RowStore() for p in range(PARTITIONS)}
-    processors = {p: config.processor(p, stores[p]) for p in range(PARTITIONS)}
-    offsets = dict.fromkeys(range(PARTITIONS), -1)
-    gc.collect()
-    rss_base = psutil.Process().memory_info().rss
-    traced_base = None
-    if trace:
-        tracemalloc.start()
-        traced_base = tracemalloc.get_traced_memory()[0]
+    return config
+
+
+def feed(
+    processors: dict[int, PartitionProcessor], stream: Iterable[tuple[bytes, bytes, int]]
+) -> tuple[int, int]:
+    """Apply ``stream`` to the partitions' processors; returns its events and last time."""
+    offsets = dict.fromkeys(processors, -1)
     events = 0
     last = START_MS
-    began = time.perf_counter()
-    for n, (key, value, broker_ms) in enumerate(messages(customers, journeys)):
+    for n, (key, value, broker_ms) in enumerate(stream):
         partition = partition_for(key, PARTITIONS)
         offsets[partition] += 1
         processors[partition].process(key, value, offsets[partition], broker_ms, broker_ms)
@@ -229,7 +239,23 @@ def measure(customers: int, trace: bool) -> StateReport:
                 processor.flush()
     for processor in processors.values():
         processor.flush()
-    feed = time.perf_counter() - began
+    return events, last
+
+
+def measure(customers: int, trace: bool) -> StateReport:
+    config = pipeline_config()
+    journeys = templates()
+    stores = {p: RowStore() for p in range(PARTITIONS)}
+    processors = {p: config.processor(p, stores[p]) for p in range(PARTITIONS)}
+    gc.collect()
+    rss_base = psutil.Process().memory_info().rss
+    traced_base = None
+    if trace:
+        tracemalloc.start()
+        traced_base = tracemalloc.get_traced_memory()[0]
+    began = time.perf_counter()
+    events, last = feed(processors, messages(customers, journeys))
+    feed_s = time.perf_counter() - began
     open_phase = _phase(processors, stores, config, customers, last, traced_base, rss_base)
     after = last + config.rules.gap_ms + 2 * 3_600_000
     for processor in processors.values():
@@ -238,7 +264,7 @@ def measure(customers: int, trace: bool) -> StateReport:
         processor.flush()
     reach_phase = _phase(processors, stores, config, customers, after, traced_base, None)
     changelog = sum(s.changelog_bytes for s in stores.values())
-    return StateReport(customers, events, feed, open_phase, reach_phase, changelog / events)
+    return StateReport(customers, events, feed_s, open_phase, reach_phase, changelog / events)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ Sums read at most a few dozen buckets, never one entry per customer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import repeat
 
 MINUTE_MS = 60_000
 # minutes: a 24 h window and the 24 h before it (the overview's change), plus slack
@@ -35,13 +36,13 @@ class BucketHistogram:
     def since_minute(self, first: int, last_hour: int) -> int:
         """Sum of buckets from minute ``first`` on (``last_hour``: newest hour to read)."""
         hour = first // 60
-        total = sum(self.minutes.get(m, 0) for m in range(first, (hour + 1) * 60))
-        return total + sum(self.hours.get(h, 0) for h in range(hour + 1, last_hour + 1))
+        total = _sum_between(self.minutes, first, (hour + 1) * 60)
+        return total + _sum_between(self.hours, hour + 1, last_hour + 1)
 
     def since_hour(self, first: int, last_hour: int) -> int:
         day = first // 24
-        total = sum(self.hours.get(h, 0) for h in range(first, (day + 1) * 24))
-        return total + sum(self.days.get(d, 0) for d in range(day + 1, last_hour // 24 + 1))
+        total = _sum_between(self.hours, first, (day + 1) * 24)
+        return total + _sum_between(self.days, day + 1, last_hour // 24 + 1)
 
     def drop_minutes_before(self, minute: int) -> None:
         for key in [m for m in self.minutes if m < minute]:
@@ -51,6 +52,16 @@ class BucketHistogram:
         for key in [h for h in self.hours if h < hour]:
             count = self.hours.pop(key)
             _bump(self.days, key // 24, -count)
+
+
+def _sum_between(buckets: dict[int, int], first: int, end: int) -> int:
+    """Sum of the buckets ``first`` <= key < ``end``: by key, or by bucket when fewer.
+
+    Scrapes sum ~650 windows per partition; this was half of a scrape's collect time.
+    """
+    if end - first <= len(buckets):
+        return sum(map(buckets.get, range(first, end), repeat(0)))
+    return sum(n for key, n in buckets.items() if first <= key < end)
 
 
 def _bump(buckets: dict[int, int], key: int, n: int) -> None:

@@ -10,12 +10,13 @@ from importlib import resources
 from typing import Any
 
 import faust
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Metric, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Metric
 from prometheus_client.registry import Collector
 
 from tracker.metrics.dead_letters import DeadLetterGauge
 from tracker.metrics.exposition import StateExporter, WorkerView, gauge
 from tracker.metrics.overview import History, overview
+from tracker.metrics.render import render
 from tracker.metrics.samples import parse_exposition
 from tracker.stream.pipeline import Topology, WorkerState, now_ms
 
@@ -149,7 +150,7 @@ def register_pages(
     grafana_url = worker.settings.grafana_url
 
     def current_overview() -> dict[str, Any]:
-        return overview(parse_exposition(generate_latest(registry).decode()), grafana_url)
+        return overview(parse_exposition(render(registry).decode()), grafana_url)
 
     @app.timer(interval=history.interval_s)  # type: ignore[untyped-decorator]
     async def _sample_history() -> None:
@@ -157,7 +158,7 @@ def register_pages(
 
     @app.page("/metrics")
     async def metrics(web: Any, _request: Any) -> Any:
-        return web.bytes(generate_latest(registry), content_type=METRICS_CONTENT_TYPE)
+        return web.bytes(render(registry), content_type=METRICS_CONTENT_TYPE)
 
     @app.page("/")
     async def overview_page(web: Any, _request: Any) -> Any:

@@ -88,6 +88,10 @@ class ReferencePipeline:
             account.flush()
 
     def samples(self) -> list[Sample]:
+        return parse_exposition(generate_latest(self.registry()).decode())
+
+    def registry(self) -> CollectorRegistry:
+        """The worker's exporter over these partitions, as a registry of its own."""
         registry = CollectorRegistry()
         registry.register(
             StateExporter(
@@ -102,4 +106,4 @@ class ReferencePipeline:
                 )
             )
         )
-        return parse_exposition(generate_latest(registry).decode())
+        return registry
