@@ -3,7 +3,8 @@
 The state of ``bench.state`` (N customers' journeys through the pure processors, their
 sessions still open) is exported once with the library's renderer and once with the
 worker's (``tracker.metrics.render``), alternating, in one process, after checking that
-both write the same bytes. The ratio is the figure to compare across machines.
+both write the same bytes. The ratio is the figure to compare across machines. Last, what
+a poller of the progress counters alone costs (``/metrics?name[]=...``, ``bench.latency``).
 
     python -m bench.scrape --customers 20000
 """
@@ -14,9 +15,11 @@ import argparse
 
 from prometheus_client import generate_latest
 
+from bench.expect import PROGRESS_COUNTERS
 from bench.state import (
     PARTITIONS,
     RowStore,
+    exporter,
     exporter_registry,
     feed,
     messages,
@@ -24,7 +27,7 @@ from bench.state import (
     scrape_ms,
     templates,
 )
-from tracker.metrics.render import render
+from tracker.metrics.render import Only, render
 
 
 def main() -> None:
@@ -43,6 +46,8 @@ def main() -> None:
     for _ in range(args.rounds):
         library, ours = scrape_ms(registry, generate_latest), scrape_ms(registry, render)
         print(f"generate_latest {library:.1f} ms, render {ours:.1f} ms: {ours / library:.2f}x")
+    progress = Only([exporter(processors, config, last)], PROGRESS_COUNTERS)
+    print(f"progress counters alone (name[]): {scrape_ms(progress, render):.1f} ms")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 import psutil
 from prometheus_client import CollectorRegistry
+from prometheus_client.registry import Collector
 
 from tracker.core.partition import PartitionProcessor
 from tracker.core.pipeline_config import PipelineConfig
@@ -151,7 +152,7 @@ def _scrape_ms(
     return scrape_ms(exporter_registry(processors, config, now), render)
 
 
-def scrape_ms(registry: CollectorRegistry, renderer: Callable[[CollectorRegistry], bytes]) -> float:
+def scrape_ms(registry: Collector, renderer: Callable[[Collector], bytes]) -> float:
     """Median of 7 renderings of ``registry`` to text, in milliseconds."""
     timings = []
     for _ in range(7):
@@ -166,19 +167,23 @@ def exporter_registry(
 ) -> CollectorRegistry:
     """The worker's exporter over ``processors``, as a registry of its own."""
     registry = CollectorRegistry()
-    registry.register(
-        StateExporter(
-            WorkerView(
-                partitions=lambda: processors,
-                now_ms=lambda: now,
-                consumer_lag=lambda _p: 0,
-                funnel=config.rules.labels.funnel,
-                repurchase_seconds=config.repurchase_seconds,
-                currencies=config.rules.labels.currencies,
-            )
+    registry.register(exporter(processors, config, now))
+    return registry
+
+
+def exporter(
+    processors: dict[int, PartitionProcessor], config: PipelineConfig, now: int
+) -> StateExporter:
+    return StateExporter(
+        WorkerView(
+            partitions=lambda: processors,
+            now_ms=lambda: now,
+            consumer_lag=lambda _p: 0,
+            funnel=config.rules.labels.funnel,
+            repurchase_seconds=config.repurchase_seconds,
+            currencies=config.rules.labels.currencies,
         )
     )
-    return registry
 
 
 def _phase(

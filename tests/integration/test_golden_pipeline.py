@@ -18,7 +18,7 @@ from tracker.core.pseudonym import Pseudonymizer
 from tracker.kafka.broker import BrokerHandle
 from tracker.kafka.partitioner import partition_for
 from tracker.kafka.replay import Record, records
-from tracker.metrics.samples import total
+from tracker.metrics.samples import parse_exposition, total
 from tracker.sentiment.scorer import SentimentScorer
 from tracker.settings import Settings
 from tracker.testing.deployment import (
@@ -124,6 +124,14 @@ def test_golden_sessions_after_idle_close(deployment_factory: Callable[..., Depl
     assert_event_totals(worker)
     assert_session_totals(worker)
     assert total(worker.samples(), "tracker_sessions_active") == 0
+    # name[]: only those samples, the same as in the whole scrape (all sessions closed).
+    names = ("tracker_sessions_closed_total", "tracker_events_total", "tracker_partitions_assigned")
+    query = "&".join(f"name%5B%5D={name}" for name in names)
+    status, body = worker.get(f"/metrics?{query}")
+    assert status == 200
+    named = parse_exposition(body.decode())
+    assert {sample[0] for sample in named} == set(names)
+    assert named == [sample for sample in worker.samples() if sample[0] in names]
 
 
 def last_offsets(lines: list[str], partitions: int) -> dict[int, int]:

@@ -117,6 +117,15 @@ PARTITION_COUNTERS = tuple(
 )
 
 
+def _sample_name(counter_name: str) -> str:
+    """The name of a counter family's samples (prometheus-client appends ``_total``)."""
+    return counter_name if counter_name.endswith("_total") else f"{counter_name}_total"
+
+
+# What a scrape for partition counters alone may ask for (``StateExporter.collect_named``).
+PARTITION_COUNTER_SAMPLES = frozenset(_sample_name(name) for name in PARTITION_COUNTERS)
+
+
 @dataclass(slots=True)
 class UndeclaredCheck:
     """Counter keys nothing exports: raise when strict (tests), else log each name once."""
@@ -157,12 +166,23 @@ class StateExporter(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """Each part rendered whole or left out: one failing part never blanks the scrape."""
+        return self.collect_named(None)
+
+    def collect_named(self, names: frozenset[str] | None) -> Iterator[Metric]:
+        """``collect``, building only what may hold samples named ``names`` (None: all).
+
+        A scrape for partition counters alone (``/metrics?name[]=...``: a poller watching
+        progress) then skips the windowed gauges, most of a scrape's time. The caller
+        still drops the samples not asked for.
+        """
         parts = dict(self.view.partitions())
+        counters_only = names is not None and names <= PARTITION_COUNTER_SAMPLES
         builders: dict[str, Callable[[], Iterable[Metric]]] = {
-            "counters": lambda: self._counters(parts),
-            "gauges": lambda: self._gauges(parts),
-            "accounts": lambda: account_metrics(dict(self.view.accounts())),
+            "counters": lambda: self._counters(parts, names if counters_only else None),
         }
+        if not counters_only:
+            builders["gauges"] = lambda: self._gauges(parts)
+            builders["accounts"] = lambda: account_metrics(dict(self.view.accounts()))
         for part, build in builders.items():
             try:
                 families = list(build())
@@ -189,8 +209,15 @@ class StateExporter(Collector):
         self.scrape_errors[part] += 1
 
     # --- counters ---------------------------------------------------------------
-    def _counters(self, parts: Mapping[int, PartitionProcessor]) -> Iterator[Metric]:
-        families = {name: counter(name) for name in PARTITION_COUNTERS}
+    def _counters(
+        self, parts: Mapping[int, PartitionProcessor], only: frozenset[str] | None = None
+    ) -> Iterator[Metric]:
+        """``only``: partition counters' sample names, the only families to build."""
+        families = {
+            name: counter(name)
+            for name in PARTITION_COUNTERS
+            if only is None or _sample_name(name) in only
+        }
         revenue = counter("tracker_revenue_total")
         # One family for both languages: a second family of the same name is invalid.
         sentiment = histogram("tracker_feedback_sentiment_score")
@@ -204,6 +231,8 @@ class StateExporter(Collector):
                     series.setdefault(default, 0)
                 for series_labels, n in sorted(series.items()):
                     family.add_metric([*series_labels, p], n)
+            if only is not None:
+                continue
             for currency, amount in sorted(agg.revenue.items()):
                 revenue.add_metric([currency, p], float(amount))
             for lang in LANGUAGES:
@@ -213,9 +242,10 @@ class StateExporter(Collector):
                     milli = agg.counter(f"tracker_feedback_sentiment_score_milli{SEP}{lang}")
                     sentiment.add_metric([lang, p], buckets, sum_value=milli / 1000)
         yield from families.values()
-        yield revenue
-        yield sentiment
-        yield from experience_histograms(parts)
+        if only is None:
+            yield revenue
+            yield sentiment
+            yield from experience_histograms(parts)
 
     # --- gauges -----------------------------------------------------------------
     def _gauges(self, parts: Mapping[int, PartitionProcessor]) -> Iterator[Metric]:

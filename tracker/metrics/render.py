@@ -12,9 +12,10 @@ text format (what the worker serves) is written; the tests compare it with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import cast
 
+from prometheus_client.core import Metric
 from prometheus_client.openmetrics import exposition as openmetrics
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
@@ -113,3 +114,27 @@ def _trailing_gauges(
         yield f"# HELP {name} {help_text}\n"
         yield f"# TYPE {name} gauge\n"
         yield from lines
+
+
+class Only(Collector):
+    """The samples of ``collectors`` named ``names``: what ``/metrics?name[]=...`` serves.
+
+    The samples prometheus-client's ``restricted_registry`` keeps (its HTTP handler's
+    ``name[]``), but a collector with ``collect_named`` (the state exporter) is asked to
+    build only what may hold them.
+    """
+
+    def __init__(self, collectors: Sequence[Collector], names: Iterable[str]) -> None:
+        self.collectors = tuple(collectors)
+        self.names = frozenset(names)
+
+    def collect(self) -> Iterator[Metric]:
+        for collector in self.collectors:
+            named = getattr(collector, "collect_named", None)
+            families = named(self.names) if named is not None else collector.collect()
+            for family in families:
+                samples = [s for s in family.samples if s.name in self.names]
+                if samples:
+                    kept = Metric(family.name, family.documentation, family.type)
+                    kept.samples = samples
+                    yield kept

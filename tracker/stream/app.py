@@ -26,7 +26,7 @@ from tracker.stream.faust_patches import (
 from tracker.stream.freeze import FreezeGuard
 from tracker.stream.options import faust_options
 from tracker.stream.pipeline import Pipeline, Topology, WorkerState
-from tracker.stream.web import END_OFFSETS_INTERVAL_S, ConsumerLag, metrics_registry, register_pages
+from tracker.stream.web import END_OFFSETS_INTERVAL_S, ConsumerLag, register_pages, worker_metrics
 
 
 def build_worker_app(worker: WorkerState, bootstrap: str) -> faust.App:
@@ -64,7 +64,7 @@ def build_worker_app(worker: WorkerState, bootstrap: str) -> faust.App:
         await lag.refresh()
         await pipeline.seek_stalled(highwater, time.monotonic())
 
-    register_pages(app, worker, metrics_registry(worker, topology, lag), lag)
+    register_pages(app, worker, worker_metrics(worker, topology, lag), lag)
     return app
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from importlib import resources
 from typing import Any
 
@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 from tracker.metrics.dead_letters import DeadLetterGauge
 from tracker.metrics.exposition import StateExporter, WorkerView, gauge
 from tracker.metrics.overview import History, overview
-from tracker.metrics.render import render
+from tracker.metrics.render import Only, render
 from tracker.metrics.samples import parse_exposition
 from tracker.stream.pipeline import Topology, WorkerState, now_ms
 
@@ -114,35 +114,45 @@ class ConsumerLag:
         return max(newest - processor.applied_offset - 1, 0)
 
 
-def metrics_registry(
-    worker: WorkerState, topology: Topology, lag: ConsumerLag
-) -> CollectorRegistry:
+class WorkerMetrics:
     """The worker's explicit registry: state exported at scrape time, plus table sizes."""
+
+    def __init__(self, collectors: Sequence[Collector]) -> None:
+        self.collectors = tuple(collectors)
+        self.registry = CollectorRegistry()
+        for collector in self.collectors:
+            self.registry.register(collector)
+
+    def text(self, names: Collection[str] = ()) -> bytes:
+        """``/metrics``; with ``names`` (``name[]``), only the samples of those names."""
+        return render(Only(self.collectors, names) if names else self.registry)
+
+
+def worker_metrics(worker: WorkerState, topology: Topology, lag: ConsumerLag) -> WorkerMetrics:
+    """The collectors of ``/metrics``: state exported at scrape time, plus table sizes."""
     labels = worker.config.rules.labels
-    registry = CollectorRegistry()
-    registry.register(
-        StateExporter(
-            WorkerView(
-                partitions=lambda: worker.processors,
-                now_ms=now_ms,
-                consumer_lag=lag,
-                funnel=labels.funnel,
-                repurchase_seconds=worker.config.repurchase_seconds,
-                accounts=lambda: worker.accounts,
-                currencies=labels.currencies,
-            )
+    return WorkerMetrics(
+        (
+            StateExporter(
+                WorkerView(
+                    partitions=lambda: worker.processors,
+                    now_ms=now_ms,
+                    consumer_lag=lag,
+                    funnel=labels.funnel,
+                    repurchase_seconds=worker.config.repurchase_seconds,
+                    accounts=lambda: worker.accounts,
+                    currencies=labels.currencies,
+                )
+            ),
+            StateRows((topology.table, topology.account_table)),
+            PartitionHealth(worker),
+            DeadLetterGauge(lambda: worker.processors, now_ms, worker.settings.dlq_retention_hours),
         )
     )
-    registry.register(StateRows((topology.table, topology.account_table)))
-    registry.register(PartitionHealth(worker))
-    registry.register(
-        DeadLetterGauge(lambda: worker.processors, now_ms, worker.settings.dlq_retention_hours)
-    )
-    return registry
 
 
 def register_pages(
-    app: faust.App, worker: WorkerState, registry: CollectorRegistry, lag: ConsumerLag
+    app: faust.App, worker: WorkerState, metrics: WorkerMetrics, lag: ConsumerLag
 ) -> None:
     """Routes of the worker's web server, and the timer that samples the page's history."""
     history = History()
@@ -150,15 +160,17 @@ def register_pages(
     grafana_url = worker.settings.grafana_url
 
     def current_overview() -> dict[str, Any]:
-        return overview(parse_exposition(render(registry).decode()), grafana_url)
+        return overview(parse_exposition(metrics.text().decode()), grafana_url)
 
     @app.timer(interval=history.interval_s)  # type: ignore[untyped-decorator]
     async def _sample_history() -> None:
         history.record(time.time(), current_overview())
 
     @app.page("/metrics")
-    async def metrics(web: Any, _request: Any) -> Any:
-        return web.bytes(render(registry), content_type=METRICS_CONTENT_TYPE)
+    async def metrics_page(web: Any, request: Any) -> Any:
+        # name[]: only these samples, as prometheus-client's own handler serves them.
+        names = request.query.getall("name[]", ())
+        return web.bytes(metrics.text(names), content_type=METRICS_CONTENT_TYPE)
 
     @app.page("/")
     async def overview_page(web: Any, _request: Any) -> Any:

@@ -93,17 +93,19 @@ class ReferencePipeline:
     def registry(self) -> CollectorRegistry:
         """The worker's exporter over these partitions, as a registry of its own."""
         registry = CollectorRegistry()
-        registry.register(
-            StateExporter(
-                WorkerView(
-                    partitions=lambda: self.processors,
-                    now_ms=lambda: self.now_ms,
-                    consumer_lag=lambda _p: 0,
-                    funnel=self.config.rules.labels.funnel,
-                    repurchase_seconds=self.config.repurchase_seconds,
-                    accounts=lambda: self.accounts,
-                    currencies=self.config.rules.labels.currencies,
-                )
+        registry.register(self.exporter())
+        return registry
+
+    def exporter(self) -> StateExporter:
+        """The worker's exporter over these partitions."""
+        return StateExporter(
+            WorkerView(
+                partitions=lambda: self.processors,
+                now_ms=lambda: self.now_ms,
+                consumer_lag=lambda _p: 0,
+                funnel=self.config.rules.labels.funnel,
+                repurchase_seconds=self.config.repurchase_seconds,
+                accounts=lambda: self.accounts,
+                currencies=self.config.rules.labels.currencies,
             )
         )
-        return registry
