@@ -3,7 +3,8 @@
 How every scenario checks: ``tests/integration/reliability_support.py``; the
 results: RELIABILITY.md. No rerun: one worker reads a fixed stream, no
 disturbance pauses its input, and every wait has a deadline (a machine starved
-of CPU for longer than the idle timeout fails it, rerun or not).
+of CPU for longer than the idle timeout fails it, rerun or not); the stream's
+wait fails on a worker that stops, not on a slow one.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from tracker.testing.stream_producer import StreamProducer
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
 MEMORY_CUSTOMERS = 100_000  # bench/million_customers.py runs one million
+STALL_S = 90.0  # no customer applied for this long: the worker is stuck, not slow
 Timeline = tuple[int, int, int]  # customers applied, state rows, resident bytes
 
 
@@ -46,13 +48,23 @@ def summed(fleet: Fleet) -> list[Sample] | None:
 
 
 def stream_through(fleet: Fleet, pid: int, customers: int, deadline: float) -> list[Timeline]:
-    """Sample (customers applied, state rows, RSS) every 2 s until the stream is applied."""
+    """Sample (customers applied, state rows, RSS) every 2 s until the stream is applied.
+
+    Fails when the worker stops making progress for ``STALL_S``, not when it is slow: this
+    machine's speed varies several-fold between hours (BENCHMARKS.md), and speed is the
+    benchmark's to measure. ``deadline`` only bounds a worker that crawls forever.
+    """
     timeline: list[Timeline] = []
+    progressed = time.monotonic()
     while True:
-        assert time.monotonic() < deadline, f"stalled at {timeline[-1:]}"
+        now = time.monotonic()
+        assert now < deadline, f"not done by the deadline: {timeline[-1:]}"
+        assert now - progressed < STALL_S, f"no progress for {STALL_S:.0f}s: {timeline[-1:]}"
         samples = summed(fleet)
         if samples is not None:
             applied = int(total(samples, "tracker_sessions_started_total"))
+            if not timeline or applied > timeline[-1][0]:
+                progressed = time.monotonic()
             timeline.append((applied, state_rows(samples), rss_bytes(pid)))
             if applied >= customers and fleet.caught_up(fleet.scrape() or []):
                 return timeline
@@ -85,7 +97,7 @@ def timeline_numbers(timeline: list[Timeline], rss_start: int) -> dict[str, obje
     }
 
 
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(1080)  # ~3 min on a usual hour here; more than 6 on 2026-12-03
 def test_memory_per_customer_and_expiry(kafka_one: KafkaCluster, tmp_path: Path) -> None:  # noqa: F811
     """Distinct customers over 200 days of event time: state expires with tombstones."""
     began = time.monotonic()
@@ -107,7 +119,7 @@ def test_memory_per_customer_and_expiry(kafka_one: KafkaCluster, tmp_path: Path)
         topic = deployment.env["TRACKER_TOPIC"]
         producer = StreamProducer(kafka_one.bootstrap, topic, messages, rate=4000)
         producer.start()
-        timeline = stream_through(fleet, pid, n, began + 360)
+        timeline = stream_through(fleet, pid, n, began + 840)
         produced_s = producer.finish()
         stream_s = time.monotonic() - began
         rss_loaded = rss_bytes(pid)
