@@ -121,9 +121,12 @@ def test_every_panel_and_rule_evaluates_with_data(
                     total(worker.samples(), "tracker_sessions_closed_total") > 30
                     and total(worker.samples(), "tracker_feedback_sentiment_total") > 0
                     and total(worker.samples(), "tracker_account_first_order_channels_total") > 0
+                    # Counted as experiment sessions close, later than the rest: with the
+                    # short fetch wait the other conditions can hold before the first one.
+                    and total(worker.samples(), "tracker_experiment_conversions_total") > 0
                 ),
                 180,
-                "sessions, feedback and account orders from the generator",
+                "sessions, feedback, account orders and experiment conversions from the generator",
             )
             time.sleep(20)  # enough scrapes and rule evaluations for 1m/5m rates
             failures = []
