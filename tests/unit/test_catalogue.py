@@ -27,7 +27,7 @@ from tracker.metrics.catalogue import (
     spec,
     undeclared,
 )
-from tracker.metrics.exposition import CHECK_DECLARED, StateExporter, UndeclaredCheck, WorkerView
+from tracker.metrics.exposition import CHECK_DECLARED, UndeclaredCheck
 from tracker.metrics.samples import total
 from tracker.stream.web import StateRows
 from tracker.testing.reference import ReferencePipeline
@@ -75,21 +75,7 @@ def _rated_support(pipe: ReferencePipeline, at_ms: int) -> None:
 
 
 def _exposition(pipe: ReferencePipeline) -> str:
-    registry = CollectorRegistry()
-    registry.register(
-        StateExporter(
-            WorkerView(
-                partitions=lambda: pipe.processors,
-                now_ms=lambda: pipe.now_ms,
-                consumer_lag=lambda _p: 0,
-                funnel=pipe.config.rules.labels.funnel,
-                repurchase_seconds=pipe.config.repurchase_seconds,
-                accounts=lambda: pipe.accounts,
-                currencies=pipe.config.rules.labels.currencies,
-            )
-        )
-    )
-    return generate_latest(registry).decode()
+    return generate_latest(pipe.registry()).decode()
 
 
 @pytest.fixture(scope="module")
