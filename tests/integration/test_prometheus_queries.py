@@ -121,8 +121,7 @@ def test_every_panel_and_rule_evaluates_with_data(
                     total(worker.samples(), "tracker_sessions_closed_total") > 30
                     and total(worker.samples(), "tracker_feedback_sentiment_total") > 0
                     and total(worker.samples(), "tracker_account_first_order_channels_total") > 0
-                    # Counted as experiment sessions close, later than the rest: with the
-                    # short fetch wait the other conditions can hold before the first one.
+                    # Counted as experiment sessions close: it may come after the rest.
                     and total(worker.samples(), "tracker_experiment_conversions_total") > 0
                 ),
                 180,
