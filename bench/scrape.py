@@ -19,7 +19,6 @@ from bench.expect import PROGRESS_COUNTERS
 from bench.state import (
     PARTITIONS,
     RowStore,
-    exporter,
     exporter_registry,
     feed,
     messages,
@@ -28,6 +27,7 @@ from bench.state import (
     templates,
 )
 from tracker.metrics.render import Only, render
+from tracker.testing.offline_exporter import offline_exporter
 
 
 def main() -> None:
@@ -46,7 +46,7 @@ def main() -> None:
     for _ in range(args.rounds):
         library, ours = scrape_ms(registry, generate_latest), scrape_ms(registry, render)
         print(f"generate_latest {library:.1f} ms, render {ours:.1f} ms: {ours / library:.2f}x")
-    progress = Only([exporter(processors, config, last)], PROGRESS_COUNTERS)
+    progress = Only([offline_exporter(processors, config, last)], PROGRESS_COUNTERS)
     print(f"progress counters alone (name[]): {scrape_ms(progress, render):.1f} ms")
 
 

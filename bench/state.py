@@ -36,10 +36,10 @@ from tracker.core.partition import PartitionProcessor
 from tracker.core.pipeline_config import PipelineConfig
 from tracker.core.pseudonym import Pseudonymizer
 from tracker.kafka.partitioner import partition_for
-from tracker.metrics.exposition import StateExporter, WorkerView
 from tracker.metrics.render import render
 from tracker.sentiment.scorer import SentimentScorer
 from tracker.settings import Settings
+from tracker.testing.offline_exporter import offline_exporter, offline_registry
 from tracker.testing.traffic import TrafficGenerator
 
 START_MS = 1_780_000_000_000
@@ -166,24 +166,7 @@ def exporter_registry(
     processors: dict[int, PartitionProcessor], config: PipelineConfig, now: int
 ) -> CollectorRegistry:
     """The worker's exporter over ``processors``, as a registry of its own."""
-    registry = CollectorRegistry()
-    registry.register(exporter(processors, config, now))
-    return registry
-
-
-def exporter(
-    processors: dict[int, PartitionProcessor], config: PipelineConfig, now: int
-) -> StateExporter:
-    return StateExporter(
-        WorkerView(
-            partitions=lambda: processors,
-            now_ms=lambda: now,
-            consumer_lag=lambda _p: 0,
-            funnel=config.rules.labels.funnel,
-            repurchase_seconds=config.repurchase_seconds,
-            currencies=config.rules.labels.currencies,
-        )
-    )
+    return offline_registry(offline_exporter(processors, config, now))
 
 
 def _phase(

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from prometheus_client import CollectorRegistry, generate_latest
 
 from tracker.core.customer import CustomerState, decode_state
 from tracker.core.events import to_ms
@@ -22,9 +21,9 @@ from tracker.core.memory_store import MemoryStore
 from tracker.core.partition import PartitionProcessor
 from tracker.core.pipeline_config import PipelineConfig
 from tracker.core.pseudonym import Pseudonymizer
-from tracker.metrics.exposition import StateExporter, WorkerView
-from tracker.metrics.samples import Sample, parse_exposition, total
+from tracker.metrics.samples import Sample, total
 from tracker.settings import Settings
+from tracker.testing.offline_exporter import offline_exporter, offline_samples
 
 if TYPE_CHECKING:
     from tracker.testing.reference import ReferencePipeline
@@ -128,20 +127,7 @@ def config(**overrides: Any) -> PipelineConfig:
 def samples_of(
     processors: Mapping[int, PartitionProcessor], cfg: PipelineConfig, now_ms: int = 0
 ) -> list[Sample]:
-    registry = CollectorRegistry()
-    registry.register(
-        StateExporter(
-            WorkerView(
-                partitions=lambda: processors,
-                now_ms=lambda: now_ms,
-                consumer_lag=lambda _p: 0,
-                funnel=cfg.rules.labels.funnel,
-                repurchase_seconds=cfg.repurchase_seconds,
-                currencies=cfg.rules.labels.currencies,
-            )
-        )
-    )
-    return parse_exposition(generate_latest(registry).decode())
+    return offline_samples(offline_exporter(processors, cfg, now_ms))
 
 
 class Harness:

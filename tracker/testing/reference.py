@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 from tracker.core.accounts import AccountProcessor, pack
 from tracker.core.identity_stage import acknowledge_all
@@ -20,8 +20,9 @@ from tracker.core.memory_store import MemoryStore
 from tracker.core.partition import PartitionProcessor
 from tracker.core.pipeline_config import PipelineConfig
 from tracker.kafka.partitioner import partition_for
-from tracker.metrics.exposition import StateExporter, WorkerView
-from tracker.metrics.samples import Sample, parse_exposition
+from tracker.metrics.exposition import StateExporter
+from tracker.metrics.samples import Sample
+from tracker.testing.offline_exporter import offline_exporter, offline_registry, offline_samples
 
 
 @dataclass
@@ -88,24 +89,12 @@ class ReferencePipeline:
             account.flush()
 
     def samples(self) -> list[Sample]:
-        return parse_exposition(generate_latest(self.registry()).decode())
+        return offline_samples(self.exporter())
 
     def registry(self) -> CollectorRegistry:
         """The worker's exporter over these partitions, as a registry of its own."""
-        registry = CollectorRegistry()
-        registry.register(self.exporter())
-        return registry
+        return offline_registry(self.exporter())
 
     def exporter(self) -> StateExporter:
-        """The worker's exporter over these partitions."""
-        return StateExporter(
-            WorkerView(
-                partitions=lambda: self.processors,
-                now_ms=lambda: self.now_ms,
-                consumer_lag=lambda _p: 0,
-                funnel=self.config.rules.labels.funnel,
-                repurchase_seconds=self.config.repurchase_seconds,
-                accounts=lambda: self.accounts,
-                currencies=self.config.rules.labels.currencies,
-            )
-        )
+        """The worker's exporter over these partitions, at the stream's clock."""
+        return offline_exporter(self.processors, self.config, self.now_ms, self.accounts)
