@@ -123,16 +123,21 @@ def _wait_ready(port: int, worker: subprocess.Popen[bytes], log_path: Path) -> N
 
 
 def _summaries(
-    url: str, worker: subprocess.Popen[bytes], stop: threading.Event, shop: str | None = None
+    url: str,
+    worker: subprocess.Popen[bytes],
+    stop: threading.Event,
+    shop: str | None = None,
+    interval: float = 3.0,
 ) -> None:
     previous: float | None = None
     last = time.monotonic()
     while not stop.is_set():
-        time.sleep(3)
+        time.sleep(interval)
         if worker.poll() is not None:
             raise SystemExit("the worker exited")
-        with urllib.request.urlopen(url, timeout=5) as response:
-            samples = parse_exposition(response.read().decode())
+        samples = _read_metrics(url)
+        if samples is None:
+            continue
         events = total(samples, "tracker_events_total")
         now = time.monotonic()
         rate = (events - previous) / (now - last) if previous is not None else 0.0
@@ -141,6 +146,20 @@ def _summaries(
         if sys.stdout.isatty():
             sys.stdout.write("\x1b[2J\x1b[H")
         print(screen, flush=True)
+
+
+def _read_metrics(url: str, timeout: float = 10.0) -> list[Sample] | None:
+    """The worker's samples, or None (said on screen) when it did not answer in time.
+
+    A busy worker (a backlog, a rebalance, a laptop on battery) can be slow to answer
+    once; the demo then says so and asks again rather than stopping the broker and worker.
+    """
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return parse_exposition(response.read().decode())
+    except OSError as exc:  # refused, reset, timed out (URLError and TimeoutError included)
+        print(f"metrics: no answer from {url} ({exc}); asking again", flush=True)
+        return None
 
 
 def _pct(value: float) -> str:
