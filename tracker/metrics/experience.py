@@ -16,7 +16,6 @@ from prometheus_client.core import Metric
 from tracker.core.aggregates import SEP, Aggregates
 from tracker.core.contract import CHANNELS, SUPPORT_CHANNELS, VITAL_NAMES
 from tracker.core.labels import WINDOWS
-from tracker.core.partition import PartitionProcessor
 from tracker.core.support import FIRST_RESPONSE_BUCKETS, OPEN_KEY, RESOLUTION_BUCKETS
 from tracker.core.vitals import LCP_CLASSES, bucket_labels
 from tracker.core.windows import ratio, window_sum
@@ -88,27 +87,29 @@ HISTOGRAMS = (
 )
 
 
-def experience_histograms(parts: Mapping[int, PartitionProcessor]) -> Iterator[Metric]:
-    """Each histogram: a series per label values and partition that saw an observation."""
+def experience_histograms(
+    by_partition: Mapping[int, Mapping[str, Mapping[tuple[str, ...], int]]],
+) -> Iterator[Metric]:
+    """Each histogram: a series per label values and partition that saw an observation.
+
+    ``by_partition``: each partition's counters by metric name, then label values, as the
+    exporter groups them once per scrape (a scan of every counter per histogram cost more
+    than all the windowed gauges together).
+    """
     for spec in HISTOGRAMS:
         family = histogram(spec.name)
-        bucket, total = spec.name + SEP, spec.sum_key + SEP
-        for partition, processor in sorted(parts.items()):
+        for partition, values in sorted(by_partition.items()):
             counts: dict[tuple[str, ...], dict[str, int]] = {v: {} for v in spec.zeros}
-            sums: dict[tuple[str, ...], int] = {}
-            for key, n in processor.aggregates.counters.items():
-                if key.startswith(bucket):
-                    labels = key[len(bucket) :].split(SEP)
-                    counts.setdefault(tuple(labels[:-1]), {})[labels[-1]] = n
-                elif key.startswith(total):
-                    sums[tuple(key[len(total) :].split(SEP))] = n
-            for values, by_le in sorted(counts.items()):
+            for labels, n in values.get(spec.name, {}).items():
+                counts.setdefault(labels[:-1], {})[labels[-1]] = n
+            sums = values.get(spec.sum_key, {})
+            for label_values, by_le in sorted(counts.items()):
                 cumulative, buckets = 0, []
-                for le in spec.bounds(values):
+                for le in spec.bounds(label_values):
                     cumulative += by_le.get(le, 0)
                     buckets.append((le, float(cumulative)))
-                observed = sums.get(values, 0) * spec.sum_unit
-                family.add_metric([*values, str(partition)], buckets, sum_value=observed)
+                observed = sums.get(label_values, 0) * spec.sum_unit
+                family.add_metric([*label_values, str(partition)], buckets, sum_value=observed)
         yield family
 
 

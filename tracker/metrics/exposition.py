@@ -221,10 +221,11 @@ class StateExporter(Collector):
         revenue = counter("tracker_revenue_total")
         # One family for both languages: a second family of the same name is invalid.
         sentiment = histogram("tracker_feedback_sentiment_score")
+        grouped: dict[int, dict[str, dict[tuple[str, ...], int]]] = {}
         for partition, processor in sorted(parts.items()):
             agg = processor.aggregates
             p = str(partition)
-            values = _by_metric(agg.counters)
+            values = grouped[partition] = _by_metric(agg.counters)
             for name, family in families.items():
                 series = values.get(name, {})
                 for default in ZEROS.get(name, ()):
@@ -245,7 +246,7 @@ class StateExporter(Collector):
         if only is None:
             yield revenue
             yield sentiment
-            yield from experience_histograms(parts)
+            yield from experience_histograms(grouped)
 
     # --- gauges -----------------------------------------------------------------
     def _gauges(self, parts: Mapping[int, PartitionProcessor]) -> Iterator[Metric]:
