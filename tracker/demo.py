@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import secrets
 import signal
@@ -157,7 +158,8 @@ def _read_metrics(url: str, timeout: float = 10.0) -> list[Sample] | None:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return parse_exposition(response.read().decode())
-    except OSError as exc:  # refused, reset, timed out (URLError and TimeoutError included)
+    # Refused, reset, timed out (URLError, TimeoutError), cut short or an error status.
+    except (OSError, http.client.HTTPException) as exc:
         print(f"metrics: no answer from {url} ({exc}); asking again", flush=True)
         return None
 

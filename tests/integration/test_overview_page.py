@@ -28,7 +28,8 @@ def _value(page: Any, key: str, box: str = "headline") -> float:
 def _metrics(demo: Demo) -> list[Any]:
     import urllib.request
 
-    with urllib.request.urlopen(demo.overview_url + "metrics", timeout=5) as r:
+    # 30 s: the demo's worker shares two cores with its load, Chromium and the broker.
+    with urllib.request.urlopen(demo.overview_url + "metrics", timeout=30) as r:
         return parse_exposition(r.read().decode())
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+import socket
 import subprocess
 import sys
 import threading
@@ -17,15 +17,20 @@ from tracker import demo
 BODY = b'tracker_events_total{channel="web",partition="0"} 7.0\n'
 
 
-class _FirstSlow(BaseHTTPRequestHandler):
-    """Answers the first request too late for the reader's timeout, then at once."""
+class _HangsUpFirst(ThreadingHTTPServer):
+    """Closes the first connection without an answer (a worker cut off), then answers."""
 
     calls = 0
 
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _HangsUpFirst
+
     def do_GET(self) -> None:
-        type(self).calls += 1
-        if type(self).calls == 1:
-            time.sleep(0.6)
+        self.server.calls += 1
+        if self.server.calls == 1:
+            self.close_connection = True
+            return  # no status line: the client reads RemoteDisconnected
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.end_headers()
@@ -36,50 +41,62 @@ class _FirstSlow(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def slow_once() -> Iterator[str]:
-    _FirstSlow.calls = 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FirstSlow)
+def hangs_up_first() -> Iterator[tuple[str, _HangsUpFirst]]:
+    server = _HangsUpFirst(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/metrics"
+        yield f"http://127.0.0.1:{server.server_address[1]}/metrics", server
     finally:
         server.shutdown()
         server.server_close()
 
 
-def test_a_timed_out_read_is_said_and_the_next_one_counts(
-    slow_once: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert demo._read_metrics(slow_once, timeout=0.2) is None
+def test_a_read_that_times_out_is_said_not_raised(capsys: pytest.CaptureFixture[str]) -> None:
+    # A socket that listens and never accepts: the connection is made, no answer comes.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/metrics"
+        assert demo._read_metrics(url, timeout=0.2) is None
     assert "no answer from" in capsys.readouterr().out
-    samples = demo._read_metrics(slow_once, timeout=2)
+
+
+def test_a_refused_or_cut_off_read_is_said_then_the_next_one_counts(
+    hangs_up_first: tuple[str, _HangsUpFirst], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    assert demo._read_metrics(f"http://127.0.0.1:{closed_port}/metrics", timeout=1) is None
+    url, _server = hangs_up_first
+    assert demo._read_metrics(url, timeout=5) is None
+    assert capsys.readouterr().out.count("asking again") == 2
+    samples = demo._read_metrics(url, timeout=5)
     assert samples is not None
     assert samples[0][2] == 7.0
 
 
-def test_a_refused_read_is_said_not_raised(capsys: pytest.CaptureFixture[str]) -> None:
-    assert demo._read_metrics("http://127.0.0.1:9/metrics", timeout=1) is None
-    assert "asking again" in capsys.readouterr().out
-
-
 def test_the_summary_loop_goes_on_after_a_read_fails(
-    slow_once: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    hangs_up_first: tuple[str, _HangsUpFirst], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(demo, "_read_metrics", functools.partial(demo._read_metrics, timeout=0.2))
+    url, server = hangs_up_first
     worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     stop = threading.Event()
-    loop = threading.Thread(target=demo._summaries, args=(slow_once, worker, stop, None, 0.05))
+    loop = threading.Thread(target=demo._summaries, args=(url, worker, stop, None, 0.05))
+    output = ""
     try:
         loop.start()
         deadline = time.monotonic() + 10
-        while "touchpoint tracker" not in capsys.readouterr().out:
-            assert time.monotonic() < deadline, "no summary after the failed read"
+        while "touchpoint tracker" not in output:
+            assert time.monotonic() < deadline, f"no summary after the failed read: {output!r}"
             time.sleep(0.05)
+            output += capsys.readouterr().out
     finally:
         stop.set()
         loop.join(5)
         worker.kill()
         worker.wait()
     assert not loop.is_alive()
-    assert _FirstSlow.calls >= 2
+    assert server.calls >= 2
+    assert output.index("no answer from") < output.index("touchpoint tracker")
