@@ -16,10 +16,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from tests.unit.helpers import Harness, encode, ev, ms
 from tracker.core.faults import PartitionFault
-from tracker.metrics.exposition import StateExporter, WorkerView
 from tracker.metrics.samples import parse_exposition, total
 from tracker.stream.pipeline import Pipeline, Topology, WorkerState
 from tracker.stream.web import PartitionHealth
+from tracker.testing.offline_exporter import offline_exporter
 
 # Failures are injected on purpose here: their internal_error is the subject, not a bug.
 pytestmark = pytest.mark.internal_error_expected
@@ -130,15 +130,7 @@ def test_a_failing_part_of_the_scrape_leaves_the_others_served(
 ) -> None:
     h = Harness()
     h.send(ev("page_view", "ana", 0))
-    exporter = StateExporter(
-        WorkerView(
-            partitions=lambda: {0: h.p},
-            now_ms=lambda: ms(60),
-            consumer_lag=lambda _p: 0,
-            funnel=h.cfg.rules.labels.funnel,
-            repurchase_seconds=h.cfg.repurchase_seconds,
-        )
-    )
+    exporter = offline_exporter({0: h.p}, h.cfg, ms(60))
     monkeypatch.setattr(exporter, "_gauges", lambda _parts: (_ for _ in ()).throw(BrokenError("x")))
     registry = CollectorRegistry()
     registry.register(exporter)

@@ -21,8 +21,11 @@ def offline_exporter(
     now_ms: int,
     accounts: Mapping[int, AccountProcessor] | None = None,
 ) -> StateExporter:
-    """The exporter a worker owning ``processors`` would serve at ``now_ms``, lag zero."""
-    account_processors: Mapping[int, AccountProcessor] = accounts or {}
+    """The exporter a worker owning ``processors`` would serve at ``now_ms``, lag zero.
+
+    The clock is fixed when it is built: build another after the stream moves on.
+    """
+    account_processors: Mapping[int, AccountProcessor] = accounts if accounts is not None else {}
     return StateExporter(
         WorkerView(
             partitions=lambda: processors,
