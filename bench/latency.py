@@ -4,9 +4,9 @@ A worker waits on an empty topic; a generated stream whose event times lie
 just ahead is then produced in real time (each message when the wall clock
 reaches its timestamp). Every 250 ms the benchmark reads the progress
 counters from ``/metrics?name[]=...`` (the worker then builds only those; a
-whole scrape, timed for the "/metrics ms" column, is every 20th read, once in
-5 s where Prometheus scrapes once in 15 s, so the polling does not take the
-worker's time, nor stall its event loop, where Prometheus's would not): a
+whole scrape, timed for the "/metrics ms" column after the warm-up, is every
+20th read, about once in 5 s where Prometheus scrapes once in 15 s, so the
+polling takes little of the worker's time or its event loop's): a
 message counts as reflected once its partition's progress counters reach
 the value the reference logic has after that message (``bench.expect``).
 Latency = time the scrape returned - time the message was handed to the
@@ -181,7 +181,7 @@ def _measure(
         status, body = worker.get("/metrics" if whole else PROGRESS_PATH)
         now = time.time()
         if status == 200:
-            if whole:
+            if whole and cpu_start is not None:  # after the warm-up: not an empty worker's
                 scrape_ms.append((time.perf_counter() - began) * 1000)
             progress = progress_from_metrics(body.decode())
             for partition, track in expectation.partitions.items():
