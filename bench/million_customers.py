@@ -1,6 +1,6 @@
 """One million distinct customers through one worker on Apache Kafka: memory and expiry.
 
-The full-size run of reliability scenario 6 (the test runs 100,000 customers):
+The full-size run of reliability scenario 6 (the test runs 50,000 customers):
 ``tracker.testing.population`` customers arrive evenly over 200 days of event time
 ending 100 days ago, so while the stream runs every customer's state expires 90
 days (of event time) after its last event, and the rest once the idle rule moves

@@ -97,7 +97,7 @@ def timeline_numbers(timeline: list[Timeline], rss_start: int) -> dict[str, obje
     }
 
 
-@pytest.mark.timeout(1080)  # 100,000 customers took ~2 min on a usual hour, 6.6 on a slow one
+@pytest.mark.timeout(1080)  # ~3 min on a slow hour (100,000 customers: 6.6 min)
 def test_memory_per_customer_and_expiry(kafka_one: KafkaCluster, tmp_path: Path) -> None:  # noqa: F811
     """Distinct customers over 200 days of event time: state expires with tombstones."""
     began = time.monotonic()
