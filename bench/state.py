@@ -29,7 +29,6 @@ from typing import Any
 
 import orjson
 import psutil
-from prometheus_client import CollectorRegistry
 from prometheus_client.registry import Collector
 
 from tracker.core.partition import PartitionProcessor
@@ -149,7 +148,7 @@ class StateReport:
 def _scrape_ms(
     processors: dict[int, PartitionProcessor], config: PipelineConfig, now: int
 ) -> float:
-    return scrape_ms(exporter_registry(processors, config, now), render)
+    return scrape_ms(offline_registry(offline_exporter(processors, config, now)), render)
 
 
 def scrape_ms(registry: Collector, renderer: Callable[[Collector], bytes]) -> float:
@@ -160,13 +159,6 @@ def scrape_ms(registry: Collector, renderer: Callable[[Collector], bytes]) -> fl
         renderer(registry)
         timings.append((time.perf_counter() - began) * 1000)
     return statistics.median(timings)
-
-
-def exporter_registry(
-    processors: dict[int, PartitionProcessor], config: PipelineConfig, now: int
-) -> CollectorRegistry:
-    """The worker's exporter over ``processors``, as a registry of its own."""
-    return offline_registry(offline_exporter(processors, config, now))
 
 
 def _phase(

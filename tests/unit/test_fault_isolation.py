@@ -19,7 +19,7 @@ from tracker.core.faults import PartitionFault
 from tracker.metrics.samples import parse_exposition, total
 from tracker.stream.pipeline import Pipeline, Topology, WorkerState
 from tracker.stream.web import PartitionHealth
-from tracker.testing.offline_exporter import offline_exporter
+from tracker.testing.offline_exporter import offline_exporter, offline_samples
 
 # Failures are injected on purpose here: their internal_error is the subject, not a bug.
 pytestmark = pytest.mark.internal_error_expected
@@ -132,10 +132,8 @@ def test_a_failing_part_of_the_scrape_leaves_the_others_served(
     h.send(ev("page_view", "ana", 0))
     exporter = offline_exporter({0: h.p}, h.cfg, ms(60))
     monkeypatch.setattr(exporter, "_gauges", lambda _parts: (_ for _ in ()).throw(BrokenError("x")))
-    registry = CollectorRegistry()
-    registry.register(exporter)
     for _ in range(2):
-        samples = parse_exposition(generate_latest(registry).decode())
+        samples = offline_samples(exporter)
     assert total(samples, "tracker_events_total") == 1
     assert total(samples, "tracker_scrape_errors_total", part="gauges") == 2
     assert total(samples, "tracker_scrape_errors_total", part="counters") == 0
