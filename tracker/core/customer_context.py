@@ -10,7 +10,9 @@ from tracker.core.accounts import MAX_ACCOUNTS_PER_PERSON, AccountActivity
 from tracker.core.aggregates import Delta, counter_key
 from tracker.core.customer import CustomerState
 from tracker.core.events import EventView, id_hash
+from tracker.core.identity import fold_session
 from tracker.core.identity_customer import after_erasure, forward_erasure, intercept
+from tracker.core.identity_orphans import adopt_orphans, keep_if_orphaned
 from tracker.core.identity_records import STREAM_INPUT, STREAM_TIMER
 from tracker.core.ingest import Reject, Withdrawal
 from tracker.core.letters import (
@@ -20,7 +22,13 @@ from tracker.core.letters import (
     unowned_letter_key,
 )
 from tracker.core.rows import NO_INDEX, IndexInfo, Row, parse_time
-from tracker.core.sessionizer import Outcome, accept, is_duplicate_withdrawal, withdraw
+from tracker.core.sessionizer import (
+    NEVER_STARTS,
+    Outcome,
+    accept,
+    is_duplicate_withdrawal,
+    withdraw,
+)
 
 if TYPE_CHECKING:
     from tracker.core.partition import PartitionProcessor
@@ -99,7 +107,12 @@ class CustomerContext:
     def apply(self, ev: EventView) -> None:
         row = self._ensure()
         state = row.state or CustomerState()
-        outcome = accept(self.p.rules, state, ev, self.watermark(), self.delta)
+        if ev.apart_claim >= 0:
+            outcome = self._apart(state, ev)
+        else:
+            outcome = accept(self.p.rules, state, ev, self.watermark(), self.delta)
+            if outcome is Outcome.COUNTED and state.identity is not None:
+                keep_if_orphaned(self.p.rules, state, ev, self._floor())
         # blocks() ran first; only an agent's event about an unknown ticket has none (counted)
         assert outcome is not Outcome.NO_CONSENT or ev.ticket is not None
         row.state = state
@@ -111,6 +124,38 @@ class CustomerContext:
                     ev.account, self.person, ev.at_ms, ev.channel, ev.event_type == "order"
                 )
             )
+
+    def _apart(self, state: CustomerState, ev: EventView) -> Outcome:
+        """A linked device's event outside the device's own session: it opens a session of
+        the device's own, which then merges as a hand-over does (docs/identity.md#exactness).
+
+        Unless the customer had no open session when the hand-over landed: had the device's
+        event reached its partition before the claim, the hand-over would have brought its
+        session, and the events the customer held would have joined it; so the event joins
+        the session those events formed, as they would have joined it. A ping or vital
+        never joins: the device had no session for it to measure.
+        """
+        rules = self.p.rules
+        kept = state.session
+        link = state.identity.link_for(ev.apart_claim) if state.identity is not None else None
+        joins = kept is not None and link is not None and link.alone
+        if joins and ev.event_type not in NEVER_STARTS:
+            outcome = accept(rules, state, ev, self.watermark(), self.delta)
+            adopt_orphans(rules, state, self._floor(), self.delta)
+            return outcome
+        state.session = None
+        try:
+            outcome = accept(rules, state, ev, self.watermark(), self.delta)
+        finally:
+            own, state.session = state.session, kept
+        if own is not None:
+            fold_session(rules, state, own, self.delta)
+        adopt_orphans(rules, state, self._floor(), self.delta)
+        return outcome
+
+    def _floor(self) -> int:
+        """No page older than this can still start or join a session (the late rule)."""
+        return self.watermark() - self.p.rules.gap_ms
 
     def _join_account(self, state: CustomerState, account: str, at_ms: int) -> None:
         accounts = state.accounts

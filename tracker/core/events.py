@@ -95,6 +95,9 @@ class EventView(NamedTuple):
     vital: Vital | None = None  # a web_vital's measurement
     ticket: TicketRef | None = None  # a support event's ticket
     arm: Pair | None = None  # its allowed (experiment, variant) (tracker.core.experiments)
+    # >= 0: forwarded from a linked device outside the device's own session, and this is the
+    # link's claim (CustomerContext.apply, tracker.core.identity.device_session).
+    apart_claim: int = -1
 
     @classmethod
     def build(

@@ -16,9 +16,10 @@ from tracker.core import experience as cx
 from tracker.core.aggregates import Delta, counter_key
 from tracker.core.contract import CHANNELS
 from tracker.core.customer import MAX_STEPS, CustomerState, Session
+from tracker.core.events import EventView
 from tracker.core.histogram import minute_of
 from tracker.core.identity_state import IdentityState
-from tracker.core.sessionizer import Rules, close_session
+from tracker.core.sessionizer import NEVER_STARTS, Rules, close_session
 
 # Anonymous ids one customer may link (pending or linked): a bound on the row. A further
 # identify is a conflict (docs/identity.md#conflicts).
@@ -27,6 +28,7 @@ CONFLICT = "conflict"
 NO_CONSENT = "no_consent"
 ALREADY = "already"
 LINKED = "linked"
+_NO_SESSION = frozenset({"consent", "identify"})  # never start or extend a session
 
 
 def claim_outcome(state: CustomerState | None, customer: str, full: bool) -> str:
@@ -89,9 +91,12 @@ def merge(rules: Rules, state: CustomerState, payload: CustomerState, delta: Del
     state.seen_ids = seen
     for account, at_ms in payload.accounts.items():
         state.accounts[account] = max(state.accounts.get(account, at_ms), at_ms)
-    incoming = payload.session
-    if incoming is None:
-        return
+    if payload.session is not None:
+        fold_session(rules, state, payload.session, delta)
+
+
+def fold_session(rules: Rules, state: CustomerState, incoming: Session, delta: Delta) -> None:
+    """The customer's open session and one of a device's become one, or the older closes."""
     kept = state.session
     if kept is None:
         state.session = incoming  # the common case: browsing went on after login
@@ -103,6 +108,34 @@ def merge(rules: Rules, state: CustomerState, payload: CustomerState, delta: Del
         state.session = older
         close_session(rules, state, delta)
         state.session = newer
+
+
+def device_session(
+    rules: Rules, own: tuple[int, int] | None, ev: EventView
+) -> tuple[bool, tuple[int, int] | None]:
+    """Whether an event a linked device forwards falls outside the device's own session,
+    and that session's (start, last) after it.
+
+    Outside, it starts a session of the device's own that merges into the customer's
+    (``CustomerContext.apply``), as it would have had it reached the device's partition
+    before the claim: so the count of sessions started and merged does not depend on
+    which of two partitions Kafka delivered first (docs/identity.md#exactness). The
+    bounds are those of ``sessionizer.sessionize``.
+    """
+    if ev.event_type in _NO_SESSION or (ev.ticket is not None and ev.ticket.agent):
+        return False, own
+    at = ev.at_ms
+    if own is not None:
+        start, last = own
+        if at > last + rules.gap_ms or at >= start + rules.max_session_ms:
+            own = None  # that session had ended: this event is after it
+        elif at < start - rules.gap_ms:
+            return False, own  # before it: the customer's session decides whether it is late
+        else:
+            return False, (min(start, at), max(last, at))
+    if ev.event_type in NEVER_STARTS:
+        return True, None  # a ping or vital of no open session of the device measures none
+    return True, (at, at)
 
 
 def discard(payload: CustomerState, delta: Delta) -> None:

@@ -27,6 +27,7 @@ from tracker.core.identity import (
     NO_CONSENT,
     claim_outcome,
     detach,
+    device_session,
     discard,
     merge,
     stub,
@@ -62,7 +63,11 @@ def intercept(c: CustomerContext, ev: EventView, anonymous_id: str | None) -> bo
         if ev.event_type == "identify":  # links are one level deep
             _count_identify(c, ev.channel, CONFLICT)
         else:
-            _forward(c, identity, Forward(_NO_ORIGIN, identity.linked_to, "event"), ev)
+            apart, identity.own_session = device_session(c.p.rules, identity.own_session, ev)
+            forward = Forward(_NO_ORIGIN, identity.linked_to, "event")
+            if apart:
+                ev = ev._replace(apart_claim=identity.claim)
+            _forward(c, identity, forward, ev)
         return True
     if ev.event_type == "identify" and anonymous_id is not None:
         return _identify(c, ev, anonymous_id)
@@ -190,6 +195,7 @@ def _reply(c: CustomerContext, record: Reply) -> None:
     if record.outcome != NO_CONSENT:
         touch_reach(state, record.at_ms, record.channel, c.delta)  # the identify counted
     if record.outcome == LINKED:
+        link.alone = state.session is None
         if payload is not None:
             merge(c.p.rules, state, payload, c.delta)
         link.status = LINK_DONE
@@ -286,6 +292,9 @@ def _claim(c: CustomerContext, record: Claim) -> None:
             out=kept.out,
             last_ms=record.at_ms,
             waiting=kept.waiting,  # claims after this one: answered in turn
+            own_session=None
+            if old.session is None
+            else (old.session.start_ms, old.session.last_ms),
         )
         row.state = state = stub(old, link)
     reply = Reply(

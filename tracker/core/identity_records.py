@@ -246,7 +246,7 @@ def _text(value: Any) -> str:
 def encode_view(rules: Rules, ev: EventView) -> list[Any]:
     """An event's compact form: label values and codes, its comment replaced by its score."""
     score = sentiment_of(rules.scorer, ev)
-    return [
+    view = [
         EVENT_TYPE_TABLE.to_code[EVENT_TYPES.index(ev.event_type)],
         ev.id_hash,
         ev.at_ms,
@@ -264,6 +264,9 @@ def encode_view(rules: Rules, ev: EventView) -> list[Any]:
         encode_ref(ev.ticket),
         None if ev.arm is None else list(ev.arm),
     ]
+    if ev.apart_claim >= 0:  # only then: every other encoding stays as it was
+        view.append(ev.apart_claim)
+    return view
 
 
 def _arm(labels: LabelSets, data: Any) -> Pair | None:
@@ -302,6 +305,7 @@ def decode_view(labels: LabelSets, data: list[Any]) -> EventView:
             decode_vital(data[13]) if len(data) > 13 else None,
             decode_ref(data[14]) if len(data) > 14 else None,
             _arm(labels, data[15]) if len(data) > 15 else None,
+            int(data[16]) if len(data) > 16 else -1,
         )
     except (TypeError, ValueError, IndexError, KeyError, ArithmeticError) as exc:
         raise InvalidRecordError(f"not an encoded event: {type(exc).__name__}") from None

@@ -28,6 +28,9 @@ class Link:
     claim: int  # the identify's hash: names this link in records
     status: int  # PENDING or LINKED
     at_ms: int  # when the identify happened
+    # LINKED: the customer had no open session when the hand-over landed, so the events it
+    # held formed the one that followed (CustomerContext._apart).
+    alone: bool = False
 
 
 @dataclass(slots=True)
@@ -59,6 +62,13 @@ class IdentityState:
     # An anonymous id: claims waiting until its partition's watermark reaches their identify
     # (encoded records), so its own earlier events are applied first (docs/identity.md).
     waiting: list[list[Any]] = field(default_factory=list)
+    # A stub: the (start, last) event times of the device's own session as events forwarded
+    # since the link extend it; an event outside it starts a session of the device's own
+    # (``identity.device_session``), whichever side of the claim it reached first.
+    own_session: tuple[int, int] | None = None
+    # A customer: its pings and vitals that found no session (encoded events), kept for a
+    # linked device's late page (tracker.core.identity_orphans).
+    orphans: list[list[Any]] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         # ``applied`` alone keeps a row: dropping it would let a record sent again count twice.
@@ -93,11 +103,11 @@ class IdentityState:
 
 
 def encode_identity(state: IdentityState) -> list[Any]:
-    return [
+    data: list[Any] = [
         state.linked_to,
         state.linked_partition,
         state.claim,
-        [[x.anon, x.partition, x.claim, x.status, x.at_ms] for x in state.links],
+        [_link(x) for x in state.links],
         state.held,
         state.hold_until_ms,
         [[p, s, o, i] for (p, s), (o, i) in state.applied.items()],
@@ -105,6 +115,12 @@ def encode_identity(state: IdentityState) -> list[Any]:
         state.last_ms,
         state.waiting,
     ]
+    # Newer fields only when set: rows without them encode as before.
+    if state.own_session is not None or state.orphans:
+        data.append(None if state.own_session is None else list(state.own_session))
+    if state.orphans:
+        data.append(state.orphans)
+    return data
 
 
 def decode_identity(data: list[Any]) -> IdentityState:
@@ -113,14 +129,25 @@ def decode_identity(data: list[Any]) -> IdentityState:
         linked_to=linked_to,
         linked_partition=partition,
         claim=claim,
-        links=[Link(*x) for x in links],
+        links=[Link(x[0], x[1], x[2], x[3], x[4], len(x) > 5 and bool(x[5])) for x in links],
         held=[list(x) for x in held],
         hold_until_ms=hold_until,
         applied={(p, s): (o, i) for p, s, o, i in applied},
         out=[Outgoing(*x) for x in out],
         last_ms=last_ms,
         waiting=[list(x) for x in data[9]] if len(data) > 9 else [],
+        own_session=_span(data[10]) if len(data) > 10 else None,
+        orphans=[list(x) for x in data[11]] if len(data) > 11 else [],
     )
+
+
+def _link(x: Link) -> list[Any]:
+    fields: list[Any] = [x.anon, x.partition, x.claim, x.status, x.at_ms]
+    return [*fields, 1] if x.alone else fields  # rows without it encode as before
+
+
+def _span(data: Any) -> tuple[int, int] | None:
+    return None if data is None else (int(data[0]), int(data[1]))
 
 
 def sorted_out(entries: Iterable[Outgoing]) -> list[Outgoing]:

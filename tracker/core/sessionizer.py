@@ -49,7 +49,7 @@ _STEP_KIND = {
     "feedback": STEP_FEEDBACK,
 }
 # Extend an open session but never start one: no phantom sessions from background tabs.
-_NEVER_STARTS = frozenset({"page_ping", "web_vital"})
+NEVER_STARTS = frozenset({"page_ping", "web_vital"})
 _NOTED = frozenset({"web_vital", "order", "support_contact", "feedback"})  # cx.note_session
 
 
@@ -108,7 +108,7 @@ def accept(rules: Rules, state: CustomerState, ev: EventView, wm_ms: int, delta:
     if ev.at_ms < wm_ms - rules.gap_ms or _before_session(rules, state.session, ev):
         delta.count(counter_key("tracker_events_late_total"))
         return Outcome.LATE
-    _sessionize(rules, state, ev, delta)
+    sessionize(rules, state, ev, delta)
     return Outcome.COUNTED
 
 
@@ -304,18 +304,18 @@ def _before_session(rules: Rules, session: Session | None, ev: EventView) -> boo
     return session is not None and ev.at_ms < session.start_ms - rules.gap_ms
 
 
-def _sessionize(rules: Rules, state: CustomerState, ev: EventView, delta: Delta) -> None:
+def sessionize(rules: Rules, state: CustomerState, ev: EventView, delta: Delta) -> None:
     session = state.session
     if session is not None and (
         ev.at_ms > session.last_ms + rules.gap_ms
         or ev.at_ms >= session.start_ms + rules.max_session_ms
     ):
-        if ev.event_type in _NEVER_STARTS:
+        if ev.event_type in NEVER_STARTS:
             return  # a heartbeat or vital after the session ended neither extends nor starts one
         close_session(rules, state, delta)
         session = None
     if session is None:
-        if ev.event_type in _NEVER_STARTS:
+        if ev.event_type in NEVER_STARTS:
             return
         session = Session(
             start_ms=ev.at_ms, last_ms=ev.at_ms, entry_channel=ev.channel, source=ev.source
