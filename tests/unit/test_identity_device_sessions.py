@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from tests.unit.helpers import ev
 from tests.unit.identity_cluster import Cluster
 from tracker.core.events import EventView
@@ -98,9 +100,12 @@ def test_a_device_vital_outside_any_session_of_the_device_measures_none() -> Non
     assert _totals(_claim_first, vital) == device_first
 
 
-def test_the_customers_vital_before_the_devices_late_page_still_measures_that_visit() -> None:
-    """The visit began on the device (page at 0), the customer's vital came after the login."""
-    page, vital = ev("page_view", "dev-anna", 0), ev("web_vital", "anna", 61)
+@pytest.mark.parametrize("page_at", [0, 62])  # before the login; just after the vital
+def test_the_customers_vital_before_the_devices_late_page_still_measures_that_visit(
+    page_at: int,
+) -> None:
+    """The visit's page was the device's, the customer's vital came after the login."""
+    page, vital = ev("page_view", "dev-anna", page_at), ev("web_vital", "anna", 61)
     identify = ev("identify", "anna", 60, anonymous_id="dev-anna")
 
     def page_first(c: Cluster, _: dict[str, object]) -> None:

@@ -47,7 +47,8 @@ def adopt_orphans(rules: Rules, state: CustomerState, floor_ms: int, delta: Delt
     left = []
     views = sorted((decode_view(rules.labels, x), x) for x in identity.orphans)
     for ev, raw in views:
-        if session.start_ms <= ev.at_ms <= session.last_ms + rules.gap_ms:
+        # The sessionizer's reach: up to the gap before the start (it then becomes the start).
+        if session.start_ms - rules.gap_ms <= ev.at_ms <= session.last_ms + rules.gap_ms:
             sessionize(rules, state, ev, delta)
         elif ev.at_ms >= floor_ms:
             left.append(raw)
