@@ -137,37 +137,6 @@ def differences(actual: dict[str, float], expected: dict[str, float]) -> list[st
     ]
 
 
-# What the identity race may move when partitions advance unevenly (docs/identity.md#exactness):
-# sessions between "started and merged" and "never started", and a session's LCP class.
-RACE_FAMILIES = (
-    "tracker_sessions_started_total",
-    "tracker_sessions_merged_total",
-    "tracker_sessions_closed_by_lcp_total",
-)
-
-
-def differences_beside_the_identity_race(
-    actual: dict[str, float], expected: dict[str, float]
-) -> list[str]:
-    """``differences`` of every counter the race leaves exact, and of started - merged per
-    channel and the closed sessions summed over LCP classes, which it keeps too."""
-
-    def settled(table: dict[str, float]) -> dict[str, float]:
-        out = {k: v for k, v in table.items() if k.partition("{")[0] not in RACE_FAMILIES}
-        for key, value in table.items():
-            family, _, labels = key.partition("{")
-            if family == "tracker_sessions_started_total":
-                derived = "sessions started - merged{" + labels
-                merged = table.get("tracker_sessions_merged_total{" + labels, 0.0)
-                out[derived] = round(out.get(derived, 0.0) + value - merged, 6)
-            elif family == "tracker_sessions_closed_by_lcp_total":
-                derived = "sessions closed by lcp, every class{}"
-                out[derived] = round(out.get(derived, 0.0) + value, 6)
-        return out
-
-    return differences(settled(actual), settled(expected))
-
-
 def events_of(messages: Iterable[Message]) -> Iterator[tuple[Message, dict[str, Any]]]:
     """Each message with each JSON object event it carries (malformed messages yield none)."""
     for message in messages:
