@@ -48,13 +48,17 @@ def _logins(messages: list[Message]) -> list[tuple[int, int]]:
     ]
 
 
-# Known gap, measured and explained: whenever partitions lag behind each other (moving
-# between workers here, a restart or a lost broker elsewhere), a few logins end with one
-# session start and one merge fewer than the reference (8 of ~170 merges in one run);
-# every event, link, conflict and closed session still counts exactly. The cause is the
-# race of docs/identity.md#exactness (tests/unit/test_identity_partition_stalls.py shows
-# it without Kafka); RELIABILITY.md, scenario 7. It runs, and says by how much.
-@pytest.mark.xfail(reason="identity race under lagging partitions", strict=False)
+# Known gaps, measured. The session race of partitions advancing unevenly is fixed
+# (docs/identity.md#exactness; the pure model's stalls are exact:
+# tests/unit/test_identity_partition_stalls.py). Of 7 local runs on 2026-12-03 one
+# passed; the others showed a support agent's reply counted as a `no_consent` drop (the
+# same 1 of 23 with the code before that fix; cause not found), counters lower after a
+# restart than before the kill (rows not yet acknowledged: the race scenario 1 allows a
+# rerun for), and an erasure racing a hand-over (settled by arrival). RELIABILITY.md,
+# scenario 7. It runs, and says by how much.
+@pytest.mark.xfail(
+    reason="agent reply dropped; restart behind a scrape; erasure race", strict=False
+)
 @pytest.mark.timeout(360)
 def test_hand_overs_between_two_workers_survive_kill_9(
     kafka_one: KafkaCluster,  # noqa: F811
