@@ -164,7 +164,91 @@ def test_the_mark_and_the_span_survive_their_codecs_and_older_forms_read_without
     stub = IdentityState(linked_to="p", linked_partition=1, own_session=(3, 9))
     assert decode_identity(encode_identity(stub)).own_session == (3, 9)
     assert decode_identity(encode_identity(stub)[:10]).own_session is None
-    customer = IdentityState(links=[Link("a", 1, 5, LINKED, 9, alone=True), Link("b", 2, 6, 0, 9)])
+    customer = IdentityState(links=[Link("a", 1, 5, LINKED, 9)], alone=[5])
     encoded = encode_identity(customer)
-    assert encoded[3] == [["a", 1, 5, LINKED, 9, 1], ["b", 2, 6, 0, 9]]
-    assert decode_identity(encoded).links == customer.links
+    assert encoded[3] == [["a", 1, 5, LINKED, 9]]  # links as before: an older version reads it
+    assert encoded[10:] == [None, [], [5]]
+    assert decode_identity(encoded).alone == [5]
+    assert len(encode_identity(IdentityState(links=customer.links))) == 10
+
+
+def _ordered(*steps: Callable[[Cluster], None]) -> dict[str, float]:
+    """Totals once the link is made and ``steps`` ran in this order."""
+
+    def play(c: Cluster, _: dict[str, object]) -> None:
+        c.send(ev("identify", "anna", 60, anonymous_id="dev-anna"))
+        _linked(c)
+        for step in steps:
+            step(c)
+
+    return _totals(play, {})
+
+
+def _send(event: dict[str, object]) -> Callable[[Cluster], None]:
+    return lambda c: c.send(event)
+
+
+def test_kept_pings_and_vitals_join_the_devices_page_in_event_time_order() -> None:
+    at = 100 * MIN // 1000  # seconds after T0
+    page = _send(ev("page_view", "dev-anna", at))
+    vital = _send(ev("web_vital", "anna", at - 20 * 60))
+    ping = _send(ev("page_ping", "anna", at - 10 * 60, channel="app"))
+    page_first = _ordered(page, vital, ping)
+    assert page_first["tracker_sessions_started_total"] == 1
+    assert page_first["lcp good"] == 1
+    assert _ordered(vital, ping, page) == page_first
+
+
+def test_a_device_ping_brings_no_kept_ping_into_the_customers_own_session() -> None:
+    kept = _send(ev("page_ping", "anna", 10 * 60, channel="app"))  # no session: kept
+    own_page = _send(ev("page_view", "anna", 20 * 60))
+    device_ping = _send(ev("page_ping", "dev-anna", 25 * 60))
+    ping_last = _ordered(kept, own_page, device_ping)
+    assert ping_last["tracker_sessions_started_total"] == 1
+    assert _ordered(kept, device_ping, own_page) == ping_last
+
+
+def test_only_the_session_after_a_hand_over_that_found_none_is_joined() -> None:
+    """Two days after the link the device comes back beside the customer's app session:
+    a session of the device's own that merges, whether or not the customer had a session
+    when the hand-over landed."""
+    day = 86_400
+
+    def merged(customer_had_a_session: bool) -> float:
+        c = Cluster()
+        if customer_had_a_session:
+            c.send(ev("page_view", "anna", 0, channel="app"))
+        c.send(ev("identify", "anna", 60, anonymous_id="dev-anna"))
+        _linked(c)
+        c.send(ev("page_view", "anna", 2 * day, channel="app"))
+        c.send(ev("page_view", "dev-anna", 2 * day + 300))
+        return c.total("tracker_sessions_merged_total")
+
+    assert merged(customer_had_a_session=True) == 1
+    assert merged(customer_had_a_session=False) == 1
+
+
+def test_a_second_devices_late_page_merges_into_the_session_the_first_device_brought() -> None:
+    """The app's login lands first and finds no session; the laptop's brings one; the
+    app's own page reaches the customer only then: it starts its own session and merges,
+    as when it came with the app's hand-over."""
+    app = ev("page_view", "dev-anna", 30, channel="app")
+
+    def totals(app_first: bool) -> dict[str, float]:
+        c = Cluster()
+        c.send(ev("page_view", "laptop-anna", 0), *([app] if app_first else []))
+        c.send(ev("identify", "anna", 31, anonymous_id="dev-anna"))
+        _linked(c)
+        c.send(ev("identify", "anna", 60, anonymous_id="laptop-anna"))
+        _linked(c)
+        if not app_first:
+            c.send(app)
+        return {
+            f"{name}{{{channel}}}": c.total(name, channel=channel)
+            for name in ("tracker_sessions_started_total", "tracker_sessions_merged_total")
+            for channel in ("web", "app")
+        }
+
+    expected = totals(app_first=True)
+    assert expected["tracker_sessions_merged_total{app}"] == 1
+    assert totals(app_first=False) == expected

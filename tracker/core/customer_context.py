@@ -8,7 +8,7 @@ import orjson
 
 from tracker.core.accounts import MAX_ACCOUNTS_PER_PERSON, AccountActivity
 from tracker.core.aggregates import Delta, counter_key
-from tracker.core.customer import CustomerState
+from tracker.core.customer import CustomerState, Session
 from tracker.core.events import EventView, id_hash
 from tracker.core.identity import fold_session
 from tracker.core.identity_customer import after_erasure, forward_erasure, intercept
@@ -129,29 +129,39 @@ class CustomerContext:
         """A linked device's event outside the device's own session: it opens a session of
         the device's own, which then merges as a hand-over does (docs/identity.md#exactness).
 
-        Unless the customer had no open session when the hand-over landed: had the device's
-        event reached its partition before the claim, the hand-over would have brought its
-        session, and the events the customer held would have joined it; so the event joins
-        the session those events formed, as they would have joined it. A ping or vital
-        never joins: the device had no session for it to measure.
+        Unless the customer had no open session when the hand-over landed and the open one
+        is the session that followed it: had the device's event reached its partition
+        before the claim, the hand-over would have brought its session and the customer's
+        events would have joined it, so the event joins theirs. A ping or vital never
+        joins: the device had no session for it to measure.
         """
         rules = self.p.rules
         kept = state.session
-        link = state.identity.link_for(ev.apart_claim) if state.identity is not None else None
-        joins = kept is not None and link is not None and link.alone
-        if joins and ev.event_type not in NEVER_STARTS:
+        page = ev.event_type not in NEVER_STARTS
+        if page and kept is not None and self._followed_alone(state, kept, ev.apart_claim):
             outcome = accept(rules, state, ev, self.watermark(), self.delta)
+        else:
+            state.session = None
+            try:
+                outcome = accept(rules, state, ev, self.watermark(), self.delta)
+            finally:
+                own, state.session = state.session, kept
+            if own is not None:
+                fold_session(rules, state, own, self.delta)
+        session = state.session
+        if page and session is not None and session.start_ms <= ev.at_ms <= session.last_ms:
+            # The page is in this session: the pings and vitals kept for it come along.
             adopt_orphans(rules, state, self._floor(), self.delta)
-            return outcome
-        state.session = None
-        try:
-            outcome = accept(rules, state, ev, self.watermark(), self.delta)
-        finally:
-            own, state.session = state.session, kept
-        if own is not None:
-            fold_session(rules, state, own, self.delta)
-        adopt_orphans(rules, state, self._floor(), self.delta)
         return outcome
+
+    def _followed_alone(self, state: CustomerState, session: Session, claim: int) -> bool:
+        """Whether ``session`` is the one that followed a hand-over which found none open:
+        it began within the gap of that link's identify."""
+        identity = state.identity
+        if identity is None or claim not in identity.alone:
+            return False
+        link = identity.link_for(claim)
+        return link is not None and abs(session.start_ms - link.at_ms) <= self.p.rules.gap_ms
 
     def _floor(self) -> int:
         """No page older than this can still start or join a session (the late rule)."""

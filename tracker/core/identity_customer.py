@@ -195,7 +195,12 @@ def _reply(c: CustomerContext, record: Reply) -> None:
     if record.outcome != NO_CONSENT:
         touch_reach(state, record.at_ms, record.channel, c.delta)  # the identify counted
     if record.outcome == LINKED:
-        link.alone = state.session is None
+        if state.session is None and (payload is None or payload.session is None):
+            # The customer's next session will be one its own events form (CustomerContext._apart).
+            live = {x.claim for x in identity.links}
+            identity.alone = [*(c for c in identity.alone if c in live), link.claim]
+        elif state.session is None:
+            identity.alone = []  # the open session is a device's, brought by this hand-over
         if payload is not None:
             merge(c.p.rules, state, payload, c.delta)
         link.status = LINK_DONE

@@ -45,8 +45,9 @@ def adopt_orphans(rules: Rules, state: CustomerState, floor_ms: int, delta: Delt
     if identity is None or not identity.orphans or session is None:
         return
     left = []
-    views = sorted((decode_view(rules.labels, x), x) for x in identity.orphans)
-    for ev, raw in views:
+    views = [(decode_view(rules.labels, x), x) for x in identity.orphans]
+    # In event-time order (equal times: as kept): each one may move the session's start.
+    for ev, raw in sorted(views, key=lambda pair: pair[0].at_ms):
         # The sessionizer's reach: up to the gap before the start (it then becomes the start).
         if session.start_ms - rules.gap_ms <= ev.at_ms <= session.last_ms + rules.gap_ms:
             sessionize(rules, state, ev, delta)

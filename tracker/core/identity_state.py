@@ -28,9 +28,6 @@ class Link:
     claim: int  # the identify's hash: names this link in records
     status: int  # PENDING or LINKED
     at_ms: int  # when the identify happened
-    # LINKED: the customer had no open session when the hand-over landed, so the events it
-    # held formed the one that followed (CustomerContext._apart).
-    alone: bool = False
 
 
 @dataclass(slots=True)
@@ -69,6 +66,9 @@ class IdentityState:
     # A customer: its pings and vitals that found no session (encoded events), kept for a
     # linked device's late page (tracker.core.identity_orphans).
     orphans: list[list[Any]] = field(default_factory=list)
+    # A customer: the claims of links whose hand-over found no open session of the
+    # customer's, so its held events formed the session that followed (CustomerContext._apart).
+    alone: list[int] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         # ``applied`` alone keeps a row: dropping it would let a record sent again count twice.
@@ -107,7 +107,7 @@ def encode_identity(state: IdentityState) -> list[Any]:
         state.linked_to,
         state.linked_partition,
         state.claim,
-        [_link(x) for x in state.links],
+        [[x.anon, x.partition, x.claim, x.status, x.at_ms] for x in state.links],
         state.held,
         state.hold_until_ms,
         [[p, s, o, i] for (p, s), (o, i) in state.applied.items()],
@@ -115,12 +115,16 @@ def encode_identity(state: IdentityState) -> list[Any]:
         state.last_ms,
         state.waiting,
     ]
-    # Newer fields only when set: rows without them encode as before.
-    if state.own_session is not None or state.orphans:
-        data.append(None if state.own_session is None else list(state.own_session))
-    if state.orphans:
-        data.append(state.orphans)
-    return data
+    # Newer fields at the end and only when set: rows without them encode as before, and an
+    # older version reads the rest (it ignores what follows ``waiting``).
+    newer: list[Any] = [
+        None if state.own_session is None else list(state.own_session),
+        state.orphans,
+        state.alone,
+    ]
+    while newer and not newer[-1]:
+        newer.pop()
+    return data + newer
 
 
 def decode_identity(data: list[Any]) -> IdentityState:
@@ -129,7 +133,7 @@ def decode_identity(data: list[Any]) -> IdentityState:
         linked_to=linked_to,
         linked_partition=partition,
         claim=claim,
-        links=[Link(x[0], x[1], x[2], x[3], x[4], len(x) > 5 and bool(x[5])) for x in links],
+        links=[Link(*x) for x in links],
         held=[list(x) for x in held],
         hold_until_ms=hold_until,
         applied={(p, s): (o, i) for p, s, o, i in applied},
@@ -138,12 +142,8 @@ def decode_identity(data: list[Any]) -> IdentityState:
         waiting=[list(x) for x in data[9]] if len(data) > 9 else [],
         own_session=_span(data[10]) if len(data) > 10 else None,
         orphans=[list(x) for x in data[11]] if len(data) > 11 else [],
+        alone=[int(x) for x in data[12]] if len(data) > 12 else [],
     )
-
-
-def _link(x: Link) -> list[Any]:
-    fields: list[Any] = [x.anon, x.partition, x.claim, x.status, x.at_ms]
-    return [*fields, 1] if x.alone else fields  # rows without it encode as before
 
 
 def _span(data: Any) -> tuple[int, int] | None:
