@@ -198,7 +198,7 @@ def _reply(c: CustomerContext, record: Reply) -> None:
         if state.session is None and (payload is None or payload.session is None):
             # The customer's next session will be one its own events form (CustomerContext._apart).
             live = {x.claim for x in identity.links}
-            identity.alone = [*(c for c in identity.alone if c in live), link.claim]
+            identity.alone = [*(claim for claim in identity.alone if claim in live), link.claim]
         elif state.session is None:
             identity.alone = []  # the open session is a device's, brought by this hand-over
         if payload is not None:

@@ -2,10 +2,11 @@
 
 A linked device's page can reach the customer's partition after the customer's own
 pings and vitals of the same visit (its partition lagged behind, docs/identity.md#exactness).
-In event-time order the page came first: the hand-over brought its session and the
-pings and vitals joined it (its LCP, its length). Applied first, they found no session;
-so they are kept, as encoded events, and join the session such a page forms or joins
-(``CustomerContext._apart``). Counted once either way: only their session part waits.
+Had the page reached the device's partition before the claim, the hand-over would have
+brought its session and the pings and vitals would have joined it (its LCP, its length).
+Applied first, they found no session; so they are kept, as encoded events, and join the
+session such a page forms or joins, if within its reach (``CustomerContext._apart``).
+Counted once either way: only their session part waits.
 """
 
 from __future__ import annotations
