@@ -19,7 +19,7 @@ from tracker.core.customer import MAX_STEPS, CustomerState, Session
 from tracker.core.events import EventView
 from tracker.core.histogram import minute_of
 from tracker.core.identity_state import IdentityState
-from tracker.core.sessionizer import NEVER_STARTS, Rules, close_session
+from tracker.core.sessionizer import NEVER_STARTS, NO_SESSION, Rules, close_session
 
 # Anonymous ids one customer may link (pending or linked): a bound on the row. A further
 # identify is a conflict (docs/identity.md#conflicts).
@@ -28,7 +28,6 @@ CONFLICT = "conflict"
 NO_CONSENT = "no_consent"
 ALREADY = "already"
 LINKED = "linked"
-_NO_SESSION = frozenset({"consent", "identify"})  # never start or extend a session
 
 
 def claim_outcome(state: CustomerState | None, customer: str, full: bool) -> str:
@@ -122,7 +121,7 @@ def device_session(
     which of two partitions Kafka delivered first (docs/identity.md#exactness). The
     bounds are those of ``sessionizer.sessionize``.
     """
-    if ev.event_type in _NO_SESSION or (ev.ticket is not None and ev.ticket.agent):
+    if ev.event_type in NO_SESSION or (ev.ticket is not None and ev.ticket.agent):
         return False, own
     at = ev.at_ms
     if own is not None:

@@ -50,6 +50,7 @@ _STEP_KIND = {
 }
 # Extend an open session but never start one: no phantom sessions from background tabs.
 NEVER_STARTS = frozenset({"page_ping", "web_vital"})
+NO_SESSION = frozenset({"consent", "identify"})  # never start or extend a session
 _NOTED = frozenset({"web_vital", "order", "support_contact", "feedback"})  # cx.note_session
 
 
@@ -103,7 +104,7 @@ def accept(rules: Rules, state: CustomerState, ev: EventView, wm_ms: int, delta:
         delta.count(counter_key("tracker_interactions_total", ev.action, CHANNELS[ev.channel]))
     elif ev.vital is not None or ticket is not None:
         cx.count_event(rules.experience, state, ev, rules.labels.touchpoints, delta)
-    if event_type == "consent" or event_type == "identify" or agent:
+    if event_type in NO_SESSION or agent:
         return Outcome.COUNTED  # consents, identities, agents never start or extend a session
     if ev.at_ms < wm_ms - rules.gap_ms or _before_session(rules, state.session, ev):
         delta.count(counter_key("tracker_events_late_total"))
