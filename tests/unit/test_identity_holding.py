@@ -90,6 +90,20 @@ def test_a_full_hold_releases_everything_in_event_time_order() -> None:
     assert [s.at_ms for s in anna.session.steps] == [ms(121), ms(122), ms(125)]
 
 
+@pytest.mark.parametrize("hold", [50, 0])
+def test_a_held_reply_timed_just_before_its_contact_still_counts(hold: int) -> None:
+    """The helpdesk's clock (or a batch's sent_at correction) puts the reply 0.2 s before
+    the contact that arrived ahead of it: counted as when nothing is held."""
+    c = Cluster(auto=False, cfg=config(identity_hold_events=hold))
+    login_flushed_with_the_next_page(c)
+    reply = ev("support_reply", "anna", 129.8, analytics=False)
+    c.send(ev("support_contact", "anna", 130), reply, batch=True)
+    c.settle()
+    assert c.total("tracker_events_total", event_type="support_reply") == 1
+    assert c.total("tracker_events_dropped_total", reason="no_consent") == 0
+    assert c.total("tracker_support_first_response_seconds_count") == 1
+
+
 def test_a_claim_waits_for_the_devices_own_earlier_events() -> None:
     """The device's partition lags behind the identity topic (after a restart, say): its
     events from before the login still come first, as in event-time order."""

@@ -49,6 +49,7 @@ from tracker.core.identity_records import (
 from tracker.core.identity_state import CLAIM_AT, PENDING, IdentityState, Link, Outgoing
 from tracker.core.identity_state import LINKED as LINK_DONE
 from tracker.core.key_partition import partition_of
+from tracker.core.support import in_time_order
 
 if TYPE_CHECKING:
     from tracker.core.customer_context import CustomerContext
@@ -91,7 +92,7 @@ def release(c: CustomerContext) -> None:
     held, identity.held, identity.hold_until_ms = identity.held, [], -1
     c.touched = True
     labels = c.p.rules.labels
-    for ev in sorted((decode_view(labels, x) for x in held), key=lambda e: e.at_ms):
+    for ev in in_time_order([decode_view(labels, x) for x in held]):
         c.apply(ev)
 
 

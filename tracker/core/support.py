@@ -14,12 +14,15 @@ from __future__ import annotations
 import base64
 import bisect
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tracker.core.aggregates import Delta, counter_key
 from tracker.core.codes import SUPPORT_CHANNEL_CODES, CodeTable
 from tracker.core.contract import SUPPORT_CHANNELS
 from tracker.core.pseudonym import Pseudonymizer
+
+if TYPE_CHECKING:
+    from tracker.core.events import EventView
 
 MAX_TICKETS = 20  # per customer: beyond, the one idle longest is forgotten (as if expired)
 # Bucket bounds in seconds: a chat is answered in minutes, an e-mail within a day or two.
@@ -293,3 +296,25 @@ def decode_session(raw: list[Any] | None) -> SessionSupport | None:
     position = SUPPORT_TABLE.position
     contacts, feedback = raw
     return SessionSupport([(at, position(ch)) for at, ch in contacts], [tuple(f) for f in feedback])
+
+
+def in_time_order(held: list[EventView]) -> list[EventView]:
+    """Events held for a hand-over, in event-time order (equal times: in order of arrival),
+    except that an agent's event never goes before a contact of its ticket that arrived
+    ahead of it (tracker.core.identity_customer.release).
+
+    Not held, a reply counts when its ticket's contact arrived first, whatever the two
+    clocks say (docs/contract.md#support); an agent's clock, or the sent_at correction
+    of a batch, can put the reply a moment before the contact. Ordered by time alone,
+    the held reply would meet no ticket and be dropped as no_consent.
+    """
+    contact_at: dict[int, int] = {}  # ticket hash -> earliest held contact so far
+    order: list[tuple[int, int]] = []
+    for index, ev in enumerate(held):
+        at, ticket = ev.at_ms, ev.ticket
+        if ticket is not None and ticket.agent:
+            at = max(at, contact_at.get(ticket.hash, at))
+        elif ticket is not None:
+            contact_at[ticket.hash] = min(at, contact_at.get(ticket.hash, at))
+        order.append((at, index))
+    return [held[index] for _, index in sorted(order)]
