@@ -21,8 +21,11 @@ import re
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from tracker.kafka.broker import BrokerHandle
 from tracker.metrics.samples import Sample
@@ -30,11 +33,15 @@ from tracker.testing.deployment import PSEUDONYM_KEY, Deployment, WorkerProcess,
 from tracker.testing.fleet import Fleet, gauge_table
 from tracker.testing.kafka_cluster import KafkaCluster
 from tracker.testing.stream_producer import StreamProducer
-from tracker.testing.streams import counter_table, differences
+from tracker.testing.streams import counter_table, differences, events_of
 from tracker.testing.traffic import Message
 
 PARTITIONS = 6
 IDLE_TIMEOUT = "12"
+# Messages either side of a login within which a withdrawal of the same person is left out
+# of the streams (``without_withdrawals_near_logins``): a hand-over stays in flight while
+# a killed worker restarts and drains its backlog, seen up to ~4,700 messages (scenario 1).
+RACE_WINDOW = 6_000
 REPORT = Path(__file__).resolve().parents[2] / "test-artifacts" / "reliability.json"
 
 
@@ -233,3 +240,64 @@ def reference(
     at_end = pipeline.samples()
     pipeline.tick(messages[-1].timestamp_ms + 3_600_000 * 24 * 400)
     return at_end, pipeline.samples()
+
+
+def without_withdrawals_near_logins(messages: list[Message], within: int) -> list[Message]:
+    """The stream less the withdrawals of a person who identifies within ``within`` messages.
+
+    A withdrawal racing a hand-over in flight is settled by order of arrival
+    (docs/identity.md#exactness): with a worker down for seconds it lands on either
+    side, and no reference can say which. The unit crash tests cover that race.
+    """
+    near: dict[str, list[int]] = {}
+    for index, event in _indexed(messages):
+        if event.get("event_type") == "identify":
+            for person in (event.get("customer_id"), event.get("anonymous_id")):
+                near.setdefault(str(person), []).append(index)
+    kept: list[Message] = []
+    for index, message in enumerate(messages):
+        try:
+            data = orjson.loads(message.value)
+        except orjson.JSONDecodeError:
+            kept.append(message)
+            continue
+        events = data if isinstance(data, list) else [data]
+        left = [e for e in events if not _racing(e, index, near, within)]
+        if len(left) == len(events):
+            kept.append(message)
+        elif left:
+            value = orjson.dumps(left if isinstance(data, list) else left[0])
+            kept.append(replace(message, value=value, events=len(left)))
+    return kept
+
+
+def _indexed(messages: list[Message]) -> list[tuple[int, dict[str, Any]]]:
+    """(message index, event) of every JSON object event."""
+    return [(i, e) for i, m in enumerate(messages) for _, e in events_of([m])]
+
+
+def _racing(event: Any, index: int, near: dict[str, list[int]], within: int) -> bool:
+    if not isinstance(event, dict) or event.get("event_type") != "consent":
+        return False
+    consent = event.get("consent")
+    if not isinstance(consent, dict) or consent.get("analytics") is not False:
+        return False
+    return any(abs(at - index) <= within for at in near.get(str(event.get("customer_id")), []))
+
+
+def dip_after_restart(fleet: Fleet, before: dict[str, float], timeout: float = 60) -> float:
+    """Seconds the restarted fleet read lower than the last scrape before the kill.
+
+    Rows applied and exported just before a SIGKILL may not be acknowledged by the
+    broker yet: the restarted worker reads lower until Kafka delivers their messages
+    again (RELIABILITY.md, open problems). A count that stays lower is lost: it fails.
+    """
+    began = time.monotonic()
+    lower = decreased(before, settled_table(fleet))
+    if not lower:
+        return 0.0
+    while lower and time.monotonic() - began < timeout:
+        time.sleep(0.5)
+        lower = decreased(before, settled_table(fleet))
+    assert lower == [], f"counters went backwards and stayed lower for {timeout}s: {lower}"
+    return round(time.monotonic() - began, 1)
