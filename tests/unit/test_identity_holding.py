@@ -91,17 +91,24 @@ def test_a_full_hold_releases_everything_in_event_time_order() -> None:
 
 
 @pytest.mark.parametrize("hold", [50, 0])
-def test_a_held_reply_timed_just_before_its_contact_still_counts(hold: int) -> None:
-    """The helpdesk's clock (or a batch's sent_at correction) puts the reply 0.2 s before
-    the contact that arrived ahead of it: counted as when nothing is held."""
+@pytest.mark.parametrize("reply_first", [False, True])
+def test_a_held_reply_counts_as_it_would_unheld(hold: int, reply_first: bool) -> None:
+    """A reply counts when its ticket's contact arrived first, whatever the clocks say
+    (the helpdesk's, or a batch's sent_at correction): held for a hand-over or not."""
     c = Cluster(auto=False, cfg=config(identity_hold_events=hold))
     login_flushed_with_the_next_page(c)
-    reply = ev("support_reply", "anna", 129.8, analytics=False)
-    c.send(ev("support_contact", "anna", 130), reply, batch=True)
+    contact = ev("support_contact", "anna", 130)
+    if reply_first:  # timed after the contact, arrived before it: dropped
+        c.send(ev("support_reply", "anna", 130.5, analytics=False), contact, batch=True)
+    else:  # timed 0.2 s before the contact, arrived after it: counted
+        c.send(contact, ev("support_reply", "anna", 129.8, analytics=False), batch=True)
+    held = c.total("tracker_events_total", event_type="support_contact") == 0
+    assert held == (hold > 0)
     c.settle()
-    assert c.total("tracker_events_total", event_type="support_reply") == 1
-    assert c.total("tracker_events_dropped_total", reason="no_consent") == 0
-    assert c.total("tracker_support_first_response_seconds_count") == 1
+    assert c.total("tracker_events_total", event_type="support_contact") == 1
+    assert c.total("tracker_events_total", event_type="support_reply") == (not reply_first)
+    assert c.total("tracker_events_dropped_total", reason="no_consent") == reply_first
+    assert c.total("tracker_support_first_response_seconds_count") == (not reply_first)
 
 
 def test_a_claim_waits_for_the_devices_own_earlier_events() -> None:

@@ -84,7 +84,8 @@ def intercept(c: CustomerContext, ev: EventView, anonymous_id: str | None) -> bo
 
 
 def release(c: CustomerContext) -> None:
-    """Apply the held events in event-time order (equal times: in order of arrival)."""
+    """Apply the held events in event-time order (equal times: in order of arrival; an
+    agent's event keeps its place beside its ticket's contacts: ``support.in_time_order``)."""
     state = c.state()
     identity = state.identity if state is not None else None
     if identity is None or not identity.holding():

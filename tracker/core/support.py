@@ -300,21 +300,37 @@ def decode_session(raw: list[Any] | None) -> SessionSupport | None:
 
 def in_time_order(held: list[EventView]) -> list[EventView]:
     """Events held for a hand-over, in event-time order (equal times: in order of arrival),
-    except that an agent's event never goes before a contact of its ticket that arrived
-    ahead of it (tracker.core.identity_customer.release).
+    except that an agent's event keeps its arrival order with the held contacts of its
+    ticket (tracker.core.identity_customer.release).
 
-    Not held, a reply counts when its ticket's contact arrived first, whatever the two
-    clocks say (docs/contract.md#support); an agent's clock, or the sent_at correction
-    of a batch, can put the reply a moment before the contact. Ordered by time alone,
-    the held reply would meet no ticket and be dropped as no_consent.
+    Not held, a reply counts exactly when a contact of its ticket arrived first, whatever
+    the two clocks say (docs/contract.md#support): an agent's clock, or the sent_at
+    correction of a batch, can time it a moment before that contact, or after a contact
+    that arrived only later. Ordered by time alone, held, it would count differently.
+    So an agent's event goes after the earliest held contact that arrived ahead of it
+    and before every one that arrived after it.
     """
-    contact_at: dict[int, int] = {}  # ticket hash -> earliest held contact so far
+    before: dict[int, int] = {}  # ticket hash -> earliest time of a contact arrived so far
+    after: dict[int, int] = {}  # ticket hash -> earliest time of a contact arrived later
+    later: list[int | None] = [None] * len(held)
+    for index in range(len(held) - 1, -1, -1):
+        ticket = held[index].ticket
+        if ticket is None:
+            continue
+        if ticket.agent:
+            later[index] = after.get(ticket.hash)
+        else:
+            at = held[index].at_ms
+            after[ticket.hash] = min(at, after.get(ticket.hash, at))
     order: list[tuple[int, int]] = []
     for index, ev in enumerate(held):
         at, ticket = ev.at_ms, ev.ticket
         if ticket is not None and ticket.agent:
-            at = max(at, contact_at.get(ticket.hash, at))
+            ceiling = later[index]
+            if ceiling is not None:
+                at = min(at, ceiling)  # equal times: the agent's event arrived first
+            at = max(at, before.get(ticket.hash, at))  # a contact ahead of it stays ahead
         elif ticket is not None:
-            contact_at[ticket.hash] = min(at, contact_at.get(ticket.hash, at))
+            before[ticket.hash] = min(ev.at_ms, before.get(ticket.hash, ev.at_ms))
         order.append((at, index))
     return [held[index] for _, index in sorted(order)]
