@@ -253,7 +253,8 @@ def without_withdrawals_near_logins(messages: list[Message], within: int) -> lis
     for index, event in _indexed(messages):
         if event.get("event_type") == "identify":
             for person in (event.get("customer_id"), event.get("anonymous_id")):
-                near.setdefault(str(person), []).append(index)
+                if person is not None:
+                    near.setdefault(str(person), []).append(index)
     kept: list[Message] = []
     for index, message in enumerate(messages):
         try:

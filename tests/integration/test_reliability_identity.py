@@ -52,6 +52,7 @@ def _logins(messages: list[Message]) -> list[tuple[int, int]]:
     ]
 
 
+@pytest.mark.timeout(420)
 def test_hand_overs_between_two_workers_survive_kill_9(
     kafka_one: KafkaCluster,  # noqa: F811
     tmp_path: Path,
