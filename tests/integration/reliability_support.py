@@ -91,8 +91,24 @@ class Run:
         producer.start()
         return producer
 
-    def check(self, catch_up_timeout: float = 180, close_timeout: float = 120) -> dict[str, Any]:
-        """Reach at the stream's end, then every counter once all sessions closed."""
+    def check(
+        self,
+        catch_up_timeout: float = 180,
+        close_timeout: float = 120,
+        restarts: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Reach at the stream's end, then every counter once all sessions closed.
+
+        ``restarts``: what the scenario did (kills, dips), added to a failure's message.
+        """
+        try:
+            return self._check(catch_up_timeout, close_timeout)
+        except AssertionError as exc:
+            if restarts is None:
+                raise
+            raise AssertionError(f"{exc}\nrestarts: {json.dumps(restarts)}") from exc
+
+    def _check(self, catch_up_timeout: float, close_timeout: float) -> dict[str, Any]:
         caught = time.monotonic()
         samples = self.fleet.wait_caught_up(self.at_end, catch_up_timeout)
         catch_up_s = time.monotonic() - caught
@@ -286,19 +302,26 @@ def _racing(event: Any, index: int, near: dict[str, list[int]], within: int) -> 
     return any(abs(at - index) <= within for at in near.get(str(event.get("customer_id")), []))
 
 
-def dip_after_restart(fleet: Fleet, before: dict[str, float], timeout: float = 60) -> float:
-    """Seconds the restarted fleet read lower than the last scrape before the kill.
+def dip_after_restart(
+    fleet: Fleet, before: dict[str, float], timeout: float = 60
+) -> dict[str, Any]:
+    """How long the restarted fleet read lower than the last scrape before the kill.
 
     Rows applied and exported just before a SIGKILL may not be acknowledged by the
     broker yet: the restarted worker reads lower until Kafka delivers their messages
-    again (RELIABILITY.md, open problems). A count that stays lower is lost: it fails.
+    again (RELIABILITY.md, open problems). How long that takes depends on the rebalance
+    and on how fast a loaded machine restores state and drains its backlog, so the wait
+    is reported, not judged: a count that stayed lower for good is lost, and the
+    scenario's final check against the reference fails on it with the counts it missed.
     """
     began = time.monotonic()
     lower = decreased(before, settled_table(fleet))
     if not lower:
-        return 0.0
+        return {"read_lower_for_s": 0.0}
     while lower and time.monotonic() - began < timeout:
         time.sleep(0.5)
         lower = decreased(before, settled_table(fleet))
-    assert lower == [], f"counters went backwards and stayed lower for {timeout}s: {lower}"
-    return round(time.monotonic() - began, 1)
+    dip: dict[str, Any] = {"read_lower_for_s": round(time.monotonic() - began, 1)}
+    if lower:
+        dip["still_lower_after_wait"] = lower[:10]
+    return dip

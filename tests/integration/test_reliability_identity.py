@@ -83,17 +83,17 @@ def test_hand_overs_between_two_workers_survive_kill_9(
             down = rng.uniform(0, 2)
             time.sleep(down)
             victim.start()
-            dip_s = dip_after_restart(run.fleet, before)
+            dip = dip_after_restart(run.fleet, before)
             kills.append(
                 {
                     "worker": kill % 2,
                     "at_message": producer.sent,
                     "down_s": round(down, 1),
-                    "read_lower_for_s": dip_s,
+                    **dip,
                 }
             )
         produced_s = producer.finish()
-        numbers = run.check()
+        numbers = run.check(restarts=kills)
         report(
             "7_identity_two_workers",
             kills=kills,

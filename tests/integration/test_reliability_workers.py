@@ -82,11 +82,11 @@ def test_worker_killed_repeatedly_counts_exactly(kafka_one: KafkaCluster, tmp_pa
                     "down_s": round(down, 1),
                     "killed_in_recovery": kill == 1,
                     "ready_after_s": round(ready_s, 1),
-                    "read_lower_for_s": dip_after_restart(run.fleet, before),
+                    **dip_after_restart(run.fleet, before),
                 }
             )
         produced_s = producer.finish()
-        numbers = run.check()
+        numbers = run.check(restarts=restarts)
         records = read_dlq(
             kafka_one.bootstrap, run.topic + "-dlq", sum(rejected(run.expected).values())
         )
