@@ -95,7 +95,7 @@ def _state_rows_text() -> str:
 def _partition_health_text() -> str:
     from tracker.stream.web import PartitionHealth
 
-    worker = SimpleNamespace(processors={0: None, 1: None}, failed={1: None})
+    worker = SimpleNamespace(processors={0: None, 1: None}, failed={1: None}, partitions=6)
     registry = CollectorRegistry()
     registry.register(PartitionHealth(worker))  # type: ignore[arg-type]
     return generate_latest(registry).decode()

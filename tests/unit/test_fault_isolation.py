@@ -91,11 +91,14 @@ def test_a_failing_flush_pauses_only_its_partition() -> None:
     assert set(pipeline.worker.failed) == {1}
     assert pipeline.worker.failed[1].step == "housekeeping"
     assert healthy.flushed == 2
+    pipeline.worker.partitions = 6  # of the input topic; this worker owns two of them
     registry = CollectorRegistry()
     registry.register(PartitionHealth(pipeline.worker))
     samples = parse_exposition(generate_latest(registry).decode())
     assert total(samples, "tracker_partition_failed", partition="1") == 1
     assert total(samples, "tracker_partition_failed", partition="0") == 0
+    # The topic's count, against which an alert finds partitions no worker exports.
+    assert total(samples, "tracker_input_partitions") == 6
 
 
 def test_messages_of_a_paused_partition_are_neither_applied_nor_acknowledged() -> None:

@@ -327,6 +327,10 @@ def _accounts() -> tuple[MetricSpec, ...]:
             "1 while an input partition is paused after a fault in its own work (docs/operations.md)",
             Label("partition", source="input partitions this worker owns or paused"),
         ),
+        _gauge(
+            "tracker_input_partitions",
+            "Partitions of the input topic, as this worker read them at start",
+        ),
         *privacy_gauges(Label("reason", (*REJECT_REASONS, *INTERNAL_REASONS))),
         MetricSpec(
             "tracker_scrape_errors_total",

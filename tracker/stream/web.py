@@ -46,7 +46,14 @@ class StateRows(Collector):
 
 
 class PartitionHealth(Collector):
-    """``tracker_partition_failed{partition}``: 1 while a partition is paused after a fault."""
+    """``tracker_partition_failed{partition}``: 1 while a partition is paused after a fault;
+    and ``tracker_input_partitions``, the input topic's partition count.
+
+    Every restored partition is exported with 0, so the partitions the fleet exports
+    together, against the topic's count, show one no worker has restored: a worker that
+    hangs in Faust's changelog recovery exports none of its partitions, not even their
+    lag (alert ``TrackerPartitionsUnowned``, RELIABILITY.md).
+    """
 
     def __init__(self, worker: WorkerState) -> None:
         self.worker = worker
@@ -57,6 +64,9 @@ class PartitionHealth(Collector):
         for partition in sorted({*worker.processors, *worker.failed}):
             failed.add_metric([str(partition)], 1 if partition in worker.failed else 0)
         yield failed
+        partitions = gauge("tracker_input_partitions")
+        partitions.add_metric([], worker.partitions)
+        yield partitions
 
 
 class ConsumerLag:
