@@ -34,7 +34,7 @@ ALERTS = {
     "LcpPoor",
     "SupportFirstResponseSlow",
     "TrackerPartitionFailed",
-    "TrackerPartitionsUnowned",
+    "TrackerPartitionsNotRestored",
     "TrackerScrapeErrors",
 }
 # level:metric:operations, e.g. tracker:conversion_rate:rate5m, channel:tracker_bounce_rate:rate1h

@@ -52,7 +52,7 @@ class PartitionHealth(Collector):
     Every restored partition is exported with 0, so the partitions the fleet exports
     together, against the topic's count, show one no worker has restored: a worker that
     hangs in Faust's changelog recovery exports none of its partitions, not even their
-    lag (alert ``TrackerPartitionsUnowned``, RELIABILITY.md).
+    lag (alert ``TrackerPartitionsNotRestored``, RELIABILITY.md).
     """
 
     def __init__(self, worker: WorkerState) -> None:
