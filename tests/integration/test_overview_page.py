@@ -97,6 +97,11 @@ READ_SECTION = """() => {
 }"""
 
 
+# Hand-overs of logins counted before a scrape but not yet landed on both sides: each
+# takes well under a second, and the demo links about one login a second.
+IN_FLIGHT_HAND_OVERS = 3
+
+
 def _lcp_loads(samples: list[Any], touchpoint: str) -> float:
     wanted = {("name", "LCP"), ("touchpoint", touchpoint)}
     return sum(v for n, lab, v in samples if n == "tracker_web_vital_count" and wanted <= set(lab))
@@ -115,9 +120,10 @@ def test_the_customer_experience_section_shows_the_demos_vitals_and_support(demo
         page.goto(demo.overview_url)
         page.wait_for_selector("body[data-loaded='1']", timeout=15_000)
         before = _metrics(demo)
-        _next_refresh(page)
-        # One read of the DOM at one moment: a refresh cannot fall between two figures.
-        shown = page.evaluate(READ_SECTION)
+        # The page's own refresh, started after that scrape, and the DOM read right after its
+        # render in the same task: neither a fetch in flight since before the scrape (whose
+        # older figures would render next) nor a refresh can fall between two figures.
+        shown = page.evaluate(f"async () => {{ await refresh(); return ({READ_SECTION})(); }}")
         after = _metrics(demo)
         page.click('button[data-window="1h"]')
         scope = page.inner_text('#exp-customer-cards [data-card="customers_new"] .scope')
@@ -135,8 +141,16 @@ def test_the_customer_experience_section_shows_the_demos_vitals_and_support(demo
     customers = [
         total(s, "tracker_customers_new", window="24h", channel="all") for s in (before, after)
     ]
+    # Not monotonic: a login merges a new device into its customer (one person, counted
+    # once) and an erasure takes a customer out, each at most one less; a hand-over in
+    # flight at the first scrape can land either side of the page's read.
+    moved = sum(
+        total(after, name) - total(before, name)
+        for name in ("tracker_identity_links_total", "tracker_erasures_total")
+    )
+    slack = moved + IN_FLIGHT_HAND_OVERS
     new = float(shown["new"].replace(",", ""))
-    assert customers[0] <= new <= customers[1] and new > 0
+    assert customers[0] - slack <= new <= customers[1] + slack and new > 0, (customers, slack)
     first_reply = shown["first_reply"]
     assert re.fullmatch(r"(over )?\d+(\.\d)? (s|min|h|d)", first_reply), first_reply
     assert "NaN" not in shown["text"] and "undefined" not in shown["text"]
