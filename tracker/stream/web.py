@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 
 from tracker.metrics.dead_letters import DeadLetterGauge
 from tracker.metrics.exposition import StateExporter, WorkerView, gauge
+from tracker.metrics.families import gauge_of
 from tracker.metrics.overview import History, overview
 from tracker.metrics.render import Only, render
 from tracker.metrics.samples import parse_exposition
@@ -64,9 +65,7 @@ class PartitionHealth(Collector):
         for partition in sorted({*worker.processors, *worker.failed}):
             failed.add_metric([str(partition)], 1 if partition in worker.failed else 0)
         yield failed
-        partitions = gauge("tracker_input_partitions")
-        partitions.add_metric([], worker.partitions)
-        yield partitions
+        yield gauge_of("tracker_input_partitions", [([], worker.partitions)])
 
 
 class ConsumerLag:
