@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from decimal import Decimal
 
 from tests.unit.helpers import config, ev, ms
@@ -18,13 +17,7 @@ from tracker.core.sessionizer import Rules, _remember_id
 DAY_MS = 86_400_000
 
 
-@dataclass(frozen=True)
-class _Event:
-    id_hash: int
-    at_ms: int
-
-
-def _remember_plainly(rules: Rules, state: CustomerState, event: _Event) -> None:
+def _remember_plainly(rules: Rules, state: CustomerState, event: EventView) -> None:
     """The rule written plainly: remember (as the latest to arrive), then forget what is
     older than newest - window, then the earliest to arrive beyond ``DEDUP_IDS``."""
     state.seen_ids.pop(event.id_hash, None)
@@ -55,8 +48,8 @@ def test_remembered_ids_match_the_plain_rule_under_any_interleaving() -> None:
             at = clock - rng.choice((0, 0, 0, 5_000, DAY_MS, 2 * DAY_MS))  # some arrive late
             known = list(plain[who].seen_ids)
             hashed = rng.choice(known) if known and roll < 0.15 else rng.getrandbits(64)
-            event = _Event(hashed, at)
-            _remember_id(rules, fast[who], event, Delta())  # type: ignore[arg-type]
+            event = EventView("page_view", hashed, at, 0, 0)
+            _remember_id(rules, fast[who], event, Delta())
             _remember_plainly(rules, plain[who], event)
             assert list(fast[who].seen_ids.items()) == list(plain[who].seen_ids.items())
 

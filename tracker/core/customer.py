@@ -6,7 +6,7 @@ millions of times, and ints are smaller and faster than datetimes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import MutableSequence, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,7 +72,9 @@ class Session:
     interactions: int = 0
     orders: int = 0
     channels: int = 0  # bit set of channel indexes touched
-    steps: list[Step] = field(default_factory=list)
+    # Not ``list[Step]``: a row's journey is a ``LazySteps``, and compiled code would read a
+    # declared list through the list's C API, past the overrides that decode it.
+    steps: MutableSequence[Step] = field(default_factory=list)
     source: int = 0  # index into SOURCES: how the session was reached
     # The first LCP by event time, the landing page's (tracker.core.vitals): when, and its
     # class as an index into VITAL_RATINGS; -1: none measured yet.
@@ -194,7 +196,7 @@ def _issue20(state: CustomerState) -> list[Any]:
     return [tickets] if tickets else []
 
 
-def _encode_steps(steps: list[Step], touchpoints: Sequence[str]) -> tuple[list[Any], list[str]]:
+def _encode_steps(steps: Sequence[Step], touchpoints: Sequence[str]) -> tuple[list[Any], list[str]]:
     """Steps as ``[at, label number, channel code, kind code]``, and the labels by number."""
     channel_code, kind_code = CHANNEL_TABLE.to_code, STEP_KIND_TABLE.to_code
     numbers: dict[int, int] = {}
@@ -252,7 +254,7 @@ def _decode_session(raw: list[Any], touchpoints: Sequence[str]) -> Session:
             positions = [_touchpoint_position(touchpoints, label) for label in labels]
             return _decode_steps(rows, positions)
 
-        journey: list[Step] = LazySteps(steps, labels, decode)  # decoded when used
+        journey: MutableSequence[Step] = LazySteps(steps, labels, decode)  # decoded when used
     else:  # written before the table: numbers were positions in the allow-list of that day
         other = _touchpoint_position(touchpoints, OTHER)
         used = {x[1] for x in steps}

@@ -145,7 +145,7 @@ class CustomerContext:
             try:
                 outcome = accept(rules, state, ev, self.watermark(), self.delta)
             finally:
-                own, state.session = state.session, kept
+                own, state.session = _session_of(state), kept
             if own is not None:
                 fold_session(rules, state, own, self.delta)
         session = state.session
@@ -267,6 +267,12 @@ class CustomerContext:
         if self.key is not None and self._row is not None:
             self.p.store_row(self.key, self._before, self._row, self.delta)
             self.delta = Delta()
+
+
+def _session_of(state: CustomerState) -> Session | None:
+    """``state.session`` as it is now: mypy keeps it narrowed to None across the ``accept``
+    that opened one, and compiled code (mypyc) would check the value against that."""
+    return state.session
 
 
 def _marker(erased: CustomerState, marker: CustomerState) -> CustomerState:
