@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -51,6 +51,7 @@ _ORIGIN = re.compile(r"^https?://[^\s/]+$")
 _BROKER_URL = re.compile(r"^kafka://[^\s,/]+:\d+(,[^\s,/]+:\d+)*$")
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
+CORE_HELP = "unset: tracker/core compiled if built (make compile), else its source"
 
 
 def _split(value: Any) -> Any:
@@ -143,6 +144,7 @@ class Settings(BaseSettings):
         le=30,
         description="seconds a consumer fetch may wait at the broker (Faust's own: 1.5)",
     )
+    core: Literal["", "compiled", "source"] = Field("", description=CORE_HELP)
     dlq_retention_hours: float = Field(72, gt=0, description="retention of the DLQ topic")
     max_compaction_lag_hours: float = Field(
         24,

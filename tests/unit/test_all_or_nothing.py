@@ -56,6 +56,7 @@ BEFORE_THE_WRITE: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
 }
 
 
+@pytest.mark.source_core
 @pytest.mark.parametrize("step", BEFORE_THE_WRITE)
 def test_a_failure_before_the_write_leaves_nothing_and_a_redrive_counts_once(
     step: str, monkeypatch: pytest.MonkeyPatch
@@ -95,6 +96,7 @@ AFTER_THE_WRITE: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
 }
 
 
+@pytest.mark.source_core
 @pytest.mark.parametrize("step", AFTER_THE_WRITE)
 def test_a_failure_after_the_write_is_a_partition_fault_and_a_restart_is_exact(
     step: str, monkeypatch: pytest.MonkeyPatch

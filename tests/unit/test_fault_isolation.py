@@ -111,6 +111,7 @@ def test_messages_of_a_paused_partition_are_neither_applied_nor_acknowledged() -
     assert h.total("tracker_events_total") == 0
 
 
+@pytest.mark.source_core
 def test_a_fault_after_the_write_keeps_the_message_and_sends_its_dead_letters(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
