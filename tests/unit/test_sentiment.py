@@ -20,6 +20,7 @@ from tracker.sentiment.scorer import (
     UnsupportedLanguageError,
     polarity_of,
 )
+from tracker.stream.worker import warm_up_in_background
 
 # Measured 80.8 % (de) and 74.6 % (en); floors a few points below catch regressions.
 ACCURACY_FLOOR: dict[Language, float] = {"de": 0.76, "en": 0.70}
@@ -196,3 +197,10 @@ def test_accuracy_floor_per_language(scorer: SentimentScorer) -> None:
 def test_confusion_matrix_counts_every_comment(scorer: SentimentScorer) -> None:
     result = evaluate("de", scorer)
     assert sum(result.confusion.values()) == result.total == len(load_labelled("de"))
+
+
+def test_a_starting_worker_loads_both_analyzers_before_the_first_comment() -> None:
+    scorer = SentimentScorer()
+    assert scorer._english is None and scorer._german is None  # lazy by themselves
+    warm_up_in_background(scorer).join(timeout=60)
+    assert scorer._english is not None and scorer._german is not None
