@@ -76,6 +76,13 @@ def test_compiled_can_be_required(package: Path, monkeypatch: pytest.MonkeyPatch
     assert core._choose() == "compiled"
 
 
+def test_extensions_without_the_manifest_are_not_trusted(package: Path) -> None:
+    _compile(package)
+    (package / "_compiled.json").unlink()
+    with pytest.raises(CoreBuildError, match="without _compiled.json: run `make compile`"):
+        core._choose()
+
+
 def test_an_unknown_form_is_refused(package: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRACKER_CORE", "fast")
     with pytest.raises(CoreBuildError, match="use 'compiled', 'source' or leave it unset"):

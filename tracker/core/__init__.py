@@ -77,10 +77,15 @@ def _choose() -> str:
         if built:
             sys.meta_path.insert(0, _SourceFinder())
         return "source"
-    if not built or not _MANIFEST.exists():
+    if not built:
         raise CoreBuildError(
             "TRACKER_CORE=compiled, but tracker/core is not compiled: run `make compile` "
             "(it needs gcc and Python's headers)"
+        )
+    if not _MANIFEST.exists():  # extensions built by hand: nothing says what source they are
+        raise CoreBuildError(
+            "tracker/core holds compiled modules without _compiled.json: run `make compile` "
+            "(or `make uncompile` to run the Python source)"
         )
     stale = _stale(json.loads(_MANIFEST.read_text()))
     if stale:
