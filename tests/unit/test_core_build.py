@@ -79,7 +79,7 @@ def test_compiled_can_be_required(package: Path, monkeypatch: pytest.MonkeyPatch
 def test_extensions_without_the_manifest_are_not_trusted(package: Path) -> None:
     _compile(package)
     (package / "_compiled.json").unlink()
-    with pytest.raises(CoreBuildError, match="without _compiled.json: run `make compile`"):
+    with pytest.raises(CoreBuildError, match=r"without _compiled\.json: run `make compile`"):
         core._choose()
 
 

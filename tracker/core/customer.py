@@ -6,7 +6,7 @@ millions of times, and ints are smaller and faster than datetimes.
 
 from __future__ import annotations
 
-from collections.abc import MutableSequence, Sequence
+from collections.abc import Callable, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,6 +151,10 @@ def encode_state(state: CustomerState, touchpoints: Sequence[str]) -> list[Any]:
     if s is not None:
         unchanged = s.steps.raw() if isinstance(s.steps, LazySteps) else None
         steps, labels = unchanged or _encode_steps(s.steps, touchpoints)
+        if unchanged is None and len(steps) >= MAX_STEPS:
+            # A full journey takes no new step: in the form just written, a row kept decoded
+            # between messages (row_cache) is not encoded again for each of its events.
+            s.steps = LazySteps(steps, labels, _step_decoder(labels, touchpoints))
         session = [
             s.start_ms,
             s.last_ms,
@@ -244,16 +248,22 @@ def _decode_accounts(raw: list[Any] | str | None, last_seen: int) -> dict[str, i
     return dict(zip(raw[::2], raw[1::2], strict=True))
 
 
+def _step_decoder(
+    labels: list[str], touchpoints: Sequence[str]
+) -> Callable[[list[Any]], list[Step]]:
+    def decode(rows: list[Any]) -> list[Step]:
+        positions = [_touchpoint_position(touchpoints, label) for label in labels]
+        return _decode_steps(rows, positions)
+
+    return decode
+
+
 def _decode_session(raw: list[Any], touchpoints: Sequence[str]) -> Session:
     start, last, entry, pv, inter, orders_n, channels, steps, source = raw[:9]
     channel = CHANNEL_TABLE.from_code
     if len(raw) > _SESSION_FIELDS_BEFORE_TOUCHPOINT_TABLE:
         labels: list[str] = raw[9]
-
-        def decode(rows: list[Any]) -> list[Step]:
-            positions = [_touchpoint_position(touchpoints, label) for label in labels]
-            return _decode_steps(rows, positions)
-
+        decode = _step_decoder(labels, touchpoints)
         journey: MutableSequence[Step] = LazySteps(steps, labels, decode)  # decoded when used
     else:  # written before the table: numbers were positions in the allow-list of that day
         other = _touchpoint_position(touchpoints, OTHER)

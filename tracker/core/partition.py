@@ -38,6 +38,7 @@ from tracker.core.ingest import (
 )
 from tracker.core.letters import unowned_letter_key
 from tracker.core.pseudonym import Pseudonymizer
+from tracker.core.row_cache import RowCache
 from tracker.core.row_index import RowIndex
 from tracker.core.rows import NO_INDEX, IndexInfo, Row, row_bytes, row_state
 from tracker.core.sessionizer import Rules
@@ -71,6 +72,7 @@ class PartitionProcessor:
     last_input_wall_ms: int | None = None
     index: RowIndex = field(init=False)  # session ends, active sessions, expiry days
     _pending_delete: set[str] = field(default_factory=set)
+    decoded: RowCache = field(default_factory=RowCache)  # rows lent between messages
     # Account activities for the re-keyed B2B stage, drained by the wiring after each message.
     outbox: list[AccountActivity] = field(default_factory=list)
     # DLQ keys of erased customers' letters, to tombstone; drained by the wiring likewise.
@@ -344,6 +346,8 @@ class PartitionProcessor:
         raw = self.store.get(key)
         if raw is None:
             return None
+        if (kept := self.decoded.take(key, raw)) is not None:
+            return kept if kept.epoch == self.epoch else Row(kept.state, kept.epoch, Delta())
         body = orjson.loads(raw)
         epoch = int(body["e"])
         delta = Delta.from_json(body["d"]) if epoch == self.epoch else Delta()
@@ -369,7 +373,8 @@ class PartitionProcessor:
             body = row_bytes(state, *offsets, merged, touchpoints, *self.identity.offsets)
             self.store.put(key, body)
             self._pending_delete.discard(key)
-        row.delta = merged
+            self.decoded.keep(key, self.store.get(key), row)  # as written: this epoch, merged
+        row.delta, row.epoch = merged, self.epoch
         try:
             self.aggregates.apply(new)
             self._index(key, before, state)
