@@ -14,14 +14,20 @@ $(STAMP): pyproject.toml
 
 # tracker/core compiled with mypyc, in place: ~2x the events per CPU-second (README, Development).
 # Rebuilt whenever a core module changes; without gcc it leaves the Python source to run.
-CORE_STAMP := tracker/core/_compiled.json
-$(CORE_STAMP): $(STAMP) $(wildcard tracker/core/*.py) scripts/compile_core.py
+# The stamp, not tracker/core/_compiled.json: without gcc there is no manifest, and every target
+# would try again. `make compile` always builds.
+CORE_STAMP := $(VENV)/.core-compiled
+$(CORE_STAMP): $(STAMP) $(wildcard tracker/core/*.py) tracker/settings.py scripts/compile_core.py
 	$(BIN)/python scripts/compile_core.py
+	touch $(CORE_STAMP)
 
-compile: $(CORE_STAMP)
+compile: $(STAMP)
+	$(BIN)/python scripts/compile_core.py
+	touch $(CORE_STAMP)
 
 uncompile:
 	$(PYTHON) scripts/compile_core.py --clean
+	rm -f $(CORE_STAMP)
 
 install: $(STAMP) $(CORE_STAMP)
 

@@ -4,8 +4,10 @@ The pure logic is typed throughout (mypy strict), so mypyc turns it into a C ext
 from the same source: about twice the events per CPU-second on the hot path, with the
 Python files still the only code anyone edits. Each ``tracker/core/X.py`` gets an
 ``X.cpython-*.so`` beside it, which Python imports in its place, and
-``_compiled.json`` records the hash of every source compiled: ``tracker.core`` refuses
-to start on an extension whose source changed since (``tracker/core/__init__.py``).
+``_compiled.json`` records the interpreter's extension suffix, the modules compiled and
+the hash of every file they were compiled against (the core and ``tracker/settings.py``:
+compiled code trusts their types): ``tracker.core`` refuses to start on a build older
+than any of them (``tracker/core/__init__.py``).
 
 Without a C compiler or Python's headers the build fails; this script then says so,
 removes what it half-built, and exits 0: the tracker runs from the Python source,
@@ -45,8 +47,19 @@ def sources() -> list[Path]:
     return sorted(p for p in CORE.glob("*.py") if p.name not in LEFT_AS_SOURCE)
 
 
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def built_against() -> list[Path]:
+    """Every file whose types the compiled code trusts: the core and the settings it reads."""
+    core = sorted(p for p in CORE.glob("*.py") if p.name != "__init__.py")
+    return [*core, ROOT / "tracker" / "settings.py"]
+
+
+def digests() -> dict[str, str]:
+    """Hashes by path under ``tracker/`` (what ``tracker/core/__init__.py`` compares)."""
+    package = ROOT / "tracker"
+    return {
+        p.relative_to(package).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in built_against()
+    }
 
 
 def clean() -> None:
@@ -62,6 +75,7 @@ def build() -> bool:
     from setuptools import setup
 
     files = sources()
+    before = digests()  # taken first: an edit during the minute of the build must show
     extensions = mypycify(
         [str(p.relative_to(ROOT)) for p in files],
         group_name=GROUP,
@@ -72,7 +86,13 @@ def build() -> bool:
         ext_modules=extensions,
         script_args=["--quiet", "build_ext", "--inplace", "--build-temp", str(BUILD / "o")],
     )
-    manifest = {p.stem: digest(p) for p in files}
+    if digests() != before:
+        raise RuntimeError("a source changed while it was compiled: run it again")
+    manifest = {
+        "suffix": EXTENSION_SUFFIXES[0],  # this interpreter's: another's must not count
+        "compiled": [p.stem for p in files],
+        "sources": before,
+    }
     MANIFEST.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return True
 
@@ -88,8 +108,10 @@ def main(argv: list[str]) -> int:
     clean()
     try:
         build()
-    except (Exception, SystemExit) as exc:  # setuptools reports a failed gcc as SystemExit
-        clean()
+    except BaseException as exc:  # setuptools reports a failed gcc as SystemExit
+        clean()  # never half a build: extensions without their manifest
+        if isinstance(exc, KeyboardInterrupt):
+            raise
         if "--require" in argv:
             print(f"tracker/core: compiling with mypyc failed: {exc}", file=sys.stderr)
             return 1

@@ -135,6 +135,14 @@ def test_packed_ids_read_back_exactly_in_arrival_order() -> None:
         assert list(back.items()) == list(seen.items())
 
 
+def test_ids_further_apart_than_the_packed_form_holds_read_back_all_the_same() -> None:
+    """A row must decode to the memory it was written from: rows are lent decoded too."""
+    seen = {i: ms(0) - i * 3_600_000 for i in range(PACK_ABOVE + 9)}
+    seen[999] = ms(0) - 60 * 86_400_000  # an identify's id of two months ago
+    back = unpack_ids(orjson.loads(orjson.dumps(pack_ids(seen))))
+    assert list(back.items()) == list(seen.items())
+
+
 def test_rows_written_before_packing_still_read() -> None:
     assert unpack_ids([42, ms(0), 7, ms(1)]) == {42: ms(0), 7: ms(1)}
 

@@ -4,7 +4,8 @@
 Python then imports the extension beside each ``.py`` in its place. This module decides,
 once, before any of them is imported, which form runs (``TRACKER_CORE``):
 
-- unset: the compiled modules when they are built and match their source, else the source;
+- unset: the compiled modules when they are built, else the source (a build older than
+  its source is an error, below);
 - ``compiled``: the compiled modules, or an error at start (a deployment that must not
   run at half speed by accident);
 - ``source``: the Python source even when compiled modules exist (tests that patch the
@@ -48,20 +49,17 @@ class _SourceFinder(MetaPathFinder):
         return importlib.util.spec_from_file_location(fullname, source) if source.exists() else None
 
 
-def _extensions() -> set[str]:
-    names = set()
-    for path in _HERE.iterdir():
-        for suffix in EXTENSION_SUFFIXES:
-            if path.name.endswith(suffix):
-                names.add(path.name[: -len(suffix)])
-                break
-    return names
+def _extensions(suffix: str = EXTENSION_SUFFIXES[0]) -> set[str]:
+    """Modules built for this interpreter (``X.cpython-311-….so``: another's never loads)."""
+    return {p.name[: -len(suffix)] for p in _HERE.iterdir() if p.name.endswith(suffix)}
 
 
-def _stale(manifest: dict[str, str]) -> list[str]:
+def _stale(sources: dict[str, str]) -> list[str]:
+    """The files (under ``tracker/``) changed since the build compiled against them."""
+    package = _HERE.parent
     changed = []
-    for name, expected in manifest.items():
-        source = _HERE / f"{name}.py"
+    for name, expected in sources.items():
+        source = package / name
         if not source.exists() or hashlib.sha256(source.read_bytes()).hexdigest() != expected:
             changed.append(name)
     return sorted(changed)
@@ -69,7 +67,7 @@ def _stale(manifest: dict[str, str]) -> list[str]:
 
 def _choose() -> str:
     """'compiled' or 'source'; installs the source finder for the latter."""
-    wanted = os.environ.get("TRACKER_CORE", "").strip().lower()
+    wanted = os.environ.get("TRACKER_CORE", "")  # exactly as Settings.core reads it
     if wanted not in ("", "compiled", "source"):
         raise CoreBuildError(f"TRACKER_CORE={wanted!r}: use 'compiled', 'source' or leave it unset")
     built = _extensions()
@@ -87,9 +85,18 @@ def _choose() -> str:
             "tracker/core holds compiled modules without _compiled.json: run `make compile` "
             "(or `make uncompile` to run the Python source)"
         )
-    stale = _stale(json.loads(_MANIFEST.read_text()))
+    manifest = json.loads(_MANIFEST.read_text())
+    if not {"suffix", "compiled", "sources"} <= set(manifest):  # an older make compile's
+        raise CoreBuildError("tracker/core/_compiled.json is outdated: run `make compile`")
+    missing = set(manifest["compiled"]) - built
+    if manifest["suffix"] != EXTENSION_SUFFIXES[0] or missing:
+        raise CoreBuildError(
+            f"tracker/core was compiled for {manifest['suffix']} (this Python loads "
+            f"{EXTENSION_SUFFIXES[0]}) or lacks {sorted(missing)}: run `make compile`"
+        )
+    stale = _stale(manifest["sources"])
     if stale:
-        files = ", ".join(f"tracker/core/{name}.py" for name in stale)
+        files = ", ".join(f"tracker/{name}" for name in stale)
         raise CoreBuildError(
             f"{files} changed after `make compile` built tracker/core: run `make compile` "
             "again, or `make uncompile` (or TRACKER_CORE=source) to run the Python source"

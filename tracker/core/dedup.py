@@ -41,13 +41,12 @@ _U32 = 0xFFFF_FFFF
 
 def pack_ids(seen: dict[int, int]) -> list[int] | str:
     """The row form of ``seen`` (hash -> event time), in the order the ids arrived."""
-    if len(seen) <= PACK_ABOVE:
-        return [v for pair in seen.items() for v in pair]
     times = seen.values()
+    if len(seen) <= PACK_ABOVE or max(times) - min(times) > _U32:
+        # Times more than 49 days apart (an old identify's id, a long TRACKER_DEDUP_WINDOW)
+        # do not fit the packed form: listed, every id reads back, as the memory holds it.
+        return [v for pair in seen.items() for v in pair]
     newest = max(times)
-    if newest - min(times) > _U32:
-        seen = {h: t for h, t in seen.items() if newest - t <= _U32}
-        times = seen.values()
     n = len(seen)
     # ``map`` of a bound method: no Python-level loop per id on this path.
     raw = struct.pack(f"<q{n}Q{n}I", newest, *seen, *map(newest.__sub__, times))

@@ -18,7 +18,9 @@ from collections import OrderedDict
 
 from tracker.core.rows import Row
 
-ROWS_KEPT = 256  # per partition: the customers most recently written (~5 KB decoded each)
+# Per partition: the customers written last. A few KB decoded each; a full journey with a
+# full de-duplication memory ~60 KB, so ~15 MB if every one of them were a kiosk.
+ROWS_KEPT = 256
 
 
 class RowCache:
