@@ -199,11 +199,11 @@ def _state(report: Report) -> list[str]:
                     fmt(s.customers),
                     fmt(s.events),
                     fmt(s.open.open_sessions),
-                    fmt(s.open.row_bytes_per_customer),
+                    fmt(s.open.per_open_session(s.open.row_bytes_per_customer)),
                     (
-                        f"{fmt(s.open.traced_bytes_per_customer)} (traced)"
+                        f"{fmt(s.open.per_open_session(s.open.traced_bytes_per_customer))} (traced)"
                         if s.open.traced_bytes_per_customer
-                        else f"{fmt(s.open.rss_bytes_per_customer)} (RSS)"
+                        else f"{fmt(s.open.per_open_session(s.open.rss_bytes_per_customer))} (RSS)"
                     ),
                     fmt(s.reach.row_bytes_per_customer),
                     fmt(s.reach.traced_bytes_per_customer),

@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         for customers in sizes.state_customers:
             rep.state.append(state_report(customers, customers in sizes.traced_customers))
             log(
-                f"state at {customers:,} customers: {rep.state[-1].open.row_bytes_per_customer:.0f} B rows per open session"
+                f"state at {customers:,} customers: {rep.state[-1].open.row_bytes_per_customer:.0f} B rows per customer"
             )
     rep.seconds = time.monotonic() - began
     return finish(rep, args.output, write=not args.no_write)

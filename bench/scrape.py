@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     config = pipeline_config()
-    processors = {p: config.processor(p, RowStore()) for p in range(PARTITIONS)}
+    processors = {p: config.processor(p, RowStore(), PARTITIONS) for p in range(PARTITIONS)}
     _events, last = feed(processors, messages(args.customers, templates()))
     exporter = offline_exporter(processors, config, last)
     registry = offline_registry(exporter)

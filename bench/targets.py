@@ -127,11 +127,15 @@ def _latency_targets(report: Report) -> list[Row]:
 def _state_targets(report: Report) -> list[Row]:
     rows: list[Row] = []
     for state in report.state:
-        per_session = state.open.traced_bytes_per_customer or state.open.rss_bytes_per_customer
+        open_ = state.open
+        per_session = open_.per_open_session(
+            open_.traced_bytes_per_customer or open_.rss_bytes_per_customer
+        )
         rows.append(
             (
                 f"≤ 1 KiB of state per open session ({state.customers:,} customers)",
-                f"{fmt(state.open.row_bytes_per_customer)} B row; {fmt(per_session)} B of process memory",
+                f"{fmt(open_.per_open_session(open_.row_bytes_per_customer))} B row; "
+                f"{fmt(per_session)} B of process memory ({fmt(open_.open_sessions)} open sessions)",
                 "met" if per_session is not None and per_session <= 1024 else "missed",
             )
         )
