@@ -51,7 +51,7 @@ BEFORE_THE_WRITE: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "classify": lambda mp: mp.setattr(partition, "classify", _boom),
     "event view": lambda mp: mp.setattr(partition.EventView, "build", _boom),
     "session rules": lambda mp: mp.setattr(customer_context, "accept", _boom),
-    "row encoding": lambda mp: mp.setattr(partition, "row_bytes", _boom),
+    "row encoding": lambda mp: mp.setattr(partition, "row_parts", _boom),
     "store write": lambda mp: mp.setattr(MemoryStore, "put", _boom),
 }
 

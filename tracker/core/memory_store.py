@@ -19,6 +19,10 @@ class MemoryStore:
         self.rows[key] = value
         self.log.append((key, value))
 
+    def hold(self, key: str, value: bytes) -> None:
+        """In memory only: the log keeps the row as written (``tracker/core/epoch_writes.py``)."""
+        self.rows[key] = value
+
     def delete(self, key: str) -> None:
         self.rows.pop(key, None)
         self.log.append((key, None))

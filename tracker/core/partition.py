@@ -20,6 +20,7 @@ from tracker.core.customer import CustomerState
 from tracker.core.customer_context import ERASURE_REASONS as ERASURE_REASONS
 from tracker.core.customer_context import CustomerContext
 from tracker.core.due import close_due, expire
+from tracker.core.epoch_writes import EpochWrites
 from tracker.core.events import EventView
 from tracker.core.faults import PartitionFault
 from tracker.core.histogram import minute_of
@@ -38,9 +39,10 @@ from tracker.core.ingest import (
 )
 from tracker.core.letters import unowned_letter_key
 from tracker.core.pseudonym import Pseudonymizer
+from tracker.core.restore import restore
 from tracker.core.row_cache import RowCache
 from tracker.core.row_index import RowIndex
-from tracker.core.rows import NO_INDEX, IndexInfo, Row, row_bytes, row_state
+from tracker.core.rows import IndexInfo, Row, row_bytes, row_parts, row_state
 from tracker.core.sessionizer import Rules
 from tracker.core.state_store import DAY_MS, StateStore, end_epoch
 from tracker.core.support import ticket_hash
@@ -73,6 +75,7 @@ class PartitionProcessor:
     index: RowIndex = field(init=False)  # session ends, active sessions, expiry days
     _pending_delete: set[str] = field(default_factory=set)
     decoded: RowCache = field(default_factory=RowCache)  # rows lent between messages
+    written: EpochWrites = field(default_factory=EpochWrites)  # kept without deltas at flush
     # Account activities for the re-keyed B2B stage, drained by the wiring after each message.
     outbox: list[AccountActivity] = field(default_factory=list)
     # DLQ keys of erased customers' letters, to tombstone; drained by the wiring likewise.
@@ -112,38 +115,7 @@ class PartitionProcessor:
     # --- recovery ---------------------------------------------------------------
     def recover(self, now_ms: int) -> None:
         """Rebuild from the rows restored from the changelog, then persist a clean epoch."""
-        delta_rows: list[tuple[str, dict[str, Any]]] = []
-        for key, raw in self.store.items(self._prefix):
-            kind = key[len(self._prefix) :].split("/", 1)
-            if kind[0] == "a":
-                self.aggregates.load_row(kind[1], raw)
-                self.epoch = max(self.epoch, self.aggregates.row_epochs[kind[1]])
-            else:
-                delta_rows.append((key, orjson.loads(raw)))
-        offset = self.aggregates.applied_offset
-        for key, body in delta_rows:
-            epoch = int(body["e"])
-            self.epoch = max(self.epoch, epoch)
-            offset = max(offset, int(body["o"]))
-            self.aggregates.apply(Delta.from_json(body["d"]), only_rows_before_epoch=epoch)
-            state = row_state(body, self.rules.labels.touchpoints)
-            self.identity.recovered_row(key, state, body)
-            if state is None or state.is_empty():
-                self._pending_delete.add(key)
-            else:
-                self._index(key, NO_INDEX, state)
-        self.applied_offset = offset
-        self.aggregates.applied_offset = offset
-        self.identity.recovered(self.aggregates)
-        if self.aggregates.max_event_ms or self.aggregates.idle_floor_ms:
-            self.last_input_wall_ms = now_ms  # restored input counts as input for the idle rule
-        self.epoch += 1
-        self.aggregates.dirty.update(self.aggregates.row_epochs)
-        self.aggregates.dirty.add(COUNTER_ROW)
-        self.flush()
-        # Sessions due at the restored watermark close now, as they had before the crash.
-        # Only after the flush: rewriting a row drops its delta, which must be persisted first.
-        self._close_due()
+        restore(self, now_ms)
 
     # --- input ------------------------------------------------------------------
     def process(
@@ -244,6 +216,7 @@ class PartitionProcessor:
         """End the epoch: persist changed aggregate rows, then delete what may go."""
         rows = self.aggregates.take_dirty_rows(self.epoch)
         end_epoch(self.store, self.partition, rows, self._pending_delete)
+        self.written.settle(self.store, self.decoded)
         self.epoch += 1
 
     def customer_row(self, customer_id: str) -> dict[str, Any] | None:
@@ -370,10 +343,11 @@ class PartitionProcessor:
         else:
             touchpoints = self.rules.labels.touchpoints
             offsets = (self.applied_offset, self.epoch)
-            body = row_bytes(state, *offsets, merged, touchpoints, *self.identity.offsets)
+            body, cut = row_parts(state, *offsets, merged, touchpoints, *self.identity.offsets)
             self.store.put(key, body)
             self._pending_delete.discard(key)
-            self.decoded.keep(key, self.store.get(key), row)  # as written: this epoch, merged
+            self.decoded.keep(key, stored := self.store.get(key), row)  # as written, merged
+            self.written.wrote(key, stored, cut)
         row.delta, row.epoch = merged, self.epoch
         try:
             self.aggregates.apply(new)

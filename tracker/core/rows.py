@@ -39,11 +39,27 @@ def row_bytes(
     ``identity_offset``: the identity topic's applied offset, like ``offset`` the input's
     (written once the partition applied an identity record: older rows lack it).
     """
+    return row_parts(state, offset, epoch, delta, touchpoints, identity_offset, timer_offset)[0]
+
+
+def row_parts(
+    state: CustomerState | None,
+    offset: int,
+    epoch: int,
+    delta: Delta,
+    touchpoints: Sequence[str] = (),
+    identity_offset: int = -1,
+    timer_offset: int = -1,
+) -> tuple[bytes, int]:
+    """The row (``row_bytes``) and where its delta begins: ``held_row`` cuts it there.
+
+    The delta is written last so that, once its epoch is flushed, memory can keep the
+    row without it (``tracker/core/epoch_writes.py``).
+    """
     body: dict[str, Any] = {
         "s": encode_state(state, touchpoints) if state is not None else None,
         "o": offset,
         "e": epoch,
-        "d": delta.to_json(),
     }
     if identity_offset >= 0:
         body["i"] = identity_offset
@@ -51,7 +67,19 @@ def row_bytes(
         body["t"] = timer_offset
     if state is not None and state.identity is not None:
         body["n"] = encode_identity(state.identity)
-    return orjson.dumps(body)
+    head = orjson.dumps(body)
+    cut = len(head) - 1  # before the closing brace
+    return b"".join((head[:cut], b',"d":', orjson.dumps(delta.to_json()), b"}")), cut
+
+
+def held_row(row: bytes, cut: int) -> bytes:
+    """``row`` (from ``row_parts``) without its delta: what a restore would skip anyway."""
+    return row[:cut] + b"}"
+
+
+def spent_or_delta(body: dict[str, Any]) -> Delta:
+    """A parsed row's delta; a row held without it (``held_row``) is in a flushed epoch."""
+    return Delta.from_json(body["d"]) if "d" in body else Delta()
 
 
 def row_state(body: dict[str, Any], touchpoints: Sequence[str]) -> CustomerState | None:

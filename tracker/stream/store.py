@@ -35,6 +35,10 @@ class FaustStore:
         self._rows[raw] = bytes(memoryview(value))
         self._key_partition[raw] = self.partition
 
+    def hold(self, key: str, value: bytes) -> None:
+        """In memory only; the changelog keeps the row as written (core/epoch_writes.py)."""
+        self._rows[key.encode()] = value
+
     def delete(self, key: str) -> None:
         raw = key.encode()
         self._rows.pop(raw, None)
