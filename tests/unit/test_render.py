@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 from tests.support.golden import GOLDEN_STREAM
 from tests.unit.helpers import DAY, feed_golden
 from tracker.metrics.render import Only, render
+from tracker.metrics.samples import collected, parse_exposition
 
 
 class Families(Collector):
@@ -137,3 +138,20 @@ def test_partition_counters_alone_leave_the_windowed_gauges_unbuilt() -> None:
     text = render(Only([exporter], NAME_SETS[0]))
     assert exporter.scrape_errors == dict.fromkeys(exporter.scrape_errors, 0)
     assert text == restricted(pipe.exporter(), NAME_SETS[0])
+
+
+def test_samples_read_from_the_families_are_those_the_rendered_text_holds() -> None:
+    pipe, last = feed_golden(GOLDEN_STREAM)
+    for moment in (last, last + 11 * DAY * 1000):  # sessions open, then all closed
+        pipe.tick(moment)
+        registry = pipe.registry()
+        parsed = parse_exposition(render(registry).decode())
+        assert repr(collected(registry)) == repr(parsed)  # repr: NaN equals itself
+        assert len(parsed) > 1000
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(gauges(), max_size=4, unique_by=lambda family: family.name))
+def test_any_gauges_read_from_the_families_as_from_the_text(families: list[Metric]) -> None:
+    registry = registry_of(families)
+    assert repr(collected(registry)) == repr(parse_exposition(render(registry).decode()))

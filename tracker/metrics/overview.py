@@ -141,15 +141,18 @@ class _Reader:
     """Window figures from the samples, by window and channel."""
 
     def __init__(self, samples: list[Sample], currencies: list[str]) -> None:
-        self.samples = samples
+        # By name: a page asks for hundreds of figures, each of one metric's samples.
+        self.by_name: dict[str, list[Sample]] = {}
+        for sample in samples:
+            self.by_name.setdefault(sample[0], []).append(sample)
         self.currencies = currencies
 
     def t(self, name: str, **labels: str) -> float:
-        return total(self.samples, name, **labels)
+        return total(self.by_name.get(name, ()), name, **labels)
 
     def has(self, name: str, **labels: str) -> bool:
         wanted = set(labels.items())
-        return any(n == name and wanted <= set(lab) for n, lab, _ in self.samples)
+        return any(wanted <= set(lab) for _, lab, _ in self.by_name.get(name, ()))
 
     def figures(self, window: str, channel: str) -> dict[str, Any]:
         t = self.t

@@ -18,7 +18,7 @@ from tracker.metrics.exposition import StateExporter, WorkerView, gauge
 from tracker.metrics.families import gauge_of
 from tracker.metrics.overview import History, overview
 from tracker.metrics.render import Only, render
-from tracker.metrics.samples import parse_exposition
+from tracker.metrics.samples import collected
 from tracker.stream.pipeline import Topology, WorkerState, now_ms
 
 log = logging.getLogger("tracker.stream.worker")
@@ -169,7 +169,7 @@ def register_pages(
     grafana_url = worker.settings.grafana_url
 
     def current_overview() -> dict[str, Any]:
-        return overview(parse_exposition(metrics.text().decode()), grafana_url)
+        return overview(collected(metrics.registry), grafana_url)
 
     @app.timer(interval=history.interval_s)  # type: ignore[untyped-decorator]
     async def _sample_history() -> None:
