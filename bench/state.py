@@ -23,6 +23,7 @@ import random
 import statistics
 import sys
 import time
+import traceback
 import tracemalloc
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -47,6 +48,7 @@ from tracker.testing.traffic import TrafficGenerator
 START_MS = 1_780_000_000_000
 SPREAD_MS = 20 * 60_000  # journeys start within 20 minutes: every session still open at the end
 PARTITIONS = 8
+HOUSEKEEPING_EVERY = 5_000  # messages: about a second of a worker's batch traffic
 
 
 class RowStore:
@@ -183,19 +185,23 @@ def _phase(
     rss_base: int | None,
 ) -> Phase:
     gc.collect()
-    rows = {k: v for s in stores.values() for k, v in s.rows.items() if "/c/" in k}
-    row_bytes = sum(len(k) + len(v) for k, v in rows.items())
-    traced = None
+    traced = None  # read first: the measuring below allocates too
     if traced_base is not None:
         traced = (tracemalloc.get_traced_memory()[0] - traced_base) / customers
     rss = None
     if rss_base is not None:
         rss = (psutil.Process().memory_info().rss - rss_base) / customers
+    rows = row_count = 0
+    for store in stores.values():
+        for key, value in store.rows.items():
+            if "/c/" in key:
+                rows += len(key) + len(value)
+                row_count += 1
     return Phase(
         customers,
-        len(rows),
+        row_count,
         sum(sum(p.active_sessions.values()) for p in processors.values()),
-        row_bytes / customers,
+        rows / customers,
         traced,
         rss,
         untraced(lambda: _scrape_ms(processors, config, now)),
@@ -211,7 +217,12 @@ def untraced(timed: Callable[[], float]) -> float:
     if not tracemalloc.is_tracing():
         return timed()
     read, write = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read)
+        os.close(write)
+        raise
     if pid == 0:  # the child: report and leave, whatever happens
         status = 1
         try:
@@ -219,14 +230,16 @@ def untraced(timed: Callable[[], float]) -> float:
             tracemalloc.stop()
             os.write(write, repr(timed()).encode())
             status = 0
+        except BaseException:
+            traceback.print_exc()
         finally:
             os._exit(status)
     os.close(write)
     with os.fdopen(read) as answer:
         text = answer.read()
-    _, status = os.waitpid(pid, 0)
-    if status != 0 or not text:
-        raise RuntimeError(f"the untraced child failed (wait status {status})")
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    if code != 0 or not text:
+        raise RuntimeError(f"the untraced child failed (exit code {code}; its traceback above)")
     return float(text)
 
 
@@ -254,12 +267,24 @@ def feed(
         hand_over(processors, processors[partition])
         events += value.count(b'"event_id"')
         last = max(last, broker_ms)
-        if n % 20_000 == 0:
-            for processor in processors.values():
-                processor.flush()
+        if n % HOUSEKEEPING_EVERY == 0:
+            housekeeping(processors, broker_ms)
+    for _ in range(100):  # a worker's next seconds: records acknowledged leave their rows
+        housekeeping(processors, last)
+        if not any(p.identity.rows_with_out for p in processors.values()):
+            break
+    return events, last
+
+
+def housekeeping(processors: dict[int, PartitionProcessor], now_ms: int) -> None:
+    """A worker's flush timer for every partition: tick (identity records acknowledged
+    leave their rows), records handed over, then every partition flushed, so that no
+    row written by a hand-over waits for a flush that already happened."""
+    for processor in processors.values():
+        processor.tick(now_ms)
+        hand_over(processors, processor)
     for processor in processors.values():
         processor.flush()
-    return events, last
 
 
 def hand_over(processors: dict[int, PartitionProcessor], source: PartitionProcessor) -> None:
@@ -296,10 +321,7 @@ def measure(customers: int, trace: bool) -> StateReport:
     feed_s = time.perf_counter() - began
     open_phase = _phase(processors, stores, config, customers, last, traced_base, rss_base)
     after = last + config.rules.gap_ms + 2 * 3_600_000
-    for processor in processors.values():
-        processor.tick(after)
-        hand_over(processors, processor)
-        processor.flush()
+    housekeeping(processors, after)
     reach_phase = _phase(processors, stores, config, customers, after, traced_base, None)
     changelog = sum(s.changelog_bytes for s in stores.values())
     return StateReport(customers, events, feed_s, open_phase, reach_phase, changelog / events)

@@ -9,7 +9,8 @@ without their deltas: in memory only. The changelog keeps every row whole, and a
 reads the changelog.
 
 Only the bytes object the epoch wrote is replaced: a row deleted or written again since
-is left as it is.
+is left as it is. Rows restored from the changelog are held the same way once the
+restore's flush has spent their deltas (``restore``).
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ class EpochWrites:
         for key, (written, cut) in self._rows.items():
             if store.get(key) is not written:
                 continue  # deleted since (erased, expired): nothing to shrink
-            store.hold(key, held_row(written, cut))
-            cache.rebind(key, written, store.get(key))
+            held = held_row(written, cut)
+            store.hold(key, held)
+            cache.rebind(key, written, held)
         self._rows.clear()
 
     def __len__(self) -> int:

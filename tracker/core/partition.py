@@ -213,11 +213,12 @@ class PartitionProcessor:
         prune(self)
 
     def flush(self) -> None:
-        """End the epoch: persist changed aggregate rows, then delete what may go."""
+        """End the epoch: persist changed aggregate rows, then delete what may go; then
+        memory keeps the epoch's rows without their deltas, now spent (``epoch_writes``)."""
         rows = self.aggregates.take_dirty_rows(self.epoch)
         end_epoch(self.store, self.partition, rows, self._pending_delete)
-        self.written.settle(self.store, self.decoded)
-        self.epoch += 1
+        self.epoch += 1  # first: a row held is never read for this epoch's delta, even if
+        self.written.settle(self.store, self.decoded)  # settling fails halfway
 
     def customer_row(self, customer_id: str) -> dict[str, Any] | None:
         """What is held for a customer (for access requests), or None."""

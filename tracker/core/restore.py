@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from tracker.core.aggregates import COUNTER_ROW
+from tracker.core.due import close_due
 from tracker.core.rows import NO_INDEX, row_state, spent_or_delta
 
 if TYPE_CHECKING:
@@ -22,16 +23,16 @@ if TYPE_CHECKING:
 def restore(p: PartitionProcessor, now_ms: int) -> None:
     """Rebuild from the rows restored from the changelog, then persist a clean epoch."""
     prefix = f"{p.partition}/"
-    delta_rows: list[tuple[str, dict[str, Any]]] = []
+    delta_rows: list[tuple[str, bytes, dict[str, Any]]] = []
     for key, raw in p.store.items(prefix):
         kind = key[len(prefix) :].split("/", 1)
         if kind[0] == "a":
             p.aggregates.load_row(kind[1], raw)
             p.epoch = max(p.epoch, p.aggregates.row_epochs[kind[1]])
         else:
-            delta_rows.append((key, orjson.loads(raw)))
+            delta_rows.append((key, raw, orjson.loads(raw)))
     offset = p.aggregates.applied_offset
-    for key, body in delta_rows:
+    for key, _, body in delta_rows:
         epoch = int(body["e"])
         p.epoch = max(p.epoch, epoch)
         offset = max(offset, int(body["o"]))
@@ -51,6 +52,20 @@ def restore(p: PartitionProcessor, now_ms: int) -> None:
     p.aggregates.dirty.update(p.aggregates.row_epochs)
     p.aggregates.dirty.add(COUNTER_ROW)
     p.flush()
+    _hold_spent(p, delta_rows)
     # Sessions due at the restored watermark close now, as they had before the crash.
     # Only after the flush: rewriting a row drops its delta, which must be persisted first.
-    p._close_due()
+    close_due(p)
+
+
+def _hold_spent(p: PartitionProcessor, rows: list[tuple[str, bytes, dict[str, Any]]]) -> None:
+    """The flush above holds every restored delta: memory keeps the rows without them.
+
+    As ``epoch_writes`` does for the rows an epoch wrote; without this, every row that is
+    not written again after a restart (most, with months of retention) keeps its delta.
+    Encoded again from the parsed row: rows of older versions have the delta mid-row.
+    """
+    for key, raw, body in rows:
+        if "d" in body and p.store.get(key) is raw:  # not deleted by the flush
+            held = orjson.dumps({k: v for k, v in body.items() if k != "d"})
+            p.store.hold(key, bytes(memoryview(held)))  # right-sized: orjson's buffer is 4 KiB+

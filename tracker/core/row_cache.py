@@ -44,14 +44,11 @@ class RowCache:
         if len(self._rows) > self.capacity:
             self._rows.popitem(last=False)
 
-    def rebind(self, key: str, stored: bytes, now: bytes | None) -> None:
+    def rebind(self, key: str, stored: bytes, now: bytes) -> None:
         """The store replaced ``stored`` by ``now``, the same row less its spent delta."""
         entry = self._rows.get(key)
         if entry is not None and entry[0] is stored:
-            if now is None:
-                del self._rows[key]
-            else:
-                self._rows[key] = (now, entry[1])
+            self._rows[key] = (now, entry[1])
 
     def __len__(self) -> int:
         return len(self._rows)
