@@ -30,7 +30,7 @@ from tracker.core.dedup import (
     pack_ids,
     unpack_ids,
 )
-from tracker.core.rows import row_bytes
+from tracker.core.rows import row_parts
 from tracker.core.steps import LazySteps
 from tracker.settings import Settings
 
@@ -69,7 +69,7 @@ def test_the_largest_possible_row_stays_within_the_bound() -> None:
         last_letter_ms=far,
         capped_at_ms=far,
     )
-    size = len(row_bytes(state, 2**62, 2**40, Delta(), touchpoints))
+    size = len(row_parts(state, 2**62, 2**40, Delta(), touchpoints)[0])
     assert size <= ROW_BOUND_BYTES, size
 
 

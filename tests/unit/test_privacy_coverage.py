@@ -23,7 +23,7 @@ from tracker.core.aggregates import Delta
 from tracker.core.customer import CustomerState, Session, Step
 from tracker.core.identity_state import PENDING, IdentityState, Link
 from tracker.core.retention import Retention
-from tracker.core.rows import row_bytes
+from tracker.core.rows import row_parts
 from tracker.core.support import Ticket
 from tracker.kafka.topics import tracker_topics
 from tracker.privacy.access import describe
@@ -101,7 +101,7 @@ def _harness_with_everything(customer: str) -> Harness:
     h = Harness()
     key = h.p.customer_key(h.p.pseudonyms.of(customer))
     touchpoints = h.p.rules.labels.touchpoints
-    h.store.put(key, row_bytes(_everything(), -1, h.p.epoch, Delta(), touchpoints))
+    h.store.put(key, row_parts(_everything(), -1, h.p.epoch, Delta(), touchpoints)[0])
     h.p = h.cfg.processor(0, h.store)
     h.p.recover(T0_MS)  # as a restarted worker would: the row indexed, its session open
     return h

@@ -42,7 +42,7 @@ from tracker.core.pseudonym import Pseudonymizer
 from tracker.core.restore import restore
 from tracker.core.row_cache import RowCache
 from tracker.core.row_index import RowIndex
-from tracker.core.rows import IndexInfo, Row, row_bytes, row_parts, row_state
+from tracker.core.rows import IndexInfo, Row, row_parts, row_state
 from tracker.core.sessionizer import Rules
 from tracker.core.state_store import DAY_MS, StateStore, end_epoch
 from tracker.core.support import ticket_hash
@@ -217,8 +217,10 @@ class PartitionProcessor:
         memory keeps the epoch's rows without their deltas, now spent (``epoch_writes``)."""
         rows = self.aggregates.take_dirty_rows(self.epoch)
         end_epoch(self.store, self.partition, rows, self._pending_delete)
-        self.epoch += 1  # first: a row held is never read for this epoch's delta, even if
-        self.written.settle(self.store, self.decoded)  # settling fails halfway
+        # The epoch moves first: a row held is then never read for the delta of the epoch
+        # it is in, even if settling fails halfway.
+        self.epoch += 1
+        self.written.settle(self.store, self.decoded)
 
     def customer_row(self, customer_id: str) -> dict[str, Any] | None:
         """What is held for a customer (for access requests), or None."""
@@ -309,7 +311,9 @@ class PartitionProcessor:
             if int(body["e"]) == self.epoch:
                 stored = Delta.from_json(body["d"])
                 stored.merge(delta)
-        body = row_bytes(None, self.applied_offset, self.epoch, stored, (), *self.identity.offsets)
+        body, _ = row_parts(
+            None, self.applied_offset, self.epoch, stored, (), *self.identity.offsets
+        )
         self.store.put(self._ingest_key, body)
         try:
             self.aggregates.apply(delta)
@@ -336,7 +340,7 @@ class PartitionProcessor:
         state = row.state
         if state is None or state.is_empty():
             # Nothing left to keep; the row lives until its delta is in a flushed epoch.
-            body = row_bytes(
+            body, _ = row_parts(
                 None, self.applied_offset, self.epoch, merged, (), *self.identity.offsets
             )
             self.store.put(key, body)

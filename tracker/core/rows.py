@@ -25,23 +25,6 @@ class Row:
     delta: Delta
 
 
-def row_bytes(
-    state: CustomerState | None,
-    offset: int,
-    epoch: int,
-    delta: Delta,
-    touchpoints: Sequence[str] = (),
-    identity_offset: int = -1,
-    timer_offset: int = -1,
-) -> bytes:
-    """``touchpoints``: the allow-list the state's steps index into (needed with a state).
-
-    ``identity_offset``: the identity topic's applied offset, like ``offset`` the input's
-    (written once the partition applied an identity record: older rows lack it).
-    """
-    return row_parts(state, offset, epoch, delta, touchpoints, identity_offset, timer_offset)[0]
-
-
 def row_parts(
     state: CustomerState | None,
     offset: int,
@@ -51,7 +34,11 @@ def row_parts(
     identity_offset: int = -1,
     timer_offset: int = -1,
 ) -> tuple[bytes, int]:
-    """The row (``row_bytes``) and where its delta begins: ``held_row`` cuts it there.
+    """The row as stored and where its delta begins: ``held_row`` cuts it there.
+
+    ``touchpoints``: the allow-list the state's steps index into (needed with a state).
+    ``identity_offset``: the identity topic's applied offset, like ``offset`` the input's
+    (written once the partition applied an identity record: older rows lack it).
 
     The delta is written last so that, once its epoch is flushed, memory can keep the
     row without it (``tracker/core/epoch_writes.py``).
@@ -84,7 +71,7 @@ def spent_or_delta(body: dict[str, Any]) -> Delta:
 
 
 def row_state(body: dict[str, Any], touchpoints: Sequence[str]) -> CustomerState | None:
-    """The customer state a parsed row holds (None once erased); see ``row_bytes``."""
+    """The customer state a parsed row holds (None once erased); see ``row_parts``."""
     if body.get("s") is None:
         return None
     state = decode_state(body["s"], touchpoints)
