@@ -25,7 +25,6 @@ import sys
 import time
 import traceback
 import tracemalloc
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -34,7 +33,6 @@ import orjson
 import psutil
 from prometheus_client.registry import Collector
 
-from tracker.core.identity_stage import acknowledge_all
 from tracker.core.partition import PartitionProcessor
 from tracker.core.pipeline_config import PipelineConfig
 from tracker.core.pseudonym import Pseudonymizer
@@ -43,6 +41,7 @@ from tracker.metrics.render import render
 from tracker.sentiment.scorer import SentimentScorer
 from tracker.settings import Settings
 from tracker.testing.offline_exporter import offline_exporter, offline_registry
+from tracker.testing.reference import deliver_identity
 from tracker.testing.traffic import TrafficGenerator
 
 START_MS = 1_780_000_000_000
@@ -191,17 +190,17 @@ def _phase(
     rss = None
     if rss_base is not None:
         rss = (psutil.Process().memory_info().rss - rss_base) / customers
-    rows = row_count = 0
+    row_bytes = row_count = 0
     for store in stores.values():
         for key, value in store.rows.items():
             if "/c/" in key:
-                rows += len(key) + len(value)
+                row_bytes += len(key) + len(value)
                 row_count += 1
     return Phase(
         customers,
         row_count,
         sum(sum(p.active_sessions.values()) for p in processors.values()),
-        rows / customers,
+        row_bytes / customers,
         traced,
         rss,
         untraced(lambda: _scrape_ms(processors, config, now)),
@@ -294,15 +293,9 @@ def hand_over(processors: dict[int, PartitionProcessor], source: PartitionProces
     state that a worker does not keep.
     """
     source.outbox.clear()  # the account stage is not part of this state
-    queue = deque([(source, source.identity.take())])
-    while queue:
-        origin, sends = queue.popleft()
-        acknowledge_all(origin, sends)
-        for send in sends:
-            target = processors[send.partition]
-            target.process_identity(send.value, target.identity.applied + 1)
-            target.outbox.clear()
-            queue.append((target, target.identity.take()))
+    # No restore here, so each partition's applied identity offset is the topic's last.
+    offsets = {p: processor.identity.applied for p, processor in processors.items()}
+    deliver_identity(processors, source, offsets, lambda target: target.outbox.clear())
 
 
 def measure(customers: int, trace: bool) -> StateReport:

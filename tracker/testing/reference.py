@@ -9,6 +9,7 @@ match a real topic with the same partition count.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
@@ -59,16 +60,12 @@ class ReferencePipeline:
     def _route(self, processor: PartitionProcessor, now_ms: int) -> None:
         """Identity records go to their row's partition, in order, as through the identity topic."""
         self._route_activities(processor, now_ms)
-        queue = deque([(processor, processor.identity.take())])
-        while queue:
-            source, sends = queue.popleft()
-            acknowledge_all(source, sends)  # delivered right here: nothing is left to re-send
-            for send in sends:
-                target = self.processors[send.partition]
-                self._identity_offsets[send.partition] += 1
-                target.process_identity(send.value, self._identity_offsets[send.partition])
-                self._route_activities(target, now_ms)
-                queue.append((target, target.identity.take()))
+        deliver_identity(
+            self.processors,
+            processor,
+            self._identity_offsets,
+            lambda target: self._route_activities(target, now_ms),
+        )
 
     def _route_activities(self, processor: PartitionProcessor, now_ms: int) -> None:
         """The re-keyed stage: activities go to the account's partition, as through Kafka."""
@@ -98,3 +95,27 @@ class ReferencePipeline:
     def exporter(self) -> StateExporter:
         """The worker's exporter over these partitions, at the stream's clock."""
         return offline_exporter(self.processors, self.config, self.now_ms, self.accounts)
+
+
+def deliver_identity(
+    processors: Mapping[int, PartitionProcessor],
+    source: PartitionProcessor,
+    offsets: dict[int, int],
+    reached: Callable[[PartitionProcessor], None],
+) -> None:
+    """``source``'s identity records to their row's partition, in order, as through the
+    identity topic, and what they send in turn; each delivered at once, so acknowledged.
+
+    ``offsets``: the identity topic's last offset per partition, advanced here;
+    ``reached``: called with each partition a record was just applied to.
+    """
+    queue = deque([(source, source.identity.take())])
+    while queue:
+        origin, sends = queue.popleft()
+        acknowledge_all(origin, sends)  # delivered right here: nothing is left to re-send
+        for send in sends:
+            target = processors[send.partition]
+            offsets[send.partition] += 1
+            target.process_identity(send.value, offsets[send.partition])
+            reached(target)
+            queue.append((target, target.identity.take()))
