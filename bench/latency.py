@@ -48,8 +48,8 @@ DEBUG_SERIES: Path | None = None
 @dataclass
 class LatencyResult:
     variant: str
-    rate: float  # events/s offered
-    seconds: float
+    rate: float  # events/s asked for
+    seconds: float  # from the first send to the last
     events: int
     messages: int
     p50_ms: float
@@ -63,6 +63,11 @@ class LatencyResult:
     idle_timeout_s: float = 0.0
     correct: bool | None = None
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def offered(self) -> float:
+        """Events/s the producer actually offered: what the rate in a verdict must be."""
+        return self.events / self.seconds if self.seconds > 0 else float("nan")
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
@@ -238,7 +243,8 @@ def _measure(
         idle_timeout_s=float(env.get("TRACKER_IDLE_TIMEOUT", 60)),
     )
     result.notes.append(
-        f"{len(steady)} of {len(latencies)} messages after a {warmup_s:.0f}s warm-up"
+        f"{len(steady)} of {len(latencies)} messages after a {warmup_s:.0f}s warm-up;"
+        f" asked for {rate:,.0f} events/s, offered {result.offered:,.0f}"
     )
     if behind:
         result.notes.append(

@@ -13,7 +13,7 @@ from bench import latency, soak
 from bench.flame import categorize
 from bench.plan import FAUST_FETCH_WAIT, FAUST_FETCH_WAIT_LABEL, LIVE_SETTINGS, SEED, Context, log
 from bench.procs import BenchError
-from bench.streams import regroup, steady_stream
+from bench.streams import paced, regroup, steady_stream
 from tracker.testing.traffic import Message
 
 
@@ -79,4 +79,7 @@ def soaked(ctx: Context, maxima: dict[str, float], minutes: float) -> None:
 
 
 def steady(seed: int, rate: float, seconds: float, batch: int, start_ms: int) -> list[Message]:
-    return regroup(steady_stream(seed, rate, seconds, start_ms), batch)
+    """``seconds`` of ``batch``-event messages offered at ``rate`` events/s."""
+    if batch == 1:
+        return steady_stream(seed, rate, seconds, start_ms)
+    return paced(regroup(steady_stream(seed, rate, seconds, start_ms), batch), rate)

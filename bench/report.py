@@ -153,7 +153,7 @@ def _latency(report: Report) -> list[str]:
             [
                 [
                     lat.variant,
-                    fmt(lat.rate),
+                    fmt(lat.offered),
                     fmt(lat.events),
                     fmt(lat.p50_ms),
                     fmt(lat.p99_ms),

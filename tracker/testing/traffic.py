@@ -158,12 +158,22 @@ class TrafficGenerator:
         return len(self._queue)
 
     def simulate(
-        self, events: int, start_ms: int, rate: float, max_batch: int = 1
+        self,
+        events: int,
+        start_ms: int,
+        rate: float,
+        max_batch: int = 1,
+        *,
+        until_ms: int | None = None,
     ) -> list[Message]:
-        """A time-ordered stream of about ``events`` events at ``rate`` events/s of event time."""
+        """A time-ordered stream of about ``events`` events at ``rate`` events/s of event time.
+
+        ``until_ms`` ends it earlier, at that event time: a window of wall-clock time is
+        covered only so, since ``rate`` counts journeys started, not their events.
+        """
         out: list[Message] = []
         now, sent, step_ms = start_ms, 0, 100
-        while sent < events:
+        while sent < events and (until_ms is None or now < until_ms):
             self.start_journeys(max(1, round(rate * step_ms / 1000 / 5.5)), now)
             for message in self.due(now, max_batch):
                 out.append(message)

@@ -1,0 +1,70 @@
+"""A latency run offers the rate it says it offers, evenly, whatever the message shape."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+import orjson
+import pytest
+
+from bench.latency_steps import steady
+from bench.streams import paced, regroup, steady_stream
+from tracker.testing.traffic import Message
+
+START_MS = 1_700_000_000_000
+RATE = 500.0
+SECONDS = 20.0
+
+
+def _events_per_window(messages: list[Message], window_ms: int) -> list[int]:
+    per: Counter[int] = Counter()
+    for message in messages:
+        per[(message.timestamp_ms - START_MS) // window_ms] += message.events
+    return [per[w] for w in range(int(SECONDS * 1000) // window_ms)]
+
+
+@pytest.fixture(scope="module")
+def stream() -> list[Message]:
+    return steady_stream(11, RATE, SECONDS, START_MS)
+
+
+def test_the_steady_stream_offers_the_asked_rate_over_its_whole_window(
+    stream: list[Message],
+) -> None:
+    # The generator's journeys grew (web vitals); a stream bounded by a count of events
+    # then ended early and offered 1.6x the rate it was asked for.
+    assert sum(m.events for m in stream) / SECONDS == pytest.approx(RATE, rel=0.08)
+    for events in _events_per_window(stream, 5_000):
+        assert events / 5 == pytest.approx(RATE, rel=0.2)
+
+
+def test_arrays_are_paced_evenly_with_their_contents_and_order_kept(
+    stream: list[Message],
+) -> None:
+    grouped = regroup(stream, 10)
+    arrays = steady(11, RATE, SECONDS, 10, START_MS)
+    # Without pacing, heavy customers fill up late: the last seconds hold a burst.
+    assert max(_events_per_window(grouped, 1_000)) > 2 * RATE
+    assert max(_events_per_window(arrays, 1_000)) <= RATE + max(m.events for m in arrays)
+    assert [(m.key, m.events) for m in arrays] == [(m.key, m.events) for m in grouped]
+    for before, after in zip(grouped, arrays, strict=True):
+        if not before.value.startswith(b"["):  # the generator's malformed or single events
+            assert after.value == before.value
+            continue
+        items, moved = orjson.loads(before.value), orjson.loads(after.value)
+        sent = datetime.fromisoformat(moved[0]["sent_at"])
+        # Skew correction shifts an event by timestamp - sent_at: zero, as before pacing.
+        assert int(sent.timestamp() * 1000) == after.timestamp_ms
+        assert [{**e, "sent_at": None} for e in moved] == [{**e, "sent_at": None} for e in items]
+
+
+def test_pacing_times_each_message_when_the_rate_reaches_its_first_event() -> None:
+    messages = [Message(b"k", b"not json", START_MS + 999, n) for n in (100, 50, 1, 100)]
+    assert [m.timestamp_ms for m in paced(messages, 100.0)] == [
+        START_MS + 999,
+        START_MS + 1_999,
+        START_MS + 2_499,
+        START_MS + 2_509,
+    ]
+    assert paced([], 100.0) == []
