@@ -9,8 +9,9 @@ messages and serves the count at ``/bench/count``. Experiments:
   per-message state write does: the cost of that write alone;
   ``=direct``: the same record sent with the transport producer, awaited in
   the agent, without Faust's per-record ``FutureMessage`` machinery.
-- ``TRACKER_FETCH_MAX_WAIT``: the consumer's fetch wait, as for the tracker
-  (``tracker.stream.faust_patches.cap_fetch_wait``; 0.1 by default, Faust's own is 1.5).
+- ``TRACKER_FETCH_MAX_WAIT`` and ``TRACKER_FETCH_MIN_BYTES``: the consumer's fetch wait
+  and size, as for the tracker (``tracker.stream.faust_patches.shape_fetches``; 0.1 s and
+  64 KiB by default, Faust's own are 1.5 s and 1 byte).
 
     TRACKER_BROKER=kafka://127.0.0.1:9092 TRACKER_TOPIC=… python -m bench.noop_worker
 """
@@ -24,13 +25,13 @@ from typing import Any
 import faust
 
 from tracker.settings import load_settings
-from tracker.stream.faust_patches import cap_fetch_wait
+from tracker.stream.faust_patches import shape_fetches
 from tracker.stream.options import faust_options
 
 
 def main() -> None:
     settings = load_settings()
-    cap_fetch_wait(settings.fetch_max_wait)
+    shape_fetches(settings.fetch_max_wait, settings.fetch_min_bytes)
     bootstrap = settings.bootstrap
     if bootstrap is None:
         raise SystemExit("bench.noop_worker: set TRACKER_BROKER")

@@ -52,6 +52,8 @@ _BROKER_URL = re.compile(r"^kafka://[^\s,/]+:\d+(,[^\s,/]+:\d+)*$")
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 CORE_HELP = "unset: tracker/core compiled if built (make compile), else its source"
+FETCH_WAIT_HELP = "seconds a consumer fetch may wait at the broker (Faust's own: 1.5)"
+FETCH_BYTES_HELP = "bytes a consumer fetch waits for, up to TRACKER_FETCH_MAX_WAIT (Faust's: 1)"
 
 
 def _split(value: Any) -> Any:
@@ -138,12 +140,8 @@ class Settings(BaseSettings):
     # --- worker runtime --------------------------------------------------------
     worker_id: str = Field("tracker-worker", description="Faust app id = consumer group")
     flush_interval: float = Field(1.0, gt=0, description="seconds between aggregate flushes")
-    fetch_max_wait: float = Field(
-        0.1,
-        gt=0,
-        le=30,
-        description="seconds a consumer fetch may wait at the broker (Faust's own: 1.5)",
-    )
+    fetch_max_wait: float = Field(0.1, gt=0, le=30, description=FETCH_WAIT_HELP)
+    fetch_min_bytes: int = Field(65_536, ge=1, le=52_428_800, description=FETCH_BYTES_HELP)
     core: Literal["", "compiled", "source"] = Field("", description=CORE_HELP)
     dlq_retention_hours: float = Field(72, gt=0, description="retention of the DLQ topic")
     max_compaction_lag_hours: float = Field(

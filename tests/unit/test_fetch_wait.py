@@ -1,4 +1,4 @@
-"""The consumer's fetch wait is the tracker's setting, not Faust's fixed 1.5 s."""
+"""The consumer's fetch wait and fetch size are the tracker's settings, not Faust's fixed ones."""
 
 from __future__ import annotations
 
@@ -6,23 +6,30 @@ import asyncio
 
 import faust
 
-from tracker.stream.faust_patches import cap_fetch_wait
+from tracker.settings import Settings
+from tracker.stream.faust_patches import shape_fetches
 
 
-def _fetch_wait_ms_of_a_new_worker_consumer() -> int:
-    async def build() -> int:
+def _fetch_shape_of_a_new_worker_consumer() -> tuple[int, int]:
+    async def build() -> tuple[int, int]:
         app = faust.App("test-fetch-wait", broker="kafka://127.0.0.1:1")
         consumer = app.consumer._thread._create_worker_consumer(app.transport)
         try:
-            return int(consumer._fetch_max_wait_ms)
+            return int(consumer._fetch_max_wait_ms), int(consumer._fetch_min_bytes)
         finally:
             await consumer.stop()  # never started: only releases it
 
     return asyncio.run(build())
 
 
-def test_the_setting_reaches_the_aiokafka_consumer_and_can_change() -> None:
-    cap_fetch_wait(0.25)
-    assert _fetch_wait_ms_of_a_new_worker_consumer() == 250
-    cap_fetch_wait(2)  # applied again (a second app in one process): replaces, not stacks
-    assert _fetch_wait_ms_of_a_new_worker_consumer() == 2000
+def test_the_settings_reach_the_aiokafka_consumer_and_can_change() -> None:
+    shape_fetches(0.25, 4096)
+    assert _fetch_shape_of_a_new_worker_consumer() == (250, 4096)
+    shape_fetches(2, 1)  # applied again (a second app in one process): replaces, not stacks
+    assert _fetch_shape_of_a_new_worker_consumer() == (2000, 1)
+
+
+def test_by_default_a_fetch_gathers_64_kib_for_at_most_a_tenth_of_a_second() -> None:
+    settings = Settings()
+    shape_fetches(settings.fetch_max_wait, settings.fetch_min_bytes)
+    assert _fetch_shape_of_a_new_worker_consumer() == (100, 65_536)

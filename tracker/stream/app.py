@@ -19,9 +19,9 @@ import faust
 from tracker.kafka.topics import ACCOUNT_TABLE, TABLE, activity_topic, compacted, identity_topic
 from tracker.settings import Settings
 from tracker.stream.faust_patches import (
-    cap_fetch_wait,
     commit_only_what_is_written,
     deliver_refetched,
+    shape_fetches,
 )
 from tracker.stream.freeze import FreezeGuard
 from tracker.stream.options import faust_options
@@ -31,7 +31,7 @@ from tracker.stream.web import END_OFFSETS_INTERVAL_S, ConsumerLag, register_pag
 
 def build_worker_app(worker: WorkerState, bootstrap: str) -> faust.App:
     settings = worker.settings
-    cap_fetch_wait(settings.fetch_max_wait)
+    shape_fetches(settings.fetch_max_wait, settings.fetch_min_bytes)
     app = faust.App(settings.worker_id, **faust_options(settings, bootstrap, worker.partitions))
     commit_only_what_is_written(app.producer, worker.pending)
     topology = declare_topology(app, settings, worker.partitions)

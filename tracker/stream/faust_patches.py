@@ -36,19 +36,26 @@ def commit_only_what_is_written(producer: Any, pending: PendingWrites) -> None:
     producer.flush = flush_and_wait
 
 
-def cap_fetch_wait(seconds: float) -> None:
-    """Let consumer fetches wait at the broker for ``seconds``, not Faust's fixed 1.5 s.
+def shape_fetches(max_wait: float, min_bytes: int) -> None:
+    """Consumer fetches wait at the broker for ``min_bytes`` or ``max_wait`` seconds.
 
-    faust-streaming 0.15.3 builds its aiokafka consumer with ``fetch_max_wait_ms=1500``
-    and no setting to change it. aiokafka keeps one fetch in flight per broker, and a
-    fetch leaves out partitions that still have records buffered; so once those are
-    consumed, their next records wait until the in-flight fetch for the other, quiet
-    partitions (changelogs, the activity topic) has waited its 1.5 s out. Under live
-    traffic that put ~1.5 s into every event's way to ``/metrics`` (BENCHMARKS.md), so
-    the tracker's default is 0.1 s. (It was opt-in while a restarted worker sometimes
-    stopped consuming with it; that came with Faust's dropped messages around
-    rebalances, which ``stream.rewinder`` now fetches again, and it seeks any backlog
-    that stands still: RELIABILITY.md, bug 8.)
+    faust-streaming 0.15.3 builds its aiokafka consumer with ``fetch_max_wait_ms=1500``,
+    ``fetch_min_bytes=1`` and no setting for either.
+
+    The wait: aiokafka keeps one fetch in flight per broker, and a fetch leaves out
+    partitions that still have records buffered; so once those are consumed, their next
+    records wait until the in-flight fetch for the other, quiet partitions (changelogs,
+    the activity topic) has waited its 1.5 s out. Under live traffic that put ~1.5 s into
+    every event's way to ``/metrics`` (BENCHMARKS.md), so the tracker's default is 0.1 s.
+    (It was opt-in while a restarted worker sometimes stopped consuming with it; that came
+    with Faust's dropped messages around rebalances, which ``stream.rewinder`` now fetches
+    again, and it seeks any backlog that stands still: RELIABILITY.md, bug 8.)
+
+    The bytes: with one byte, the broker answers a fetch as soon as one record arrives, so
+    a live stream is fetched a few records at a time and each fetch costs the worker its
+    request, response and hand-over. 64 KiB lets records gather for up to the wait: at half
+    the drain rate the worker spent 15-32% less CPU for up to 0.1 s more latency (BENCHMARKS.md,
+    2026-12-05). A backlog fills fetches either way.
     """
     thread = aiokafka_driver.AIOKafkaConsumerThread
     create = getattr(thread, "_tracker_create_worker_consumer", None)
@@ -58,7 +65,9 @@ def cap_fetch_wait(seconds: float) -> None:
 
     def create_worker_consumer(self: Any, transport: Any) -> Any:
         consumer = create(self, transport)
-        consumer._fetch_max_wait_ms = round(seconds * 1000)  # read when its fetcher starts
+        # Both read when the consumer starts its fetcher.
+        consumer._fetch_max_wait_ms = round(max_wait * 1000)
+        consumer._fetch_min_bytes = min_bytes
         return consumer
 
     thread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
