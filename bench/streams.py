@@ -147,7 +147,8 @@ def paced(messages: Sequence[Message], rate: float) -> list[Message]:
     second. A latency run at "half the maximum rate" then timed how fast a worker drains
     that burst. Here each message is timed when a steady ``rate`` reaches its first event,
     and an array's ``sent_at`` moves with it, so skew correction still leaves event times
-    as they were (``regroup``'s rule). Other messages keep their bytes.
+    as they were (``regroup``'s rule). Other messages keep their bytes: after ``regroup``,
+    those it left alone (not a JSON object with a customer, or without a key).
     """
     if not messages:
         return []

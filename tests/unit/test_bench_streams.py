@@ -8,8 +8,11 @@ from datetime import datetime
 import orjson
 import pytest
 
+from bench.latency import LatencyResult
 from bench.latency_steps import steady
+from bench.report import Report
 from bench.streams import paced, regroup, steady_stream
+from bench.targets import _latency_targets
 from tracker.testing.traffic import Message
 
 START_MS = 1_700_000_000_000
@@ -53,9 +56,10 @@ def test_arrays_are_paced_evenly_with_their_contents_and_order_kept(
             assert after.value == before.value
             continue
         items, moved = orjson.loads(before.value), orjson.loads(after.value)
-        sent = datetime.fromisoformat(moved[0]["sent_at"])
-        # Skew correction shifts an event by timestamp - sent_at: zero, as before pacing.
-        assert int(sent.timestamp() * 1000) == after.timestamp_ms
+        for event in moved:
+            sent = datetime.fromisoformat(event["sent_at"])
+            # Skew correction shifts an event by timestamp - sent_at: zero, as before pacing.
+            assert int(sent.timestamp() * 1000) == after.timestamp_ms
         assert [{**e, "sent_at": None} for e in moved] == [{**e, "sent_at": None} for e in items]
 
 
@@ -68,3 +72,19 @@ def test_pacing_times_each_message_when_the_rate_reaches_its_first_event() -> No
         START_MS + 2_509,
     ]
     assert paced([], 100.0) == []
+
+
+def _result(rate: float, events: int, seconds: float, p99_ms: float) -> LatencyResult:
+    return LatencyResult(
+        "100 events", rate, seconds, events, events // 100, 100, p99_ms, p99_ms, 30, 0.5
+    )
+
+
+def test_a_latency_verdict_holds_only_at_the_rate_asked_for() -> None:
+    full = _result(1_000, 20_000, 20.0, 400)
+    assert full.offered == 1_000
+    short = _result(1_000, 18_000, 20.0, 400)  # the producer fell 10% short of the ask
+    report = Report("make bench", "now", {}, "kafka", 8, latency=[full, short])
+    (_, _, met), (_, measured, verdict) = _latency_targets(report)
+    assert (met, verdict) == ("met", "missed")
+    assert "under-offered" in measured

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import faust
 
+from tests.unit.helpers import config
 from tracker.settings import Settings
+from tracker.stream.app import build_worker_app
 from tracker.stream.faust_patches import shape_fetches
+from tracker.stream.pipeline import WorkerState
 
 
 def _fetch_shape_of_a_new_worker_consumer() -> tuple[int, int]:
@@ -29,7 +33,19 @@ def test_the_settings_reach_the_aiokafka_consumer_and_can_change() -> None:
     assert _fetch_shape_of_a_new_worker_consumer() == (2000, 1)
 
 
+def test_the_worker_app_shapes_its_consumer_from_its_settings(tmp_path: Path) -> None:
+    async def build() -> tuple[int, int]:
+        settings = Settings(fetch_max_wait=0.3, fetch_min_bytes=2048, data_dir=tmp_path)
+        app = build_worker_app(WorkerState(settings, config(), 8), "127.0.0.1:1")
+        consumer = app.consumer._thread._create_worker_consumer(app.transport)
+        try:
+            return int(consumer._fetch_max_wait_ms), int(consumer._fetch_min_bytes)
+        finally:
+            await consumer.stop()
+
+    assert asyncio.run(build()) == (300, 2048)
+
+
 def test_by_default_a_fetch_gathers_64_kib_for_at_most_a_tenth_of_a_second() -> None:
     settings = Settings()
-    shape_fetches(settings.fetch_max_wait, settings.fetch_min_bytes)
-    assert _fetch_shape_of_a_new_worker_consumer() == (100, 65_536)
+    assert (settings.fetch_max_wait, settings.fetch_min_bytes) == (0.1, 65_536)

@@ -54,8 +54,8 @@ def shape_fetches(max_wait: float, min_bytes: int) -> None:
     The bytes: with one byte, the broker answers a fetch as soon as one record arrives, so
     a live stream is fetched a few records at a time and each fetch costs the worker its
     request, response and hand-over. 64 KiB lets records gather for up to the wait: at half
-    the drain rate the worker spent 15-32% less CPU for up to 0.1 s more latency (BENCHMARKS.md,
-    2026-12-05). A backlog fills fetches either way.
+    the drain rate the worker spent 15-32% less CPU, for up to one wait more per hop through
+    Kafka (p99 +0.05-0.25 s; BENCHMARKS.md, 2026-12-05). A backlog fills fetches either way.
     """
     thread = aiokafka_driver.AIOKafkaConsumerThread
     create = getattr(thread, "_tracker_create_worker_consumer", None)

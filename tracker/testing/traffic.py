@@ -173,7 +173,7 @@ class TrafficGenerator:
         """
         out: list[Message] = []
         now, sent, step_ms = start_ms, 0, 100
-        while sent < events and (until_ms is None or now < until_ms):
+        while sent < events and (until_ms is None or now <= until_ms):
             self.start_journeys(max(1, round(rate * step_ms / 1000 / 5.5)), now)
             for message in self.due(now, max_batch):
                 out.append(message)
