@@ -45,8 +45,9 @@ def shape_fetches(max_wait: float, min_bytes: int) -> None:
     The wait: aiokafka keeps one fetch in flight per broker, and a fetch leaves out
     partitions that still have records buffered; so once those are consumed, their next
     records wait until the in-flight fetch for the other, quiet partitions (changelogs,
-    the activity topic) has waited its 1.5 s out. Under live traffic that put ~1.5 s into
-    every event's way to ``/metrics`` (BENCHMARKS.md), so the tracker's default is 0.1 s.
+    the activity topic) has waited its 1.5 s out. With a worker behind its input, that put
+    up to ~1.5 s into every event's way to ``/metrics`` (BENCHMARKS.md), so the tracker's
+    default is 0.1 s.
     (It was opt-in while a restarted worker sometimes stopped consuming with it; that came
     with Faust's dropped messages around rebalances, which ``stream.rewinder`` now fetches
     again, and it seeks any backlog that stands still: RELIABILITY.md, bug 8.)
