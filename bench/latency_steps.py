@@ -11,9 +11,10 @@ import functools
 
 from bench import latency, soak
 from bench.flame import categorize
-from bench.plan import FAUST_FETCH_WAIT, FAUST_FETCH_WAIT_LABEL, LIVE_SETTINGS, SEED, Context, log
+from bench.plan import LIVE_SETTINGS, SEED, Context, log
 from bench.procs import BenchError
 from bench.streams import paced, regroup, steady_stream
+from bench.throughput import FAUST_FETCH_WAIT, FAUST_FETCH_WAIT_LABEL
 from tracker.testing.traffic import Message
 
 

@@ -21,10 +21,6 @@ from tracker.kafka.broker import ensure_topics
 
 PARTITIONS = 8
 SEED = 7
-# The experiment rows: Faust's own consumer fetches (1.5 s, 1 byte) instead of the
-# tracker's defaults (0.1 s, 64 KiB): what those buy in latency and what they cost in CPU.
-FAUST_FETCH_WAIT = {"TRACKER_FETCH_MAX_WAIT": "1.5", "TRACKER_FETCH_MIN_BYTES": "1"}
-FAUST_FETCH_WAIT_LABEL = "Faust's fetch (1.5 s, 1 byte)"
 # The live 1-event run: short enough timings to watch the idle rule close the last sessions.
 LIVE_SETTINGS = {
     "TRACKER_SESSION_GAP": "30",

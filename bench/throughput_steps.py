@@ -12,9 +12,10 @@ from collections.abc import Callable
 from bench import report, throughput
 from bench.expect import expect
 from bench.flame import categorize
-from bench.plan import FAUST_FETCH_WAIT, FAUST_FETCH_WAIT_LABEL, PARTITIONS, Context, log, topic_of
+from bench.plan import PARTITIONS, Context, log, topic_of
 from bench.procs import BenchError
 from bench.streams import Variant, without_accounts
+from bench.throughput import FAUST_FETCH_WAIT, FAUST_FETCH_WAIT_LABEL
 
 
 def limits_and_tracker(ctx: Context) -> dict[str, float]:
@@ -49,7 +50,7 @@ def _limits(ctx: Context, variant: Variant) -> None:
         rep,
         median_of(ctx.repeat, functools.partial(throughput.noop, bench, repeated, limit_topic)),
     )
-    add(rep, throughput.noop(bench, repeated, limit_topic, fetch_wait_s=1.5))
+    add(rep, throughput.noop(bench, repeated, limit_topic, faust_fetch=True))
     if variant.batch == 1:
         add(rep, throughput.noop(bench, repeated, limit_topic, changelog="table"))
         add(rep, throughput.noop(bench, repeated, limit_topic, changelog="direct"))
