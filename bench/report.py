@@ -192,7 +192,7 @@ def _state(report: Report) -> list[str]:
                 "row bytes / customer after close",
                 "traced bytes / customer after close",
                 "scrape ms (open / closed)",
-                "changelog bytes / event",
+                "changelog bytes / event (as JSON)",
             ],
             [
                 [
@@ -208,7 +208,7 @@ def _state(report: Report) -> list[str]:
                     fmt(s.reach.row_bytes_per_customer),
                     fmt(s.reach.traced_bytes_per_customer),
                     f"{s.open.scrape_ms:.1f} / {s.reach.scrape_ms:.1f}",
-                    fmt(s.changelog_bytes_per_event),
+                    f"{fmt(s.changelog_bytes_per_event)} ({fmt(s.changelog_json_bytes_per_event)})",
                 ]
                 for s in report.state
             ],

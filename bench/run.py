@@ -52,6 +52,7 @@ def state_report(customers: int, trace: bool) -> StateReport:
         report.StatePhase(**data["open"]),
         report.StatePhase(**data["reach"]),
         data["changelog_bytes_per_event"],
+        data.get("changelog_json_bytes_per_event", 0.0),
     )
 
 

@@ -36,6 +36,7 @@ from prometheus_client.registry import Collector
 from tracker.core.partition import PartitionProcessor
 from tracker.core.pipeline_config import PipelineConfig
 from tracker.core.pseudonym import Pseudonymizer
+from tracker.kafka.changelog_codec import Codec, pack
 from tracker.kafka.partitioner import partition_for
 from tracker.metrics.render import render
 from tracker.sentiment.scorer import SentimentScorer
@@ -51,11 +52,17 @@ HOUSEKEEPING_EVERY = 5_000  # messages: about a second of a worker's batch traff
 
 
 class RowStore:
-    """The rows a worker's table holds (a dict), counting changelog bytes instead of keeping them."""
+    """The rows a worker's table holds (a dict), counting changelog bytes instead of keeping them.
 
-    def __init__(self) -> None:
+    A record's bytes are its key and its value as a worker sends it: packed with
+    ``codec`` (``tracker/stream/store.py``).
+    """
+
+    def __init__(self, codec: Codec = "zstd") -> None:
+        self.codec: Codec = codec
         self.rows: dict[str, bytes] = {}
         self.changelog_bytes = 0
+        self.changelog_json_bytes = 0  # the same records' values unpacked, for comparison
         self.changelog_records = 0
 
     def get(self, key: str) -> bytes | None:
@@ -64,7 +71,8 @@ class RowStore:
     def put(self, key: str, value: bytes) -> None:
         # A right-sized copy, as the worker's table keeps (orjson's buffer is >= 4 KiB).
         self.rows[key] = bytes(memoryview(value))
-        self.changelog_bytes += len(key) + len(value)
+        self.changelog_bytes += len(key) + len(pack(value, self.codec))
+        self.changelog_json_bytes += len(key) + len(value)
         self.changelog_records += 1
 
     def hold(self, key: str, value: bytes) -> None:
@@ -73,6 +81,7 @@ class RowStore:
     def delete(self, key: str) -> None:
         self.rows.pop(key, None)
         self.changelog_bytes += len(key)
+        self.changelog_json_bytes += len(key)
         self.changelog_records += 1
 
     def items(self, prefix: str) -> Iterable[tuple[str, bytes]]:
@@ -156,6 +165,7 @@ class StateReport:
     open: Phase
     reach: Phase
     changelog_bytes_per_event: float
+    changelog_json_bytes_per_event: float = 0.0  # the same records as JSON (codec "none")
 
 
 def _scrape_ms(
@@ -317,7 +327,10 @@ def measure(customers: int, trace: bool) -> StateReport:
     housekeeping(processors, after)
     reach_phase = _phase(processors, stores, config, customers, after, traced_base, None)
     changelog = sum(s.changelog_bytes for s in stores.values())
-    return StateReport(customers, events, feed_s, open_phase, reach_phase, changelog / events)
+    as_json = sum(s.changelog_json_bytes for s in stores.values())
+    return StateReport(
+        customers, events, feed_s, open_phase, reach_phase, changelog / events, as_json / events
+    )
 
 
 def main() -> None:

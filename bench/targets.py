@@ -160,7 +160,8 @@ def _state_targets(report: Report) -> list[Row]:
         rows.append(
             (
                 f"changelog bytes per event ≤ {CHANGELOG_BYTES_PER_EVENT} (half of 358)",
-                f"{fmt(per_event)} B per event ({big.customers:,} customers)",
+                f"{fmt(per_event)} B per event, {fmt(big.changelog_json_bytes_per_event)} as JSON"
+                f" ({big.customers:,} customers)",
                 "met" if per_event <= CHANGELOG_BYTES_PER_EVENT else "missed",
             )
         )

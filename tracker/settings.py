@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tracker.core.experiments import AllowListText
 from tracker.errors import ConfigError
+from tracker.kafka.changelog_codec import Codec
 from tracker.kafka.connection import (
     KafkaConnection,
     KafkaSecurity,
@@ -54,6 +55,10 @@ CommaList = Annotated[tuple[str, ...], NoDecode]
 CORE_HELP = "unset: tracker/core compiled if built (make compile), else its source"
 FETCH_WAIT_HELP = "seconds a consumer fetch may wait at the broker (Faust's own: 1.5)"
 FETCH_BYTES_HELP = "bytes a consumer fetch waits for, up to TRACKER_FETCH_MAX_WAIT (Faust's: 1)"
+CODEC_HELP = (
+    "state changelog values: zstd (compressed with the tracker's row dictionary) or none"
+    " (JSON, all releases before 2026-12-05 read); both are always read"
+)
 
 
 def _split(value: Any) -> Any:
@@ -143,6 +148,7 @@ class Settings(BaseSettings):
     fetch_max_wait: float = Field(0.1, gt=0, le=30, description=FETCH_WAIT_HELP)
     fetch_min_bytes: int = Field(65_536, ge=1, le=52_428_800, description=FETCH_BYTES_HELP)
     core: Literal["", "compiled", "source"] = Field("", description=CORE_HELP)
+    changelog_codec: Codec = Field("zstd", description=CODEC_HELP)
     dlq_retention_hours: float = Field(72, gt=0, description="retention of the DLQ topic")
     max_compaction_lag_hours: float = Field(
         24,
@@ -244,7 +250,11 @@ class Settings(BaseSettings):
         8190, ge=1024, description="longest request line or header field; longer: 400"
     )
 
-    @field_validator("touchpoints", "actions", "currencies", "funnel", mode="before")
+    @field_validator(
+        *("touchpoints", "actions", "currencies", "funnel", "collector_allowed_origins"),
+        *("collector_bot_user_agents", "bot_filter_off", "segment_consent_categories"),
+        mode="before",
+    )
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         return _split(value)
@@ -272,17 +282,6 @@ class Settings(BaseSettings):
         if value and not re.match(r"^https?://\S+$", value):
             raise ValueError("an http:// or https:// URL, or empty")
         return value.rstrip("/")
-
-    @field_validator(
-        "collector_allowed_origins",
-        "collector_bot_user_agents",
-        "bot_filter_off",
-        "segment_consent_categories",
-        mode="before",
-    )
-    @classmethod
-    def _collector_lists(cls, value: Any) -> Any:
-        return _split(value)
 
     @field_validator("collector_allowed_origins")
     @classmethod

@@ -16,6 +16,7 @@ from tests.support.golden import GOLDEN_EXPECTED, GOLDEN_STREAM
 from tracker.core.pipeline_config import PipelineConfig
 from tracker.core.pseudonym import Pseudonymizer
 from tracker.kafka.broker import BrokerHandle
+from tracker.kafka.changelog_codec import unpack
 from tracker.kafka.partitioner import partition_for
 from tracker.kafka.replay import Record, records
 from tracker.metrics.samples import parse_exposition, total
@@ -159,7 +160,7 @@ def applied_in_changelog(deployment: Deployment) -> dict[int, int]:
         while any(consumer.position(tp) < ends[tp] for tp in partitions):
             for batch in consumer.poll(timeout_ms=500).values():
                 for record in batch:
-                    row = orjson.loads(record.value) if record.value else None
+                    row = orjson.loads(unpack(record.value)) if record.value else None
                     if isinstance(row, dict) and "o" in row:
                         partition = int(record.key.split(b"/", 1)[0])
                         applied[partition] = max(applied.get(partition, -1), int(row["o"]))

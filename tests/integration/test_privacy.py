@@ -12,6 +12,7 @@ from typing import Any
 from kafka.admin import KafkaAdminClient
 from kafka.consumer import KafkaConsumer
 
+from tracker.kafka.changelog_codec import unpack
 from tracker.kafka.connection import as_connection
 from tracker.kafka.dlq import read_letters
 from tracker.metrics.samples import total
@@ -81,8 +82,10 @@ def _all_bytes(bootstrap: str, topics: list[str]) -> bytes:
     consumer = KafkaConsumer(
         *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=4000
     )
+    # Changelog values are compressed (tracker/kafka/changelog_codec.py): read as rows.
     chunks = [
-        (m.key or b"") + (m.value or b"") + b"".join(v for _, v in m.headers) for m in consumer
+        (m.key or b"") + unpack(m.value or b"") + b"".join(v for _, v in m.headers)
+        for m in consumer
     ]
     consumer.close()
     return b"\n".join(chunks)

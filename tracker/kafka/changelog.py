@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracker.kafka.changelog_codec import unpack
 from tracker.kafka.connection import KafkaConnection
 from tracker.kafka.reading import read_to_end
 
 
 def read_row(connection: KafkaConnection, topic: str, partitions: int, key: str) -> bytes | None:
-    """The newest value of ``key`` in its changelog partition (None: nothing held)."""
+    """The newest value of ``key`` in its changelog partition, as JSON (None: nothing held)."""
     from kafka.consumer import KafkaConsumer
     from kafka.structs import TopicPartition
 
@@ -26,6 +27,6 @@ def read_row(connection: KafkaConnection, topic: str, partitions: int, key: str)
     try:
         consumer.assign([tp])
         read_to_end(consumer, [tp], keep)
-        return found[0]
+        return None if found[0] is None else unpack(found[0])
     finally:
         consumer.close()

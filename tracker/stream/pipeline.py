@@ -113,7 +113,8 @@ class Pipeline:
             return None
         processor = worker.processors.get(partition)
         if processor is None:
-            store = FaustStore(self.topology.table, partition, worker.pending)
+            codec = worker.settings.changelog_codec
+            store = FaustStore(self.topology.table, partition, worker.pending, codec)
             processor = worker.config.processor(partition, store, worker.partitions)
             try:
                 processor.recover(now_ms())
@@ -134,7 +135,8 @@ class Pipeline:
         worker = self.worker
         processor = worker.accounts.get(partition)
         if processor is None:
-            store = FaustStore(self.topology.account_table, partition, worker.pending)
+            codec = worker.settings.changelog_codec
+            store = FaustStore(self.topology.account_table, partition, worker.pending, codec)
             processor = worker.config.account_processor(partition, store)
             processor.recover(now_ms())
             worker.accounts[partition] = processor

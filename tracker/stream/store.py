@@ -5,16 +5,29 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from tracker.kafka.changelog_codec import Codec, is_packed, pack, unpack
 from tracker.stream.pending import PendingWrites
 
 
 class FaustStore:
-    """A partition's view of the Faust table: writes go to that partition's changelog."""
+    """A partition's view of the Faust table: writes go to that partition's changelog.
 
-    def __init__(self, table: Any, partition: int, pending: PendingWrites | None = None) -> None:
+    The changelog gets each row packed (``codec``, see ``tracker/kafka/changelog_codec.py``);
+    memory keeps it as JSON. A restore fills memory with what the changelog holds, so a
+    packed row is unpacked, and kept so, the first time it is read.
+    """
+
+    def __init__(
+        self,
+        table: Any,
+        partition: int,
+        pending: PendingWrites | None = None,
+        codec: Codec = "zstd",
+    ) -> None:
         self.table = table
         self.partition = partition
         self.pending = pending or PendingWrites()
+        self.codec: Codec = codec
         # The newest changelog write: identity records it caused wait for it (stream.identity).
         self.last_write: Any = None
         store = table.data
@@ -23,12 +36,17 @@ class FaustStore:
         self._key_partition: dict[bytes, int] = store._key_partition
 
     def get(self, key: str) -> bytes | None:
-        return self._rows.get(key.encode())
+        raw = key.encode()
+        value = self._rows.get(raw)
+        if value is not None and is_packed(value):
+            value = self._rows[raw] = unpack(value)
+        return value
 
     def put(self, key: str, value: bytes) -> None:
         raw = key.encode()
         # Sent first: if the producer refuses the write, the table is left as it was.
-        self.last_write = self.table.send_changelog(self.partition, raw, value, "raw", "raw")
+        record = pack(value, self.codec)
+        self.last_write = self.table.send_changelog(self.partition, raw, record, "raw", "raw")
         self.pending.track(self.last_write)
         # A right-sized copy: orjson.dumps returns bytes in a buffer of at least 4 KiB
         # (orjson >= 3.12, not shrunk), ~5 KiB held per customer instead of ~1 KiB.
@@ -48,4 +66,10 @@ class FaustStore:
 
     def items(self, prefix: str) -> Iterable[tuple[str, bytes]]:
         head = prefix.encode()
-        return [(k.decode(), v) for k, v in list(self._rows.items()) if k.startswith(head)]
+        found = []
+        for raw, value in list(self._rows.items()):
+            if raw.startswith(head):
+                if is_packed(value):
+                    value = self._rows[raw] = unpack(value)
+                found.append((raw.decode(), value))
+        return found
