@@ -192,7 +192,7 @@ def _state(report: Report) -> list[str]:
                 "row bytes / customer after close",
                 "traced bytes / customer after close",
                 "scrape ms (open / closed)",
-                "changelog bytes / event (as JSON)",
+                "changelog bytes / event (the same rows as JSON)",
             ],
             [
                 [

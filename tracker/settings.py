@@ -57,7 +57,7 @@ FETCH_WAIT_HELP = "seconds a consumer fetch may wait at the broker (Faust's own:
 FETCH_BYTES_HELP = "bytes a consumer fetch waits for, up to TRACKER_FETCH_MAX_WAIT (Faust's: 1)"
 CODEC_HELP = (
     "state changelog values: zstd (compressed with the tracker's row dictionary) or none"
-    " (JSON, all releases before 2026-12-05 read); both are always read"
+    " (JSON, readable by releases before 2026-12-05); this release reads both"
 )
 
 

@@ -65,20 +65,35 @@ def test_rows_the_dictionary_never_saw_pack_to_well_under_half() -> None:
     assert packed < 0.45 * sum(len(row) for row in rows)
 
 
-def test_a_row_from_a_dictionary_this_release_lacks_says_what_to_run() -> None:
-    frame = bytearray(pack(RELEASED_ROW, "zstd"))
+def naming_dictionary(dict_id: int, row: bytes = RELEASED_ROW) -> bytes:
+    """``row`` packed, its frame naming dictionary ``dict_id`` (as a later release's would)."""
+    frame = bytearray(pack(row, "zstd"))
     descriptor = frame[4]
     at = 5 if descriptor & 0x20 else 6  # a window byte unless the frame is a single segment
     size = (0, 1, 2, 4)[descriptor & 0x03]
     assert size == 4
-    frame[at : at + size] = (0x74726B7F).to_bytes(4, "little")
+    frame[at : at + size] = dict_id.to_bytes(4, "little")
+    return bytes(frame)
+
+
+def test_a_row_from_a_dictionary_this_release_lacks_says_what_to_run() -> None:
     with pytest.raises(UnknownDictionaryError, match=r"0x74726b7f.*newer release"):
-        unpack(bytes(frame))
+        unpack(naming_dictionary(0x74726B7F))
+
+
+def test_a_frame_that_is_not_one_whole_packed_row_is_refused() -> None:
+    import zstandard
+
+    with pytest.raises(ValueError, match="without a dictionary"):
+        unpack(zstandard.ZstdCompressor().compress(RELEASED_ROW))
+    with pytest.raises(zstandard.ZstdError):
+        unpack(RELEASED + b"{}")
 
 
 def test_the_codec_setting_takes_zstd_or_none_and_names_itself_otherwise(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.delenv("TRACKER_CHANGELOG_CODEC", raising=False)
     assert load_settings().changelog_codec == "zstd"
     monkeypatch.setenv("TRACKER_CHANGELOG_CODEC", "none")
     assert load_settings().changelog_codec == "none"

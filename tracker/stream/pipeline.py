@@ -24,6 +24,7 @@ from tracker.core.ingest import DeadLetter
 from tracker.core.partition import PartitionProcessor
 from tracker.core.pipeline_config import PipelineConfig
 from tracker.core.reroute import count_rerouted
+from tracker.kafka.changelog_codec import UnknownDictionaryError
 from tracker.kafka.topics import CONTROL_HEADER
 from tracker.settings import Settings
 from tracker.stream.identity import IdentitySender
@@ -95,12 +96,14 @@ class Pipeline:
         if partition in self.worker.failed:
             return
         self.worker.failed[partition] = fault
-        # The frames only: an exception's text could quote customer data.
+        # The frames only: an exception's text could quote customer data (a row's codec
+        # error does not, and says which release to run).
+        known = isinstance(cause, UnknownDictionaryError)
         log.error(
             "partition %d paused: %s (%s); it stays paused until the worker restarts\n%s",
             partition,
             fault,
-            type(cause).__name__,
+            f"{type(cause).__name__}: {cause}" if known else type(cause).__name__,
             "".join(traceback.format_tb(cause.__traceback__)),
         )
         self.pause(partition)
@@ -114,7 +117,7 @@ class Pipeline:
         processor = worker.processors.get(partition)
         if processor is None:
             codec = worker.settings.changelog_codec
-            store = FaustStore(self.topology.table, partition, worker.pending, codec)
+            store = FaustStore(self.topology.table, partition, worker.pending, codec=codec)
             processor = worker.config.processor(partition, store, worker.partitions)
             try:
                 processor.recover(now_ms())
@@ -136,7 +139,7 @@ class Pipeline:
         processor = worker.accounts.get(partition)
         if processor is None:
             codec = worker.settings.changelog_codec
-            store = FaustStore(self.topology.account_table, partition, worker.pending, codec)
+            store = FaustStore(self.topology.account_table, partition, worker.pending, codec=codec)
             processor = worker.config.account_processor(partition, store)
             processor.recover(now_ms())
             worker.accounts[partition] = processor

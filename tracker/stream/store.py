@@ -14,15 +14,13 @@ class FaustStore:
 
     The changelog gets each row packed (``codec``, see ``tracker/kafka/changelog_codec.py``);
     memory keeps it as JSON. A restore fills memory with what the changelog holds, so a
-    packed row is unpacked, and kept so, the first time it is read.
+    packed row is unpacked, and kept so, the first time it is read. With codec ``none``
+    it is also written back as JSON then: once every partition has been restored so,
+    the changelog holds no packed row a release before the codec could not read.
     """
 
     def __init__(
-        self,
-        table: Any,
-        partition: int,
-        pending: PendingWrites | None = None,
-        codec: Codec = "zstd",
+        self, table: Any, partition: int, pending: PendingWrites | None = None, *, codec: Codec
     ) -> None:
         self.table = table
         self.partition = partition
@@ -39,15 +37,13 @@ class FaustStore:
         raw = key.encode()
         value = self._rows.get(raw)
         if value is not None and is_packed(value):
-            value = self._rows[raw] = unpack(value)
+            value = self._unpacked(raw, value)
         return value
 
     def put(self, key: str, value: bytes) -> None:
         raw = key.encode()
         # Sent first: if the producer refuses the write, the table is left as it was.
-        record = pack(value, self.codec)
-        self.last_write = self.table.send_changelog(self.partition, raw, record, "raw", "raw")
-        self.pending.track(self.last_write)
+        self._send(raw, pack(value, self.codec))
         # A right-sized copy: orjson.dumps returns bytes in a buffer of at least 4 KiB
         # (orjson >= 3.12, not shrunk), ~5 KiB held per customer instead of ~1 KiB.
         self._rows[raw] = bytes(memoryview(value))
@@ -61,15 +57,24 @@ class FaustStore:
         raw = key.encode()
         self._rows.pop(raw, None)
         self._key_partition.pop(raw, None)
-        self.last_write = self.table.send_changelog(self.partition, raw, None, "raw", "raw")
-        self.pending.track(self.last_write)
+        self._send(raw, None)
 
     def items(self, prefix: str) -> Iterable[tuple[str, bytes]]:
         head = prefix.encode()
-        found = []
+        found: list[tuple[str, bytes]] = []
         for raw, value in list(self._rows.items()):
             if raw.startswith(head):
                 if is_packed(value):
-                    value = self._rows[raw] = unpack(value)
+                    value = self._unpacked(raw, value)
                 found.append((raw.decode(), value))
         return found
+
+    def _send(self, raw: bytes, record: bytes | None) -> None:
+        self.last_write = self.table.send_changelog(self.partition, raw, record, "raw", "raw")
+        self.pending.track(self.last_write)
+
+    def _unpacked(self, raw: bytes, packed: bytes) -> bytes:
+        row = self._rows[raw] = unpack(packed)
+        if self.codec == "none":  # the same row, readable by releases before the codec
+            self._send(raw, row)
+        return row
