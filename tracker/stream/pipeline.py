@@ -116,8 +116,7 @@ class Pipeline:
             return None
         processor = worker.processors.get(partition)
         if processor is None:
-            codec = worker.settings.changelog_codec
-            store = FaustStore(self.topology.table, partition, worker.pending, codec=codec)
+            store = self._store(self.topology.table, partition)
             processor = worker.config.processor(partition, store, worker.partitions)
             try:
                 processor.recover(now_ms())
@@ -134,12 +133,16 @@ class Pipeline:
             )
         return processor
 
+    def _store(self, table: Any, partition: int) -> FaustStore:
+        """A partition's view of ``table``, writing its changelog with the configured codec."""
+        worker = self.worker
+        return FaustStore(table, partition, worker.pending, codec=worker.settings.changelog_codec)
+
     def account_processor_for(self, partition: int) -> AccountProcessor:
         worker = self.worker
         processor = worker.accounts.get(partition)
         if processor is None:
-            codec = worker.settings.changelog_codec
-            store = FaustStore(self.topology.account_table, partition, worker.pending, codec=codec)
+            store = self._store(self.topology.account_table, partition)
             processor = worker.config.account_processor(partition, store)
             processor.recover(now_ms())
             worker.accounts[partition] = processor
