@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -14,7 +15,7 @@ from tests.unit.test_changelog_codec import naming_dictionary
 from tracker.core.memory_store import MemoryStore
 from tracker.kafka.changelog_codec import Codec, is_packed, pack
 from tracker.stream.pipeline import Pipeline, Topology, WorkerState
-from tracker.stream.store import FaustStore
+from tracker.stream.store import FaustStore, changelog_send
 from tracker.testing.reference import ReferencePipeline
 from tracker.testing.streams import generated_messages
 
@@ -23,13 +24,30 @@ PARTITIONS = 4
 
 @dataclass
 class Table:
-    """What FaustStore uses of a Faust table: its memory store and ``send_changelog``."""
+    """What FaustStore uses of a Faust table: its memory store, changelog topic and producer."""
 
     log: list[tuple[int, bytes, bytes | None]] = field(default_factory=list)
     data: Any = field(default_factory=lambda: SimpleNamespace(data={}, _key_partition={}))
 
-    def send_changelog(self, partition: int, key: bytes, value: bytes | None, *_: str) -> None:
+    @property
+    def changelog_topic(self) -> Any:
+        return SimpleNamespace(get_topic_name=lambda: "w-rows-changelog")
+
+    @property
+    def app(self) -> Any:
+        return SimpleNamespace(producer=self)
+
+    async def send(
+        self, topic: str, key: bytes, value: bytes | None, partition: int, *_: Any
+    ) -> Any:
+        assert topic == "w-rows-changelog"
         self.log.append((partition, key, value))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    def store(self, partition: int, codec: Codec) -> FaustStore:
+        return FaustStore(self, partition, codec=codec, send=changelog_send(self))
 
     def restored(self) -> Table:
         """A new worker's table after Faust's restore: the changelog's last values, as sent."""
@@ -44,44 +62,118 @@ class Table:
         return table
 
 
-def test_a_row_goes_to_the_changelog_packed_and_stays_json_in_memory() -> None:
+async def test_a_row_goes_to_the_changelog_packed_and_stays_json_in_memory() -> None:
     table = Table()
-    store = FaustStore(table, 2, codec="zstd")
+    store = table.store(2, "zstd")
     store.put("2/c/a", b'{"s":null,"o":1}')
-    assert table.log == [(2, b"2/c/a", pack(b'{"s":null,"o":1}', "zstd"))]
-    assert table.data.data == {b"2/c/a": b'{"s":null,"o":1}'}  # memory: JSON
+    assert table.log == []  # written out by the wiring, after the message
+    assert table.data.data == {b"2/c/a": b'{"s":null,"o":1}'}  # memory: JSON, at once
     assert store.get("2/c/a") == b'{"s":null,"o":1}'
     assert table.data._key_partition == {b"2/c/a": 2}
-    FaustStore(table, 2, codec="none").put("2/c/b", b"{}")
+    await store.write_out()
+    assert table.log == [(2, b"2/c/a", pack(b'{"s":null,"o":1}', "zstd"))]
+    assert store.last_write is not None and store.outgoing == []
+    plain = table.store(2, "none")
+    plain.put("2/c/b", b"{}")
+    await plain.write_out()
     assert table.log[-1] == (2, b"2/c/b", b"{}")
 
 
-def test_restored_packed_rows_read_as_json_once_and_stay_so() -> None:
+async def test_restored_packed_rows_read_as_json_once_and_stay_so() -> None:
     written = Table()
-    store = FaustStore(written, 1, codec="zstd")
+    store = written.store(1, "zstd")
     store.put("1/c/a", b'{"o":1}')
     store.put("1/agg", b'{"c":{}}')
+    await store.write_out()
     table = written.restored()
-    restored = FaustStore(table, 1, codec="zstd")
+    restored = table.store(1, "zstd")
     assert all(is_packed(v) for v in restored._rows.values())  # what the changelog held
     first = restored.get("1/c/a")
     assert first == b'{"o":1}'
     assert restored.get("1/c/a") is first  # unpacked once: the object kept is the one lent
     assert restored.items("1/agg") == [("1/agg", b'{"c":{}}')]
     assert restored._rows[b"1/agg"] == b'{"c":{}}'
+    await restored.write_out()
     assert table.log == written.log  # nothing written back: zstd is what the log holds
 
 
-def test_with_codec_none_a_restore_writes_packed_rows_back_as_json() -> None:
+async def test_with_codec_none_a_restore_writes_packed_rows_back_as_json() -> None:
     written = Table()
-    FaustStore(written, 1, codec="zstd").put("1/c/a", b'{"o":1}')
-    FaustStore(written, 1, codec="none").put("1/c/b", b'{"o":2}')
+    for codec, key, value in [("zstd", "1/c/a", b'{"o":1}'), ("none", "1/c/b", b'{"o":2}')]:
+        store = written.store(1, codec)  # type: ignore[arg-type]
+        store.put(key, value)
+        await store.write_out()
     table = written.restored()
-    restored = FaustStore(table, 1, codec="none")
+    restored = table.store(1, "none")
     assert sorted(restored.items("1/")) == [("1/c/a", b'{"o":1}'), ("1/c/b", b'{"o":2}')]
+    await restored.write_out()
     assert table.log[len(written.log) :] == [(1, b"1/c/a", b'{"o":1}')]  # the packed one only
     again = table.restored()
     assert not any(is_packed(v) for v in again.data.data.values())  # a rollback can read it
+
+
+class Slow(Table):
+    """A producer whose sends take a turn of the event loop each, and may refuse one."""
+
+    refuse: Any = staticmethod(lambda _key: False)
+
+    async def send(
+        self, topic: str, key: bytes, value: bytes | None, partition: int, *_: Any
+    ) -> Any:
+        await asyncio.sleep(0)
+        if self.refuse(key):
+            raise RuntimeError("broker gone")
+        return await super().send(topic, key, value, partition)
+
+
+async def test_two_write_outs_at_once_keep_the_order_rows_were_written() -> None:
+    # Two agents (input, identity) write the same partition; a restore keeps the last value.
+    table = Slow()
+    store = table.store(0, "none")
+    for key in ("0/c/a", "0/c/b", "0/c/c"):
+        store.put(key, b"1")
+    first = asyncio.ensure_future(store.write_out())
+    await asyncio.sleep(0)  # the first is between its sends
+    store.put("0/c/c", b"2")
+    store.delete("0/c/a")
+    await asyncio.gather(first, store.write_out())
+    assert [(k, v) for _, k, v in table.log] == [
+        (b"0/c/a", b"1"),
+        (b"0/c/b", b"1"),
+        (b"0/c/c", b"1"),
+        (b"0/c/c", b"2"),
+        (b"0/c/a", None),
+    ]
+
+
+async def test_a_refused_send_keeps_the_unsent_rows_in_order_and_raises() -> None:
+    table = Slow()
+    table.refuse = lambda key: key == b"0/c/b"
+    store = table.store(0, "none")
+    for key in ("0/c/a", "0/c/b", "0/c/c"):
+        store.put(key, b"1")
+    with pytest.raises(RuntimeError, match="broker gone"):
+        await store.write_out()
+    assert table.log == [(0, b"0/c/a", b"1")]
+    assert store.outgoing == [(b"0/c/b", b"1"), (b"0/c/c", b"1")]
+    table.refuse = lambda _key: False
+    await store.write_out()
+    assert [k for _, k, _ in table.log] == [b"0/c/a", b"0/c/b", b"0/c/c"]
+
+
+async def test_a_revoked_partition_sends_nothing_more() -> None:
+    # Its next owner may be writing the same changelog partition (RELIABILITY.md, bug 2).
+    table = Slow()
+    store = table.store(0, "none")
+    for key in ("0/c/a", "0/c/b", "0/c/c"):
+        store.put(key, b"1")
+    sending = asyncio.ensure_future(store.write_out())
+    await asyncio.sleep(0)
+    store.revoke()
+    store.put("0/c/d", b"1")
+    await sending
+    await store.write_out()
+    assert [k for _, k, _ in table.log] == [b"0/c/a"]
 
 
 def _worker(table: Table, codec: Codec) -> tuple[Pipeline, list[int]]:
@@ -94,15 +186,38 @@ def _worker(table: Table, codec: Codec) -> tuple[Pipeline, list[int]]:
     return Pipeline(worker, topology, paused.append), paused
 
 
+def _message(offset: int) -> Any:
+    value = encode(ev("page_view", "ana", 60 + offset))
+    return SimpleNamespace(
+        partition=0, offset=offset, key=b"ana", value=value, timestamp=ms(60) / 1000, headers=[]
+    )
+
+
 @pytest.mark.parametrize("codec", ["zstd", "none"])
-def test_the_worker_writes_its_changelog_with_the_codec_its_setting_names(codec: Codec) -> None:
+async def test_the_worker_writes_its_changelog_with_the_codec_its_setting_names(
+    codec: Codec,
+) -> None:
     table = Table()
     pipeline, _ = _worker(table, codec)
-    processor = pipeline.processor_for(0)
-    assert processor is not None
-    processor.process(b"ana", encode(ev("page_view", "ana", 60)), 0, ms(60), ms(60))
+    assert await pipeline.handle(_message(0))
     values = [v for _, _, v in table.log if v is not None]
     assert values and all(is_packed(v) == (codec == "zstd") for v in values)
+    processor = pipeline.worker.processors[0]
+    assert isinstance(processor.store, FaustStore) and processor.store.outgoing == []
+
+
+async def test_a_refused_state_write_pauses_the_partition_and_leaves_the_message_unacked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    table = Slow()
+    pipeline, paused = _worker(table, "zstd")
+    assert await pipeline.handle(_message(0))
+    table.refuse = lambda _key: True
+    with caplog.at_level(logging.ERROR):
+        assert await pipeline.handle(_message(1)) is False  # never committed: retried
+    assert paused == [0] and pipeline.worker.failed[0].step == "writing state"
+    assert "partition 0 paused" in caplog.text
+    assert await pipeline.handle(_message(2)) is False  # paused: not applied
 
 
 def test_a_row_from_a_newer_dictionary_pauses_its_partition_and_says_why(
@@ -131,17 +246,19 @@ def _played(stores: dict[int, Any], switch: Any = None) -> ReferencePipeline:
     return pipeline
 
 
-def test_a_changelog_of_json_and_packed_rows_restores_what_was_counted() -> None:
+async def test_a_changelog_of_json_and_packed_rows_restores_what_was_counted() -> None:
     # A rolling upgrade and its rollback: the codec changes every quarter of the stream.
     codecs: list[Codec] = ["none", "zstd", "none", "zstd"]
     tables = {p: Table() for p in range(PARTITIONS)}
-    stores = {p: FaustStore(t, p, codec="zstd") for p, t in tables.items()}
+    stores = {p: t.store(p, "zstd") for p, t in tables.items()}
 
     def switch(i: int) -> None:
         for store in stores.values():
             store.codec = codecs[i * len(codecs) // len(MESSAGES)]
 
-    live = _played(stores, switch)
+    live = _played(stores, switch)  # packed when written: the codec of that moment
+    for store in stores.values():
+        await store.write_out()
     plain = _played({p: MemoryStore() for p in range(PARTITIONS)})
     cfg, now = live.config, live.now_ms
     assert repr(samples_of(live.processors, cfg, now)) == repr(
@@ -150,7 +267,7 @@ def test_a_changelog_of_json_and_packed_rows_restores_what_was_counted() -> None
     restored = {}
     for p, table in tables.items():
         memory = table.restored()
-        restored[p] = cfg.processor(p, FaustStore(memory, p, codec="zstd"), PARTITIONS)
+        restored[p] = cfg.processor(p, memory.store(p, "zstd"), PARTITIONS)
         restored[p].recover(now)
         assert not any(is_packed(v) for v in memory.data.data.values())  # all read as JSON
     assert repr(samples_of(restored, cfg, now)) == repr(samples_of(plain.processors, cfg, now))

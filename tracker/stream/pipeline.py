@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,13 +25,13 @@ from tracker.core.partition import PartitionProcessor
 from tracker.core.pipeline_config import PipelineConfig
 from tracker.core.reroute import count_rerouted
 from tracker.kafka.changelog_codec import UnknownDictionaryError
-from tracker.kafka.topics import CONTROL_HEADER
 from tracker.settings import Settings
 from tracker.stream.identity import IdentitySender
+from tracker.stream.messages import control_of, note_redelivery
 from tracker.stream.pending import PendingWrites
 from tracker.stream.reroute import misplaced, reroute
 from tracker.stream.rewinder import Rewind, Rewinder
-from tracker.stream.store import FaustStore
+from tracker.stream.store import FaustStore, changelog_send
 
 log = logging.getLogger("tracker.stream.worker")
 TRUNCATED_LETTER_BYTES = 65_536
@@ -135,8 +135,21 @@ class Pipeline:
 
     def _store(self, table: Any, partition: int) -> FaustStore:
         """A partition's view of ``table``, writing its changelog with the configured codec."""
-        worker = self.worker
-        return FaustStore(table, partition, worker.pending, codec=worker.settings.changelog_codec)
+        worker, codec = self.worker, self.worker.settings.changelog_codec
+        return FaustStore(table, partition, worker.pending, codec=codec, send=changelog_send(table))
+
+    async def _write_out(self, processor: PartitionProcessor) -> bool:
+        """Send the rows the processor wrote; a refused send pauses its partition (False)."""
+        store = processor.store
+        if not isinstance(store, FaustStore):  # in-memory stores of tests and tools
+            return True
+        try:
+            await store.write_out()
+        except Exception as exc:
+            fault = PartitionFault("writing state", processor.applied_offset)
+            self.fault(processor.partition, fault, exc)
+            return False
+        return True
 
     def account_processor_for(self, partition: int) -> AccountProcessor:
         worker = self.worker
@@ -164,7 +177,7 @@ class Pipeline:
         target = misplaced(message.key, message.partition, self.worker.partitions)
         if target is not None:  # another partitioner's message: to its key's partition
             await self._reroute(processor, message, target)
-            return True
+            return await self._write_out(processor)
         try:
             letters = processor.process(
                 message.key,
@@ -176,8 +189,7 @@ class Pipeline:
             )
         except PartitionFault as fault:  # the message is applied; its partition's work is not
             self.fault(message.partition, fault, fault.__cause__ or fault)
-            await self._emit(processor, fault.letters, message.key)
-            return True
+            return await self._emit(processor, fault.letters, message.key)
         except Exception as exc:  # a bug must not stop the partition: dead-letter and go on
             # The frames only: an exception's text could quote customer data.
             log.error(
@@ -188,12 +200,17 @@ class Pipeline:
                 "".join(traceback.format_tb(exc.__traceback__)),
             )
             letters = [processor.fail(message.value, message.offset, exc)]
-        await self._emit(processor, letters, message.key)
-        return True
+        return await self._emit(processor, letters, message.key)
 
     async def _emit(
         self, processor: PartitionProcessor, letters: list[DeadLetter], key: bytes | None = None
-    ) -> None:
+    ) -> bool:
+        """Rows first (identity records wait for them), then letters and account activity.
+
+        False: the rows were not sent, the partition is paused; the message must not be
+        acknowledged. Its letters still go out: they are keyed and idempotent to re-send.
+        """
+        written = await self._write_out(processor)
         for letter in letters:
             await self.send_letter(key, letter)
         pending = self.worker.pending
@@ -204,7 +221,9 @@ class Pipeline:
             pending.track(await self.topology.activities.send(key=account.encode(), value=record))
         processor.outbox.clear()
         # After the changelog write of the row that made them (stream.identity).
-        self.sender.submit(processor, getattr(processor.store, "last_write", None))
+        if written:
+            self.sender.submit(processor, getattr(processor.store, "last_write", None))
+        return written
 
     async def handle_identity(self, message: Any) -> bool:
         """One identity-topic record, applied by the processor of the same partition number.
@@ -229,8 +248,7 @@ class Pipeline:
                 "".join(traceback.format_tb(exc.__traceback__)),
             )
             fail_record(processor, message.offset)
-        await self._emit(processor, [])
-        return True
+        return await self._emit(processor, [])
 
     async def _reroute(self, processor: PartitionProcessor, message: Any, target: int) -> None:
         """docs/operations.md#re-routing: the copy is acknowledged before the offset commits."""
@@ -246,6 +264,7 @@ class Pipeline:
         if not await self.offsets.admit("activity", message, processor.applied_offset):
             return False
         processor.process(message.value, message.offset, now_ms())
+        await account_write_out(processor)
         return True
 
     async def send_letter(self, _message_key: bytes | None, letter: DeadLetter) -> None:
@@ -308,6 +327,7 @@ class Pipeline:
             if tp.topic == worker.settings.topic:
                 gone = worker.processors.pop(tp.partition, None)
                 if gone is not None:  # the next owner's "state restored" line should match it
+                    revoke(gone.store)
                     log.info(
                         "partition %d: revoked (applied offset %d, %d events received)",
                         tp.partition,
@@ -316,7 +336,7 @@ class Pipeline:
                     )
                 worker.failed.pop(tp.partition, None)  # its next owner retries it
             elif tp.topic == activity_topic:
-                worker.accounts.pop(tp.partition, None)
+                revoke(getattr(worker.accounts.pop(tp.partition, None), "store", None))
 
     async def seek_stalled(self, highwater: Callable[[str, int], int | None], now_s: float) -> None:
         """Seek back the streams of partitions whose backlog stands still (``stream.holes``)."""
@@ -335,10 +355,10 @@ class Pipeline:
         partitions = [p for p in list(worker.processors) if p not in worker.failed]
         await self.offsets.seek_stalled(partitions, applied, highwater, now_s)
 
-    def housekeeping(self) -> None:
+    async def housekeeping(self) -> None:
         """The flush timer: idle rule, due sessions, expiry, then end the epoch.
 
-        A partition whose tick or flush raises is paused; the others go on.
+        A partition whose tick, flush or write raises is paused; the others go on.
         """
         moment = now_ms()
         failed = self.worker.failed
@@ -348,41 +368,29 @@ class Pipeline:
             try:
                 processor.tick(moment)
                 processor.flush()
-                self.sender.submit(processor, getattr(processor.store, "last_write", None))
             except Exception as exc:
                 self.fault(partition, PartitionFault("housekeeping", processor.applied_offset), exc)
+                continue
+            if await self._write_out(processor):
+                self.sender.submit(processor, getattr(processor.store, "last_write", None))
         for account in list(self.worker.accounts.values()):
             account.tick(moment)
             account.flush()
+            await account_write_out(account)
+
+
+async def account_write_out(processor: AccountProcessor) -> None:
+    """Send the account rows written; a refused send raises in the agent, as a refused
+    activity record does (the rows stay queued, in order, for the next write-out)."""
+    if isinstance(processor.store, FaustStore):
+        await processor.store.write_out()
+
+
+def revoke(store: object) -> None:
+    if isinstance(store, FaustStore):
+        store.revoke()
 
 
 def received(processor: PartitionProcessor) -> int:
     """Events counted as received so far: compared across a hand-over in the logs."""
     return processor.aggregates.counters.get(counter_key("tracker_events_received_total"), 0)
-
-
-def note_redelivery(worker: WorkerState, partition: int, offset: int, applied: int) -> None:
-    last = worker.last_offsets.get(partition)
-    if last is not None and offset != last + 1:
-        log.info("partition %d: offset %d follows offset %d", partition, offset, last)
-    worker.last_offsets[partition] = offset
-    if offset <= applied:
-        worker.redelivered[partition] = worker.redelivered.get(partition, 0) + 1
-    elif partition in worker.redelivered:
-        log.info(
-            "partition %d: skipped %d re-delivered messages already applied (up to offset %d)",
-            partition,
-            worker.redelivered.pop(partition),
-            applied,
-        )
-
-
-def control_of(headers: Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None) -> str | None:
-    """The command a record carries in its ``tracker-control`` header, if any."""
-    if not headers:
-        return None
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    for name, value in pairs:
-        if name == CONTROL_HEADER:
-            return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-    return None

@@ -2,15 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from tracker.kafka.changelog_codec import Codec, is_packed, pack, unpack
 from tracker.stream.pending import PendingWrites
 
+# (partition, key, value or None for a tombstone) -> the producer's future for the record.
+ChangelogSend = Callable[[int, bytes, bytes | None], Awaitable[Any]]
+
+
+def changelog_send(table: Any) -> ChangelogSend:
+    """Records of ``table``'s changelog, handed to the transport producer itself.
+
+    Faust's ``Table.send_changelog`` wraps every record in a ``FutureMessage`` that its
+    producer buffer's task sends later, with a callback that keeps offsets for on-disk
+    stores (this table's store is in memory, which keeps none). That machinery cost
+    ~55 µs more per record than the producer's own ``send`` (BENCHMARKS.md, the no-op
+    agent's rows), and the worker writes one record or more per message.
+    """
+    topic = table.changelog_topic.get_topic_name()
+    producer = table.app.producer
+
+    async def send(partition: int, key: bytes, value: bytes | None) -> Any:
+        return await producer.send(topic, key, value, partition, None, None)
+
+    return send
+
 
 class FaustStore:
     """A partition's view of the Faust table: writes go to that partition's changelog.
+
+    The core writes synchronously; the records wait in ``outgoing`` until the async
+    wiring calls ``write_out`` after each message and housekeeping, before it
+    acknowledges the message, so a commit never covers a message whose rows are unsent
+    (``stream.pending``). Records leave in the order they were written, also when two
+    agents write out the same partition at once: changelog order is what a restore
+    trusts.
 
     The changelog gets each row packed (``codec``, see ``tracker/kafka/changelog_codec.py``);
     memory keeps it as JSON. A restore fills memory with what the changelog holds, so a
@@ -20,13 +49,25 @@ class FaustStore:
     """
 
     def __init__(
-        self, table: Any, partition: int, pending: PendingWrites | None = None, *, codec: Codec
+        self,
+        table: Any,
+        partition: int,
+        pending: PendingWrites | None = None,
+        *,
+        codec: Codec,
+        send: ChangelogSend,
     ) -> None:
         self.table = table
         self.partition = partition
         self.pending = pending or PendingWrites()
         self.codec: Codec = codec
-        # The newest changelog write: identity records it caused wait for it (stream.identity).
+        self._send = send
+        # Written, not yet handed to the producer: (key, record or None for a tombstone).
+        self.outgoing: list[tuple[bytes, bytes | None]] = []
+        self._writing = asyncio.Lock()
+        self._revoked = False
+        # The newest record handed to the producer: identity records it caused wait for it
+        # (stream.identity).
         self.last_write: Any = None
         store = table.data
         self._rows: dict[bytes, bytes] = store.data
@@ -42,8 +83,7 @@ class FaustStore:
 
     def put(self, key: str, value: bytes) -> None:
         raw = key.encode()
-        # Sent first: if the producer refuses the write, the table is left as it was.
-        self._send(raw, pack(value, self.codec))
+        self.outgoing.append((raw, pack(value, self.codec)))
         # A right-sized copy: orjson.dumps returns bytes in a buffer of at least 4 KiB
         # (orjson >= 3.12, not shrunk), ~5 KiB held per customer instead of ~1 KiB.
         self._rows[raw] = bytes(memoryview(value))
@@ -57,7 +97,7 @@ class FaustStore:
         raw = key.encode()
         self._rows.pop(raw, None)
         self._key_partition.pop(raw, None)
-        self._send(raw, None)
+        self.outgoing.append((raw, None))
 
     def items(self, prefix: str) -> Iterable[tuple[str, bytes]]:
         head = prefix.encode()
@@ -69,12 +109,38 @@ class FaustStore:
                 found.append((raw.decode(), value))
         return found
 
-    def _send(self, raw: bytes, record: bytes | None) -> None:
-        self.last_write = self.table.send_changelog(self.partition, raw, record, "raw", "raw")
-        self.pending.track(self.last_write)
+    async def write_out(self) -> None:
+        """Hand every record written so far to the producer, in order.
+
+        A send that raises leaves the records from it on in ``outgoing``, in order, and
+        raises: the caller pauses the partition (or fails the message), so no offset of
+        a message whose rows are unsent is committed.
+        """
+        async with self._writing:  # a second caller's records follow this one's
+            records, self.outgoing = self.outgoing, []
+            for at, (key, value) in enumerate(records):
+                if self._revoked:
+                    return
+                try:
+                    sent = await self._send(self.partition, key, value)
+                except BaseException:
+                    self.outgoing[:0] = records[at:]
+                    raise
+                self.pending.track(sent)
+                self.last_write = sent
+
+    def revoke(self) -> None:
+        """The partition moved: what is not sent yet stays unsent.
+
+        Its next owner may already be writing the same changelog partition, and a late
+        record would land after the new owner's. The new owner restores the unflushed
+        epochs from the rows' deltas, as after a crash (RELIABILITY.md, bug 2).
+        """
+        self._revoked = True
+        self.outgoing.clear()
 
     def _unpacked(self, raw: bytes, packed: bytes) -> bytes:
         row = self._rows[raw] = unpack(packed)
         if self.codec == "none":  # the same row, readable by releases before the codec
-            self._send(raw, row)
+            self.outgoing.append((raw, row))
         return row
