@@ -220,6 +220,18 @@ async def test_a_refused_state_write_pauses_the_partition_and_leaves_the_message
     assert await pipeline.handle(_message(2)) is False  # paused: not applied
 
 
+async def test_a_message_whose_partition_was_revoked_meanwhile_is_not_acknowledged() -> None:
+    table = Table()
+    pipeline, paused = _worker(table, "zstd")
+    assert await pipeline.handle(_message(0))
+    sent = len(table.log)
+    store = pipeline.worker.processors[0].store
+    assert isinstance(store, FaustStore)
+    store.revoke()  # the rebalance came while this message was on its way
+    assert await pipeline.handle(_message(1)) is False  # its next owner applies it
+    assert len(table.log) == sent and paused == []
+
+
 def test_a_row_from_a_newer_dictionary_pauses_its_partition_and_says_why(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

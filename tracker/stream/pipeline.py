@@ -31,7 +31,7 @@ from tracker.stream.messages import control_of, note_redelivery
 from tracker.stream.pending import PendingWrites
 from tracker.stream.reroute import misplaced, reroute
 from tracker.stream.rewinder import Rewind, Rewinder
-from tracker.stream.store import FaustStore, changelog_send
+from tracker.stream.store import FaustStore, changelog_send, revoke, write_out
 
 log = logging.getLogger("tracker.stream.worker")
 TRUNCATED_LETTER_BYTES = 65_536
@@ -139,17 +139,14 @@ class Pipeline:
         return FaustStore(table, partition, worker.pending, codec=codec, send=changelog_send(table))
 
     async def _write_out(self, processor: PartitionProcessor) -> bool:
-        """Send the rows the processor wrote; a refused send pauses its partition (False)."""
-        store = processor.store
-        if not isinstance(store, FaustStore):  # in-memory stores of tests and tools
-            return True
+        """Send the rows the processor wrote. False: not sent (the partition was revoked,
+        or a refused send paused it); the message must not be acknowledged."""
         try:
-            await store.write_out()
+            return await write_out(processor.store)
         except Exception as exc:
             fault = PartitionFault("writing state", processor.applied_offset)
             self.fault(processor.partition, fault, exc)
             return False
-        return True
 
     def account_processor_for(self, partition: int) -> AccountProcessor:
         worker = self.worker
@@ -264,8 +261,8 @@ class Pipeline:
         if not await self.offsets.admit("activity", message, processor.applied_offset):
             return False
         processor.process(message.value, message.offset, now_ms())
-        await account_write_out(processor)
-        return True
+        # A refused send raises here, as a refused activity record does; rows stay queued.
+        return await write_out(processor.store)
 
     async def send_letter(self, _message_key: bytes | None, letter: DeadLetter) -> None:
         """Dead-letter the event, or a digest (PRIVACY.md); if refused, a truncated copy.
@@ -301,7 +298,7 @@ class Pipeline:
         processors = self.worker.processors
         for partition in list(processors):
             if partition not in active:
-                del processors[partition]
+                revoke(processors.pop(partition).store)
         for partition in sorted(active):
             self.processor_for(partition)
         self.worker.ready = True
@@ -310,7 +307,7 @@ class Pipeline:
         accounts = self.worker.accounts
         for partition in list(accounts):
             if partition not in active:
-                del accounts[partition]
+                revoke(accounts.pop(partition).store)
         for partition in sorted(active):
             self.account_processor_for(partition)
 
@@ -362,9 +359,10 @@ class Pipeline:
         """
         moment = now_ms()
         failed = self.worker.failed
-        for partition, processor in list(self.worker.processors.items()):
-            if partition in failed:
-                continue
+        processors = self.worker.processors
+        for partition, processor in list(processors.items()):
+            if partition in failed or processors.get(partition) is not processor:
+                continue  # paused, or revoked while an earlier partition was written out
             try:
                 processor.tick(moment)
                 processor.flush()
@@ -373,22 +371,18 @@ class Pipeline:
                 continue
             if await self._write_out(processor):
                 self.sender.submit(processor, getattr(processor.store, "last_write", None))
-        for account in list(self.worker.accounts.values()):
+        accounts = self.worker.accounts
+        for partition, account in list(accounts.items()):
+            if accounts.get(partition) is not account:
+                continue
             account.tick(moment)
             account.flush()
-            await account_write_out(account)
-
-
-async def account_write_out(processor: AccountProcessor) -> None:
-    """Send the account rows written; a refused send raises in the agent, as a refused
-    activity record does (the rows stay queued, in order, for the next write-out)."""
-    if isinstance(processor.store, FaustStore):
-        await processor.store.write_out()
-
-
-def revoke(store: object) -> None:
-    if isinstance(store, FaustStore):
-        store.revoke()
+            try:
+                await write_out(account.store)
+            except Exception as exc:  # queued, in order: the next write-out sends them
+                log.error(
+                    "account partition %d: state write refused (%s)", partition, type(exc).__name__
+                )
 
 
 def received(processor: PartitionProcessor) -> int:

@@ -65,7 +65,7 @@ class FaustStore:
         # Written, not yet handed to the producer: (key, record or None for a tombstone).
         self.outgoing: list[tuple[bytes, bytes | None]] = []
         self._writing = asyncio.Lock()
-        self._revoked = False
+        self.revoked = False
         # The newest record handed to the producer: identity records it caused wait for it
         # (stream.identity).
         self.last_write: Any = None
@@ -109,18 +109,20 @@ class FaustStore:
                 found.append((raw.decode(), value))
         return found
 
-    async def write_out(self) -> None:
+    async def write_out(self) -> bool:
         """Hand every record written so far to the producer, in order.
 
-        A send that raises leaves the records from it on in ``outgoing``, in order, and
-        raises: the caller pauses the partition (or fails the message), so no offset of
-        a message whose rows are unsent is committed.
+        False: the partition was revoked, what was written since is dropped; the message
+        that wrote it must not be acknowledged (its next owner applies it). A send that
+        raises leaves the records from it on in ``outgoing``, in order, and raises: the
+        caller pauses the partition (or fails the message), so no offset of a message
+        whose rows are unsent is committed.
         """
         async with self._writing:  # a second caller's records follow this one's
             records, self.outgoing = self.outgoing, []
             for at, (key, value) in enumerate(records):
-                if self._revoked:
-                    return
+                if self.revoked:
+                    return False
                 try:
                     sent = await self._send(self.partition, key, value)
                 except BaseException:
@@ -128,6 +130,7 @@ class FaustStore:
                     raise
                 self.pending.track(sent)
                 self.last_write = sent
+            return not self.revoked
 
     def revoke(self) -> None:
         """The partition moved: what is not sent yet stays unsent.
@@ -136,7 +139,7 @@ class FaustStore:
         record would land after the new owner's. The new owner restores the unflushed
         epochs from the rows' deltas, as after a crash (RELIABILITY.md, bug 2).
         """
-        self._revoked = True
+        self.revoked = True
         self.outgoing.clear()
 
     def _unpacked(self, raw: bytes, packed: bytes) -> bytes:
@@ -144,3 +147,14 @@ class FaustStore:
         if self.codec == "none":  # the same row, readable by releases before the codec
             self.outgoing.append((raw, row))
         return row
+
+
+async def write_out(store: object) -> bool:
+    """``FaustStore.write_out`` of a processor's store; other stores (tests, tools) write
+    synchronously."""
+    return await store.write_out() if isinstance(store, FaustStore) else True
+
+
+def revoke(store: object) -> None:
+    if isinstance(store, FaustStore):
+        store.revoke()
