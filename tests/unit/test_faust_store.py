@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
 import pytest
 
 from tests.unit.helpers import config, encode, ev, ms, samples_of
 from tests.unit.test_changelog_codec import naming_dictionary
+from tracker.core.accounts import AccountActivity
 from tracker.core.memory_store import MemoryStore
-from tracker.kafka.changelog_codec import Codec, is_packed, pack
+from tracker.kafka.changelog_codec import Codec, is_packed, pack, unpack
 from tracker.stream.pipeline import Pipeline, Topology, WorkerState
 from tracker.stream.store import FaustStore, changelog_send
 from tracker.testing.reference import ReferencePipeline
@@ -42,8 +44,8 @@ class Table:
     ) -> Any:
         assert topic == "w-rows-changelog"
         self.log.append((partition, key, value))
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.set_result(None)
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        done.set_result(len(self.log) - 1)  # acknowledged at once: its place in the log
         return done
 
     def store(self, partition: int, codec: Codec) -> FaustStore:
@@ -161,19 +163,49 @@ async def test_a_refused_send_keeps_the_unsent_rows_in_order_and_raises() -> Non
     assert [k for _, k, _ in table.log] == [b"0/c/a", b"0/c/b", b"0/c/c"]
 
 
-async def test_a_revoked_partition_sends_nothing_more() -> None:
-    # Its next owner may be writing the same changelog partition (RELIABILITY.md, bug 2).
+@dataclass
+class Writer:
+    """What ``Pipeline._emit`` takes from a processor: its store and what a message made."""
+
+    store: FaustStore
+    partition: int = 0
+    identity: Any = None
+    erased_letters: list[str] = field(default_factory=list)
+    outbox: list[Any] = field(default_factory=list)
+    made: list[Any] = field(default_factory=list)  # identity records not yet taken
+
+    def __post_init__(self) -> None:
+        self.identity = SimpleNamespace(take=self.take)
+
+    def take(self) -> list[Any]:
+        taken, self.made = self.made, []
+        return taken
+
+    def apply(self, key: str, record: str) -> None:
+        self.store.put(key, b"{}")
+        self.made.append(SimpleNamespace(record=record, row=key.encode()))
+
+
+async def test_identity_records_wait_for_their_own_row_while_another_write_out_runs() -> None:
+    # The input agent's write-out is between sends when the identity agent (or the timer)
+    # applies a message to the same partition: its record must not leave behind the first
+    # message's row, which precedes the row that made it.
     table = Slow()
-    store = table.store(0, "none")
-    for key in ("0/c/a", "0/c/b", "0/c/c"):
-        store.put(key, b"1")
-    sending = asyncio.ensure_future(store.write_out())
+    pipeline, _ = _worker(table, "none")
+    writer = Writer(table.store(0, "none"))
+    writer.apply("0/c/a", "from a")
+    first = asyncio.ensure_future(pipeline._emit(writer, []))  # type: ignore[arg-type]
     await asyncio.sleep(0)
-    store.revoke()
-    store.put("0/c/d", b"1")
-    await sending
-    await store.write_out()
-    assert [k for _, k, _ in table.log] == [b"0/c/a"]
+    writer.apply("0/c/b", "from b")
+    await asyncio.gather(first, pipeline._emit(writer, []))  # type: ignore[arg-type]
+    queued = []
+    while not pipeline.sender.queue.empty():
+        queued.append(pipeline.sender.queue.get_nowait())
+    assert [[s.record for s in batch.sends] for batch in queued] == [["from a"], ["from b"]]
+    for batch in queued:
+        (send,) = batch.sends
+        row_at = [k for _, k, _ in table.log].index(send.row)
+        assert batch.barrier.result() >= row_at, f"{send.record} left behind an earlier row"
 
 
 def _worker(table: Table, codec: Codec) -> tuple[Pipeline, list[int]]:
@@ -220,16 +252,26 @@ async def test_a_refused_state_write_pauses_the_partition_and_leaves_the_message
     assert await pipeline.handle(_message(2)) is False  # paused: not applied
 
 
-async def test_a_message_whose_partition_was_revoked_meanwhile_is_not_acknowledged() -> None:
-    table = Table()
+async def test_rows_refused_before_a_rebalance_are_sent_before_the_message_is_acked_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A refused send paused the partition; a rebalance hands it back to this worker, which
+    # rebuilds its processor from memory (which holds the refused rows) and skips the
+    # re-delivered message by its offset. It may acknowledge it only once those rows are
+    # in the changelog: the rebuilt processor shares the partition's queue.
+    table = Slow()
     pipeline, paused = _worker(table, "zstd")
     assert await pipeline.handle(_message(0))
-    sent = len(table.log)
-    store = pipeline.worker.processors[0].store
-    assert isinstance(store, FaustStore)
-    store.revoke()  # the rebalance came while this message was on its way
-    assert await pipeline.handle(_message(1)) is False  # its next owner applies it
-    assert len(table.log) == sent and paused == []
+    table.refuse = lambda _key: True
+    with caplog.at_level(logging.ERROR):
+        assert await pipeline.handle(_message(1)) is False
+    assert paused == [0]
+    pipeline.on_revoked([SimpleNamespace(topic="t", partition=0)], "activities")
+    table.refuse = lambda _key: False
+    pipeline.on_recovered({0})
+    assert await pipeline.handle(_message(1))  # skipped by offset, acknowledged
+    customer = [(k, v) for _, k, v in table.log if k.startswith(b"0/c/") and v is not None]
+    assert orjson.loads(unpack(customer[-1][1]))["o"] == 1  # message 1's row is written
 
 
 def test_a_row_from_a_newer_dictionary_pauses_its_partition_and_says_why(
@@ -285,3 +327,24 @@ async def test_a_changelog_of_json_and_packed_rows_restores_what_was_counted() -
     assert repr(samples_of(restored, cfg, now)) == repr(samples_of(plain.processors, cfg, now))
     values = [v for t in tables.values() for _, _, v in t.log if v is not None]
     assert any(is_packed(v) for v in values) and any(not is_packed(v) for v in values)
+
+
+async def test_a_refused_account_row_leaves_its_record_unacknowledged_and_queued(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    accounts = Slow()
+    settings = SimpleNamespace(topic="t", changelog_codec="zstd")
+    worker = WorkerState(settings=settings, config=config(), partitions=1)  # type: ignore[arg-type]
+    topology = Topology(
+        source=None, dlq=None, activities=None, identity=None, table=Table(), account_table=accounts
+    )
+    pipeline = Pipeline(worker, topology)
+    record = orjson.dumps([AccountActivity("acct", "ana", ms(60), 0).to_json()])
+    message = SimpleNamespace(partition=0, offset=0, key=b"acct", value=record, timestamp=0.0)
+    accounts.refuse = lambda _key: True
+    with caplog.at_level(logging.ERROR):
+        assert await pipeline.handle_activity(message) is False  # not committed
+    assert "account partition 0: rows refused (RuntimeError)" in caplog.text
+    accounts.refuse = lambda _key: False
+    await pipeline.housekeeping()  # the next write-out sends what was refused
+    assert any(key == b"0/acct/acct" for _, key, _ in accounts.log)

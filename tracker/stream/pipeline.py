@@ -14,8 +14,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from faust.exceptions import ProducerSendError
-
 from tracker.core.accounts import AccountProcessor, pack
 from tracker.core.aggregates import counter_key
 from tracker.core.faults import PartitionFault
@@ -27,14 +25,14 @@ from tracker.core.reroute import count_rerouted
 from tracker.kafka.changelog_codec import UnknownDictionaryError
 from tracker.settings import Settings
 from tracker.stream.identity import IdentitySender
+from tracker.stream.letters import send_letter
 from tracker.stream.messages import control_of, note_redelivery
 from tracker.stream.pending import PendingWrites
 from tracker.stream.reroute import misplaced, reroute
 from tracker.stream.rewinder import Rewind, Rewinder
-from tracker.stream.store import FaustStore, changelog_send, revoke, write_out
+from tracker.stream.store import FaustStore, changelog_send, write_out
 
 log = logging.getLogger("tracker.stream.worker")
-TRUNCATED_LETTER_BYTES = 65_536
 
 
 def now_ms() -> int:
@@ -88,6 +86,7 @@ class Pipeline:
         self.pause = pause  # stops fetching an input partition (the consumer's pause)
         self.offsets = Rewinder(rewind)  # messages Faust dropped are fetched again
         self.sender = IdentitySender(topology.identity, worker.pending)
+        self._stores: dict[tuple[int, int], FaustStore] = {}  # by table and partition
         worker.pending.checkpoints.append(lambda: self.sender.checkpoint(lambda: worker.processors))
 
     # --- faults -----------------------------------------------------------------
@@ -124,7 +123,8 @@ class Pipeline:
                 self.fault(partition, PartitionFault("restoring state", -1), exc)
                 return None
             worker.processors[partition] = processor
-            self.sender.submit(processor, None)  # what the restored rows kept: out again
+            # What the restored rows kept: out again.
+            self.sender.submit(partition, processor.identity.take(), None)
             log.info(
                 "partition %d: state restored (applied offset %d, %d events received)",
                 partition,
@@ -134,18 +134,26 @@ class Pipeline:
         return processor
 
     def _store(self, table: Any, partition: int) -> FaustStore:
-        """A partition's view of ``table``, writing its changelog with the configured codec."""
-        worker, codec = self.worker, self.worker.settings.changelog_codec
-        return FaustStore(table, partition, worker.pending, codec=codec, send=changelog_send(table))
+        """A partition's view of ``table``: one for the worker's lifetime, so that the
+        changelog records of a processor rebuilt after a rebalance queue behind those of
+        its predecessor (``FaustStore``). Written with the configured codec."""
+        store = self._stores.get((id(table), partition))
+        if store is None:
+            worker, codec = self.worker, self.worker.settings.changelog_codec
+            send = changelog_send(table)
+            store = FaustStore(table, partition, worker.pending, codec=codec, send=send)
+            self._stores[(id(table), partition)] = store
+        return store
 
     async def _write_out(self, processor: PartitionProcessor) -> bool:
-        """Send the rows the processor wrote. False: not sent (the partition was revoked,
-        or a refused send paused it); the message must not be acknowledged."""
+        """Send the rows the processor wrote; False: a refused send paused the partition,
+        and the message must not be acknowledged."""
         try:
-            return await write_out(processor.store)
+            await write_out(processor.store)
+            return True
         except Exception as exc:
             fault = PartitionFault("writing state", processor.applied_offset)
-            self.fault(processor.partition, fault, exc)
+            self.fault(processor.partition, fault, exc.__cause__ or exc)  # the producer's error
             return False
 
     def account_processor_for(self, partition: int) -> AccountProcessor:
@@ -207,19 +215,24 @@ class Pipeline:
         False: the rows were not sent, the partition is paused; the message must not be
         acknowledged. Its letters still go out: they are keyed and idempotent to re-send.
         """
+        # What this message made, taken before any wait: meanwhile the other agent or the
+        # timer may apply more to this partition, and its records are not this message's.
+        identities, erased = processor.identity.take(), list(processor.erased_letters)
+        activities = pack(processor.outbox)
+        processor.erased_letters.clear()
+        processor.outbox.clear()
         written = await self._write_out(processor)
         for letter in letters:
             await self.send_letter(key, letter)
         pending = self.worker.pending
-        for erased in processor.erased_letters:  # an erasure: the customer's letters go too
-            pending.track(await self.topology.dlq.send(key=erased.encode(), value=None))
-        processor.erased_letters.clear()
-        for account, record in pack(processor.outbox):
+        for customer in erased:  # an erasure: the customer's letters go too
+            pending.track(await self.topology.dlq.send(key=customer.encode(), value=None))
+        for account, record in activities:
             pending.track(await self.topology.activities.send(key=account.encode(), value=record))
-        processor.outbox.clear()
-        # After the changelog write of the row that made them (stream.identity).
+        # After the changelog write of the row that made them (stream.identity): every
+        # record queued before the write-out is handed over, ``last_write`` is at or after.
         if written:
-            self.sender.submit(processor, getattr(processor.store, "last_write", None))
+            self.sender.submit(processor.partition, identities, last_write(processor))
         return written
 
     async def handle_identity(self, message: Any) -> bool:
@@ -261,36 +274,17 @@ class Pipeline:
         if not await self.offsets.admit("activity", message, processor.applied_offset):
             return False
         processor.process(message.value, message.offset, now_ms())
-        # A refused send raises here, as a refused activity record does; rows stay queued.
-        return await write_out(processor.store)
+        try:
+            await write_out(processor.store)
+        except Exception as exc:  # rows stay queued, in order, for the next write-out
+            log.error("account partition %d: rows refused (%s)", message.partition, exc_name(exc))
+            return False  # unacknowledged: not committed, re-delivered after a rebalance
+        return True
 
     async def send_letter(self, _message_key: bytes | None, letter: DeadLetter) -> None:
-        """Dead-letter the event, or a digest (PRIVACY.md); if refused, a truncated copy.
-
-        Keyed by the letter's own key (the customer's pseudonym), never the raw id. A
-        refused send raises in the agent, which Faust restarts without the letter.
-        """
-        dlq, pending = self.topology.dlq, self.worker.pending
-        topic = self.worker.settings.topic
-        key, value = letter.key.encode(), letter.payload(topic)
-        try:
-            pending.track(await dlq.send(key=key, value=value, headers=letter.headers(topic)))
-        except ProducerSendError as exc:
-            log.error(
-                "partition %d offset %d: dead letter of %d bytes refused (%s); sending its "
-                "first %d bytes",
-                letter.source_partition,
-                letter.source_offset,
-                len(value),
-                type(exc.__cause__ or exc).__name__,
-                TRUNCATED_LETTER_BYTES,
-            )
-            headers = [
-                *letter.headers(topic),
-                ("tracker-value-truncated", str(len(value)).encode()),
-            ]
-            truncated = value[:TRUNCATED_LETTER_BYTES]
-            pending.track(await dlq.send(key=key, value=truncated, headers=headers))
+        """Dead-letter the event, or a digest (PRIVACY.md); ``stream.letters``."""
+        worker = self.worker
+        await send_letter(self.topology.dlq, worker.pending, worker.settings.topic, letter)
 
     # --- group membership ----------------------------------------------------------------
     def on_recovered(self, active: set[int]) -> None:
@@ -298,7 +292,7 @@ class Pipeline:
         processors = self.worker.processors
         for partition in list(processors):
             if partition not in active:
-                revoke(processors.pop(partition).store)
+                del processors[partition]
         for partition in sorted(active):
             self.processor_for(partition)
         self.worker.ready = True
@@ -307,7 +301,7 @@ class Pipeline:
         accounts = self.worker.accounts
         for partition in list(accounts):
             if partition not in active:
-                revoke(accounts.pop(partition).store)
+                del accounts[partition]
         for partition in sorted(active):
             self.account_processor_for(partition)
 
@@ -324,7 +318,6 @@ class Pipeline:
             if tp.topic == worker.settings.topic:
                 gone = worker.processors.pop(tp.partition, None)
                 if gone is not None:  # the next owner's "state restored" line should match it
-                    revoke(gone.store)
                     log.info(
                         "partition %d: revoked (applied offset %d, %d events received)",
                         tp.partition,
@@ -333,7 +326,7 @@ class Pipeline:
                     )
                 worker.failed.pop(tp.partition, None)  # its next owner retries it
             elif tp.topic == activity_topic:
-                revoke(getattr(worker.accounts.pop(tp.partition, None), "store", None))
+                worker.accounts.pop(tp.partition, None)
 
     async def seek_stalled(self, highwater: Callable[[str, int], int | None], now_s: float) -> None:
         """Seek back the streams of partitions whose backlog stands still (``stream.holes``)."""
@@ -369,8 +362,9 @@ class Pipeline:
             except Exception as exc:
                 self.fault(partition, PartitionFault("housekeeping", processor.applied_offset), exc)
                 continue
+            identities = processor.identity.take()  # before the wait, as in ``_emit``
             if await self._write_out(processor):
-                self.sender.submit(processor, getattr(processor.store, "last_write", None))
+                self.sender.submit(partition, identities, last_write(processor))
         accounts = self.worker.accounts
         for partition, account in list(accounts.items()):
             if accounts.get(partition) is not account:
@@ -380,9 +374,17 @@ class Pipeline:
             try:
                 await write_out(account.store)
             except Exception as exc:  # queued, in order: the next write-out sends them
-                log.error(
-                    "account partition %d: state write refused (%s)", partition, type(exc).__name__
-                )
+                log.error("account partition %d: rows refused (%s)", partition, exc_name(exc))
+
+
+def last_write(processor: PartitionProcessor) -> Any:
+    return getattr(processor.store, "last_write", None)
+
+
+def exc_name(exc: BaseException) -> str:
+    """The type of a send's failure and of its cause (Faust wraps the producer's error)."""
+    cause = exc.__cause__
+    return type(exc).__name__ + (f" from {type(cause).__name__}" if cause is not None else "")
 
 
 def received(processor: PartitionProcessor) -> int:
