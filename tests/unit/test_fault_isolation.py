@@ -82,11 +82,11 @@ class Flaky:
         self.flushed += 1
 
 
-async def test_a_failing_flush_pauses_only_its_partition() -> None:
+def test_a_failing_flush_pauses_only_its_partition() -> None:
     healthy, broken = Flaky(fails=False), Flaky(fails=True)
     pipeline, paused, _ = _pipeline({0: healthy, 1: broken})
-    await pipeline.housekeeping()
-    await pipeline.housekeeping()
+    pipeline.housekeeping()
+    pipeline.housekeeping()
     assert paused == [1]  # once, however often the timer runs
     assert set(pipeline.worker.failed) == {1}
     assert pipeline.worker.failed[1].step == "housekeeping"

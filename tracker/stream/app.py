@@ -145,7 +145,7 @@ def register_agents(app: faust.App, topology: Topology, pipeline: Pipeline) -> N
 def register_timers(app: faust.App, settings: Settings, pipeline: Pipeline) -> None:
     @app.timer(interval=settings.flush_interval)  # type: ignore[untyped-decorator]
     async def _housekeeping() -> None:
-        await pipeline.housekeeping()
+        pipeline.housekeeping()
 
     @app.task  # type: ignore[untyped-decorator]
     async def _guard_against_freezes() -> None:

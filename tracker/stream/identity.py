@@ -44,12 +44,11 @@ class IdentitySender:
     issued: dict[int, dict[int, int]] = field(default_factory=dict)
     revoked: set[int] = field(default_factory=set)
 
-    def submit(self, partition: int, sends: Sequence[Send], barrier: Any) -> None:
-        """``sends``: what the processor's identity stage made (``take``), to leave after
-        ``barrier``, the changelog write of the row that made them."""
+    def submit(self, processor: PartitionProcessor, barrier: Any) -> None:
+        sends = processor.identity.take()
         if sends:
-            self.revoked.discard(partition)
-            self.queue.put_nowait(_Batch(partition, sends, barrier))
+            self.revoked.discard(processor.partition)
+            self.queue.put_nowait(_Batch(processor.partition, sends, barrier))
 
     def revoke(self, partitions: set[int]) -> None:
         """Their next owner re-sends what their rows keep: queued records here are dropped."""

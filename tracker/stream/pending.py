@@ -7,8 +7,6 @@ queued (``faust.transport.producer.ProducerBuffer.flush_atmost``, faust-streamin
 written: after a crash or hand-over that message was neither restored nor
 re-delivered. The worker's producer flush therefore also waits for the sends issued
 before it started; a send that failed fails the flush, so the commit does not happen.
-(Changelog rows no longer pass through that buffer, ``stream.store`` hands them to the
-producer itself; the wait covers every write whose loss would lose data, however sent.)
 """
 
 from __future__ import annotations

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from faust.exceptions import ProducerSendError
 
 from tracker.core.accounts import AccountProcessor, pack
 from tracker.core.aggregates import counter_key
@@ -23,16 +25,16 @@ from tracker.core.partition import PartitionProcessor
 from tracker.core.pipeline_config import PipelineConfig
 from tracker.core.reroute import count_rerouted
 from tracker.kafka.changelog_codec import UnknownDictionaryError
+from tracker.kafka.topics import CONTROL_HEADER
 from tracker.settings import Settings
 from tracker.stream.identity import IdentitySender
-from tracker.stream.letters import send_letter
-from tracker.stream.messages import control_of, note_redelivery
 from tracker.stream.pending import PendingWrites
 from tracker.stream.reroute import misplaced, reroute
 from tracker.stream.rewinder import Rewind, Rewinder
-from tracker.stream.store import FaustStore, changelog_send, write_out
+from tracker.stream.store import FaustStore
 
 log = logging.getLogger("tracker.stream.worker")
+TRUNCATED_LETTER_BYTES = 65_536
 
 
 def now_ms() -> int:
@@ -86,7 +88,6 @@ class Pipeline:
         self.pause = pause  # stops fetching an input partition (the consumer's pause)
         self.offsets = Rewinder(rewind)  # messages Faust dropped are fetched again
         self.sender = IdentitySender(topology.identity, worker.pending)
-        self._stores: dict[tuple[int, int], FaustStore] = {}  # by table and partition
         worker.pending.checkpoints.append(lambda: self.sender.checkpoint(lambda: worker.processors))
 
     # --- faults -----------------------------------------------------------------
@@ -123,8 +124,7 @@ class Pipeline:
                 self.fault(partition, PartitionFault("restoring state", -1), exc)
                 return None
             worker.processors[partition] = processor
-            # What the restored rows kept: out again.
-            self.sender.submit(partition, processor.identity.take(), None)
+            self.sender.submit(processor, None)  # what the restored rows kept: out again
             log.info(
                 "partition %d: state restored (applied offset %d, %d events received)",
                 partition,
@@ -134,27 +134,9 @@ class Pipeline:
         return processor
 
     def _store(self, table: Any, partition: int) -> FaustStore:
-        """A partition's view of ``table``: one for the worker's lifetime, so that the
-        changelog records of a processor rebuilt after a rebalance queue behind those of
-        its predecessor (``FaustStore``). Written with the configured codec."""
-        store = self._stores.get((id(table), partition))
-        if store is None:
-            worker, codec = self.worker, self.worker.settings.changelog_codec
-            send = changelog_send(table)
-            store = FaustStore(table, partition, worker.pending, codec=codec, send=send)
-            self._stores[(id(table), partition)] = store
-        return store
-
-    async def _write_out(self, processor: PartitionProcessor) -> bool:
-        """Send the rows the processor wrote; False: a refused send paused the partition,
-        and the message must not be acknowledged."""
-        try:
-            await write_out(processor.store)
-            return True
-        except Exception as exc:
-            fault = PartitionFault("writing state", processor.applied_offset)
-            self.fault(processor.partition, fault, exc.__cause__ or exc)  # the producer's error
-            return False
+        """A partition's view of ``table``, writing its changelog with the configured codec."""
+        worker = self.worker
+        return FaustStore(table, partition, worker.pending, codec=worker.settings.changelog_codec)
 
     def account_processor_for(self, partition: int) -> AccountProcessor:
         worker = self.worker
@@ -182,7 +164,7 @@ class Pipeline:
         target = misplaced(message.key, message.partition, self.worker.partitions)
         if target is not None:  # another partitioner's message: to its key's partition
             await self._reroute(processor, message, target)
-            return await self._write_out(processor)
+            return True
         try:
             letters = processor.process(
                 message.key,
@@ -194,7 +176,8 @@ class Pipeline:
             )
         except PartitionFault as fault:  # the message is applied; its partition's work is not
             self.fault(message.partition, fault, fault.__cause__ or fault)
-            return await self._emit(processor, fault.letters, message.key)
+            await self._emit(processor, fault.letters, message.key)
+            return True
         except Exception as exc:  # a bug must not stop the partition: dead-letter and go on
             # The frames only: an exception's text could quote customer data.
             log.error(
@@ -205,35 +188,23 @@ class Pipeline:
                 "".join(traceback.format_tb(exc.__traceback__)),
             )
             letters = [processor.fail(message.value, message.offset, exc)]
-        return await self._emit(processor, letters, message.key)
+        await self._emit(processor, letters, message.key)
+        return True
 
     async def _emit(
         self, processor: PartitionProcessor, letters: list[DeadLetter], key: bytes | None = None
-    ) -> bool:
-        """Rows first (identity records wait for them), then letters and account activity.
-
-        False: the rows were not sent, the partition is paused; the message must not be
-        acknowledged. Its letters still go out: they are keyed and idempotent to re-send.
-        """
-        # What this message made, taken before any wait: meanwhile the other agent or the
-        # timer may apply more to this partition, and its records are not this message's.
-        identities, erased = processor.identity.take(), list(processor.erased_letters)
-        activities = pack(processor.outbox)
-        processor.erased_letters.clear()
-        processor.outbox.clear()
-        written = await self._write_out(processor)
+    ) -> None:
         for letter in letters:
             await self.send_letter(key, letter)
         pending = self.worker.pending
-        for customer in erased:  # an erasure: the customer's letters go too
-            pending.track(await self.topology.dlq.send(key=customer.encode(), value=None))
-        for account, record in activities:
+        for erased in processor.erased_letters:  # an erasure: the customer's letters go too
+            pending.track(await self.topology.dlq.send(key=erased.encode(), value=None))
+        processor.erased_letters.clear()
+        for account, record in pack(processor.outbox):
             pending.track(await self.topology.activities.send(key=account.encode(), value=record))
-        # After the changelog write of the row that made them (stream.identity): every
-        # record queued before the write-out is handed over, ``last_write`` is at or after.
-        if written:
-            self.sender.submit(processor.partition, identities, last_write(processor))
-        return written
+        processor.outbox.clear()
+        # After the changelog write of the row that made them (stream.identity).
+        self.sender.submit(processor, getattr(processor.store, "last_write", None))
 
     async def handle_identity(self, message: Any) -> bool:
         """One identity-topic record, applied by the processor of the same partition number.
@@ -258,7 +229,8 @@ class Pipeline:
                 "".join(traceback.format_tb(exc.__traceback__)),
             )
             fail_record(processor, message.offset)
-        return await self._emit(processor, [])
+        await self._emit(processor, [])
+        return True
 
     async def _reroute(self, processor: PartitionProcessor, message: Any, target: int) -> None:
         """docs/operations.md#re-routing: the copy is acknowledged before the offset commits."""
@@ -274,17 +246,35 @@ class Pipeline:
         if not await self.offsets.admit("activity", message, processor.applied_offset):
             return False
         processor.process(message.value, message.offset, now_ms())
-        try:
-            await write_out(processor.store)
-        except Exception as exc:  # rows stay queued, in order, for the next write-out
-            log.error("account partition %d: rows refused (%s)", message.partition, exc_name(exc))
-            return False  # unacknowledged: not committed, re-delivered after a rebalance
         return True
 
     async def send_letter(self, _message_key: bytes | None, letter: DeadLetter) -> None:
-        """Dead-letter the event, or a digest (PRIVACY.md); ``stream.letters``."""
-        worker = self.worker
-        await send_letter(self.topology.dlq, worker.pending, worker.settings.topic, letter)
+        """Dead-letter the event, or a digest (PRIVACY.md); if refused, a truncated copy.
+
+        Keyed by the letter's own key (the customer's pseudonym), never the raw id. A
+        refused send raises in the agent, which Faust restarts without the letter.
+        """
+        dlq, pending = self.topology.dlq, self.worker.pending
+        topic = self.worker.settings.topic
+        key, value = letter.key.encode(), letter.payload(topic)
+        try:
+            pending.track(await dlq.send(key=key, value=value, headers=letter.headers(topic)))
+        except ProducerSendError as exc:
+            log.error(
+                "partition %d offset %d: dead letter of %d bytes refused (%s); sending its "
+                "first %d bytes",
+                letter.source_partition,
+                letter.source_offset,
+                len(value),
+                type(exc.__cause__ or exc).__name__,
+                TRUNCATED_LETTER_BYTES,
+            )
+            headers = [
+                *letter.headers(topic),
+                ("tracker-value-truncated", str(len(value)).encode()),
+            ]
+            truncated = value[:TRUNCATED_LETTER_BYTES]
+            pending.track(await dlq.send(key=key, value=truncated, headers=headers))
 
     # --- group membership ----------------------------------------------------------------
     def on_recovered(self, active: set[int]) -> None:
@@ -345,48 +335,54 @@ class Pipeline:
         partitions = [p for p in list(worker.processors) if p not in worker.failed]
         await self.offsets.seek_stalled(partitions, applied, highwater, now_s)
 
-    async def housekeeping(self) -> None:
+    def housekeeping(self) -> None:
         """The flush timer: idle rule, due sessions, expiry, then end the epoch.
 
-        A partition whose tick, flush or write raises is paused; the others go on.
+        A partition whose tick or flush raises is paused; the others go on.
         """
         moment = now_ms()
         failed = self.worker.failed
-        processors = self.worker.processors
-        for partition, processor in list(processors.items()):
-            if partition in failed or processors.get(partition) is not processor:
-                continue  # paused, or revoked while an earlier partition was written out
+        for partition, processor in list(self.worker.processors.items()):
+            if partition in failed:
+                continue
             try:
                 processor.tick(moment)
                 processor.flush()
+                self.sender.submit(processor, getattr(processor.store, "last_write", None))
             except Exception as exc:
                 self.fault(partition, PartitionFault("housekeeping", processor.applied_offset), exc)
-                continue
-            identities = processor.identity.take()  # before the wait, as in ``_emit``
-            if await self._write_out(processor):
-                self.sender.submit(partition, identities, last_write(processor))
-        accounts = self.worker.accounts
-        for partition, account in list(accounts.items()):
-            if accounts.get(partition) is not account:
-                continue
+        for account in list(self.worker.accounts.values()):
             account.tick(moment)
             account.flush()
-            try:
-                await write_out(account.store)
-            except Exception as exc:  # queued, in order: the next write-out sends them
-                log.error("account partition %d: rows refused (%s)", partition, exc_name(exc))
-
-
-def last_write(processor: PartitionProcessor) -> Any:
-    return getattr(processor.store, "last_write", None)
-
-
-def exc_name(exc: BaseException) -> str:
-    """The type of a send's failure and of its cause (Faust wraps the producer's error)."""
-    cause = exc.__cause__
-    return type(exc).__name__ + (f" from {type(cause).__name__}" if cause is not None else "")
 
 
 def received(processor: PartitionProcessor) -> int:
     """Events counted as received so far: compared across a hand-over in the logs."""
     return processor.aggregates.counters.get(counter_key("tracker_events_received_total"), 0)
+
+
+def note_redelivery(worker: WorkerState, partition: int, offset: int, applied: int) -> None:
+    last = worker.last_offsets.get(partition)
+    if last is not None and offset != last + 1:
+        log.info("partition %d: offset %d follows offset %d", partition, offset, last)
+    worker.last_offsets[partition] = offset
+    if offset <= applied:
+        worker.redelivered[partition] = worker.redelivered.get(partition, 0) + 1
+    elif partition in worker.redelivered:
+        log.info(
+            "partition %d: skipped %d re-delivered messages already applied (up to offset %d)",
+            partition,
+            worker.redelivered.pop(partition),
+            applied,
+        )
+
+
+def control_of(headers: Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None) -> str | None:
+    """The command a record carries in its ``tracker-control`` header, if any."""
+    if not headers:
+        return None
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    for name, value in pairs:
+        if name == CONTROL_HEADER:
+            return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    return None
