@@ -9,6 +9,7 @@ from aiohttp import web
 from tracker.collector.app import build_collector_app, server_options
 from tracker.collector.logs import configure_logging
 from tracker.collector.sink import KafkaSink
+from tracker.heap import settle_heap
 from tracker.kafka.broker import resolve
 from tracker.settings import Settings
 
@@ -35,6 +36,7 @@ def run_collector(settings: Settings) -> None:
             file=sys.stderr,
             flush=True,
         )
+        settle_heap()
         web.run_app(
             app,
             host=settings.collector_host,

@@ -9,6 +9,7 @@ import threading
 from tracker.core.pipeline_config import PipelineConfig
 from tracker.core.pseudonym import Pseudonymizer
 from tracker.errors import ConfigError
+from tracker.heap import settle_heap
 from tracker.kafka.broker import BrokerHandle, resolve
 from tracker.kafka.topics import prepare_topics
 from tracker.sentiment.scorer import SentimentScorer
@@ -80,6 +81,7 @@ def run_worker(
             file=sys.stderr,
             flush=True,
         )
+        settle_heap()
         faust.Worker(app, loglevel="INFO").execute_from_commandline()
     finally:
         if owned:
