@@ -24,6 +24,7 @@ from typing import Any
 
 import faust
 
+from tracker.heap import settle_heap
 from tracker.settings import load_settings
 from tracker.stream.faust_patches import shape_fetches
 from tracker.stream.options import faust_options
@@ -73,6 +74,7 @@ def main() -> None:
         ok = bool(partitions) and not app.rebalancing
         return web.json({"ready": ok, "partitions": partitions}, status=200 if ok else 503)
 
+    settle_heap()  # as the tracker worker does: the same stack, the same GC schedule
     faust.Worker(app, loglevel="WARNING").execute_from_commandline()
 
 
