@@ -14,10 +14,10 @@ holding the collector's modules against ~230 µs with what start-up made frozen
 So once a process has started, what exists then is moved out of collection for good
 (``gc.freeze``: frozen objects are never walked again, so a cycle among them would
 never be freed; it is called before the process serves, while what exists is what
-it keeps), and
-the young generation is passed over every ``YOUNG_GENERATION_ALLOCATIONS``. Cyclic
-garbage is still collected, only later: up to that many young objects wait for
-their pass, older generations proportionally longer.
+it keeps), and the young generation is passed over every
+``YOUNG_GENERATION_ALLOCATIONS``. Cyclic garbage is still collected, only later: up
+to that many young objects wait for their pass, older generations proportionally
+longer.
 """
 
 from __future__ import annotations
