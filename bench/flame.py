@@ -69,30 +69,65 @@ def summarize(path: Path, under: str | None = None, top: int = 25) -> Summary:
     )
 
 
-# Where a worker's samples go, first match wins (a frame name containing the marker).
-CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+# Where a worker's samples go: a frame name containing a marker, anywhere on the stack,
+# first category first. The tracker's own come before Faust's: the agents' frames
+# (faust/) sit below every message the tracker handles. First what the tracker calls out to:
+CALLS_OUT: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("start-up (imports)", ("_find_and_load ", "_bootstrap>")),
-    ("/metrics scrapes (the benchmark's polling)", ("generate_latest ",)),
-    ("changelog writes (FaustStore.put/delete)", ("FaustStore.put ", "FaustStore.delete ")),
-    ("German lexicon load (first German comment)", ("GermanLexiconScorer.load ",)),
     (
-        "tracker logic: decode + validate (classify)",
-        ("classify (tracker/ingest.py)", "_reemit_activities "),
+        "/metrics scrapes (the benchmark's polling)",
+        ("generate_latest ", "WorkerMetrics.text ", "(tracker/metrics/"),
     ),
-    ("tracker logic: event views", ("PartitionProcessor._view ",)),
-    ("tracker logic: sessionizer", ("accept (tracker/sessionizer.py)", "close_session ")),
-    ("tracker logic: rows (load, encode, index)", ("PartitionProcessor.process ",)),
-    ("tracker logic: account stage", ("AccountProcessor.",)),
-    ("tracker logic: flush/tick timer", ("PartitionProcessor.flush ", "PartitionProcessor.tick ")),
-    ("DLQ/activity sends (Topic.send)", ("Topic.send ", "Topic.publish_message ")),
-    ("Kafka producer I/O (aiokafka sender)", ("aiokafka/producer",)),
-    ("Faust consumer + stream machinery", ("faust/", "aiokafka/consumer", "mode/")),
-    ("asyncio event loop, sockets", ("asyncio/", "selectors.py")),
+    (
+        "changelog writes (FaustStore.put/delete, Table.send_changelog)",
+        ("FaustStore.put ", "FaustStore.delete ", "FaustStore._send "),
+    ),
+    (
+        "comment analyzers' start (lexicon load)",
+        ("GermanLexiconScorer.load ", "SentimentScorer.warm_up "),
+    ),
+    (
+        "dead-letter, activity and identity sends (Topic.send)",
+        ("Topic.send ", "Topic.publish_message ", "(tracker/stream/identity.py)"),
+    ),
+)
+# Then tracker/core run from source (TRACKER_CORE=source), by module.
+CORE_SOURCE: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "tracker logic: decode + validate (tracker/core/ingest, contract)",
+        ("(tracker/core/ingest.py)", "(tracker/core/contract.py)", "(tracker/core/schemas.py)"),
+    ),
+    ("tracker logic: account stage (tracker/core/accounts)", ("(tracker/core/accounts.py)",)),
+    ("tracker logic: the rest of tracker/core", ("(tracker/core/",)),
+)
+# The libraries underneath, by the innermost frame of theirs on the stack: an agent's or a
+# timer's frames sit below much of Faust's own work and the event loop's.
+PRODUCER = "Kafka producer (Faust's buffer, aiokafka's send and sender)"
+LIBRARIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (PRODUCER, ("aiokafka/producer", "ProducerBuffer.", "Producer.send (faust/transport/")),
+    ("Faust consumer + stream machinery", ("faust/", "mode/", "aiokafka/")),
+)
+LOOP = "asyncio event loop, sockets"
+# mode's worker and thread runners are the roots of every stack of their thread.
+LOOP_RUNNERS = ("(mode/worker.py)", "(mode/threads.py)")
+# With tracker/core compiled (mypyc), its functions leave no Python frames: py-spy books
+# their time to the line that called them. A sample whose innermost frame is the
+# per-message or timer wiring is therefore the compiled core at work (the wiring's own
+# lines are a few dict lookups around each call).
+COMPILED_CORE = "tracker logic: compiled tracker/core (booked to the wiring's calling line)"
+WIRING_CALLERS = (
+    "Pipeline.handle ",
+    "Pipeline.handle_identity ",
+    "Pipeline.handle_activity ",
+    "Pipeline.housekeeping ",
+    "Pipeline.processor_for ",
+    "Pipeline.account_processor_for ",
+    "Pipeline._emit ",
 )
 
 
 def categorize(path: Path) -> list[tuple[str, float]]:
-    """Share of samples per category of ``CATEGORIES`` (``other`` for the rest)."""
+    """Share of samples per category (``other`` for the rest)."""
     counts: Counter[str] = Counter()
     total = 0
     for frames, count in _stacks(path):
@@ -104,10 +139,22 @@ def categorize(path: Path) -> list[tuple[str, float]]:
 
 
 def _category(frames: list[str]) -> str:
-    for name, markers in CATEGORIES:
-        for frame in frames:
+    for name, markers in CALLS_OUT:
+        if any(marker in frame for frame in frames for marker in markers):
+            return name
+    if frames and frames[-1].startswith(WIRING_CALLERS):
+        return COMPILED_CORE
+    for name, markers in CORE_SOURCE:
+        if any(marker in frame for frame in frames for marker in markers):
+            return name
+    for frame in reversed(frames):
+        if any(runner in frame for runner in LOOP_RUNNERS):
+            continue
+        for name, markers in LIBRARIES:
             if any(marker in frame for marker in markers):
                 return name
+    if any("asyncio/" in frame or "selectors.py" in frame for frame in frames):
+        return LOOP
     return "other"
 
 
