@@ -1,0 +1,178 @@
+"""What the state holds as the soak's traffic goes on: which part of a worker's memory grows.
+
+The soak (``bench/soak.py``) measures a worker's resident memory, which says whether it
+grows but not what grows. This replays the same kind of traffic (the generator's
+collector-style batches, customers and logged-in devices mapped onto the soak's fixed
+population) through the pure ``PartitionProcessor``s over plain dict stores, on simulated
+event time, and every few minutes of event time reports what the state holds:
+
+- customer rows, which stop growing once the population has been seen and its rows have
+  reached their usual size;
+- aggregate rows and their histograms: a row per partition and minute of event time (kept
+  for 50 hours) and per hour (kept for 92 days), so they grow with every minute by design
+  until the oldest are dropped;
+- the Python heap in all (``tracemalloc``), which also holds what neither row kind shows.
+
+In-process and on event time, an hour of the soak takes a few minutes:
+
+    python -m bench.soak_growth --minutes 60 --rate 2000 [--every 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import tracemalloc
+from dataclasses import dataclass
+
+from bench.soak import MEAN_EVENTS_PER_JOURNEY, _remap
+from bench.state import PARTITIONS, RowStore, hand_over, housekeeping, pipeline_config
+from tracker.core.histogram import MINUTE_HORIZON
+from tracker.core.partition import PartitionProcessor
+from tracker.kafka.partitioner import partition_for
+from tracker.testing.traffic import TrafficGenerator
+
+START_MS = 1_780_000_000_000
+STEP_MS = 100  # the soak producer's step
+FLUSH_EVERY_STEPS = 10  # the worker's flush timer: once a second
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    minute: float
+    events: int
+    customer_rows: int
+    customer_bytes: int
+    minute_rows: int
+    minute_bytes: int
+    other_aggregate_bytes: int  # the counter row and the hour rows
+    histogram_minutes: int  # minute entries over every partition's histograms
+    heap_bytes: int  # traced Python memory
+
+
+def bytes_by_kind(stores: dict[int, RowStore]) -> tuple[int, int, int, int, int]:
+    """(customer rows, their bytes, minute rows, their bytes, other aggregate bytes)."""
+    customers = customer_bytes = minutes = minute_bytes = other = 0
+    for store in stores.values():
+        for key, value in store.rows.items():
+            size = len(key) + len(value)
+            if "/c/" in key:
+                customers += 1
+                customer_bytes += size
+            elif "/a/m/" in key:
+                minutes += 1
+                minute_bytes += size
+            else:
+                other += size
+    return customers, customer_bytes, minutes, minute_bytes, other
+
+
+def histogram_minutes(processors: dict[int, PartitionProcessor]) -> int:
+    return sum(
+        len(hist.minutes) for p in processors.values() for hist in p.aggregates.hists.values()
+    )
+
+
+def run(minutes: float, rate: float, every: float) -> list[Checkpoint]:
+    """``minutes`` of event time at ``rate`` events/s; a checkpoint every ``every`` minutes."""
+    config = pipeline_config()
+    stores = {p: RowStore() for p in range(PARTITIONS)}
+    processors = {p: config.processor(p, stores[p], PARTITIONS) for p in range(PARTITIONS)}
+    offsets = dict.fromkeys(processors, -1)
+    generator = TrafficGenerator(random.Random(3))  # the soak producer's seed
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    out: list[Checkpoint] = []
+    owed, events, step = 0.0, 0, 0
+    next_checkpoint = every
+    while True:
+        now = START_MS + step * STEP_MS
+        owed += rate * STEP_MS / 1000 / MEAN_EVENTS_PER_JOURNEY
+        if owed >= 1:
+            generator.start_journeys(int(owed), now)
+            owed -= int(owed)
+        for message in generator.due(now, max_batch=10):
+            remapped = _remap(message.value)
+            if remapped is None:
+                continue
+            key, value = remapped
+            partition = partition_for(key, PARTITIONS)
+            offsets[partition] += 1
+            processors[partition].process(key, value, offsets[partition], message.timestamp_ms, now)
+            hand_over(processors, processors[partition])
+            events += message.events
+        step += 1
+        if step % FLUSH_EVERY_STEPS == 0:
+            housekeeping(processors, now)
+        elapsed = step * STEP_MS / 60_000
+        if elapsed >= next_checkpoint:
+            gc.collect()
+            heap = tracemalloc.get_traced_memory()[0] - base
+            kinds = bytes_by_kind(stores)
+            out.append(Checkpoint(elapsed, events, *kinds, histogram_minutes(processors), heap))
+            next_checkpoint += every
+            if elapsed >= minutes:
+                break
+    tracemalloc.stop()
+    return out
+
+
+def report(points: list[Checkpoint]) -> str:
+    mib = 2**20
+    lines = [
+        "| event-time minute | events | customer rows | customer rows MiB | minute rows "
+        "| minute rows MiB | other aggregate rows MiB | histogram minutes | Python heap MiB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for p in points:
+        lines.append(
+            f"| {p.minute:g} | {p.events:,} | {p.customer_rows:,} "
+            f"| {p.customer_bytes / mib:.1f} | {p.minute_rows:,} | {p.minute_bytes / mib:.2f} "
+            f"| {p.other_aggregate_bytes / mib:.2f} | {p.histogram_minutes:,} "
+            f"| {p.heap_bytes / mib:.1f} |"
+        )
+    lines.append("")
+    lines.append(second_half(points))
+    return "\n".join(lines)
+
+
+def second_half(points: list[Checkpoint]) -> str:
+    """Growth over the second half, by kind, and the minute rows' share at their horizon."""
+    last = points[-1]
+    middle = min(points, key=lambda p: abs(p.minute - last.minute / 2))
+    mib = 2**20
+
+    def grew(attr: str) -> float:
+        return float(getattr(last, attr) - getattr(middle, attr)) / mib
+
+    # Minute rows are one per partition and hour of event time (aggregates.minute_row).
+    per_minute = (last.minute_bytes - middle.minute_bytes) / max(1.0, last.minute - middle.minute)
+    entries = (last.histogram_minutes - middle.histogram_minutes) / max(
+        1.0, last.minute - middle.minute
+    )
+    return (
+        f"From minute {middle.minute:g} to {last.minute:g}: the heap grew "
+        f"{grew('heap_bytes'):+.1f} MiB ({grew('heap_bytes') * mib / middle.heap_bytes:+.1%}); "
+        f"customer rows {grew('customer_bytes'):+.1f} MiB, minute rows "
+        f"{grew('minute_bytes'):+.2f} MiB, other aggregate rows "
+        f"{grew('other_aggregate_bytes'):+.2f} MiB. Minute rows hold ~{per_minute / 1024:.0f} KiB "
+        f"more per minute of event time over {PARTITIONS} partitions, and the histograms "
+        f"{entries:,.0f} more minute entries; at their {MINUTE_HORIZON // 60} h horizon that is "
+        f"~{per_minute * MINUTE_HORIZON / mib:.0f} MiB of rows and "
+        f"{entries * MINUTE_HORIZON:,.0f} entries."
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--minutes", type=float, default=60.0, help="of event time")
+    parser.add_argument("--rate", type=float, default=2000.0, help="events/s of event time")
+    parser.add_argument("--every", type=float, default=5.0, help="minutes between checkpoints")
+    args = parser.parse_args()
+    print(report(run(args.minutes, args.rate, args.every)))
+
+
+if __name__ == "__main__":
+    main()
