@@ -117,8 +117,10 @@ def main(argv: list[str]) -> int:
             return 1
         print(
             f"tracker/core: compiling with mypyc failed ({exc}); the tracker runs from the "
-            "Python source, the same logic about half as fast. Install a C compiler and "
-            "Python's headers (Debian: gcc python3-dev) and run `make compile` again.",
+            "Python source, the same logic about half as fast. If mypy reported errors above, "
+            "fix them (mypyc compiles only code that type-checks, tracker/settings.py and "
+            "what it imports included); otherwise install a C compiler and Python's headers "
+            "(Debian: gcc python3-dev). Then run `make compile` again.",
             file=sys.stderr,
         )
         return 0
