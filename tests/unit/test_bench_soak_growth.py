@@ -8,7 +8,7 @@ from bench.soak_growth import Checkpoint, report, run, second_half
 
 
 def test_checkpoints_follow_event_time_and_split_rows_by_kind() -> None:
-    points = run(minutes=1.5, rate=60.0, every=0.5)
+    points = list(run(minutes=1.5, rate=60.0, every=0.5, trace=True))
     assert [round(p.minute, 1) for p in points] == [0.5, 1.0, 1.5]
     assert all(a.events < b.events for a, b in itertools.pairwise(points))
     last = points[-1]
@@ -17,7 +17,7 @@ def test_checkpoints_follow_event_time_and_split_rows_by_kind() -> None:
     assert 0 < last.minute_rows <= 8
     assert points[0].minute_bytes < last.minute_bytes
     assert points[0].histogram_minutes < last.histogram_minutes
-    assert last.heap_bytes > 0
+    assert last.memory_bytes > 0
     assert report(points).count("\n| ") == len(points)  # a row per checkpoint
 
 
@@ -26,7 +26,7 @@ def test_second_half_attributes_growth_and_projects_the_minute_horizon() -> None
     middle = Checkpoint(30, 1, 100, 10 * mib, 8, 30 * 1024, 0, 1_000, 100 * mib)
     last = Checkpoint(60, 2, 100, 11 * mib, 8, 60 * 1024, 0, 2_000, 105 * mib)
     text = second_half([middle, last])
-    assert "the heap grew +5.0 MiB (+5.0%)" in text
+    assert "RSS grew +5.0 MiB (+5.0%)" in text
     assert "customer rows +1.0 MiB" in text
     # 30 KiB over 30 minutes: 1 KiB a minute; 3,000 minutes in 50 hours.
     assert "~1 KiB more per minute" in text
