@@ -9,7 +9,6 @@ messages and serves the count at ``/bench/count``. Experiments:
   per-message state write does: the cost of that write alone;
   ``=direct``: the same record sent with the transport producer, awaited in
   the agent, without Faust's per-record ``FutureMessage`` machinery.
-- ``TRACKER_EVENT_LOOP``: uvloop by default, as for the tracker worker.
 - ``TRACKER_FETCH_MAX_WAIT`` and ``TRACKER_FETCH_MIN_BYTES``: the consumer's fetch wait
   and size, as for the tracker (``tracker.stream.faust_patches.shape_fetches``; 0.1 s and
   64 KiB by default, Faust's own are 1.5 s and 1 byte).
@@ -27,14 +26,12 @@ import faust
 
 from tracker.heap import settle_heap
 from tracker.settings import load_settings
-from tracker.stream.event_loop import use_event_loop
 from tracker.stream.faust_patches import shape_fetches
 from tracker.stream.options import faust_options
 
 
 def main() -> None:
     settings = load_settings()
-    use_event_loop(settings.event_loop)  # the tracker worker's loop: the same stack
     shape_fetches(settings.fetch_max_wait, settings.fetch_min_bytes)
     bootstrap = settings.bootstrap
     if bootstrap is None:

@@ -55,7 +55,6 @@ CommaList = Annotated[tuple[str, ...], NoDecode]
 CORE_HELP = "unset: tracker/core compiled if built (make compile), else its source"
 FETCH_WAIT_HELP = "seconds a consumer fetch may wait at the broker (Faust's own: 1.5)"
 FETCH_BYTES_HELP = "bytes a consumer fetch waits for, up to TRACKER_FETCH_MAX_WAIT (Faust's: 1)"
-EVENT_LOOP_HELP = "the worker's event loop: uvloop (libuv, less CPU per message) or asyncio"
 CODEC_HELP = (
     "state changelog values: zstd (compressed with the tracker's row dictionary) or none"
     " (JSON, readable by releases before 2026-12-05); this release reads both"
@@ -150,7 +149,6 @@ class Settings(BaseSettings):
     fetch_min_bytes: int = Field(65_536, ge=1, le=52_428_800, description=FETCH_BYTES_HELP)
     core: Literal["", "compiled", "source"] = Field("", description=CORE_HELP)
     changelog_codec: Codec = Field("zstd", description=CODEC_HELP)
-    event_loop: Literal["uvloop", "asyncio"] = Field("uvloop", description=EVENT_LOOP_HELP)
     dlq_retention_hours: float = Field(72, gt=0, description="retention of the DLQ topic")
     max_compaction_lag_hours: float = Field(
         24,

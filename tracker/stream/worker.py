@@ -14,7 +14,6 @@ from tracker.kafka.broker import BrokerHandle, resolve
 from tracker.kafka.topics import prepare_topics
 from tracker.sentiment.scorer import SentimentScorer
 from tracker.settings import Settings
-from tracker.stream.event_loop import use_event_loop
 
 log = logging.getLogger("tracker.stream.worker")
 
@@ -66,7 +65,6 @@ def run_worker(
     from tracker.stream.app import build_worker_app
     from tracker.stream.pipeline import WorkerState
 
-    loop = use_event_loop(settings.event_loop)  # before Faust's app asks for its loop
     owned = handle is None
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     handle = handle or resolve(settings)
@@ -79,7 +77,7 @@ def run_worker(
         print(
             f"tracker worker: broker {handle.url}, topic {settings.topic} ({partitions} partitions),"
             f" metrics http://{settings.web_host}:{settings.web_port}/metrics,"
-            f" core {core_form()}, event loop {loop}",
+            f" core {core_form()}",
             file=sys.stderr,
             flush=True,
         )
