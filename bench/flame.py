@@ -69,15 +69,16 @@ def summarize(path: Path, under: str | None = None, top: int = 25) -> Summary:
     )
 
 
-# Where a worker's samples go: a frame name containing a marker, anywhere on the stack,
-# first category first. The tracker's own come before Faust's: the agents' frames
-# (faust/) sit below every message the tracker handles. First what the tracker calls out to:
+# Where a worker's samples go. First what the tracker calls out to, a frame name
+# containing a marker anywhere on the stack, first category first: these sit above the
+# tracker's frames, which sit above the agents' (faust/).
 CALLS_OUT: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("start-up (imports)", ("_find_and_load ", "_bootstrap>")),
     (
         "/metrics scrapes (the benchmark's polling)",
-        ("generate_latest ", "WorkerMetrics.text ", "(tracker/metrics/"),
+        ("generate_latest ", "WorkerMetrics.text ", "metrics_page "),
     ),
+    ("the overview page's history (a 15 s timer)", ("_sample_history ",)),
     (
         "changelog writes (FaustStore.put/delete, Table.send_changelog)",
         ("FaustStore.put ", "FaustStore.delete ", "FaustStore._send "),
@@ -88,42 +89,32 @@ CALLS_OUT: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     (
         "dead-letter, activity and identity sends (Topic.send)",
-        ("Topic.send ", "Topic.publish_message ", "(tracker/stream/identity.py)"),
+        ("Topic.send ", "Topic.publish_message ", "IdentitySender.run "),
     ),
 )
-# Then tracker/core run from source (TRACKER_CORE=source), by module.
-CORE_SOURCE: tuple[tuple[str, tuple[str, ...]], ...] = (
+# Then whose frame is innermost: the tracker's (its modules that run as Python, by
+# module, else the compiled core), a library's, or the event loop's.
+PYTHON_CORE: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "tracker logic: decode + validate (tracker/core/ingest, contract)",
         ("(tracker/core/ingest.py)", "(tracker/core/contract.py)", "(tracker/core/schemas.py)"),
     ),
     ("tracker logic: account stage (tracker/core/accounts)", ("(tracker/core/accounts.py)",)),
-    ("tracker logic: the rest of tracker/core", ("(tracker/core/",)),
 )
-# The libraries underneath, by the innermost frame of theirs on the stack: an agent's or a
-# timer's frames sit below much of Faust's own work and the event loop's.
+# tracker/core's compiled modules (mypyc) leave no Python frames: py-spy books their time
+# to the Python line that called them, in the wiring (tracker/stream) or in the modules
+# that stay Python (contract.py, schemas.py). A sample whose innermost tracker frame is
+# neither of the above is that, or the wiring's own few lines around each call.
+TRACKER = "tracker logic: compiled tracker/core and the wiring"
 PRODUCER = "Kafka producer (Faust's buffer, aiokafka's send and sender)"
 LIBRARIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (PRODUCER, ("aiokafka/producer", "ProducerBuffer.", "Producer.send (faust/transport/")),
     ("Faust consumer + stream machinery", ("faust/", "mode/", "aiokafka/")),
 )
 LOOP = "asyncio event loop, sockets"
-# mode's worker and thread runners are the roots of every stack of their thread.
+# mode's worker and thread runners are the roots of every stack of their thread: innermost,
+# the sample is the loop's (its own code, or a loop written in C).
 LOOP_RUNNERS = ("(mode/worker.py)", "(mode/threads.py)")
-# With tracker/core compiled (mypyc), its functions leave no Python frames: py-spy books
-# their time to the line that called them. A sample whose innermost frame is the
-# per-message or timer wiring is therefore the compiled core at work (the wiring's own
-# lines are a few dict lookups around each call).
-COMPILED_CORE = "tracker logic: compiled tracker/core (booked to the wiring's calling line)"
-WIRING_CALLERS = (
-    "Pipeline.handle ",
-    "Pipeline.handle_identity ",
-    "Pipeline.handle_activity ",
-    "Pipeline.housekeeping ",
-    "Pipeline.processor_for ",
-    "Pipeline.account_processor_for ",
-    "Pipeline._emit ",
-)
 
 
 def categorize(path: Path) -> list[tuple[str, float]]:
@@ -142,14 +133,16 @@ def _category(frames: list[str]) -> str:
     for name, markers in CALLS_OUT:
         if any(marker in frame for frame in frames for marker in markers):
             return name
-    if frames and frames[-1].startswith(WIRING_CALLERS):
-        return COMPILED_CORE
-    for name, markers in CORE_SOURCE:
-        if any(marker in frame for frame in frames for marker in markers):
-            return name
     for frame in reversed(frames):
+        if "(tracker/" in frame:
+            for name, markers in PYTHON_CORE:
+                if any(marker in f for f in frames for marker in markers):
+                    return name
+            return TRACKER
         if any(runner in frame for runner in LOOP_RUNNERS):
-            continue
+            return LOOP
+        if "asyncio/" in frame or "selectors.py" in frame:
+            continue  # the loop's work for whoever called it: a future, a write, a callback
         for name, markers in LIBRARIES:
             if any(marker in frame for marker in markers):
                 return name
