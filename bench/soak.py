@@ -46,7 +46,7 @@ class SoakResult:
         return self.rss_at(self.minutes * 60) - self.rss_at(self.minutes * 30)
 
 
-def _remap(value: bytes) -> tuple[bytes, bytes] | None:
+def _remap(value: bytes, population: int = POPULATION) -> tuple[bytes, bytes] | None:
     try:
         decoded = orjson.loads(value)
     except orjson.JSONDecodeError:
@@ -54,20 +54,20 @@ def _remap(value: bytes) -> tuple[bytes, bytes] | None:
     items = decoded if isinstance(decoded, list) else [decoded]
     if not items or not all(isinstance(i, dict) and "customer_id" in i for i in items):
         return None
-    customer = _member("pop", items[0]["customer_id"])
+    customer = _member("pop", items[0]["customer_id"], population)
     for item in items:
         item["customer_id"] = customer
         # The device id a login links, mapped as the device's own events were (their
         # customer_id): otherwise every login names a new device whose row is new state for
         # the rest of the run, and RSS grows with it by design.
         if "anonymous_id" in item:
-            item["anonymous_id"] = _member("pop", item["anonymous_id"])
+            item["anonymous_id"] = _member("pop", item["anonymous_id"], population)
     return customer.encode(), orjson.dumps(decoded)
 
 
-def _member(prefix: str, original: object) -> str:
+def _member(prefix: str, original: object, population: int = POPULATION) -> str:
     digest = hashlib.blake2b(str(original).encode(), digest_size=8).digest()
-    return f"{prefix}-{int.from_bytes(digest, 'big') % POPULATION:06d}"
+    return f"{prefix}-{int.from_bytes(digest, 'big') % population:06d}"
 
 
 async def _produce(bench: Bench, topic: str, rate: float, seconds: float, sent: list[int]) -> None:

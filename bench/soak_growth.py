@@ -2,22 +2,28 @@
 
 The soak (``bench/soak.py``) measures a worker's resident memory, which says whether it
 grows but not what grows. This replays the same kind of traffic (the generator's
-collector-style batches, customers and logged-in devices mapped onto the soak's fixed
-population) through the pure ``PartitionProcessor``s over plain dict stores, on simulated
-event time, and every few minutes of event time reports what the state holds:
+collector-style batches, customers and logged-in devices mapped onto a fixed population)
+through the pure ``PartitionProcessor``s over plain dict stores, on simulated event
+time, and every few minutes of event time reports what the state holds:
 
 - customer rows, which stop growing once the population has been seen and its rows have
   reached their usual size;
-- aggregate rows and their histograms: a row per partition and minute of event time (kept
-  for 50 hours) and per hour (kept for 92 days), so they grow with every minute by design
-  until the oldest are dropped;
+- aggregate rows and their histograms: per partition, a minute row for each hour of event
+  time (its minute buckets kept for 50 hours) and an hour row for each day (kept for 92
+  days), so they grow with every minute by design until the oldest are dropped;
 - the process in all (resident memory, or with ``--tracemalloc`` the Python heap traced
-  since the start, ~2x slower), which also holds what neither row kind shows.
+  since the start, ~2x slower), which also holds what neither row kind shows, and the
+  traffic generator's own memory: it remembers every B2B customer it has made up.
 
-In-process on event time; about 4,000 events/s here without tracing, so an hour of the
-soak at 600 events/s takes ~15 minutes (rows are printed as they are measured):
+The account stage is not replayed (its activity records are dropped, as in
+``bench.state``). In-process, about 4,000 events/s here without tracing, so the soak's
+rate (70% of a worker's drain, 3,700-8,700 events/s) would take hours to replay an hour
+of. The default replays an hour at 600 events/s onto 4,000 customers: the soak's 50,000
+scaled by 600 / 7,500, so that each customer sends about as often as in a soak at
+7,500 events/s and the population is seen as early. About 10 minutes, rows printed as
+they are measured:
 
-    python -m bench.soak_growth --minutes 60 --rate 600 [--every 5] [--tracemalloc]
+    python -m bench.soak_growth [--minutes 60] [--rate 600] [--population 4000] [--every 5]
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ class Checkpoint:
     customer_bytes: int
     minute_rows: int
     minute_bytes: int
-    other_aggregate_bytes: int  # the counter row and the hour rows
+    other_aggregate_bytes: int  # the counter row, the hour rows and the rest
     histogram_minutes: int  # minute entries over every partition's histograms
     memory_bytes: int  # resident memory, or the traced Python heap (``trace``)
 
@@ -80,8 +86,11 @@ def histogram_minutes(processors: dict[int, PartitionProcessor]) -> int:
     )
 
 
-def run(minutes: float, rate: float, every: float, trace: bool = False) -> Iterator[Checkpoint]:
-    """``minutes`` of event time at ``rate`` events/s; a checkpoint every ``every`` minutes."""
+def run(
+    minutes: float, rate: float, every: float, population: int = 4_000, trace: bool = False
+) -> Iterator[Checkpoint]:
+    """``minutes`` of event time at ``rate`` events/s from ``population`` customers; a
+    checkpoint every ``every`` minutes."""
     config = pipeline_config()
     stores = {p: RowStore() for p in range(PARTITIONS)}
     processors = {p: config.processor(p, stores[p], PARTITIONS) for p in range(PARTITIONS)}
@@ -99,7 +108,7 @@ def run(minutes: float, rate: float, every: float, trace: bool = False) -> Itera
             generator.start_journeys(int(owed), now)
             owed -= int(owed)
         for message in generator.due(now, max_batch=10):
-            remapped = _remap(message.value)
+            remapped = _remap(message.value, population)
             if remapped is None:
                 continue
             key, value = remapped
@@ -180,12 +189,13 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=60.0, help="of event time")
     parser.add_argument("--rate", type=float, default=600.0, help="events/s of event time")
     parser.add_argument("--every", type=float, default=5.0, help="minutes between checkpoints")
+    parser.add_argument("--population", type=int, default=4_000, help="customers")
     parser.add_argument("--tracemalloc", action="store_true", help="the traced heap, not RSS")
     args = parser.parse_args()
     memory = "Python heap (traced)" if args.tracemalloc else "RSS"
     print(HEADER.format(memory=memory), flush=True)
     points = []
-    for point in run(args.minutes, args.rate, args.every, args.tracemalloc):
+    for point in run(args.minutes, args.rate, args.every, args.population, args.tracemalloc):
         points.append(point)
         print(row(point), flush=True)
     print(f"\n{second_half(points, memory)}", file=sys.stdout)

@@ -8,11 +8,11 @@ from bench.soak_growth import Checkpoint, report, run, second_half
 
 
 def test_checkpoints_follow_event_time_and_split_rows_by_kind() -> None:
-    points = list(run(minutes=1.5, rate=60.0, every=0.5, trace=True))
+    points = list(run(minutes=1.5, rate=60.0, every=0.5, population=500, trace=True))
     assert [round(p.minute, 1) for p in points] == [0.5, 1.0, 1.5]
     assert all(a.events < b.events for a, b in itertools.pairwise(points))
     last = points[-1]
-    assert last.customer_rows > 0 and last.customer_bytes > 0
+    assert 0 < last.customer_rows <= 500 and last.customer_bytes > 0  # the population bounds rows
     # One minute row per partition and hour of event time, growing with each minute.
     assert 0 < last.minute_rows <= 8
     assert points[0].minute_bytes < last.minute_bytes
