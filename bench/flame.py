@@ -89,7 +89,7 @@ CALLS_OUT: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     (
         "dead-letter, activity and identity sends (Topic.send)",
-        ("Topic.send ", "Topic.publish_message ", "IdentitySender.run "),
+        ("Topic.send ", "IdentitySender.run "),
     ),
 )
 # Then whose frame is innermost: the tracker's (its modules that run as Python, by
@@ -108,10 +108,31 @@ PYTHON_CORE: tuple[tuple[str, tuple[str, ...]], ...] = (
 TRACKER = "tracker logic: compiled tracker/core and the wiring"
 PRODUCER = "Kafka producer (Faust's buffer, aiokafka's send and sender)"
 LIBRARIES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (PRODUCER, ("aiokafka/producer", "ProducerBuffer.", "Producer.send (faust/transport/")),
+    (
+        PRODUCER,
+        (
+            "aiokafka/producer",
+            "ProducerBuffer.",
+            "Producer.send (faust/transport/",
+            "Topic.publish_message ",  # Faust's buffer sending a changelog row
+            "Topic._on_published ",
+        ),
+    ),
     ("Faust consumer + stream machinery", ("faust/", "mode/", "aiokafka/")),
 )
 LOOP = "asyncio event loop, sockets"
+# Frames that work for whoever called them: the loop's, and Kafka's connection, protocol
+# and record code, which the producer and the consumer share.
+SHARED = (
+    "asyncio/",
+    "selectors.py",
+    "(aiokafka/conn.py)",
+    "(aiokafka/client.py)",
+    "aiokafka/protocol/",
+    "aiokafka/record/",
+    "(aiokafka/util.py)",
+    "faust/sensors/",
+)
 # mode's worker and thread runners are the roots of every stack of their thread: innermost,
 # the sample is the loop's (its own code, or a loop written in C).
 LOOP_RUNNERS = ("(mode/worker.py)", "(mode/threads.py)")
@@ -141,11 +162,13 @@ def _category(frames: list[str]) -> str:
             return TRACKER
         if any(runner in frame for runner in LOOP_RUNNERS):
             return LOOP
-        if "asyncio/" in frame or "selectors.py" in frame:
-            continue  # the loop's work for whoever called it: a future, a write, a callback
+        if any(shared in frame for shared in SHARED):
+            continue  # a future, a write, a request: its caller's
         for name, markers in LIBRARIES:
             if any(marker in frame for marker in markers):
                 return name
+    if any("aiokafka/" in frame for frame in frames):
+        return "Faust consumer + stream machinery"  # Kafka's connections, under no one else
     if any("asyncio/" in frame or "selectors.py" in frame for frame in frames):
         return LOOP
     return "other"

@@ -121,7 +121,7 @@ def run(
         if step % FLUSH_EVERY_STEPS == 0:
             housekeeping(processors, now)
         elapsed = step * STEP_MS / 60_000
-        if elapsed >= next_checkpoint:
+        if elapsed >= next_checkpoint or elapsed >= minutes:
             gc.collect()
             memory = (
                 tracemalloc.get_traced_memory()[0] if trace else psutil.Process().memory_info().rss

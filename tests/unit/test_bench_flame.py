@@ -50,6 +50,24 @@ def _shares(tmp_path: Path, *stacks: str) -> dict[str, float]:
             f"{AGENT};Producer.send ({SP}/faust/transport/drivers/aiokafka.py:1100)",
             PRODUCER,
         ),
+        # Faust's buffer sending a changelog row, and Kafka code the producer shares.
+        (
+            f"{ROOT};{LOOP_FRAMES};ProducerBuffer._handle_pending ({SP}/faust/transport/"
+            f"producer.py:90);ProducerBuffer._send_pending ({SP}/faust/transport/producer.py:"
+            f"97);Topic.publish_message ({SP}/faust/topics.py:411)",
+            PRODUCER,
+        ),
+        (
+            f"{ROOT};{LOOP_FRAMES};Sender._sender_routine ({SP}/aiokafka/producer/sender.py:"
+            f"167);AIOKafkaClient.send ({SP}/aiokafka/client.py:474);AIOKafkaConnection.send "
+            f"({SP}/aiokafka/conn.py:423);Schema.encode ({SP}/aiokafka/protocol/types.py:198)",
+            PRODUCER,
+        ),
+        (
+            f"{ROOT};{LOOP_FRAMES};Fetcher._fetch_requests_routine ({SP}/aiokafka/consumer/"
+            f"fetcher.py:400);AIOKafkaConnection.send ({SP}/aiokafka/conn.py:423)",
+            "Faust consumer + stream machinery",
+        ),
         # A loop written in C leaves only the runner's frame.
         (f"{ROOT}", LOOP),
         (
