@@ -1,36 +1,34 @@
 """What the state holds as the soak's traffic goes on: which part of a worker's memory grows.
 
 The soak (``bench/soak.py``) measures a worker's resident memory, which says whether it
-grows but not what grows. This replays the same kind of traffic (the generator's
-collector-style batches, customers and logged-in devices mapped onto a fixed population)
-through the pure ``PartitionProcessor``s over plain dict stores, on simulated event
-time, and every few minutes of event time reports what the state holds:
+grows but not what grows. This replays the same traffic (``bench.soak_traffic``: a
+population whose customers rest between visits, with the soak's session gap and dedup
+window) through the pure ``PartitionProcessor``s over plain dict stores, on simulated
+event time, and every few minutes of event time reports what the state holds:
 
-- customer rows, which stop growing once the population has been seen and its rows have
-  reached their usual size;
+- customer rows, which stop growing once the population has been seen, its sessions
+  close between visits and its de-duplication memories have reached their usual size
+  (orders, up to 16 a customer, and open support tickets still grow, by design);
 - aggregate rows and their histograms: per partition, a minute row for each hour of event
   time (its minute buckets kept for 50 hours) and an hour row for each day (kept for 92
   days), so they grow with every minute by design until the oldest are dropped;
 - the process in all (resident memory, or with ``--tracemalloc`` the Python heap traced
   since the start, ~2x slower), which also holds what neither row kind shows, and the
-  traffic generator's own memory: it remembers every B2B customer it has made up.
+  traffic generator's own memory: its journeys still waiting for support's replies.
 
 The account stage is not replayed (its activity records are dropped, as in
 ``bench.state``). In-process, about 4,000 events/s here without tracing, so the soak's
 rate (70% of a worker's drain, 3,700-8,700 events/s) would take hours to replay an hour
-of. The default replays an hour at 600 events/s onto 4,000 customers: the soak's 50,000
-scaled by 600 / 7,500, so that each customer sends about as often as in a soak at
-7,500 events/s and the population is seen as early. About 10 minutes, rows printed as
-they are measured:
+of. The default replays an hour at 600 events/s (a population of ~12,000: the soak's
+scaled by its rate). About 10 minutes, rows printed as they are measured:
 
-    python -m bench.soak_growth [--minutes 60] [--rate 600] [--population 4000] [--every 5]
+    python -m bench.soak_growth [--minutes 60] [--rate 600] [--every 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import random
 import sys
 import tracemalloc
 from collections.abc import Iterator
@@ -38,12 +36,12 @@ from dataclasses import dataclass
 
 import psutil
 
-from bench.soak import MEAN_EVENTS_PER_JOURNEY, _remap
+from bench.soak import DEDUP_WINDOW_S, REST_MS, SESSION_GAP_S
+from bench.soak_traffic import SoakTraffic
 from bench.state import PARTITIONS, RowStore, hand_over, housekeeping, pipeline_config
 from tracker.core.histogram import MINUTE_HORIZON
 from tracker.core.partition import PartitionProcessor
 from tracker.kafka.partitioner import partition_for
-from tracker.testing.traffic import TrafficGenerator
 
 START_MS = 1_780_000_000_000
 STEP_MS = 100  # the soak producer's step
@@ -54,6 +52,7 @@ FLUSH_EVERY_STEPS = 10  # the worker's flush timer: once a second
 class Checkpoint:
     minute: float
     events: int
+    population: int  # customers the traffic has needed so far
     customer_rows: int
     customer_bytes: int
     minute_rows: int
@@ -86,35 +85,27 @@ def histogram_minutes(processors: dict[int, PartitionProcessor]) -> int:
     )
 
 
-def run(
-    minutes: float, rate: float, every: float, population: int = 4_000, trace: bool = False
-) -> Iterator[Checkpoint]:
-    """``minutes`` of event time at ``rate`` events/s from ``population`` customers; a
-    checkpoint every ``every`` minutes."""
-    config = pipeline_config()
+def run(minutes: float, rate: float, every: float, trace: bool = False) -> Iterator[Checkpoint]:
+    """``minutes`` of event time of the soak's traffic at ``rate`` events/s; a checkpoint
+    every ``every`` minutes."""
+    config = pipeline_config(session_gap=SESSION_GAP_S, dedup_window=DEDUP_WINDOW_S)
     stores = {p: RowStore() for p in range(PARTITIONS)}
     processors = {p: config.processor(p, stores[p], PARTITIONS) for p in range(PARTITIONS)}
     offsets = dict.fromkeys(processors, -1)
-    generator = TrafficGenerator(random.Random(3))  # the soak producer's seed
+    traffic = SoakTraffic(rate, REST_MS)
     gc.collect()
     if trace:
         tracemalloc.start()
-    owed, events, step = 0.0, 0, 0
+    events, step = 0, 0
     next_checkpoint = every
     while True:
         now = START_MS + step * STEP_MS
-        owed += rate * STEP_MS / 1000 / MEAN_EVENTS_PER_JOURNEY
-        if owed >= 1:
-            generator.start_journeys(int(owed), now)
-            owed -= int(owed)
-        for message in generator.due(now, max_batch=10):
-            remapped = _remap(message.value, population)
-            if remapped is None:
-                continue
-            key, value = remapped
-            partition = partition_for(key, PARTITIONS)
+        for message in traffic.due(now):
+            partition = partition_for(message.key, PARTITIONS)
             offsets[partition] += 1
-            processors[partition].process(key, value, offsets[partition], message.timestamp_ms, now)
+            processors[partition].process(
+                message.key, message.value, offsets[partition], message.timestamp_ms, now
+            )
             hand_over(processors, processors[partition])
             events += message.events
         step += 1
@@ -127,7 +118,14 @@ def run(
                 tracemalloc.get_traced_memory()[0] if trace else psutil.Process().memory_info().rss
             )
             kinds = bytes_by_kind(stores)
-            yield Checkpoint(elapsed, events, *kinds, histogram_minutes(processors), memory)
+            yield Checkpoint(
+                elapsed,
+                events,
+                traffic.population.members,
+                *kinds,
+                histogram_minutes(processors),
+                memory,
+            )
             next_checkpoint += every
             if elapsed >= minutes:
                 break
@@ -136,16 +134,16 @@ def run(
 
 
 HEADER = (
-    "| event-time minute | events | customer rows | customer rows MiB | minute rows "
+    "| event-time minute | events | population | customer rows | customer rows MiB | minute rows "
     "| minute rows MiB | other aggregate rows MiB | histogram minutes | {memory} MiB |\n"
-    "|---|---|---|---|---|---|---|---|---|"
+    "|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
 def row(p: Checkpoint) -> str:
     mib = 2**20
     return (
-        f"| {p.minute:g} | {p.events:,} | {p.customer_rows:,} "
+        f"| {p.minute:g} | {p.events:,} | {p.population:,} | {p.customer_rows:,} "
         f"| {p.customer_bytes / mib:.1f} | {p.minute_rows:,} | {p.minute_bytes / mib:.2f} "
         f"| {p.other_aggregate_bytes / mib:.2f} | {p.histogram_minutes:,} "
         f"| {p.memory_bytes / mib:.1f} |"
@@ -189,13 +187,12 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=60.0, help="of event time")
     parser.add_argument("--rate", type=float, default=600.0, help="events/s of event time")
     parser.add_argument("--every", type=float, default=5.0, help="minutes between checkpoints")
-    parser.add_argument("--population", type=int, default=4_000, help="customers")
     parser.add_argument("--tracemalloc", action="store_true", help="the traced heap, not RSS")
     args = parser.parse_args()
     memory = "Python heap (traced)" if args.tracemalloc else "RSS"
     print(HEADER.format(memory=memory), flush=True)
     points = []
-    for point in run(args.minutes, args.rate, args.every, args.population, args.tracemalloc):
+    for point in run(args.minutes, args.rate, args.every, args.tracemalloc):
         points.append(point)
         print(row(point), flush=True)
     print(f"\n{second_half(points, memory)}", file=sys.stdout)

@@ -252,8 +252,8 @@ def untraced(timed: Callable[[], float]) -> float:
     return float(text)
 
 
-def pipeline_config() -> PipelineConfig:
-    settings = Settings(pseudonym_key="bench-state-pseudonym-key-0001")
+def pipeline_config(**settings_overrides: Any) -> PipelineConfig:
+    settings = Settings(pseudonym_key="bench-state-pseudonym-key-0001", **settings_overrides)
     config = PipelineConfig.from_settings(
         settings, Pseudonymizer(b"bench-state-pseudonym-key-0001"), SentimentScorer()
     )

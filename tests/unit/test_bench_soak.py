@@ -1,29 +1,76 @@
-"""The soak's traffic stays within a fixed population, so its state levels off."""
+"""The soak's traffic: a fixed population whose customers rest between visits."""
 
 from __future__ import annotations
 
-import random
-
 import orjson
 
-from bench.soak import POPULATION, _remap
-from tracker.testing.traffic import TrafficGenerator
+from bench.soak_traffic import RestedPopulation, SoakTraffic
+
+START_MS = 1_780_000_000_000
+REST_MS = 90_000
 
 
-def test_customers_and_logged_in_devices_come_from_the_bounded_population() -> None:
-    generator = TrafficGenerator(random.Random(3))
-    messages = generator.simulate(4_000, 1_780_000_000_000, 100.0, max_batch=10)
-    customers: set[str] = set()
-    devices: set[str] = set()
-    for message in messages:
-        remapped = _remap(message.value)
-        if remapped is None:
-            continue
-        decoded = orjson.loads(remapped[1])
-        for item in decoded if isinstance(decoded, list) else [decoded]:
-            customers.add(item["customer_id"])
-            if "anonymous_id" in item:
-                devices.add(item["anonymous_id"])
-    assert devices, "the generated traffic logs in"
-    assert all(c.startswith("pop-") and int(c[4:]) < POPULATION for c in customers)
-    assert all(d.startswith("pop-") and int(d[4:]) < POPULATION for d in devices)
+def _replay(traffic: SoakTraffic, seconds: int) -> list[tuple[int, dict[str, object]]]:
+    """(arrival ms, event) of every event sent in ``seconds``, on a 100 ms clock."""
+    out = []
+    for step in range(seconds * 10):
+        now = START_MS + step * 100
+        for message in traffic.due(now):
+            decoded = orjson.loads(message.value)
+            for item in decoded if isinstance(decoded, list) else [decoded]:
+                assert item["customer_id"].encode() == message.key or "anonymous_id" in item
+                out.append((now, item))
+    return out
+
+
+def test_it_delivers_the_rate_it_asks_from_a_population_that_stops_growing() -> None:
+    traffic = SoakTraffic(rate=200.0, rest_ms=REST_MS)
+    events = _replay(traffic, 600)
+    late = [e for at, e in events if at >= START_MS + 300_000]
+    assert 0.95 < len(late) / 300 / 200 < 1.05  # events/s over the last five minutes
+    members = {int(str(e["customer_id"]).split("-")[1]) for _, e in events}
+    assert max(members) < traffic.population.members
+    early = {
+        int(str(e["customer_id"]).split("-")[1]) for at, e in events if at < START_MS + 300_000
+    }
+    assert len(members) - len(early) < 0.02 * len(members)  # seen within five minutes
+
+
+def test_a_member_keeps_its_ids_across_visits() -> None:
+    traffic = SoakTraffic(rate=200.0, rest_ms=REST_MS)
+    logins = accounts = 0
+    for _, event in _replay(traffic, 300):
+        member = str(event["customer_id"]).split("-")[1]
+        if "anonymous_id" in event:  # a login links the member's own device
+            assert event["anonymous_id"] == f"anon-{member}"
+            logins += 1
+        if "account_id" in event:
+            assert event["account_id"] == f"acct-{int(member) % 40:02d}"
+            accounts += 1
+    assert logins and accounts
+
+
+def _page(customer: str) -> dict[str, object]:
+    return {"customer_id": customer, "event_type": "page_view"}
+
+
+def test_a_member_comes_back_only_after_its_visit_and_a_rest() -> None:
+    population = RestedPopulation(rest_ms=REST_MS)
+    visit = [(0.0, _page("cust-a")), (10.0, _page("cust-a")), (20.0, _page("cust-a"))]
+    assert population("cust-a", visit, 0) == "cust-0000000"
+    # Busy until 30 s of visit and 90 s of rest have passed: a new member meanwhile.
+    assert population("cust-b", [(0.0, _page("cust-b"))], 119_999) == "cust-0000001"
+    again = [(0.0, _page("cust-c")), (1.0, b"not json"), (1.0, _page("cust-c"))]
+    assert population("cust-c", again, 120_000) == "cust-0000000"
+    assert again == [(0.0, _page("cust-0000000")), (1.0, _page("cust-0000000"))]
+    # A reply hours later is not part of the visit: the member rests from its end.
+    ticket = [(0.0, _page("cust-x")), (7_660.0, _page("cust-x"))]
+    assert population("cust-x", ticket, 200_000) == "cust-0000002"
+    # At rest, the longest-resting first: 1 (since 209,999), 0 (211,000), 2 (290,000).
+    for name, member in (("cust-y", 1), ("cust-z", 0), ("cust-w", 2)):
+        assert population(name, [(0.0, _page(name))], 290_000) == f"cust-{member:07d}"
+    # A journey of another shape (anonymous, then a login) has members of its own.
+    login = [(0.0, _page("anon-q")), (5.0, {**_page("cust-q"), "anonymous_id": "anon-q"})]
+    assert population("anon-q", login, 400_000) == "anon-0000003"
+    assert login[1][1] == {**_page("cust-0000003"), "anonymous_id": "anon-0000003"}
+    assert population.members == 4 and population.planned_events == 13

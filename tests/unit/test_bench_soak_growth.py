@@ -8,11 +8,13 @@ from bench.soak_growth import Checkpoint, report, run, second_half
 
 
 def test_checkpoints_follow_event_time_and_split_rows_by_kind() -> None:
-    points = list(run(minutes=1.5, rate=60.0, every=0.5, population=500, trace=True))
+    points = list(run(minutes=1.5, rate=60.0, every=0.5, trace=True))
     assert [round(p.minute, 1) for p in points] == [0.5, 1.0, 1.5]
     assert all(a.events < b.events for a, b in itertools.pairwise(points))
     last = points[-1]
-    assert 0 < last.customer_rows <= 500 and last.customer_bytes > 0  # the population bounds rows
+    assert (
+        0 < last.customer_rows <= 2 * last.population and last.customer_bytes > 0
+    )  # people, devices
     # One minute row per partition and hour of event time, growing with each minute.
     assert 0 < last.minute_rows <= 8
     assert points[0].minute_bytes < last.minute_bytes
@@ -23,8 +25,8 @@ def test_checkpoints_follow_event_time_and_split_rows_by_kind() -> None:
 
 def test_second_half_attributes_growth_and_projects_the_minute_horizon() -> None:
     mib = 2**20
-    middle = Checkpoint(30, 1, 100, 10 * mib, 8, 30 * 1024, 0, 1_000, 100 * mib)
-    last = Checkpoint(60, 2, 100, 11 * mib, 8, 60 * 1024, 0, 2_000, 105 * mib)
+    middle = Checkpoint(30, 1, 50, 100, 10 * mib, 8, 30 * 1024, 0, 1_000, 100 * mib)
+    last = Checkpoint(60, 2, 50, 100, 11 * mib, 8, 60 * 1024, 0, 2_000, 105 * mib)
     text = second_half([middle, last])
     assert "RSS grew +5.0 MiB (+5.0%)" in text
     assert "customer rows +1.0 MiB" in text

@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -35,6 +36,11 @@ ENTRY_CHANNELS = (("web", 50), ("app", 20), ("social", 12), ("email", 10), ("sto
 STORES = ("store:berlin", "store:munich", "store:hamburg", "store:vienna")
 ACTIONS = ("search", "filter", "add_to_cart", "wishlist_add", "compare", "support_chat")
 CURRENCIES = (("EUR", 85), ("USD", 10), ("GBP", 5))
+
+Step = tuple[float, dict[str, Any] | bytes]  # (seconds after the previous step, event)
+# Called with each planned journey's customer, steps and start (ms) before it is queued;
+# it may rewrite the steps' ids in place and returns the journey's customer.
+Recast = Callable[[str, list[Step], int], str]
 
 
 def _weighted(rng: random.Random, options: tuple[tuple[str, int], ...]) -> str:
@@ -69,7 +75,7 @@ class _Pending:
 @dataclass
 class _Journey:
     customer: str
-    steps: list[tuple[float, dict[str, Any] | bytes]]  # (seconds after previous, event)
+    steps: list[Step]
     index: int = 0
     rng: random.Random | None = None  # a bot's journey draws from the bots' generator
 
@@ -93,8 +99,11 @@ class TrafficGenerator:
         malformed_share: float = 0.005,
         bot_share: float = BOT_SHARE,
         login_share: float = LOGIN_SHARE,
+        recast: Recast | None = None,
     ) -> None:
         self.rng = rng
+        # bench/soak_traffic.py: a fixed population whose customers rest between visits.
+        self.recast = recast
         self.time_scale = time_scale  # < 1 compresses think times (demo)
         self.malformed_share = malformed_share
         self._pool = [f"cust-{rng.getrandbits(48):012x}" for _ in range(returning_pool)]
@@ -112,11 +121,10 @@ class TrafficGenerator:
         for _ in range(count):
             journey = self._plan()
             delay = int(self.rng.uniform(0, 1000))
-            heapq.heappush(self._queue, _Pending(now_ms + delay, self._next_seq(), journey))
+            self._queue_journey(journey, now_ms + delay)
             if self._bots.wanted():
                 customer, steps = self._bots.journey()
-                bot = _Journey(customer, steps, rng=self._bots.rng)
-                heapq.heappush(self._queue, _Pending(now_ms + delay, self._next_seq(), bot))
+                self._queue_journey(_Journey(customer, steps, rng=self._bots.rng), now_ms + delay)
 
     def due(self, now_ms: int, max_batch: int = 1, window_s: float = 10.0) -> list[Message]:
         """Messages whose time has come.
@@ -182,6 +190,11 @@ class TrafficGenerator:
         return out
 
     # --- internals --------------------------------------------------------------
+    def _queue_journey(self, journey: _Journey, at_ms: int) -> None:
+        if self.recast is not None:
+            journey.customer = self.recast(journey.customer, journey.steps, at_ms)
+        heapq.heappush(self._queue, _Pending(at_ms, self._next_seq(), journey))
+
     def _next_seq(self) -> int:
         self._seq += 1
         return self._seq
@@ -210,7 +223,7 @@ class TrafficGenerator:
         base: dict[str, Any] = {"schema_version": 1, "customer_id": customer, "consent": consent}
         if account:
             base["account_id"] = account
-        steps: list[tuple[float, dict[str, Any] | bytes]] = []
+        steps: list[Step] = []
 
         def add(wait: float, event_type: str, touchpoint: str, ch: str, **extra: Any) -> None:
             event = {
@@ -273,9 +286,7 @@ class TrafficGenerator:
             add(rng.uniform(10, 60), "feedback", "support", channel, **self._feedback())
         return self._finish(customer, steps, base)
 
-    def _finish(
-        self, customer: str, steps: list[tuple[float, dict[str, Any] | bytes]], base: dict[str, Any]
-    ) -> _Journey:
+    def _finish(self, customer: str, steps: list[Step], base: dict[str, Any]) -> _Journey:
         add_vitals(side_rng(steps), steps)  # load times of web visits, from draws of their own
         add_experiment(side_rng(steps, "experiment"), steps)  # the checkout-button test
         logged_in = add_login(identity_rng(steps), steps, self.login_share)
