@@ -8,13 +8,15 @@ event time, and every few minutes of event time reports what the state holds:
 
 - customer rows, which stop growing once the population has been seen, its sessions
   close between visits and its de-duplication memories have reached their usual size
-  (orders, up to 16 a customer, and open support tickets still grow, by design);
+  (order times, up to 16 a customer, and support tickets, kept 30 days after their last
+  event, still grow through the hour, by design);
 - aggregate rows and their histograms: per partition, a minute row for each hour of event
   time (its minute buckets kept for 50 hours) and an hour row for each day (kept for 92
   days), so they grow with every minute by design until the oldest are dropped;
 - the process in all (resident memory, or with ``--tracemalloc`` the Python heap traced
   since the start, ~2x slower), which also holds what neither row kind shows, and the
-  traffic generator's own memory: its journeys still waiting for support's replies.
+  traffic generator's own memory: its journeys still waiting for support's replies and
+  the B2B customers it has made up.
 
 The account stage is not replayed (its activity records are dropped, as in
 ``bench.state``). In-process, about 4,000 events/s here without tracing, so the soak's

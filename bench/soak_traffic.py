@@ -19,8 +19,13 @@ grows only while no member of a journey's shape is at rest.
 
 Journeys are started to keep ``rate`` events/s counted at planning time (bots
 included), so a consumer of ``due`` delivers the rate it asks once the first journeys
-have run their course. Malformed messages are left out (their bodies carry the
-generator's own ids).
+have run their course. A member who withdrew consent grants it again at its next
+consented visit (``RestedPopulation._regrant``).
+
+What a rest does not cover: a journey's steps after its first pause longer than a rest
+(support's replies, ratings and reopenings, minutes to days later) still arrive, under
+the member's ids, while it may be visiting again; they join that visit's session as a
+real customer's would.
 The clock is passed in: the live soak passes the wall clock, the in-process replay
 (``bench.soak_growth``) event time.
 """
@@ -45,14 +50,14 @@ class RestedPopulation:
 
     rest_ms: int
     members: int = 0  # the population: members ever handed a journey
-    planned_events: int = 0  # events of every journey handed out
+    planned_events: int = 0  # events (and malformed messages) of every journey handed out
+    regrants: int = 0  # consent grants sent by members coming back after a withdrawal
     # Members at rest by the kinds of ids their journeys carry: a member who logs in
     # always does, a bot stays a bot, so the rows each member has stop changing.
     _resting: dict[frozenset[str], list[tuple[int, int]]] = field(default_factory=dict)
+    _withdrawn: set[int] = field(default_factory=set)
 
     def __call__(self, customer: str, steps: list[Step], start_ms: int) -> str:
-        # Malformed messages left out: their bodies name the generator's own ids.
-        steps[:] = [step for step in steps if isinstance(step[1], dict)]
         events = [event for _, event in steps if isinstance(event, dict)]
         resting = self._resting.setdefault(_shape(customer, events), [])
         if resting and resting[0][0] <= start_ms:
@@ -60,12 +65,40 @@ class RestedPopulation:
         else:
             member = self.members
             self.members += 1
+        self._regrant(member, steps)
         names: dict[str, str] = {}
-        for event in events:
-            _rename(event, member, names)
-        self.planned_events += len(events)
+        for _, event in steps:
+            if isinstance(event, dict):
+                _rename(event, member, names)
+        if any(_withdraws(event) for event in events):
+            self._withdrawn.add(member)
+        self.planned_events += len(steps)
         heapq.heappush(resting, (start_ms + _visit_ms(steps, self.rest_ms) + self.rest_ms, member))
         return _name(customer, member, names)
+
+    def _regrant(self, member: int, steps: list[Step]) -> None:
+        """A member who withdrew consent accepts the banner again when next it comes with
+        consent: without it the tracker drops all its events for 90 days, and a soak
+        would count ever fewer customers as the hour goes on."""
+        first = steps[0][1] if steps else None
+        if member not in self._withdrawn or not isinstance(first, dict):
+            return
+        if not first["consent"]["analytics"]:
+            return
+        self._withdrawn.discard(member)
+        self.regrants += 1
+        shared = ("schema_version", "customer_id", "consent", "account_id", "channel", "user_agent")
+        grant: dict[str, Any] = {key: first[key] for key in shared if key in first}
+        grant.update(
+            event_id=f"soak-regrant-{self.regrants}",
+            event_type="consent",
+            touchpoint="consent_banner",
+        )
+        steps.insert(0, (0.0, grant))
+
+
+def _withdraws(event: dict[str, Any]) -> bool:
+    return event["event_type"] == "consent" and not event["consent"]["analytics"]
 
 
 def _kind(original: str) -> str:
@@ -135,5 +168,5 @@ class SoakTraffic:
         return [
             SoakMessage(m.key, m.value, m.timestamp_ms, m.events)
             for m in self.generator.due(now_ms, max_batch=10)
-            if m.key is not None
+            if m.key is not None  # always set by the generator; the type allows None
         ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import orjson
 
 from bench.soak_traffic import RestedPopulation, SoakTraffic
@@ -10,15 +12,26 @@ START_MS = 1_780_000_000_000
 REST_MS = 90_000
 
 
+MEMBER_ID = re.compile(r"(cust|anon|bot)-\d{7}")
+
+
 def _replay(traffic: SoakTraffic, seconds: int) -> list[tuple[int, dict[str, object]]]:
     """(arrival ms, event) of every event sent in ``seconds``, on a 100 ms clock."""
     out = []
     for step in range(seconds * 10):
         now = START_MS + step * 100
         for message in traffic.due(now):
-            decoded = orjson.loads(message.value)
+            assert MEMBER_ID.fullmatch(message.key.decode())
+            try:
+                decoded = orjson.loads(message.value)
+            except orjson.JSONDecodeError:
+                continue  # the generator's malformed messages, sent as they are
             for item in decoded if isinstance(decoded, list) else [decoded]:
-                assert item["customer_id"].encode() == message.key or "anonymous_id" in item
+                if "event_id" not in item or item["event_type"] == "teleport":
+                    continue  # the generator's other malformed kinds, rejected by the tracker
+                assert item["customer_id"].encode() == message.key
+                for key in ("customer_id", "anonymous_id"):
+                    assert key not in item or MEMBER_ID.fullmatch(item[key]), item
                 out.append((now, item))
     return out
 
@@ -29,11 +42,12 @@ def test_it_delivers_the_rate_it_asks_from_a_population_that_stops_growing() -> 
     late = [e for at, e in events if at >= START_MS + 300_000]
     assert 0.95 < len(late) / 300 / 200 < 1.05  # events/s over the last five minutes
     members = {int(str(e["customer_id"]).split("-")[1]) for _, e in events}
-    assert max(members) < traffic.population.members
+    assert len(members) > 0.9 * traffic.population.members
     early = {
         int(str(e["customer_id"]).split("-")[1]) for at, e in events if at < START_MS + 300_000
     }
-    assert len(members) - len(early) < 0.02 * len(members)  # seen within five minutes
+    # Seen within five minutes, but for a few of the rarer journey shapes' members.
+    assert len(members) - len(early) < 0.05 * len(members)
 
 
 def test_a_member_keeps_its_ids_across_visits() -> None:
@@ -62,7 +76,8 @@ def test_a_member_comes_back_only_after_its_visit_and_a_rest() -> None:
     assert population("cust-b", [(0.0, _page("cust-b"))], 119_999) == "cust-0000001"
     again = [(0.0, _page("cust-c")), (1.0, b"not json"), (1.0, _page("cust-c"))]
     assert population("cust-c", again, 120_000) == "cust-0000000"
-    assert again == [(0.0, _page("cust-0000000")), (1.0, _page("cust-0000000"))]
+    # Ids renamed; a malformed message is sent as it is, under the member's key.
+    assert again == [(0.0, _page("cust-0000000")), (1.0, b"not json"), (1.0, _page("cust-0000000"))]
     # A reply hours later is not part of the visit: the member rests from its end.
     ticket = [(0.0, _page("cust-x")), (7_660.0, _page("cust-x"))]
     assert population("cust-x", ticket, 200_000) == "cust-0000002"
@@ -73,4 +88,38 @@ def test_a_member_comes_back_only_after_its_visit_and_a_rest() -> None:
     login = [(0.0, _page("anon-q")), (5.0, {**_page("cust-q"), "anonymous_id": "anon-q"})]
     assert population("anon-q", login, 400_000) == "anon-0000003"
     assert login[1][1] == {**_page("cust-0000003"), "anonymous_id": "anon-0000003"}
-    assert population.members == 4 and population.planned_events == 13
+    assert population.members == 4 and population.planned_events == 14
+
+
+def test_a_member_who_withdrew_grants_consent_again_when_it_comes_back() -> None:
+    population = RestedPopulation(rest_ms=REST_MS)
+    consented = {"analytics": True, "marketing": False}
+    page = {**_page("cust-a"), "consent": consented, "channel": "web"}
+    withdrawal = {**page, "event_type": "consent", "consent": {"analytics": False}}
+    assert population("cust-a", [(0.0, dict(page)), (5.0, withdrawal)], 0) == "cust-0000000"
+    back = [(0.0, {**page, "customer_id": "cust-b"})]
+    assert population("cust-b", back, 100_000) == "cust-0000000"
+    grant, first = back[0][1], back[1][1]
+    assert isinstance(grant, dict) and isinstance(first, dict)
+    assert grant["event_type"] == "consent" and grant["consent"] == consented
+    assert grant["customer_id"] == first["customer_id"] == "cust-0000000"
+    assert population.regrants == 1
+    again = [(0.0, {**page, "customer_id": "cust-c"})]
+    population("cust-c", again, 200_000)
+    assert len(again) == 1  # granted once: the member consents as before
+
+
+def test_withdrawn_members_come_back_in_the_generated_stream() -> None:
+    traffic = SoakTraffic(rate=200.0, rest_ms=REST_MS)
+    events = _replay(traffic, 600)
+    grants = [e for _, e in events if str(e["event_id"]).startswith("soak-regrant-")]
+    assert 0 < len(grants) <= traffic.population.regrants  # the last may be still to come
+    withdrawn: set[object] = set()
+    for _, event in events:
+        customer = event["customer_id"]
+        consent = event["consent"]
+        assert isinstance(consent, dict)
+        if event["event_type"] == "consent":
+            (withdrawn.discard if consent["analytics"] else withdrawn.add)(customer)
+    # Some withdraw late in the run and have not come back yet; most have.
+    assert len(withdrawn) < len(grants)
