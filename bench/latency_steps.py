@@ -76,7 +76,13 @@ def _one_event(ctx: Context, rate: float) -> None:
 
 def soaked(ctx: Context, maxima: dict[str, float], minutes: float) -> None:
     ctx.rep.soak = soak.run(ctx.bench, maxima["10 events"] * 0.7, minutes)  # 70% (issue 19)
-    log(f"soak: RSS growth over the second half {ctx.rep.soak.growth_mib:.1f} MiB")
+    done = ctx.rep.soak
+    log(
+        f"soak: {done.rate:,.0f} events/s asked, {done.delivered_rate:,.0f} delivered from "
+        f"{done.population:,} customers, worker {done.cores:.2f} cores; RSS MiB "
+        + " / ".join(f"{done.rss_at(done.minutes * 60 * f):.0f}" for f in (0.1, 0.25, 0.5, 0.75, 1))
+        + f"; growth over the second half {done.growth_mib:.1f} MiB"
+    )
 
 
 def steady(seed: int, rate: float, seconds: float, batch: int, start_ms: int) -> list[Message]:

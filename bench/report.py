@@ -262,7 +262,8 @@ def _soak(report: Report) -> list[str]:
             f"### Soak: {soak.minutes:.0f} minutes at {soak.rate:,.0f} events/s, {soak.events:,} events",
             "",
             f"Delivered {soak.delivered_rate:,.0f} events/s from {soak.population:,} customers "
-            "resting between visits (`bench/soak_traffic.py`).",
+            f"resting between visits (`bench/soak_traffic.py`); the worker used "
+            f"{soak.cores:.2f} cores.",
             "",
         ]
         marks = sorted({round(soak.minutes * 60 * f) for f in (0.1, 0.25, 0.5, 0.75, 1.0)})

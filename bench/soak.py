@@ -38,6 +38,7 @@ class SoakResult:
     rate: float  # asked, events/s
     events: int  # delivered
     population: int = 0  # customers the traffic needed
+    cores: float = 0.0  # the worker's mean CPU use over the run
     samples: list[tuple[float, float]] = field(default_factory=list)  # (seconds, RSS MiB)
 
     def rss_at(self, seconds: float) -> float:
@@ -109,7 +110,7 @@ def run(bench: Bench, rate: float, minutes: float) -> SoakResult:
     try:
         wait_for(lambda: _ready(worker), 120, "the soak worker to be ready")
         thread = threading.Thread(target=produce, name="bench-soak-producer", daemon=True)
-        started = time.monotonic()
+        started, cpu = time.monotonic(), worker.cpu_seconds()
         thread.start()
         while thread.is_alive():
             worker.check()
@@ -120,6 +121,7 @@ def run(bench: Bench, rate: float, minutes: float) -> SoakResult:
         result.samples.append((time.monotonic() - started, worker.rss() / 2**20))
         result.events = sent[0]
         result.population = traffic.population.members
+        result.cores = (worker.cpu_seconds() - cpu) / (time.monotonic() - started)
         return result
     finally:
         worker.stop()
