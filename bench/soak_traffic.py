@@ -50,7 +50,6 @@ class RestedPopulation:
 
     rest_ms: int
     members: int = 0  # the population: members ever handed a journey
-    planned_events: int = 0  # events (and malformed messages) of every journey handed out
     regrants: int = 0  # consent grants sent by members coming back after a withdrawal
     # Members at rest by the kinds of ids their journeys carry: a member who logs in
     # always does, a bot stays a bot, so the rows each member has stop changing.
@@ -72,7 +71,6 @@ class RestedPopulation:
                 _rename(event, member, names)
         if any(_withdraws(event) for event in events):
             self._withdrawn.add(member)
-        self.planned_events += len(steps)
         heapq.heappush(resting, (start_ms + _visit_ms(steps, self.rest_ms) + self.rest_ms, member))
         return _name(customer, member, names)
 
@@ -162,9 +160,7 @@ class SoakTraffic:
         """Journeys started up to the rate, then the messages due by ``now_ms``."""
         if self._started_ms is None:
             self._started_ms = now_ms
-        owed = self.rate * (now_ms - self._started_ms) / 1000
-        while self.population.planned_events < owed:
-            self.generator.start_journeys(1, now_ms)
+        self.generator.keep_up(self.rate * (now_ms - self._started_ms) / 1000, now_ms)
         return [
             SoakMessage(m.key, m.value, m.timestamp_ms, m.events)
             for m in self.generator.due(now_ms, max_batch=10)

@@ -9,8 +9,6 @@ from tracker.kafka.clients import producer
 from tracker.settings import Settings
 from tracker.testing.traffic import TrafficGenerator
 
-MEAN_EVENTS_PER_JOURNEY = 5.5
-
 
 def run_loadgen(
     settings: Settings,
@@ -27,17 +25,14 @@ def run_loadgen(
     kafka = producer(settings.kafka_connection(bootstrap))
     started = time.monotonic()
     sent = 0
-    owed = 0.0
     tick = 0.1
     try:
         while duration is None or time.monotonic() - started < duration:
             if stop is not None and getattr(stop, "is_set", lambda: False)():
                 break
-            # Keep enough journeys running that their events add up to the rate.
-            owed += rate * tick / MEAN_EVENTS_PER_JOURNEY
-            if owed >= 1:
-                generator.start_journeys(int(owed), _now_ms())
-                owed -= int(owed)
+            # The rate by the clock, not by turns of this loop: a turn takes longer than
+            # its sleep, and more so the higher the rate.
+            generator.keep_up(rate * (time.monotonic() - started), _now_ms())
             for message in generator.due(_now_ms(), batch):
                 kafka.send(
                     settings.topic,

@@ -104,6 +104,7 @@ class TrafficGenerator:
         self.rng = rng
         # bench/soak_traffic.py: a fixed population whose customers rest between visits.
         self.recast = recast
+        self.planned_events = 0  # events (and malformed messages) of every journey queued
         self.time_scale = time_scale  # < 1 compresses think times (demo)
         self.malformed_share = malformed_share
         self._pool = [f"cust-{rng.getrandbits(48):012x}" for _ in range(returning_pool)]
@@ -125,6 +126,13 @@ class TrafficGenerator:
             if self._bots.wanted():
                 customer, steps = self._bots.journey()
                 self._queue_journey(_Journey(customer, steps, rng=self._bots.rng), now_ms + delay)
+
+    def keep_up(self, events: float, now_ms: int) -> None:
+        """Start journeys until those started hold ``events`` events: a live producer passes
+        its rate times the time since it began, and sends what ``due`` gives it (journeys
+        vary in length, so counting their events, not them, keeps the rate it asks)."""
+        while self.planned_events < events:
+            self.start_journeys(1, now_ms)
 
     def due(self, now_ms: int, max_batch: int = 1, window_s: float = 10.0) -> list[Message]:
         """Messages whose time has come.
@@ -193,6 +201,7 @@ class TrafficGenerator:
     def _queue_journey(self, journey: _Journey, at_ms: int) -> None:
         if self.recast is not None:
             journey.customer = self.recast(journey.customer, journey.steps, at_ms)
+        self.planned_events += len(journey.steps)
         heapq.heappush(self._queue, _Pending(at_ms, self._next_seq(), journey))
 
     def _next_seq(self) -> int:
