@@ -15,6 +15,7 @@ from bench.plan import LIVE_SETTINGS, SEED, Context, log
 from bench.procs import BenchError
 from bench.streams import paced, regroup, steady_stream
 from bench.throughput import FAUST_FETCH_WAIT, FAUST_FETCH_WAIT_LABEL
+from bench.throughput_steps import line
 from tracker.testing.traffic import Message
 
 
@@ -74,11 +75,15 @@ def _one_event(ctx: Context, rate: float) -> None:
         )
 
 
-def soaked(ctx: Context, maxima: dict[str, float], minutes: float) -> None:
-    ctx.rep.soak = soak.run(ctx.bench, maxima["10 events"] * 0.7, minutes)  # 70% (issue 19)
+def soaked(ctx: Context, minutes: float) -> None:
+    ctx.rep.soak = soak.run(ctx.bench, minutes)
     done = ctx.rep.soak
+    if done.maximum is not None:
+        log(line(done.maximum))
     log(
-        f"soak: {done.rate:,.0f} events/s asked, {done.delivered_rate:,.0f} delivered from "
+        f"soak: {done.rate:,.0f} events/s asked ({soak.SHARE:.0%} of the drain above), "
+        f"{done.delivered_rate:,.0f} delivered ({done.applied:,} of {done.events:,} applied "
+        "when the producer stopped) from "
         f"{done.population:,} customers, worker {done.cores:.2f} cores; RSS MiB "
         + " / ".join(f"{done.rss_at(done.minutes * 60 * f):.0f}" for f in (0.1, 0.25, 0.5, 0.75, 1))
         + f"; growth over the second half {done.growth_mib:.1f} MiB"

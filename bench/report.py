@@ -261,9 +261,12 @@ def _soak(report: Report) -> list[str]:
             "",
             f"### Soak: {soak.minutes:.0f} minutes at {soak.rate:,.0f} events/s, {soak.events:,} events",
             "",
-            f"Delivered {soak.delivered_rate:,.0f} events/s from {soak.population:,} customers "
-            f"resting between visits (`bench/soak_traffic.py`); the worker used "
-            f"{soak.cores:.2f} cores.",
+            f"Asked: 70% of the {soak.maximum.events_per_s if soak.maximum else 0:,.0f} events/s "
+            "a worker drained of the same traffic pre-filled (counts exact: "
+            f"{soak.maximum.correct if soak.maximum else '-'}). Delivered "
+            f"{soak.delivered_rate:,.0f} events/s from {soak.population:,} customers "
+            f"resting between visits (`bench/soak_traffic.py`); {soak.applied:,} applied when "
+            f"the producer stopped; the worker used {soak.cores:.2f} cores.",
             "",
         ]
         marks = sorted({round(soak.minutes * 60 * f) for f in (0.1, 0.25, 0.5, 0.75, 1.0)})

@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         if ctx.wanted("latency"):
             latencies(ctx, maxima)  # (c)
         if args.soak:
-            soaked(ctx, maxima, args.soak)
+            soaked(ctx, args.soak)
     if "hot" not in skip:  # (f) one hot customer id, in-process
         rep.hot_id = hot_id.run(repeat=1 if args.quick else 2)
         log(" ".join(rep.hot_id.target_row()[1:]))

@@ -17,6 +17,7 @@ from bench.procs import (
     BenchError,
     Drain,
     Proc,
+    Reader,
     drain,
     noop_reader,
     tracker_reader,
@@ -172,10 +173,12 @@ def tracker(
     profile: Path | None = None,
     settings: dict[str, str] | None = None,
     name: str = "tracker worker",
+    reader: Reader | None = None,
 ) -> Result:
     """Workers (one consumer group) draining the topic; checks every counter at the end.
 
     ``settings``: ``TRACKER_*`` variables for an experiment (e.g. another fetch wait).
+    ``reader``: how progress is read (default: per partition, ``tracker_reader``).
     """
     group = f"bench-tracker-{uuid.uuid4().hex[:8]}"
     procs = _start(bench, WORKER, topic, group, workers, **(settings or {}))
@@ -191,7 +194,8 @@ def tracker(
                 state["settled"] = state["settled"] or _settled(procs, bench.partitions)
                 return state["settled"]
 
-        run = drain(procs, tracker_reader(expectation), bench.watch, timeout, 0.5, settled=settled)
+        read = reader or tracker_reader(expectation)
+        run = drain(procs, read, bench.watch, timeout, 0.5, settled=settled)
         result = _result(name, variant, run, workers)
         result.correct, problems = _check(procs, expectation)
         if not result.correct:
