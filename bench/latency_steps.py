@@ -1,8 +1,9 @@
-"""Step (c) of ``make bench`` and the soak: live streams at half the measured maximum rate.
+"""Step (c) of ``make bench`` and the soak: live streams.
 
-Produce-to-``/metrics`` latency on a live 1-event stream (with short timings,
-so the idle rule closes the last sessions within the run) and on 100-event
-batches; the soak watches resident memory under steady load.
+Produce-to-``/metrics`` latency at half the measured maximum rate on a live 1-event
+stream (with short timings, so the idle rule closes the last sessions within the run)
+and on 100-event batches; the soak watches resident memory under steady load at 70% of
+what a worker drains of its own traffic (``bench.soak``).
 """
 
 from __future__ import annotations

@@ -261,10 +261,14 @@ def _soak(report: Report) -> list[str]:
             "",
             f"### Soak: {soak.minutes:.0f} minutes at {soak.rate:,.0f} events/s, {soak.events:,} events",
             "",
-            f"Asked: 70% of the {soak.maximum.events_per_s if soak.maximum else 0:,.0f} events/s "
-            "a worker drained of the same traffic pre-filled (counts exact: "
-            f"{soak.maximum.correct if soak.maximum else '-'}). Delivered "
-            f"{soak.delivered_rate:,.0f} events/s from {soak.population:,} customers "
+            (
+                f"Asked: {soak.rate / soak.maximum.events_per_s:.0%} of the "
+                f"{soak.maximum.events_per_s:,.0f} events/s a worker drained of the same "
+                f"traffic pre-filled (counts exact: {soak.maximum.correct}). "
+                if soak.maximum is not None and soak.maximum.events_per_s
+                else ""
+            )
+            + f"Delivered {soak.delivered_rate:,.0f} events/s from {soak.population:,} customers "
             f"resting between visits (`bench/soak_traffic.py`); {soak.applied:,} applied when "
             f"the producer stopped; the worker used {soak.cores:.2f} cores.",
             "",

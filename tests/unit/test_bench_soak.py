@@ -6,7 +6,10 @@ import re
 
 import orjson
 
+from bench.report import Report, markdown
+from bench.soak import SoakResult
 from bench.soak_traffic import RestedPopulation, SoakTraffic
+from bench.throughput import Result
 
 START_MS = 1_780_000_000_000
 REST_MS = 90_000
@@ -123,3 +126,19 @@ def test_withdrawn_members_come_back_in_the_generated_stream() -> None:
             (withdrawn.discard if consent["analytics"] else withdrawn.add)(customer)
     # Some withdraw late in the run and have not come back yet; most have.
     assert len(withdrawn) < len(grants)
+
+
+def test_the_report_says_what_the_soak_asked_delivered_and_kept_up_with() -> None:
+    top = Result(
+        "tracker worker, soak traffic", "soak traffic", 1, 120_000, 44_000, 3_000.0, 1_100.0
+    )
+    top.correct = False
+    soak = SoakResult(60, 2_100.0, 7_488_000, population=40_000, cores=0.9, maximum=top)
+    soak.applied = 7_480_000
+    soak.samples = [(s * 60.0, 300.0 + s) for s in range(61)]
+    text = markdown(Report("bench", "now", {}, "kafka", 8, soak=soak))
+    assert "70% of the 3,000 events/s a worker drained of the same traffic" in text
+    assert "(counts exact: False)" in text
+    assert "Delivered 2,080 events/s from 40,000 customers" in text
+    assert "7,480,000 applied when the producer stopped; the worker used 0.90 cores" in text
+    assert "| RSS MiB | 306 | 315 | 330 | 345 | 360 |" in text

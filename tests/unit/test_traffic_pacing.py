@@ -3,8 +3,14 @@ they hold, on the clock passed in."""
 
 from __future__ import annotations
 
+import math
 import random
 
+import pytest
+
+from tracker.errors import ConfigError
+from tracker.settings import Settings
+from tracker.testing.loadgen import owed_events, run_loadgen
 from tracker.testing.traffic import TrafficGenerator
 
 START_MS = 1_780_000_000_000
@@ -48,3 +54,16 @@ def test_keep_up_draws_what_start_journeys_would() -> None:
     assert plain.planned_events == paced.planned_events
     end = START_MS + 3_600_000
     assert [m.value for m in paced.due(end, 10)] == [m.value for m in plain.due(end, 10)]
+
+
+def test_after_a_stall_the_producer_catches_up_two_seconds_at_most() -> None:
+    assert owed_events(100.0, 10.0, 900) == (1_000.0, 10.0)  # 100 owed: sent
+    owed, elapsed = owed_events(100.0, 60.0, 1_000)  # a 50 s stall: 5,000 owed
+    assert (owed, elapsed) == (1_200.0, 12.0)  # 200 now; the rest forgiven
+    assert owed_events(100.0, elapsed + 1.0, 1_200) == (1_300.0, 13.0)  # steady again
+
+
+def test_a_rate_that_is_not_a_positive_number_is_refused() -> None:
+    for rate in (0.0, -5.0, math.inf, math.nan):
+        with pytest.raises(ConfigError, match="positive number of events per second"):
+            run_loadgen(Settings(), "127.0.0.1:9", rate, 1.0)
