@@ -93,7 +93,7 @@ def maximum(bench: Bench) -> throughput.Result:
 
     The soak's messages are its customers' own collector flushes, ~2.7 events each, so
     a worker drains far fewer of their events per second than of the benchmark's
-    10-event arrays: 70% of that drain would be several times what it can take.
+    10-event arrays: 70% of the arrays' drain is several times what it takes of these.
     Thirty seconds from a cold worker hold no returning customer and no session close
     (the gap is 60 s), which the live soak has all the time: ``applied`` and ``cores``
     of the result tell whether the worker kept up.

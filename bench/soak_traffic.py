@@ -26,6 +26,7 @@ What a rest does not cover: a journey's steps after its first pause longer than 
 (support's replies, ratings and reopenings, minutes to days later) still arrive, under
 the member's ids, while it may be visiting again; they join that visit's session as a
 real customer's would.
+
 The clock is passed in: the live soak passes the wall clock, the in-process replay
 (``bench.soak_growth``) event time.
 """
