@@ -19,15 +19,21 @@ import uuid
 from dataclasses import dataclass, field
 
 from bench import throughput
-from bench.expect import PROGRESS_COUNTERS, expect
+from bench.expect import expect
 from bench.kafka_io import produce, producer
-from bench.procs import WORKER, BenchError, Proc, wait_for, whole_stream_reader
+from bench.procs import (
+    WORKER,
+    BenchError,
+    Proc,
+    progress_from_metrics,
+    wait_for,
+    whole_stream_reader,
+)
 from bench.soak_traffic import SoakTraffic
 from bench.streams import Variant
 from bench.throughput import Bench
 from tracker.kafka.broker import ensure_topics, free_port
 from tracker.kafka.partitioner import partition_for
-from tracker.metrics.samples import parse_exposition, total
 from tracker.testing.traffic import Message
 
 SESSION_GAP_S = 60
@@ -99,6 +105,7 @@ def maximum(bench: Bench) -> throughput.Result:
     of the result tell whether the worker kept up.
     """
     now_ms = int(time.time() * 1000)
+    # A backlog that ended a minute ago, as the traffic a worker finds on starting would.
     start_ms = now_ms - (CALIBRATION_S + 60) * 1000
     traffic = SoakTraffic(CALIBRATION_RATE, REST_MS)
     messages = [
@@ -128,8 +135,7 @@ def _applied(worker: Proc) -> int:
     status, body = worker.get("/metrics")
     if status != 200:
         raise BenchError(f"the soak worker's /metrics answered {status}")
-    samples = parse_exposition(body.decode())
-    return round(sum(total(samples, name) for name in PROGRESS_COUNTERS))
+    return sum(progress_from_metrics(body.decode()).values())
 
 
 def _ready(worker: Proc) -> bool:

@@ -38,7 +38,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracker.testing.traffic import Step, TrafficGenerator
+from tracker.testing.experience_traffic import Step
+from tracker.testing.traffic import TrafficGenerator
 
 ID_FIELDS = ("customer_id", "anonymous_id")
 ACCOUNTS = 40  # the generator's own number of B2B accounts

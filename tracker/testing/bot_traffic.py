@@ -10,7 +10,8 @@ main one without consuming it, so a seed's human stream stays what it was.
 from __future__ import annotations
 
 import random
-from typing import Any
+
+from tracker.testing.experience_traffic import Step
 
 BOT_SHARE = 0.04
 # (user agent, weight): the maintained list knows each crawler; "" is a client that should
@@ -52,13 +53,13 @@ class BotTraffic:
     def wanted(self) -> bool:
         return self.share > 0 and self.rng.random() < self.share
 
-    def journey(self) -> tuple[str, list[tuple[float, dict[str, Any] | bytes]]]:
+    def journey(self) -> tuple[str, list[Step]]:
         """A crawl: a bot id, then page views a second or two apart, all with its agent."""
         rng = self.rng
         agents = [a for a, _ in BOT_AGENTS]
         agent = rng.choices(agents, weights=[w for _, w in BOT_AGENTS])[0]
         customer = f"bot-{rng.getrandbits(48):012x}"
-        steps: list[tuple[float, dict[str, Any] | bytes]] = []
+        steps: list[Step] = []
         for index in range(rng.randint(2, 8)):
             self._ids += 1
             event = {

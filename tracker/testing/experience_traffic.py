@@ -20,7 +20,7 @@ from typing import Any
 
 from tracker.core.vitals import rating
 
-Step = tuple[float, dict[str, Any] | bytes]
+Step = tuple[float, dict[str, Any] | bytes]  # (seconds after the previous step, event)
 NAVIGATIONS = (("navigate", 90), ("reload", 6), ("back-forward", 4))
 
 

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from tracker.core.key_partition import partition_of
+from tracker.testing.experience_traffic import Step
 
 if TYPE_CHECKING:
     from tracker.testing.traffic import Message
 
-Step = tuple[float, dict[str, Any] | bytes]
 LOGIN_SHARE = 0.3  # of consented journeys of three events or more
 SECOND_DEVICE_SHARE = 0.25  # of those: the customer's app session was open already
 OTHER_TAB_SHARE = 0.2  # of those: a tab still sends under the device id after login

@@ -24,6 +24,7 @@ import orjson
 
 from tracker.testing.bot_traffic import BOT_SHARE, BotTraffic
 from tracker.testing.experience_traffic import (
+    Step,
     add_experiment,
     add_support,
     add_vitals,
@@ -37,7 +38,6 @@ STORES = ("store:berlin", "store:munich", "store:hamburg", "store:vienna")
 ACTIONS = ("search", "filter", "add_to_cart", "wishlist_add", "compare", "support_chat")
 CURRENCIES = (("EUR", 85), ("USD", 10), ("GBP", 5))
 
-Step = tuple[float, dict[str, Any] | bytes]  # (seconds after the previous step, event)
 # Called with each planned journey's customer, steps and start (ms) before it is queued;
 # it may rewrite the steps' ids in place and returns the journey's customer.
 Recast = Callable[[str, list[Step], int], str]
