@@ -87,7 +87,9 @@ def soaked(ctx: Context, minutes: float) -> None:
         "when the producer stopped) from "
         f"{done.population:,} customers, worker {done.cores:.2f} cores; RSS MiB "
         + " / ".join(f"{done.rss_at(done.minutes * 60 * f):.0f}" for f in (0.1, 0.25, 0.5, 0.75, 1))
-        + f"; growth over the second half {done.growth_mib:.1f} MiB"
+        + f"; growth over the second half {done.growth_mib:.1f} MiB ("
+        + ", ".join(f"{kind} {mib:+.1f}" for kind, mib in sorted(done.kind_growth_mib().items()))
+        + ")"
     )
 
 

@@ -276,7 +276,13 @@ def _soak(report: Report) -> list[str]:
         marks = sorted({round(soak.minutes * 60 * f) for f in (0.1, 0.25, 0.5, 0.75, 1.0)})
         out += _table(
             ["after", *[f"{m // 60}:{m % 60:02d}" for m in marks]],
-            [["RSS MiB", *[f"{soak.rss_at(m):.0f}" for m in marks]]],
+            [
+                ["RSS MiB", *[f"{soak.rss_at(m):.0f}" for m in marks]],
+                *[
+                    [f"of which {kind}", *[f"{soak.kinds_at(m).get(kind, 0.0):.0f}" for m in marks]]
+                    for kind in sorted(soak.kinds_at(soak.minutes * 60))
+                ],
+            ],
         )
     return out
 

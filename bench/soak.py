@@ -7,7 +7,8 @@ but two, which compress a day into the hour: sessions end after ``SESSION_GAP_S`
 silence and event ids are remembered for ``DEDUP_WINDOW_S``, so that within minutes
 every customer has been seen, has had sessions close, and holds its usual
 de-duplication memory. From then on the state it must hold stops growing by design,
-and resident memory should level off too. RSS is sampled every 10 s.
+and resident memory should level off too. RSS is sampled every 10 s, and once a minute
+by what holds it (``bench.procs.memory_kind``: malloc's heaps apart from the rest).
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class SoakResult:
     maximum: throughput.Result | None = None  # the drain of this traffic the rate is a share of
     applied: int = 0  # events the worker had applied when the producer stopped
     samples: list[tuple[float, float]] = field(default_factory=list)  # (seconds, RSS MiB)
+    # (seconds, resident MiB by what holds it: ``bench.procs.memory_kind``), once a minute
+    kinds: list[tuple[float, dict[str, float]]] = field(default_factory=list)
 
     def rss_at(self, seconds: float) -> float:
         return min(self.samples, key=lambda s: abs(s[0] - seconds))[1]
@@ -65,6 +68,17 @@ class SoakResult:
     def growth_mib(self) -> float:
         """RSS growth over the second half of the run."""
         return self.rss_at(self.minutes * 60) - self.rss_at(self.minutes * 30)
+
+    def kinds_at(self, seconds: float) -> dict[str, float]:
+        """Resident MiB by kind in the sample nearest ``seconds`` (none: empty)."""
+        if not self.kinds:
+            return {}
+        return min(self.kinds, key=lambda k: abs(k[0] - seconds))[1]
+
+    def kind_growth_mib(self) -> dict[str, float]:
+        """Growth over the second half of the run by what holds the memory."""
+        end, half = self.kinds_at(self.minutes * 60), self.kinds_at(self.minutes * 30)
+        return {kind: mib - half.get(kind, 0.0) for kind, mib in end.items()}
 
     @property
     def delivered_rate(self) -> float:
@@ -138,6 +152,14 @@ def _applied(worker: Proc) -> int:
     return sum(progress_from_metrics(body.decode()).values())
 
 
+def _sample(worker: Proc, result: SoakResult, seconds: float, kinds: bool = False) -> None:
+    """RSS every call; by kind (smaps, a few ms to read) on the first call of each minute."""
+    result.samples.append((seconds, worker.rss() / 2**20))
+    if kinds or not result.kinds or seconds - result.kinds[-1][0] >= 60:
+        by_kind = {kind: size / 2**20 for kind, size in worker.rss_by_kind().items()}
+        result.kinds.append((seconds, by_kind))
+
+
 def _ready(worker: Proc) -> bool:
     worker.check()
     return worker.ready_partitions() is not None
@@ -174,11 +196,11 @@ def run(bench: Bench, minutes: float) -> SoakResult:
         thread.start()
         while thread.is_alive():
             worker.check()
-            result.samples.append((time.monotonic() - started, worker.rss() / 2**20))
+            _sample(worker, result, time.monotonic() - started)
             thread.join(timeout=10)
         if errors:
             raise BenchError(f"soak producer failed: {errors[0]!r}")
-        result.samples.append((time.monotonic() - started, worker.rss() / 2**20))
+        _sample(worker, result, time.monotonic() - started, kinds=True)
         result.applied = _applied(worker)
         result.events = sent[0]
         result.population = traffic.population.members

@@ -142,3 +142,17 @@ def test_the_report_says_what_the_soak_asked_delivered_and_kept_up_with() -> Non
     assert "Delivered 2,080 events/s from 40,000 customers" in text
     assert "7,480,000 applied when the producer stopped; the worker used 0.90 cores" in text
     assert "| RSS MiB | 306 | 315 | 330 | 345 | 360 |" in text
+
+
+def test_the_report_splits_resident_memory_by_what_holds_it() -> None:
+    soak = SoakResult(60, 2_100.0, 7_488_000)
+    soak.samples = [(s * 60.0, 300.0 + s) for s in range(61)]
+    soak.kinds = [(s * 60.0, {"malloc heap": 100.0 + s, "anonymous": 150.0}) for s in range(61)]
+    text = markdown(Report("bench", "now", {}, "kafka", 8, soak=soak))
+    assert "| of which anonymous | 150 | 150 | 150 | 150 | 150 |" in text
+    assert "| of which malloc heap | 106 | 115 | 130 | 145 | 160 |" in text
+    assert soak.kind_growth_mib() == {"malloc heap": 30.0, "anonymous": 0.0}
+
+
+def test_a_soak_without_samples_by_kind_reports_no_growth_by_kind() -> None:
+    assert SoakResult(60, 2_100.0, 0).kind_growth_mib() == {}
