@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 
 from bench.expect import PROGRESS_COUNTERS, Expectation
+from bench.memory_kinds import resident_by_kind
 from tracker.testing.processes import terminate
 
 WORKER = [sys.executable, "-m", "tracker", "worker"]
@@ -88,13 +89,9 @@ class Proc:
         return int(self.ps.memory_info().rss)
 
     def rss_by_kind(self) -> dict[str, int]:
-        """Resident bytes by what holds them (``memory_kind``), read from /proc's smaps."""
+        """Resident bytes by what holds them (``bench.memory_kinds``), read from smaps."""
         assert self.ps is not None
-        kinds: dict[str, int] = {}
-        for region in self.ps.memory_maps(grouped=False):
-            kind = memory_kind(region.addr, region.path)
-            kinds[kind] = kinds.get(kind, 0) + region.rss
-        return kinds
+        return resident_by_kind(self.ps.memory_maps(grouped=False))
 
     def peak_rss(self) -> int:
         assert self.ps is not None
@@ -115,27 +112,6 @@ class Proc:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
-
-
-THREAD_ARENA_ALIGNMENT = 64 << 20  # glibc's HEAP_MAX_SIZE: a thread's malloc heap is aligned to it
-
-
-def memory_kind(addr: str, path: str) -> str:
-    """What a mapping of a CPython process holds, told apart as far as smaps allows.
-
-    ``malloc heap``: glibc's main arena (``[heap]``: the main thread's blocks over 512
-    bytes); ``thread arenas``: glibc's heaps of the other threads (the Kafka consumer's,
-    ...); ``anonymous``: the rest of the anonymous memory, pymalloc's 1 MiB arenas of
-    objects up to 512 bytes and the blocks malloc gave a mapping of their own (the kernel
-    merges neighbouring mappings, so the two cannot be told apart by size); ``files``: the
-    interpreter, extension modules and whatever else is mapped from a file.
-    """
-    if path == "[heap]":
-        return "malloc heap"
-    if path == "[anon]" or not path:
-        start = int(addr.split("-")[0], 16)
-        return "thread arenas" if start % THREAD_ARENA_ALIGNMENT == 0 else "anonymous"
-    return "other" if path.startswith("[") else "files"
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str, step: float = 0.2) -> float:

@@ -278,9 +278,15 @@ def _soak(report: Report) -> list[str]:
             ["after", *[f"{m // 60}:{m % 60:02d}" for m in marks]],
             [
                 ["RSS MiB", *[f"{soak.rss_at(m):.0f}" for m in marks]],
+                # smaps is read once a minute, RSS every 10 s: the split is of its own sample
+                *(
+                    [["smaps total MiB", *[f"{sum(soak.kinds_at(m).values()):.0f}" for m in marks]]]
+                    if soak.kinds
+                    else []
+                ),
                 *[
                     [f"of which {kind}", *[f"{soak.kinds_at(m).get(kind, 0.0):.0f}" for m in marks]]
-                    for kind in sorted(soak.kinds_at(soak.minutes * 60))
+                    for kind in soak.kind_names()
                 ],
             ],
         )

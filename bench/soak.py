@@ -45,7 +45,7 @@ REST_MS = (SESSION_GAP_S + 10 + 20) * 1000
 SETTINGS = {"TRACKER_SESSION_GAP": str(SESSION_GAP_S), "TRACKER_DEDUP_WINDOW": str(DEDUP_WINDOW_S)}
 SHARE = 0.7  # of the maximum rate on this traffic (issue 19)
 # Of traffic drained to find that maximum: long enough for sessions to close (after the
-# 60 s gap) and for customers to come back (after resting 90 s), as they do all the soak.
+# 60 s gap) and for customers to come back (a visit, then 90 s of rest), as all the soak.
 CALIBRATION_S = 200
 CALIBRATION_RATE = 800.0  # events/s of event time in that stream: ~160,000 events
 
@@ -77,10 +77,14 @@ class SoakResult:
             return {}
         return min(self.kinds, key=lambda k: abs(k[0] - seconds))[1]
 
+    def kind_names(self) -> list[str]:
+        """Every kind seen in any sample, sorted."""
+        return sorted({kind for _, by_kind in self.kinds for kind in by_kind})
+
     def kind_growth_mib(self) -> dict[str, float]:
         """Growth over the second half of the run by what holds the memory."""
         end, half = self.kinds_at(self.minutes * 60), self.kinds_at(self.minutes * 30)
-        return {kind: mib - half.get(kind, 0.0) for kind, mib in end.items()}
+        return {k: end.get(k, 0.0) - half.get(k, 0.0) for k in self.kind_names()}
 
     @property
     def delivered_rate(self) -> float:
@@ -156,8 +160,9 @@ def _applied(worker: Proc) -> int:
     return sum(progress_from_metrics(body.decode()).values())
 
 
-def _sample(worker: Proc, result: SoakResult, seconds: float, kinds: bool = False) -> None:
-    """RSS every call; by kind (smaps, a few ms to read) on the first call of each minute."""
+def sample_memory(worker: Proc, result: SoakResult, seconds: float, kinds: bool = False) -> None:
+    """RSS every call; by kind (smaps, a few ms to read) on the first call, then on the
+    first call at least 60 s after the last such sample, and on the last (``kinds``)."""
     result.samples.append((seconds, worker.rss() / 2**20))
     if kinds or not result.kinds or seconds - result.kinds[-1][0] >= 60:
         by_kind = {kind: size / 2**20 for kind, size in worker.rss_by_kind().items()}
@@ -200,11 +205,11 @@ def run(bench: Bench, minutes: float) -> SoakResult:
         thread.start()
         while thread.is_alive():
             worker.check()
-            _sample(worker, result, time.monotonic() - started)
+            sample_memory(worker, result, time.monotonic() - started)
             thread.join(timeout=10)
         if errors:
             raise BenchError(f"soak producer failed: {errors[0]!r}")
-        _sample(worker, result, time.monotonic() - started, kinds=True)
+        sample_memory(worker, result, time.monotonic() - started, kinds=True)
         result.applied = _applied(worker)
         result.events = sent[0]
         result.population = traffic.population.members

@@ -7,7 +7,7 @@ import re
 import orjson
 
 from bench.report import Report, markdown
-from bench.soak import SoakResult
+from bench.soak import SoakResult, sample_memory
 from bench.soak_traffic import RestedPopulation, SoakTraffic
 from bench.throughput import Result
 
@@ -149,9 +149,36 @@ def test_the_report_splits_resident_memory_by_what_holds_it() -> None:
     soak.samples = [(s * 60.0, 300.0 + s) for s in range(61)]
     soak.kinds = [(s * 60.0, {"malloc heap": 100.0 + s, "anonymous": 150.0}) for s in range(61)]
     text = markdown(Report("bench", "now", {}, "kafka", 8, soak=soak))
+    assert "| smaps total MiB | 256 | 265 | 280 | 295 | 310 |" in text
     assert "| of which anonymous | 150 | 150 | 150 | 150 | 150 |" in text
     assert "| of which malloc heap | 106 | 115 | 130 | 145 | 160 |" in text
     assert soak.kind_growth_mib() == {"malloc heap": 30.0, "anonymous": 0.0}
+
+
+def test_a_kind_gone_by_the_end_shows_as_shrinking() -> None:
+    soak = SoakResult(60, 2_100.0, 0)
+    soak.kinds = [(1800.0, {"files": 25.0, "thread arenas": 9.0}), (3600.0, {"files": 25.0})]
+    assert soak.kind_growth_mib() == {"files": 0.0, "thread arenas": -9.0}
+    assert soak.kind_names() == ["files", "thread arenas"]
+
+
+class FakeWorker:
+    def rss(self) -> int:
+        return 200 << 20
+
+    def rss_by_kind(self) -> dict[str, int]:
+        return {"malloc heap": 50 << 20}
+
+
+def test_resident_memory_is_split_once_a_minute_and_at_the_end() -> None:
+    soak = SoakResult(60, 2_100.0, 0)
+    worker = FakeWorker()
+    for seconds in (0.0, 10.0, 59.0, 61.0, 70.0, 125.0):
+        sample_memory(worker, soak, seconds)  # type: ignore[arg-type]
+    sample_memory(worker, soak, 130.0, kinds=True)  # type: ignore[arg-type]
+    assert [s for s, _ in soak.samples] == [0.0, 10.0, 59.0, 61.0, 70.0, 125.0, 130.0]
+    assert [s for s, _ in soak.kinds] == [0.0, 61.0, 125.0, 130.0]
+    assert soak.kinds_at(100.0) == {"malloc heap": 50.0}
 
 
 def test_a_soak_without_samples_by_kind_reports_no_growth_by_kind() -> None:
