@@ -25,6 +25,10 @@ of. The default replays an hour at 600 events/s (a population of ~12,000: the so
 scaled by its rate). About 10 minutes, rows printed as they are measured:
 
     python -m bench.soak_growth [--minutes 60] [--rate 600] [--every 5]
+
+and where the growth was allocated, line by line in the core's source (slower still):
+
+    TRACKER_CORE=source python -m bench.soak_growth --tracemalloc --lines 20
 """
 
 from __future__ import annotations
@@ -87,9 +91,15 @@ def histogram_minutes(processors: dict[int, PartitionProcessor]) -> int:
     )
 
 
-def run(minutes: float, rate: float, every: float, trace: bool = False) -> Iterator[Checkpoint]:
+def run(
+    minutes: float,
+    rate: float,
+    every: float,
+    trace: bool = False,
+    snapshots: list[tracemalloc.Snapshot] | None = None,
+) -> Iterator[Checkpoint]:
     """``minutes`` of event time of the soak's traffic at ``rate`` events/s; a checkpoint
-    every ``every`` minutes."""
+    every ``every`` minutes. Traced, a heap snapshot is added to ``snapshots`` at each."""
     config = pipeline_config(session_gap=SESSION_GAP_S, dedup_window=DEDUP_WINDOW_S)
     stores = {p: RowStore() for p in range(PARTITIONS)}
     processors = {p: config.processor(p, stores[p], PARTITIONS) for p in range(PARTITIONS)}
@@ -119,6 +129,8 @@ def run(minutes: float, rate: float, every: float, trace: bool = False) -> Itera
             memory = (
                 tracemalloc.get_traced_memory()[0] if trace else psutil.Process().memory_info().rss
             )
+            if trace and snapshots is not None:
+                snapshots.append(tracemalloc.take_snapshot())
             kinds = bytes_by_kind(stores)
             yield Checkpoint(
                 elapsed,
@@ -184,20 +196,49 @@ def second_half(points: list[Checkpoint], memory: str = "RSS") -> str:
     )
 
 
+def growing_lines(first: tracemalloc.Snapshot, last: tracemalloc.Snapshot, top: int) -> str:
+    """The source lines whose live allocations grew most from ``first`` to ``last``.
+
+    A line is where the memory was allocated, in Python source: run with
+    ``TRACKER_CORE=source`` to see lines of ``tracker/core`` rather than their callers.
+    """
+    stats = last.compare_to(first, "lineno")
+    return "\n".join(
+        f"{s.size_diff / 2**20:+8.2f} MiB {s.count_diff:+9,d} blocks  {s.traceback[0]}"
+        for s in stats[:top]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--minutes", type=float, default=60.0, help="of event time")
     parser.add_argument("--rate", type=float, default=600.0, help="events/s of event time")
     parser.add_argument("--every", type=float, default=5.0, help="minutes between checkpoints")
     parser.add_argument("--tracemalloc", action="store_true", help="the traced heap, not RSS")
+    parser.add_argument(
+        "--lines",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --tracemalloc: the N lines whose memory grew most over the second half",
+    )
     args = parser.parse_args()
     memory = "Python heap (traced)" if args.tracemalloc else "RSS"
     print(HEADER.format(memory=memory), flush=True)
-    points = []
-    for point in run(args.minutes, args.rate, args.every, args.tracemalloc):
+    points: list[Checkpoint] = []
+    snapshots: list[tracemalloc.Snapshot] = []
+    for point in run(args.minutes, args.rate, args.every, args.tracemalloc, snapshots):
         points.append(point)
         print(row(point), flush=True)
+        if not args.lines:
+            snapshots.clear()
     print(f"\n{second_half(points, memory)}", file=sys.stdout)
+    if args.lines and snapshots:
+        middle = min(
+            range(len(points)), key=lambda i: abs(points[i].minute - points[-1].minute / 2)
+        )
+        print(f"\nGrown most from minute {points[middle].minute:g} to {points[-1].minute:g}:")
+        print(growing_lines(snapshots[middle], snapshots[-1], args.lines))
 
 
 if __name__ == "__main__":
