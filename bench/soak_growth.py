@@ -169,10 +169,15 @@ def report(points: list[Checkpoint], memory: str = "RSS") -> str:
     return "\n".join(lines)
 
 
+def middle_index(points: list[Checkpoint]) -> int:
+    """The checkpoint nearest half-way to the last (the first of two as near)."""
+    return min(range(len(points)), key=lambda i: abs(points[i].minute - points[-1].minute / 2))
+
+
 def second_half(points: list[Checkpoint], memory: str = "RSS") -> str:
     """Growth over the second half, by kind, and the minute rows' share at their horizon."""
     last = points[-1]
-    middle = min(points, key=lambda p: abs(p.minute - last.minute / 2))
+    middle = points[middle_index(points)]
     mib = 2**20
 
     def grew(attr: str) -> float:
@@ -202,14 +207,15 @@ def growing_lines(first: tracemalloc.Snapshot, last: tracemalloc.Snapshot, top: 
     A line is where the memory was allocated, in Python source: run with
     ``TRACKER_CORE=source`` to see lines of ``tracker/core`` rather than their callers.
     """
-    stats = last.compare_to(first, "lineno")
+    grown = [s for s in last.compare_to(first, "lineno") if s.size_diff > 0]
+    grown.sort(key=lambda s: s.size_diff, reverse=True)  # compare_to ranks by |difference|
     return "\n".join(
         f"{s.size_diff / 2**20:+8.2f} MiB {s.count_diff:+9,d} blocks  {s.traceback[0]}"
-        for s in stats[:top]
+        for s in grown[:top]
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--minutes", type=float, default=60.0, help="of event time")
     parser.add_argument("--rate", type=float, default=600.0, help="events/s of event time")
@@ -222,21 +228,22 @@ def main() -> None:
         metavar="N",
         help="with --tracemalloc: the N lines whose memory grew most over the second half",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.lines and not args.tracemalloc:
+        parser.error("--lines needs --tracemalloc: the lines come from the traced heap")
     memory = "Python heap (traced)" if args.tracemalloc else "RSS"
     print(HEADER.format(memory=memory), flush=True)
     points: list[Checkpoint] = []
+    # A snapshot per checkpoint (~100 MB each at the defaults): which is the middle one is
+    # known only once the last is.
     snapshots: list[tracemalloc.Snapshot] = []
-    for point in run(args.minutes, args.rate, args.every, args.tracemalloc, snapshots):
+    kept = snapshots if args.lines else None
+    for point in run(args.minutes, args.rate, args.every, args.tracemalloc, kept):
         points.append(point)
         print(row(point), flush=True)
-        if not args.lines:
-            snapshots.clear()
     print(f"\n{second_half(points, memory)}", file=sys.stdout)
-    if args.lines and snapshots:
-        middle = min(
-            range(len(points)), key=lambda i: abs(points[i].minute - points[-1].minute / 2)
-        )
+    if snapshots:
+        middle = middle_index(points)
         print(f"\nGrown most from minute {points[middle].minute:g} to {points[-1].minute:g}:")
         print(growing_lines(snapshots[middle], snapshots[-1], args.lines))
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 import itertools
 import tracemalloc
 
-from bench.soak_growth import Checkpoint, growing_lines, report, run, second_half
+import pytest
+
+from bench.soak_growth import (
+    Checkpoint,
+    growing_lines,
+    main,
+    middle_index,
+    report,
+    run,
+    second_half,
+)
 
 
 def test_checkpoints_follow_event_time_and_split_rows_by_kind() -> None:
@@ -46,14 +56,41 @@ def test_a_traced_replay_names_the_lines_whose_memory_grew() -> None:
     assert all(" MiB " in line and ".py:" in line for line in text.splitlines())
 
 
-def test_growing_lines_ranks_by_growth() -> None:
+def test_growing_lines_lists_only_what_grew_largest_first() -> None:
     tracemalloc.start()
     try:
+        dropped = [bytearray(2 << 20)]  # freed before the second snapshot: -2 MiB
         first = tracemalloc.take_snapshot()
+        dropped.clear()
         kept = [bytearray(1 << 20)]  # this line grows by 1 MiB
+        more = [bytearray(3 << 19)]  # and this one by 1.5 MiB
         last = tracemalloc.take_snapshot()
     finally:
         tracemalloc.stop()
-    top = growing_lines(first, last, top=1)
-    assert "test_bench_soak_growth.py" in top and "+1.00 MiB" in top
-    assert kept
+    top = growing_lines(first, last, top=2).splitlines()
+    assert "+1.50 MiB" in top[0] and "+1.00 MiB" in top[1]
+    assert "test_bench_soak_growth.py" in top[0]
+    assert kept and more
+
+
+def test_the_command_prints_the_lines_that_grew_over_the_second_half(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    main(["--minutes", "1", "--rate", "60", "--every", "0.5", "--tracemalloc", "--lines", "3"])
+    out = capsys.readouterr().out
+    assert "From minute 0.5 to 1: Python heap (traced) grew" in out
+    lines = out.split("Grown most from minute 0.5 to 1:\n")[1].strip().splitlines()
+    assert len(lines) == 3 and all(
+        " MiB " in line and line.strip().startswith("+") for line in lines
+    )
+
+
+def test_lines_without_tracing_is_refused() -> None:
+    with pytest.raises(SystemExit):
+        main(["--lines", "3"])
+
+
+def test_the_middle_checkpoint_is_the_one_nearest_half_way() -> None:
+    points = [Checkpoint(m, 0, 0, 0, 0, 0, 0, 0, 0, 0) for m in (10, 20, 30, 40, 50, 60)]
+    assert middle_index(points) == 2  # minute 30
+    assert middle_index(points[:5]) == 1  # 25 is as near to 20 as to 30: the first
