@@ -1,7 +1,7 @@
 """A process's resident memory by what holds it, told apart by its mappings (smaps).
 
 RSS says whether a worker grows, not what grows. Its Python objects are only part of
-it (a traced worker held ~110 MiB of ~250 MiB), so the soak also sums resident bytes by
+it (a traced worker held ~107-121 MiB where untraced ones held ~250 MiB), so the soak also sums resident bytes by
 the kind of mapping that holds them:
 
 - ``malloc heap``: glibc's main arena (``[heap]``): what malloc hands out below its mmap

@@ -8,7 +8,7 @@ silence and event ids are remembered for ``DEDUP_WINDOW_S``, so that within minu
 every customer has been seen, has had sessions close, and holds its usual
 de-duplication memory. From then on the state it must hold stops growing by design,
 and resident memory should level off too. RSS is sampled every 10 s, and once a minute
-by what holds it (``bench.procs.memory_kind``: malloc's heaps apart from the rest).
+by what holds it (``bench.memory_kinds``: malloc's heaps apart from the rest).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from bench import throughput
 from bench.expect import expect
@@ -43,11 +44,17 @@ DEDUP_WINDOW_S = 600  # ~30 ids per customer visiting every ~2 minutes: below DE
 # (TRACKER_MAX_OUT_OF_ORDER, 10 s) and a margin for the flush timer and batching.
 REST_MS = (SESSION_GAP_S + 10 + 20) * 1000
 SETTINGS = {"TRACKER_SESSION_GAP": str(SESSION_GAP_S), "TRACKER_DEDUP_WINDOW": str(DEDUP_WINDOW_S)}
+T = TypeVar("T")
 SHARE = 0.7  # of the maximum rate on this traffic (issue 19)
 # Of traffic drained to find that maximum: long enough for sessions to close (after the
 # 60 s gap) and for customers to come back (a visit, then 90 s of rest), as all the soak.
 CALIBRATION_S = 200
 CALIBRATION_RATE = 800.0  # events/s of event time in that stream: ~160,000 events
+
+
+def _nearest(samples: list[tuple[float, T]], seconds: float) -> T:
+    """The value of the sample taken nearest ``seconds`` into the run."""
+    return min(samples, key=lambda s: abs(s[0] - seconds))[1]
 
 
 @dataclass
@@ -60,11 +67,11 @@ class SoakResult:
     maximum: throughput.Result | None = None  # the drain of this traffic the rate is a share of
     applied: int = 0  # events the worker had applied when the producer stopped
     samples: list[tuple[float, float]] = field(default_factory=list)  # (seconds, RSS MiB)
-    # (seconds, resident MiB by what holds it: ``bench.procs.memory_kind``), once a minute
+    # (seconds, resident MiB by what holds it: ``bench.memory_kinds``), once a minute
     kinds: list[tuple[float, dict[str, float]]] = field(default_factory=list)
 
     def rss_at(self, seconds: float) -> float:
-        return min(self.samples, key=lambda s: abs(s[0] - seconds))[1]
+        return _nearest(self.samples, seconds)
 
     @property
     def growth_mib(self) -> float:
@@ -73,9 +80,7 @@ class SoakResult:
 
     def kinds_at(self, seconds: float) -> dict[str, float]:
         """Resident MiB by kind in the sample nearest ``seconds`` (none: empty)."""
-        if not self.kinds:
-            return {}
-        return min(self.kinds, key=lambda k: abs(k[0] - seconds))[1]
+        return _nearest(self.kinds, seconds) if self.kinds else {}
 
     def kind_names(self) -> list[str]:
         """Every kind seen in any sample, sorted."""
