@@ -23,7 +23,10 @@ from tracker.settings import Settings
 from tracker.testing.reference import ReferencePipeline
 from tracker.testing.streams import (
     counter_table,
+    differences,
+    entry_changes,
     generated_messages,
+    without_entry_changes,
 )
 from tracker.testing.traffic import Message
 
@@ -70,3 +73,30 @@ def test_a_stalled_partition_changes_no_count() -> None:
             assert differ == {}, f"partition {partition} stalled at {start} for {width}"
             moved += got.get(ORDER_DEPENDENT) != reference.get(ORDER_DEPENDENT)
     assert moved > 0, "no stall moved an event across a claim: the test shows nothing"
+
+
+def test_a_stall_can_restart_a_session_under_another_channel() -> None:
+    """What remains (docs/identity.md#exactness), seen in a kill -9 scenario on 6 Dec.
+
+    A device's page comes 27 s behind its partition's newest event (a batching client),
+    just before its login. Stalled, the partition gets it after the claim: the claim is
+    answered at once (the watermark passed the login), the customer's phone call forms a
+    session, and the forwarded page then becomes that session's start. The session counts
+    as started and merged under ``call_center``, where in the stream's order the page
+    started it under ``web`` and the call joined. Reliability scenarios take exactly this
+    shape out of their comparison (``tracker.testing.streams.entry_changes``).
+    """
+    messages = generated_messages(seed=4101, events=30_000, batch=10)[6500:8200]
+    reference = _counters(messages)
+    got = _counters(_stalled(messages, 5, 500, 1600))
+    for table in (reference, got):
+        table.pop(ORDER_DEPENDENT, None)
+    started, merged = (
+        f"tracker_sessions_{n}_total{{channel=call_center}}" for n in ("started", "merged")
+    )
+    assert differences(got, reference) == [
+        f"{merged}: got 1.0, expected 0",
+        f"{started}: got {reference[started] + 1}, expected {reference[started]}",
+    ]
+    assert entry_changes(got, reference) == {"{channel=call_center}": 1}
+    assert differences(without_entry_changes(got, reference), reference) == []

@@ -7,7 +7,7 @@ are summed only once every input partition is exported by exactly one worker.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from tracker.metrics.samples import Sample
@@ -34,6 +34,7 @@ class Fleet:
     workers: list[WorkerProcess]
     partitions: int
     last_owners: dict[int, list[int]] = field(default_factory=dict)
+    last_counters: dict[str, float] = field(default_factory=dict)  # of wait_for_counters
 
     def running(self) -> list[WorkerProcess]:
         return [w for w in self.workers if w.process is not None and w.process.poll() is None]
@@ -77,10 +78,17 @@ class Fleet:
         }
         return set(lags) == set(range(self.partitions)) and not any(lags.values())
 
-    def wait_for_counters(self, expected: dict[str, float], timeout: float) -> float:
+    def wait_for_counters(
+        self,
+        expected: dict[str, float],
+        timeout: float,
+        allow: Callable[[dict[str, float], dict[str, float]], dict[str, float]] | None = None,
+    ) -> float:
         """Wait until the settled fleet's summed counters equal ``expected``; returns seconds.
 
-        On timeout the assertion lists every difference of the last settled scrape.
+        ``allow`` takes out of a scrape the differences a scenario accepts, given the
+        reference (``streams.without_entry_changes``); ``last_counters`` keeps the last
+        settled scrape as it was. On timeout the assertion lists every difference left.
         """
         began = time.monotonic()
         deadline = began + timeout
@@ -91,7 +99,8 @@ class Fleet:
                     raise AssertionError(f"a worker died: {worker.tail()}")
             scraped = self.scrape()
             if scraped is not None and self.settled(scraped):
-                last = counter_table(sample for samples in scraped for sample in samples)
+                self.last_counters = counter_table(s for samples in scraped for s in samples)
+                last = self.last_counters if allow is None else allow(self.last_counters, expected)
                 if not differences(last, expected):
                     return time.monotonic() - began
             time.sleep(1)
