@@ -48,6 +48,11 @@ IDLE_TIMEOUT = "12"
 # of the streams (``without_withdrawals_near_logins``): a hand-over stays in flight while
 # a killed worker restarts and drains its backlog, seen up to ~4,700 messages (scenario 1).
 RACE_WINDOW = 6_000
+# At most this many sessions per run may count started and merged once more under one
+# channel (``entry_changes``). The race showed one session at a time: once in 3 local runs
+# of scenario 1, and in 4 of 192 stalls of the pure model (a sweep run by hand on 6 Dec).
+# More is a pattern worth finding, and fails.
+ENTRY_CHANGES_ACCEPTED = 2
 REPORT = Path(__file__).resolve().parents[2] / "test-artifacts" / "reliability.json"
 
 
@@ -122,7 +127,7 @@ class Run:
         # Sessions an out-of-order device page restarted under another entry channel are
         # settled by order of arrival, which no reference can say (``entry_changes``).
         close_s = self.fleet.wait_for_counters(
-            self.expected, close_timeout, allow=without_entry_changes
+            self.expected, close_timeout, adjust=_accepted_entry_changes
         )
         changes = entry_changes(self.fleet.last_counters, self.expected)
         assert reach == [], "reach at the stream's end differs:\n  " + "\n  ".join(reach[:20])
@@ -133,12 +138,18 @@ class Run:
             "sessions_closed": closed_sessions(self.expected),
             "catch_up_s": round(catch_up_s, 1),
             "sessions_closed_after_s": round(close_s, 1),
-            "entry_changes_by_arrival": changes,
+            "entry_changes_by_arrival": {k.strip("{}"): n for k, n in changes.items()},
             "runtime_s": round(time.monotonic() - self.began, 1),
         }
 
     def stop(self) -> None:
         self.deployment.stop()
+
+
+def _accepted_entry_changes(
+    actual: dict[str, float], expected: dict[str, float]
+) -> dict[str, float]:
+    return without_entry_changes(actual, expected, at_most=ENTRY_CHANGES_ACCEPTED)
 
 
 def closed_sessions(table: dict[str, float]) -> int:

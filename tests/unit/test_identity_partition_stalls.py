@@ -10,7 +10,7 @@ and the customer's pings and vitals that found no session wait for such a page. 
 every counter matches the reference, except ``tracker_events_forwarded_total``, which
 counts what arrived under a linked id and so shows that the stalls did move events
 across the claim. What a stall can still move is in docs/identity.md#exactness
-(RELIABILITY.md, scenario 7).
+(RELIABILITY.md, scenarios 1 and 7); the last test here replays one such case.
 """
 
 from __future__ import annotations
@@ -76,15 +76,16 @@ def test_a_stalled_partition_changes_no_count() -> None:
 
 
 def test_a_stall_can_restart_a_session_under_another_channel() -> None:
-    """What remains (docs/identity.md#exactness), seen in a kill -9 scenario on 6 Dec.
+    """What remains (docs/identity.md#exactness): by its shape, a kill -9 scenario's on 6 Dec.
 
     A device's page comes 27 s behind its partition's newest event (a batching client),
     just before its login. Stalled, the partition gets it after the claim: the claim is
     answered at once (the watermark passed the login), the customer's phone call forms a
     session, and the forwarded page then becomes that session's start. The session counts
-    as started and merged under ``call_center``, where in the stream's order the page
+    as started and merged under ``call_center``, where in event-time order the page
     started it under ``web`` and the call joined. Reliability scenarios take exactly this
-    shape out of their comparison (``tracker.testing.streams.entry_changes``).
+    shape out of their comparison (``tracker.testing.streams.entry_changes``). Meant to
+    fail when the race is removed (then drop that allowance) or the generator changes.
     """
     messages = generated_messages(seed=4101, events=30_000, batch=10)[6500:8200]
     reference = _counters(messages)
@@ -99,4 +100,4 @@ def test_a_stall_can_restart_a_session_under_another_channel() -> None:
         f"{started}: got {reference[started] + 1}, expected {reference[started]}",
     ]
     assert entry_changes(got, reference) == {"{channel=call_center}": 1}
-    assert differences(without_entry_changes(got, reference), reference) == []
+    assert differences(without_entry_changes(got, reference, at_most=1), reference) == []

@@ -17,6 +17,8 @@ from tracker.testing.streams import counter_table, differences
 # Gauges that must match too while the stream's end is the reference time (before the
 # idle rule moves it): reach, overall and per channel, in every window.
 REACH = ("tracker_reach",)
+# A scrape's counters less the differences from the reference (the second) a scenario accepts.
+Adjust = Callable[[dict[str, float], dict[str, float]], dict[str, float]]
 # Counters every input message moves as it is applied, whatever the wall clock does later.
 INGEST_COUNTERS = (
     "tracker_events_total",
@@ -82,13 +84,14 @@ class Fleet:
         self,
         expected: dict[str, float],
         timeout: float,
-        allow: Callable[[dict[str, float], dict[str, float]], dict[str, float]] | None = None,
+        adjust: Adjust | None = None,
     ) -> float:
         """Wait until the settled fleet's summed counters equal ``expected``; returns seconds.
 
-        ``allow`` takes out of a scrape the differences a scenario accepts, given the
+        ``adjust`` takes out of a scrape the differences a scenario accepts, given the
         reference (``streams.without_entry_changes``); ``last_counters`` keeps the last
-        settled scrape as it was. On timeout the assertion lists every difference left.
+        settled scrape as it was. On timeout the assertion lists every difference left,
+        then those ``adjust`` took out.
         """
         began = time.monotonic()
         deadline = began + timeout
@@ -100,11 +103,16 @@ class Fleet:
             scraped = self.scrape()
             if scraped is not None and self.settled(scraped):
                 self.last_counters = counter_table(s for samples in scraped for s in samples)
-                last = self.last_counters if allow is None else allow(self.last_counters, expected)
+                last = (
+                    self.last_counters if adjust is None else adjust(self.last_counters, expected)
+                )
                 if not differences(last, expected):
                     return time.monotonic() - began
             time.sleep(1)
         problems = differences(last, expected) if last is not None else ["never settled"]
+        if last is not None:
+            taken = [d for d in differences(self.last_counters, expected) if d not in problems]
+            problems += [f"(accepted) {d}" for d in taken]
         raise AssertionError(
             f"counters differ after {timeout}s (owners {self.last_owners}):\n  "
             + "\n  ".join(problems[:60])

@@ -153,16 +153,17 @@ _STARTED, _MERGED = "tracker_sessions_started_total", "tracker_sessions_merged_t
 
 
 def entry_changes(actual: dict[str, float], expected: dict[str, float]) -> dict[str, int]:
-    """Per channel label: sessions restarted under another entry channel by arrival order.
+    """Per channel label set: sessions counted started and merged once more than expected.
 
     Two events of one person that come through different partitions land in the order
     they arrive (docs/identity.md#exactness). A device's page that reaches the customer
     after the customer's own events formed a session, and is earlier than all of them,
     becomes its start: the session counts as started under the page's channel and as
     merged under the one it replaced, where in event-time order the page would only have
-    started it. So a channel counts started and merged sessions each once more than the
-    reference; the equation per channel and every other counter stay as they were.
-    Only that shape counts here: a channel whose two excesses differ has none.
+    started it. So the replaced channel counts started and merged sessions each once more
+    than a reference fed in event-time order; started minus merged stays exact. This is
+    the footprint, not the cause: a session wrongly split and merged again leaves it too,
+    so callers accept a few at most. A channel whose two excesses differ has none.
     """
     changes: dict[str, int] = {}
     for key, merged in actual.items():
@@ -176,10 +177,18 @@ def entry_changes(actual: dict[str, float], expected: dict[str, float]) -> dict[
     return changes
 
 
-def without_entry_changes(actual: dict[str, float], expected: dict[str, float]) -> dict[str, float]:
-    """``actual`` less its ``entry_changes``: to compare with a reference fed in one order."""
+def without_entry_changes(
+    actual: dict[str, float], expected: dict[str, float], at_most: int
+) -> dict[str, float]:
+    """``actual`` less its ``entry_changes`` when they are ``at_most`` sessions in all.
+
+    More than that is no longer a rare race but a pattern to find: all of it stays.
+    """
     adjusted = dict(actual)
-    for labels, extra in entry_changes(actual, expected).items():
+    changes = entry_changes(actual, expected)
+    if sum(changes.values()) > at_most:
+        return adjusted
+    for labels, extra in changes.items():
         adjusted[_STARTED + labels] -= extra
         adjusted[_MERGED + labels] -= extra
     return adjusted
