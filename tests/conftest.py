@@ -74,3 +74,14 @@ def no_internal_error(
     yield
     if failures:
         pytest.fail("internal_error: " + "; ".join(failures), pytrace=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A failed attempt that was rerun keeps its traceback in the summary.
+
+    pytest-rerunfailures (>= 16.3) otherwise reports only the last attempt, and twice a
+    first attempt's reason was lost (RELIABILITY.md). Set here rather than in addopts so a
+    pytest without the plugin still runs.
+    """
+    if hasattr(config.option, "rerun_show_tracebacks"):
+        config.option.rerun_show_tracebacks = True
