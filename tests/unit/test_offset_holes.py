@@ -8,6 +8,7 @@ on a real Faust consumer object.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from tests.unit.helpers import Harness, encode, ev, ms
 from tracker.stream.faust_patches import deliver_refetched
-from tracker.stream.holes import HoleGuard, Verdict
+from tracker.stream.holes import AfterSeek, HoleGuard, Verdict
 from tracker.stream.pipeline import Pipeline, Topology, WorkerState
 
 
@@ -40,13 +41,45 @@ def test_a_hole_is_refilled_from_its_first_missing_offset() -> None:
     assert guard.refilling == {}
 
 
-def test_a_hole_kafka_really_has_is_accepted_after_one_seek() -> None:
+def test_a_hole_kafka_really_has_is_accepted_once_the_refetch_starts_beyond_it() -> None:
     guard = HoleGuard()
     # 41 is a transaction marker (or deleted by retention): the refetch starts at 42.
     assert guard.admit("input", 0, 42, applied=40) is Verdict.SEEK
-    assert guard.admit("input", 0, 43, applied=40) is Verdict.WAIT  # fetched before the seek
-    assert guard.admit("input", 0, 42, applied=40) is Verdict.APPLY
+    # Fetched before the seek: nothing came back from the seek yet.
+    assert guard.admit("input", 0, 43, 40, AfterSeek(41, None)) is Verdict.WAIT
+    assert guard.admit("input", 0, 42, 40, AfterSeek(41, None)) is Verdict.WAIT
+    # The consumer's first record from 41 on is 42: Kafka has nothing between.
+    assert guard.admit("input", 0, 43, 40, AfterSeek(41, 42)) is Verdict.WAIT
+    assert guard.admit("input", 0, 42, 40, AfterSeek(41, 42)) is Verdict.APPLY
     assert guard.admit("input", 0, 43, applied=42) is Verdict.APPLY
+    assert guard.refilling == {}
+
+
+def test_a_record_fetched_before_the_seek_never_closes_the_hole() -> None:
+    """RELIABILITY.md, bug 9, as measured on Kafka (scenario 4, partition 1).
+
+    1293 applied; 1303 handed first and refused; then 1298, from a fetch Faust made
+    before the seek. Taken for the refetch's start, it skipped 1294-1297 for good.
+    """
+    guard = HoleGuard()
+    assert guard.admit("input", 1, 1303, applied=1293) is Verdict.SEEK
+    assert guard.admit("input", 1, 1298, 1293, AfterSeek(1294, None)) is Verdict.WAIT
+    # Even once the refetch came back: it started at 1294, so 1298 is not its start.
+    assert guard.admit("input", 1, 1298, 1293, AfterSeek(1294, 1294)) is Verdict.WAIT
+    assert guard.admit("input", 1, 1294, 1293, AfterSeek(1294, 1294)) is Verdict.APPLY
+    # And without the consumer's record, a gap is never taken for a hole Kafka has.
+    assert guard.admit("input", 2, 9, applied=3) is Verdict.SEEK
+    assert guard.admit("input", 2, 5, applied=3) is Verdict.WAIT
+
+
+def test_a_refill_sought_elsewhere_by_faust_is_sought_back_again() -> None:
+    guard = HoleGuard()
+    assert guard.admit("input", 0, 1092, applied=816) is Verdict.SEEK
+    # Faust then sought the partition to its committed offset, past the hole.
+    assert guard.admit("input", 0, 1092, 816, AfterSeek(1092, 1092)) is Verdict.SEEK
+    assert guard.admit("input", 0, 1093, 816, AfterSeek(817, None)) is Verdict.WAIT
+    # A reset to the log's start or end is not a refetch of the hole either.
+    assert guard.admit("input", 0, 1093, 816, AfterSeek(-1, 1000)) is Verdict.SEEK
 
 
 def test_a_backlog_standing_still_is_sought_back_once_per_interval() -> None:
@@ -57,7 +90,8 @@ def test_a_backlog_standing_still_is_sought_back_once_per_interval() -> None:
     assert guard.stalled("input", 0, 7, end=10, now_s=15.0, after_s=15.0)
     assert not guard.stalled("input", 0, 7, end=10, now_s=16.0, after_s=15.0)
     # The refetch may start beyond the sought offset (8 deleted by retention): accepted.
-    assert guard.admit("input", 0, 9, applied=7) is Verdict.APPLY
+    assert guard.admit("input", 0, 9, 7, AfterSeek(8, None)) is Verdict.WAIT
+    assert guard.admit("input", 0, 9, 7, AfterSeek(8, 9)) is Verdict.APPLY
     # Progress, or nothing left to fetch, is never a stall.
     assert not guard.stalled("input", 0, 9, end=10, now_s=100.0, after_s=15.0)
     assert not guard.stalled("input", 1, 3, end=None, now_s=100.0, after_s=15.0)
@@ -73,33 +107,84 @@ def test_streams_and_partitions_are_guarded_apart_and_forgotten_on_revocation() 
     assert guard.admit("input", 1, 9, applied=3) is Verdict.SEEK  # the new owner seeks again
 
 
-@settings(max_examples=200, deadline=None)
+class BufferingConsumer:
+    """Kafka, aiokafka and Faust's buffers, as the guard meets them.
+
+    A fetch reads from the position into Faust's buffer; a seek moves the position
+    but leaves the buffer alone, so records fetched before it are handed over after it
+    (from wherever the partition stood then). The stream drops some records once
+    (faust#221). ``trail`` is what ``faust_patches.SeekTrail`` records.
+    """
+
+    def __init__(self, held: list[int], lost: set[int]) -> None:
+        self.held, self.dropped_once = held, set(lost)
+        self.position, self.buffer = 0, deque[int]()
+        self.trail: AfterSeek | None = None
+
+    def seek(self, offset: int) -> None:
+        self.position, self.trail = offset, AfterSeek(offset, None)
+
+    def fetch(self, most: int) -> bool:
+        fetched = [offset for offset in self.held if offset >= self.position][:most]
+        if fetched:
+            self.position = fetched[-1] + 1
+            self.buffer.extend(fetched)
+            if self.trail is not None and self.trail.first is None:
+                self.trail = AfterSeek(self.trail.sought, fetched[0])
+        return bool(fetched)
+
+    def hand(self) -> int | None:
+        """The next buffered record the stream hands over, None if it dropped it."""
+        offset = self.buffer.popleft()
+        if offset in self.dropped_once:
+            self.dropped_once.discard(offset)
+            return None
+        return offset
+
+
+@settings(max_examples=300, deadline=None)
 @given(
     log=st.lists(st.booleans(), min_size=1, max_size=60),  # does Kafka hold a record there?
     lost=st.sets(st.integers(0, 59), max_size=20),  # what the stream drops the first time
+    data=st.data(),
 )
-def test_every_record_kafka_holds_is_applied_once_in_order(log: list[bool], lost: set[int]) -> None:
-    """A consumer that drops some records once, then fetches again from each seek."""
+def test_every_record_kafka_holds_is_applied_once_in_order(
+    log: list[bool], lost: set[int], data: st.DataObject
+) -> None:
+    """Fetches, hand-overs and Faust's own seeks (to any offset, as its seek to the
+    committed offset after a rebalance) interleave at random; then the stream runs dry."""
     held = [offset for offset, present in enumerate(log) if present]
-    guard, applied, seen = HoleGuard(), -1, []
-    position, dropped_once = 0, set(lost)
-    for second in range(4 * len(log) + 10):
-        fetched = [offset for offset in held if offset >= position]
-        if not fetched:  # nothing new: only the stall check can find a dropped tail
+    consumer, guard = BufferingConsumer(held, lost), HoleGuard()
+    applied, seen = -1, []
+
+    def hand() -> None:
+        nonlocal applied
+        offset = consumer.hand()
+        if offset is None:
+            return
+        verdict = guard.admit("input", 0, offset, applied, consumer.trail)
+        if verdict is Verdict.APPLY and offset > applied:
+            applied = offset
+            seen.append(offset)
+        elif verdict is Verdict.SEEK:
+            consumer.seek(applied + 1)
+
+    actions = st.sampled_from(["fetch", "hand", "hand", "hand", "faust seeks"])
+    for _ in range(data.draw(st.integers(0, 150))):
+        action = data.draw(actions)
+        if action == "fetch":
+            consumer.fetch(data.draw(st.integers(1, 8)))
+        elif action == "faust seeks":
+            consumer.seek(data.draw(st.integers(0, len(log))))
+        elif consumer.buffer:
+            hand()
+    for second in range(4 * len(log) + 10):  # no more seeks but the worker's own
+        if not consumer.fetch(8) and not consumer.buffer:
             if guard.stalled("input", 0, applied, len(log), float(second), 3.0):
-                position = applied + 1
+                consumer.seek(applied + 1)
             continue
-        position = fetched[-1] + 1
-        for offset in fetched:
-            if offset in dropped_once:
-                dropped_once.discard(offset)
-                continue
-            verdict = guard.admit("input", 0, offset, applied)
-            if verdict is Verdict.APPLY and offset > applied:
-                applied = offset
-                seen.append(offset)
-            elif verdict is Verdict.SEEK:
-                position = applied + 1
+        while consumer.buffer:
+            hand()
     assert seen == held
 
 

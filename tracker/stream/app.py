@@ -19,11 +19,14 @@ import faust
 from tracker.kafka.topics import ACCOUNT_TABLE, TABLE, activity_topic, compacted, identity_topic
 from tracker.settings import Settings
 from tracker.stream.faust_patches import (
+    SeekTrail,
     commit_only_what_is_written,
     deliver_refetched,
     shape_fetches,
+    trace_seeks,
 )
 from tracker.stream.freeze import FreezeGuard
+from tracker.stream.holes import AfterSeek
 from tracker.stream.options import faust_options
 from tracker.stream.pipeline import Pipeline, Topology, WorkerState
 from tracker.stream.web import END_OFFSETS_INTERVAL_S, ConsumerLag, register_pages, worker_metrics
@@ -37,6 +40,8 @@ def build_worker_app(worker: WorkerState, bootstrap: str) -> faust.App:
     topology = declare_topology(app, settings, worker.partitions)
     identity, activities = identity_topic(settings.worker_id), activity_topic(settings.worker_id)
     deliver_refetched(app.consumer, (settings.topic, identity, activities))
+    trail = SeekTrail()
+    trace_seeks(app.consumer, trail)
 
     def pause(partition: int) -> None:
         # The identity topic's partition of that number writes the same state: it waits too.
@@ -54,7 +59,10 @@ def build_worker_app(worker: WorkerState, bootstrap: str) -> faust.App:
         except Exception:  # not assigned or not fetched yet
             return None
 
-    pipeline = Pipeline(worker, topology, pause, rewind)
+    def sought(stream: str, partition: int) -> AfterSeek | None:
+        return trail.after_seek(topics[stream], partition)
+
+    pipeline = Pipeline(worker, topology, pause, rewind, sought)
     register_agents(app, topology, pipeline)
     register_timers(app, settings, pipeline)
     lag = ConsumerLag(app, worker)

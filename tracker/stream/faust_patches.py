@@ -1,4 +1,4 @@
-"""The three places where the worker changes how Faust talks to Kafka, and why.
+"""The four places where the worker changes how Faust talks to Kafka, and why.
 
 Each is a small, named patch of faust-streaming 0.15.3 internals, each with a unit
 test that fails when a Faust upgrade moves what it patches.
@@ -7,12 +7,14 @@ test that fails when a Faust upgrade moves what it patches.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from faust.transport.drivers import aiokafka as aiokafka_driver
 
+from tracker.stream.holes import AfterSeek
 from tracker.stream.pending import PendingWrites
 
 log = logging.getLogger("tracker.stream.worker")
@@ -100,3 +102,73 @@ class UnfilteredReadOffsets(defaultdict[Any, Any]):
 def deliver_refetched(consumer: Any, topics: Iterable[str]) -> None:
     """Let every record fetched from ``topics`` reach the stream (``UnfilteredReadOffsets``)."""
     consumer._read_offset = UnfilteredReadOffsets(topics, consumer._read_offset)
+
+
+class SeekTrail:
+    """Per topic partition: the offset its latest seek went to, and the first record
+    fetched from there (``holes.AfterSeek``), which tells a hole Kafka really has from a
+    record Faust fetched before the seek and hands over after it.
+
+    Written in Faust's consumer thread, where every seek the worker and Faust make runs
+    (``seek_wait``, ``seek_to_committed``) and where aiokafka returns fetched records;
+    read by the agents in the main thread. aiokafka drops what it buffered for a
+    partition when it is sought, and any fetch made from its old position, so the first
+    records it returns after a seek come from the sought offset.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # each entry is replaced whole, read whole
+        self._entries: dict[tuple[str, int], AfterSeek] = {}
+
+    def sought(self, topic: str, partition: int, offset: int) -> None:
+        with self._lock:
+            self._entries[(topic, partition)] = AfterSeek(offset, None)
+
+    def fetched(self, records: Mapping[Any, Sequence[Any]]) -> None:
+        """One fetch's records, by topic partition, each list in offset order."""
+        with self._lock:
+            for tp, batch in records.items():
+                at = (tp.topic, tp.partition)
+                entry = self._entries.get(at)
+                if entry is not None and entry.first is None and batch:
+                    self._entries[at] = AfterSeek(entry.sought, batch[0].offset)
+
+    def after_seek(self, topic: str, partition: int) -> AfterSeek | None:
+        with self._lock:
+            return self._entries.get((topic, partition))
+
+
+def trace_seeks(consumer: Any, trail: SeekTrail) -> None:
+    """Keep ``trail`` from the seeks and fetches of Faust's consumer thread."""
+    thread = consumer._thread
+    fetch = thread._fetch_records
+
+    async def fetch_and_note(
+        client: Any, active: Any, timeout: float | None = None, max_records: int | None = None
+    ) -> Any:
+        _note_seeks(client._fetcher, trail)  # the fetcher exists once the client started
+        records = await fetch(client, active, timeout=timeout, max_records=max_records)
+        if records:
+            trail.fetched(records)
+        return records
+
+    thread._fetch_records = fetch_and_note
+
+
+def _note_seeks(fetcher: Any, trail: SeekTrail) -> None:
+    if getattr(fetcher, "_tracker_trail", None) is trail:
+        return
+    seek_to, reset = fetcher.seek_to, fetcher.request_offset_reset
+
+    def seek_and_note(tp: Any, offset: int) -> None:
+        trail.sought(tp.topic, tp.partition, offset)
+        seek_to(tp, offset)
+
+    def reset_and_note(tps: Iterable[Any], strategy: Any) -> Any:
+        tps = list(tps)
+        for tp in tps:  # to the log's start or end: not a refetch of any hole
+            trail.sought(tp.topic, tp.partition, -1)
+        return reset(tps, strategy)
+
+    fetcher.seek_to, fetcher.request_offset_reset = seek_and_note, reset_and_note
+    fetcher._tracker_trail = trail

@@ -14,9 +14,14 @@ partition was first handed offset 994 where 264 was committed and 316 applied, a
 So a message beyond the applied offset + 1 is refused, neither applied nor
 acknowledged, and the partition is sought back to the first missing offset. Kafka
 may have no record there (a transaction marker, retention): the fetch from the seek
-then hands over the first refused offset, or an earlier one, which is accepted as the
-next record Kafka has. The tracker's own producers write no transaction markers, so
-a seek is rare and costs one fetch. A dropped message with nothing behind it yet
+then starts at a later offset. Only that fetch's own first record is accepted as the
+next record Kafka has, and only the consumer knows which record that was
+(``AfterSeek``, kept by ``faust_patches.SeekTrail``): Faust's buffers still hold
+records fetched before the seek, from other positions, and hand them over after it.
+Taking any of them for the refetch skipped the records in between (RELIABILITY.md,
+bug 9: 1293 applied, 1303 refused, then 1298 from an earlier fetch accepted, and
+1294-1297 never counted). The tracker's own producers write no transaction markers,
+so a seek is rare and costs one fetch. A dropped message with nothing behind it yet
 reveals no hole: a partition whose backlog has not moved for a while is sought back
 too (``stalled``).
 """
@@ -30,20 +35,23 @@ from dataclasses import dataclass, field
 class Verdict(enum.Enum):
     APPLY = "apply"  # in order, a re-delivery, or the next record Kafka has
     SEEK = "seek"  # a hole: refuse the message and seek back to the first missing offset
-    WAIT = "wait"  # refuse: a message fetched before the seek, beyond the hole
+    WAIT = "wait"  # refuse: beyond the hole, until the fetch from the seek arrives
 
 
 @dataclass(frozen=True, slots=True)
-class Refill:
-    expected: int  # the first missing offset, sought to
-    first_refused: int  # the offset that revealed the hole
+class AfterSeek:
+    """What the consumer did with a partition since its latest seek."""
+
+    sought: int  # the offset it was sought to; -1 when its position was reset instead
+    first: int | None  # the first record fetched from there; None while none came back
 
 
 @dataclass
 class HoleGuard:
     """Per stream and partition: is this message the next one, or is one missing?"""
 
-    refilling: dict[tuple[str, int], Refill] = field(default_factory=dict)
+    # Per stream and partition: the first missing offset, sought to.
+    refilling: dict[tuple[str, int], int] = field(default_factory=dict)
     # Per stream and partition: the applied offset and when it was first seen.
     progress: dict[tuple[str, int], tuple[int, float]] = field(default_factory=dict)
 
@@ -73,25 +81,36 @@ class HoleGuard:
         if now_s - seen[1] < after_s:
             return False
         self.progress[at] = (applied, now_s)  # the next seek, if needed, after as long again
-        if at not in self.refilling:
-            # Nothing was handed over since: the first record fetched is the next one.
-            self.refilling[at] = Refill(applied + 1, end - 1)
+        self.refilling[at] = applied + 1
         return True
 
-    def admit(self, stream: str, partition: int, offset: int, applied: int) -> Verdict:
-        """What to do with ``offset`` when ``applied`` is the newest offset in state."""
+    def admit(
+        self,
+        stream: str,
+        partition: int,
+        offset: int,
+        applied: int,
+        after_seek: AfterSeek | None = None,
+    ) -> Verdict:
+        """What to do with ``offset`` when ``applied`` is the newest offset in state.
+
+        ``after_seek``: the consumer's record of the partition's latest seek, if any.
+        """
         at = (stream, partition)
         expected = applied + 1
         if offset < expected:
             return Verdict.APPLY  # applied before: the processor skips it
-        refill = self.refilling.get(at)
-        if offset == expected or (
-            refill is not None and refill.expected == expected and offset <= refill.first_refused
-        ):
-            # The next record, or the first one Kafka has after the sought offset.
+        if offset == expected:
             self.refilling.pop(at, None)
             return Verdict.APPLY
-        if refill is not None and refill.expected == expected:
-            return Verdict.WAIT
-        self.refilling[at] = Refill(expected, offset)
+        refilling = self.refilling.get(at) == expected
+        ours = after_seek is not None and after_seek.sought == expected
+        if refilling and ours and after_seek is not None and after_seek.first == offset:
+            del self.refilling[at]  # the first record Kafka has from the sought offset on
+            return Verdict.APPLY
+        if refilling and (after_seek is None or ours):
+            return Verdict.WAIT  # fetched before the seek, or beyond the refetch's start
+        # A new hole, or Faust sought the partition elsewhere since (its committed offset,
+        # a reset), so the refetch will not come from the hole: seek back to it.
+        self.refilling[at] = expected
         return Verdict.SEEK

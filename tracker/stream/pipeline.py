@@ -30,7 +30,7 @@ from tracker.settings import Settings
 from tracker.stream.identity import IdentitySender
 from tracker.stream.pending import PendingWrites
 from tracker.stream.reroute import misplaced, reroute
-from tracker.stream.rewinder import Rewind, Rewinder
+from tracker.stream.rewinder import Rewind, Rewinder, Sought
 from tracker.stream.store import FaustStore
 
 log = logging.getLogger("tracker.stream.worker")
@@ -82,11 +82,12 @@ class Pipeline:
         topology: Topology,
         pause: Callable[[int], None] = lambda _partition: None,
         rewind: Rewind | None = None,
+        sought: Sought | None = None,
     ) -> None:
         self.worker = worker
         self.topology = topology
         self.pause = pause  # stops fetching an input partition (the consumer's pause)
-        self.offsets = Rewinder(rewind)  # messages Faust dropped are fetched again
+        self.offsets = Rewinder(rewind, sought)  # messages Faust dropped are fetched again
         self.sender = IdentitySender(topology.identity, worker.pending)
         worker.pending.checkpoints.append(lambda: self.sender.checkpoint(lambda: worker.processors))
 

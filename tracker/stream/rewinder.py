@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from tracker.stream.holes import HoleGuard, Verdict
+from tracker.stream.holes import AfterSeek, HoleGuard, Verdict
 
 log = logging.getLogger("tracker.stream.worker")
 STALL_AFTER_S = 15.0  # a backlog standing still this long is sought back
@@ -16,21 +16,29 @@ Rewind = Callable[[str, int, int], Awaitable[None]]
 
 # Where each stream of a partition stands: its newest applied offset, by stream.
 Applied = Callable[[int], dict[str, int | None]]
+# The consumer's record of a stream's partition since its latest seek (``SeekTrail``).
+Sought = Callable[[str, int], AfterSeek | None]
 
 
 async def _no_rewind(_stream: str, _partition: int, _offset: int) -> None:
     return None
 
 
+def _nothing_sought(_stream: str, _partition: int) -> AfterSeek | None:
+    return None
+
+
 class Rewinder:
-    def __init__(self, rewind: Rewind | None = None) -> None:
+    def __init__(self, rewind: Rewind | None = None, sought: Sought | None = None) -> None:
         self.guard = HoleGuard()
         self.rewind = rewind or _no_rewind
+        self.sought = sought or _nothing_sought
 
     async def admit(self, stream: str, message: Any, applied: int) -> bool:
         """Apply ``message`` only if no offset before it is missing."""
         partition, offset = message.partition, message.offset
-        verdict = self.guard.admit(stream, partition, offset, applied)
+        after_seek = self.sought(stream, partition) if offset > applied + 1 else None
+        verdict = self.guard.admit(stream, partition, offset, applied, after_seek)
         if verdict is Verdict.APPLY:
             return True
         if verdict is Verdict.SEEK:
