@@ -76,13 +76,13 @@ def _one_event(ctx: Context, rate: float) -> None:
         )
 
 
-def soaked(ctx: Context, minutes: float) -> None:
-    ctx.rep.soak = soak.run(ctx.bench, minutes)
+def soaked(ctx: Context, minutes: float, share: float = soak.SHARE) -> None:
+    ctx.rep.soak = soak.run(ctx.bench, minutes, share)
     done = ctx.rep.soak
     if done.maximum is not None:
         log(line(done.maximum))
     log(
-        f"soak: {done.rate:,.0f} events/s asked ({soak.SHARE:.0%} of the drain above), "
+        f"soak: {done.rate:,.0f} events/s asked ({done.share:.0%} of the drain above), "
         f"{done.delivered_rate:,.0f} delivered ({done.applied:,} of {done.events:,} applied "
         "when the producer stopped) from "
         f"{done.population:,} customers, worker {done.cores:.2f} cores; RSS MiB "

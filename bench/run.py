@@ -29,7 +29,7 @@ from pathlib import Path
 
 import psutil
 
-from bench import hot_id, machine, report, segment_load, throughput
+from bench import hot_id, machine, report, segment_load, soak, throughput
 from bench.brokers import running
 from bench.latency_steps import latencies, soaked
 from bench.plan import PARTITIONS, Context, Sizes, log, prepare
@@ -57,12 +57,26 @@ def state_report(customers: int, trace: bool) -> StateReport:
     )
 
 
+def share_of_maximum(text: str) -> float:
+    share = float(text)
+    if not 0 < share <= 1:
+        raise argparse.ArgumentTypeError(f"{text}: a share of the maximum rate, in (0, 1]")
+    return share
+
+
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="smaller streams (a few minutes)")
     parser.add_argument("--soak", type=float, metavar="MINUTES", help="also a steady-load run")
+    parser.add_argument(
+        "--soak-share",
+        type=share_of_maximum,
+        default=soak.SHARE,
+        metavar="SHARE",
+        help="the soak's rate as a share of the worker's maximum (default 0.7, the target's)",
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy the tracker worker runs")
     parser.add_argument(
         "--broker",
@@ -124,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         if ctx.wanted("latency"):
             latencies(ctx, maxima)  # (c)
         if args.soak:
-            soaked(ctx, args.soak)
+            soaked(ctx, args.soak, args.soak_share)
     if "hot" not in skip:  # (f) one hot customer id, in-process
         rep.hot_id = hot_id.run(repeat=1 if args.quick else 2)
         log(" ".join(rep.hot_id.target_row()[1:]))

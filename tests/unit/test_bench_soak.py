@@ -9,6 +9,7 @@ import orjson
 from bench.report import Report, markdown
 from bench.soak import SoakResult, sample_memory
 from bench.soak_traffic import RestedPopulation, SoakTraffic
+from bench.targets import targets
 from bench.throughput import Result
 
 START_MS = 1_780_000_000_000
@@ -183,3 +184,18 @@ def test_resident_memory_is_split_once_a_minute_and_at_the_end() -> None:
 
 def test_a_soak_without_samples_by_kind_reports_no_growth_by_kind() -> None:
     assert SoakResult(60, 2_100.0, 0).kind_growth_mib() == {}
+
+
+def _flat_or_growing(share: float, end_mib: float) -> str:
+    soak = SoakResult(60, 1_200.0, 0, share)
+    soak.samples = [(360.0, 190.0), (1800.0, 200.0), (3600.0, end_mib)]
+    report = Report("bench", "now", {}, "kafka", 8, soak=soak)
+    (row,) = [row for row in targets(report) if row[0].startswith("RSS flat")]
+    return row[2]
+
+
+def test_a_soak_below_the_targets_share_can_miss_the_target_but_never_meet_it() -> None:
+    assert _flat_or_growing(0.7, 205.0) == "met"
+    assert _flat_or_growing(0.7, 215.0) == "missed"
+    assert _flat_or_growing(0.55, 215.0) == "missed"
+    assert _flat_or_growing(0.55, 205.0) == "not the target's run (at 55%, flat)"
