@@ -8,11 +8,13 @@ on a real Faust consumer object.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from types import SimpleNamespace
 from typing import Any
 
 import faust
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +22,7 @@ from tests.unit.helpers import Harness, encode, ev, ms
 from tracker.stream.faust_patches import deliver_refetched
 from tracker.stream.holes import AfterSeek, HoleGuard, Verdict
 from tracker.stream.pipeline import Pipeline, Topology, WorkerState
+from tracker.stream.rewinder import Sought
 
 
 def test_in_order_and_redelivered_offsets_apply() -> None:
@@ -211,7 +214,9 @@ def _message(offset: int, value: bytes) -> Any:
     )
 
 
-def _pipeline(h: Harness) -> tuple[Pipeline, list[tuple[str, int, int]]]:
+def _pipeline(
+    h: Harness, sought: Sought | None = None
+) -> tuple[Pipeline, list[tuple[str, int, int]]]:
     """A pipeline over the harness's processor as partition 0, recording its seeks."""
     worker = WorkerState(settings=SimpleNamespace(topic="t"), config=None, partitions=1)  # type: ignore[arg-type]
     worker.processors[0] = h.p
@@ -223,7 +228,7 @@ def _pipeline(h: Harness) -> tuple[Pipeline, list[tuple[str, int, int]]]:
     async def rewind(stream: str, partition: int, offset: int) -> None:
         seeks.append((stream, partition, offset))
 
-    return Pipeline(worker, topology, rewind=rewind), seeks
+    return Pipeline(worker, topology, rewind=rewind, sought=sought), seeks
 
 
 def test_the_pipeline_refuses_a_message_beyond_a_hole_and_seeks_back() -> None:
@@ -244,6 +249,31 @@ def test_the_pipeline_refuses_a_message_beyond_a_hole_and_seeks_back() -> None:
     assert asyncio.run(deliver(2, 3, 4, 5)) == [True, True, True, True]
     assert h.p.applied_offset == 5
     assert h.total("tracker_events_total") == 6
+
+
+def test_the_pipeline_goes_on_past_a_hole_only_where_the_refetch_began_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    h = Harness()
+    trail: dict[str, AfterSeek | None] = {"input": None}
+    pipeline, seeks = _pipeline(h, sought=lambda stream, _partition: trail[stream])
+
+    async def deliver(*offsets: int) -> list[bool]:
+        return [
+            await pipeline.handle(_message(o, encode(ev("page_view", "ana", 60 + o))))
+            for o in offsets
+        ]
+
+    assert asyncio.run(deliver(0, 1, 4)) == [True, True, False]
+    assert seeks == [("input", 0, 2)]
+    trail["input"] = AfterSeek(2, None)  # sought; nothing fetched from there yet
+    assert asyncio.run(deliver(3)) == [False]  # fetched before the seek
+    trail["input"] = AfterSeek(2, 3)  # Kafka has no record at 2: the refetch began at 3
+    with caplog.at_level(logging.INFO, logger="tracker.stream.worker"):
+        assert asyncio.run(deliver(3, 4)) == [True, True]
+    assert "partition 0 of the input topic: Kafka holds no record at offsets 2-2" in caplog.text
+    assert seeks == [("input", 0, 2)]
+    assert (h.p.applied_offset, h.total("tracker_events_total")) == (4, 4)
 
 
 def test_the_pipeline_seeks_back_a_stream_whose_backlog_stands_still() -> None:

@@ -40,6 +40,16 @@ class Rewinder:
         after_seek = self.sought(stream, partition) if offset > applied + 1 else None
         verdict = self.guard.admit(stream, partition, offset, applied, after_seek)
         if verdict is Verdict.APPLY:
+            if offset > applied + 1:  # rare, and a count short by them would start here
+                log.info(
+                    "partition %d of the %s topic: Kafka holds no record at offsets %d-%d "
+                    "(the fetch from the seek began at %d); going on from there",
+                    partition,
+                    stream,
+                    applied + 1,
+                    offset - 1,
+                    offset,
+                )
             return True
         if verdict is Verdict.SEEK:
             log.warning(
