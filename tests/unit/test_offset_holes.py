@@ -136,6 +136,13 @@ class BufferingConsumer:
                 self.trail = AfterSeek(self.trail.sought, fetched[0])
         return bool(fetched)
 
+    def reassign(self, committed: int) -> None:
+        """A rebalance gives the partition back: aiokafka resets the position to the
+        committed offset without a seek, and the trail's entry no longer counts."""
+        self.position = committed
+        if self.trail is not None:
+            self.trail = AfterSeek(-1, self.trail.first)
+
     def hand(self) -> int | None:
         """The next buffered record the stream hands over, None if it dropped it."""
         offset = self.buffer.popleft()
@@ -154,8 +161,8 @@ class BufferingConsumer:
 def test_every_record_kafka_holds_is_applied_once_in_order(
     log: list[bool], lost: set[int], data: st.DataObject
 ) -> None:
-    """Fetches, hand-overs and Faust's own seeks (to any offset, as its seek to the
-    committed offset after a rebalance) interleave at random; then the stream runs dry."""
+    """Fetches, hand-overs, Faust's own seeks and rebalances (to any offset, as its
+    committed offset can be) interleave at random; then the stream runs dry."""
     held = [offset for offset, present in enumerate(log) if present]
     consumer, guard = BufferingConsumer(held, lost), HoleGuard()
     applied, seen = -1, []
@@ -172,13 +179,16 @@ def test_every_record_kafka_holds_is_applied_once_in_order(
         elif verdict is Verdict.SEEK:
             consumer.seek(applied + 1)
 
-    actions = st.sampled_from(["fetch", "hand", "hand", "hand", "faust seeks"])
+    actions = st.sampled_from(["fetch", "hand", "hand", "hand", "faust seeks", "rebalance"])
     for _ in range(data.draw(st.integers(0, 150))):
         action = data.draw(actions)
         if action == "fetch":
             consumer.fetch(data.draw(st.integers(1, 8)))
         elif action == "faust seeks":
             consumer.seek(data.draw(st.integers(0, len(log))))
+        elif action == "rebalance":  # the same worker keeps it, its state as it was
+            guard.forget(0)
+            consumer.reassign(data.draw(st.integers(0, len(log))))
         elif consumer.buffer:
             hand()
     for second in range(4 * len(log) + 10):  # no more seeks but the worker's own

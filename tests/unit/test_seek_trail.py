@@ -11,15 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import aiokafka
 import faust
+import pytest
 
-from tracker.stream.faust_patches import SeekTrail, trace_seeks
+from tests.unit.helpers import config
+from tracker.settings import Settings
+from tracker.stream import app as app_module
+from tracker.stream.app import build_worker_app
+from tracker.stream.faust_patches import SeekTrail, _note_seeks, trace_seeks
 from tracker.stream.holes import AfterSeek
+from tracker.stream.pipeline import Pipeline, WorkerState
 
 TP = faust.types.TP("input", 3)
 
@@ -29,7 +37,10 @@ class StandInFetcher:
 
     def __init__(self) -> None:
         self._closed = False
-        self._subscriptions = SimpleNamespace(fetch_context=contextlib.nullcontext)
+        self.states: dict[Any, object] = {TP: object()}  # one per partition and assignment
+        self._subscriptions = SimpleNamespace(
+            fetch_context=contextlib.nullcontext, _assigned_state=self.states.__getitem__
+        )
         self.ready: dict[Any, list[Any]] = {}
         self.calls: list[tuple[str, Any]] = []
 
@@ -40,6 +51,7 @@ class StandInFetcher:
         return ready
 
     def seek_to(self, tp: Any, offset: int) -> None:
+        self.states[tp]  # aiokafka raises for a partition not assigned, as this does
         self.calls.append(("seek_to", (tp, offset)))
 
     def request_offset_reset(self, tps: Any, strategy: Any) -> None:
@@ -55,7 +67,7 @@ def _traced() -> Iterator[tuple[Any, Any, StandInFetcher, SeekTrail]]:
     loop = asyncio.new_event_loop()
     try:
         app = faust.App("test-seek-trail", broker="kafka://127.0.0.1:1", loop=loop)
-        consumer = app.consumer
+        consumer: Any = app.consumer
         consumer.flow_active = True
         trail, fetcher = SeekTrail(), StandInFetcher()
         trace_seeks(consumer, trail)
@@ -86,6 +98,60 @@ def test_the_first_record_fetched_after_a_seek_is_kept_until_the_next_seek() -> 
         assert fetcher.calls[-1] == ("reset", ([TP], "earliest"))
 
 
+def test_a_seek_from_another_thread_or_a_new_assignment_voids_the_entry() -> None:
+    with _traced() as (loop, fetch, fetcher, trail):
+        loop.run_until_complete(fetch())
+        # Not ordered against the consumer thread's fetches: never taken for a refetch.
+        seeking = threading.Thread(target=fetcher.seek_to, args=(TP, 1294))
+        seeking.start()
+        seeking.join()
+        assert trail.after_seek("input", 3) == AfterSeek(-1, None)
+        fetcher.seek_to(TP, 1294)
+        # Reassigned before anything came back: aiokafka reset the position to the
+        # committed offset, without a seek, so what comes back is not the refetch.
+        fetcher.states[TP] = object()
+        fetcher.ready = {TP: _records(1298)}
+        loop.run_until_complete(fetch())
+        assert trail.after_seek("input", 3) == AfterSeek(-1, 1298)
+        # A seek that fails notes nothing.
+        with pytest.raises(KeyError):
+            fetcher.seek_to(faust.types.TP("input", 9), 5)
+        assert trail.after_seek("input", 9) is None
+
+
+def test_the_worker_app_gives_its_pipeline_the_trail_of_its_consumer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[Pipeline] = []
+
+    class Recorded(Pipeline):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            built.append(self)
+
+    monkeypatch.setattr(app_module, "Pipeline", Recorded)
+    loop = asyncio.new_event_loop()
+    try:
+        settings = Settings(topic="input", data_dir=tmp_path)
+        app = loop.run_until_complete(_build(settings))
+        app.consumer.flow_active = True
+        (pipeline,) = built
+        fetcher = StandInFetcher()
+        client = SimpleNamespace(_closed=False, _fetcher=fetcher)
+        loop.run_until_complete(app.consumer._thread._fetch_records(client, {TP}, 0.1, 10))
+        fetcher.seek_to(TP, 1294)
+        fetcher.ready = {TP: _records(1294)}
+        loop.run_until_complete(app.consumer._thread._fetch_records(client, {TP}, 0.1, 10))
+        assert pipeline.offsets.sought("input", 3) == AfterSeek(1294, 1294)
+        assert pipeline.offsets.sought("identity", 3) is None
+    finally:
+        loop.close()
+
+
+async def _build(settings: Settings) -> Any:
+    return build_worker_app(WorkerState(settings, config(), 6), "127.0.0.1:1")
+
+
 def test_the_fetcher_is_wrapped_once() -> None:
     with _traced() as (loop, fetch, fetcher, trail):
         for _ in range(3):
@@ -111,3 +177,28 @@ def test_aiokafka_seeks_through_its_fetcher() -> None:
         return fetcher.calls
 
     assert asyncio.run(seek()) == [("seek_to", (aiokafka.TopicPartition("input", 3), 1294))]
+
+
+def test_aiokafka_drops_what_it_buffered_for_a_partition_when_it_is_sought() -> None:
+    """What the trail's premise rests on, on aiokafka's own Fetcher and subscription."""
+    from aiokafka.consumer.fetcher import Fetcher
+    from aiokafka.consumer.subscription_state import SubscriptionState
+
+    async def seek() -> tuple[bool, int, AfterSeek | None, bool]:
+        tp = aiokafka.TopicPartition("input", 3)
+        subscriptions = SubscriptionState()
+        subscriptions.assign_from_user({tp})
+        subscriptions.seek(tp, 1303)
+        client = SimpleNamespace(_loop=asyncio.get_running_loop(), _metadata_max_age_ms=300_000)
+        fetcher = Fetcher(client, subscriptions)
+        fetcher._fetch_task.cancel()  # no broker: only the seek is exercised
+        fetcher._records[tp] = object()  # records fetched from 1303, not yet returned
+        trail = SeekTrail()
+        trail.thread = threading.get_ident()
+        _note_seeks(fetcher, trail)
+        fetcher.seek_to(tp, 1294)
+        state = subscriptions._assigned_state(tp)
+        noted_state = trail._entries[("input", 3)][1] is state
+        return tp in fetcher._records, state.position, trail.after_seek("input", 3), noted_state
+
+    assert asyncio.run(seek()) == (False, 1294, AfterSeek(1294, None), True)

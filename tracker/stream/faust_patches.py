@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from faust.transport.drivers import aiokafka as aiokafka_driver
@@ -109,33 +109,46 @@ class SeekTrail:
     fetched from there (``holes.AfterSeek``), which tells a hole Kafka really has from a
     record Faust fetched before the seek and hands over after it.
 
-    Written in Faust's consumer thread, where every seek the worker and Faust make runs
+    Written in Faust's consumer thread, where the worker's and Faust's seeks run
     (``seek_wait``, ``seek_to_committed``) and where aiokafka returns fetched records;
     read by the agents in the main thread. aiokafka drops what it buffered for a
     partition when it is sought, and any fetch made from its old position, so the first
-    records it returns after a seek come from the sought offset.
+    records it returns after a seek come from the sought offset. Two ways round a seek
+    void an entry (sought -1, which the guard never takes for its refetch): a seek from
+    another thread, unordered against the fetches, and a new assignment since the seek,
+    whose position aiokafka set to the committed offset without one. aiokafka's own
+    reset after "offset out of range" keeps the entry: with the worker's "earliest"
+    reset (``stream.options``) it goes to the log's first record, so the gap is real.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()  # each entry is replaced whole, read whole
-        self._entries: dict[tuple[str, int], AfterSeek] = {}
+        # AfterSeek, and aiokafka's state object of the partition's assignment at the seek
+        self._entries: dict[tuple[str, int], tuple[AfterSeek, object]] = {}
+        self.thread: int | None = None  # the consumer thread's ident, once it fetched
 
-    def sought(self, topic: str, partition: int, offset: int) -> None:
+    def sought(self, topic: str, partition: int, offset: int, state: object = None) -> None:
         with self._lock:
-            self._entries[(topic, partition)] = AfterSeek(offset, None)
+            self._entries[(topic, partition)] = (AfterSeek(offset, None), state)
 
-    def fetched(self, records: Mapping[Any, Sequence[Any]]) -> None:
+    def fetched(
+        self, records: Mapping[Any, Sequence[Any]], state_of: Callable[[Any], object]
+    ) -> None:
         """One fetch's records, by topic partition, each list in offset order."""
         with self._lock:
             for tp, batch in records.items():
                 at = (tp.topic, tp.partition)
                 entry = self._entries.get(at)
-                if entry is not None and entry.first is None and batch:
-                    self._entries[at] = AfterSeek(entry.sought, batch[0].offset)
+                if entry is None or entry[0].first is not None or not batch:
+                    continue
+                after, state = entry
+                sought = after.sought if state_of(tp) is state else -1
+                self._entries[at] = (AfterSeek(sought, batch[0].offset), state)
 
     def after_seek(self, topic: str, partition: int) -> AfterSeek | None:
         with self._lock:
-            return self._entries.get((topic, partition))
+            entry = self._entries.get((topic, partition))
+        return entry[0] if entry is not None else None
 
 
 def trace_seeks(consumer: Any, trail: SeekTrail) -> None:
@@ -146,13 +159,23 @@ def trace_seeks(consumer: Any, trail: SeekTrail) -> None:
     async def fetch_and_note(
         client: Any, active: Any, timeout: float | None = None, max_records: int | None = None
     ) -> Any:
-        _note_seeks(client._fetcher, trail)  # the fetcher exists once the client started
+        trail.thread = threading.get_ident()
+        fetcher = client._fetcher  # exists once the client started
+        _note_seeks(fetcher, trail)
         records = await fetch(client, active, timeout=timeout, max_records=max_records)
         if records:
-            trail.fetched(records)
+            trail.fetched(records, lambda tp: _partition_state(fetcher, tp))
         return records
 
     thread._fetch_records = fetch_and_note
+
+
+def _partition_state(fetcher: Any, tp: Any) -> object:
+    """aiokafka's state of ``tp`` in the current assignment: a new object per assignment."""
+    try:
+        return fetcher._subscriptions._assigned_state(tp)
+    except Exception:  # not assigned: matches nothing noted
+        return object()
 
 
 def _note_seeks(fetcher: Any, trail: SeekTrail) -> None:
@@ -161,14 +184,17 @@ def _note_seeks(fetcher: Any, trail: SeekTrail) -> None:
     seek_to, reset = fetcher.seek_to, fetcher.request_offset_reset
 
     def seek_and_note(tp: Any, offset: int) -> None:
-        trail.sought(tp.topic, tp.partition, offset)
-        seek_to(tp, offset)
+        seek_to(tp, offset)  # raises, noting nothing, for a partition not assigned
+        ordered = threading.get_ident() == trail.thread
+        state = _partition_state(fetcher, tp)
+        trail.sought(tp.topic, tp.partition, offset if ordered else -1, state)
 
     def reset_and_note(tps: Iterable[Any], strategy: Any) -> Any:
         tps = list(tps)
+        done = reset(tps, strategy)
         for tp in tps:  # to the log's start or end: not a refetch of any hole
-            trail.sought(tp.topic, tp.partition, -1)
-        return reset(tps, strategy)
+            trail.sought(tp.topic, tp.partition, -1, _partition_state(fetcher, tp))
+        return done
 
     fetcher.seek_to, fetcher.request_offset_reset = seek_and_note, reset_and_note
     fetcher._tracker_trail = trail
