@@ -23,7 +23,10 @@ bug 9: 1293 applied, 1303 refused, then 1298 from an earlier fetch accepted, and
 1294-1297 never counted). The tracker's own producers write no transaction markers,
 so a seek is rare and costs one fetch. A dropped message with nothing behind it yet
 reveals no hole: a partition whose backlog has not moved for a while is sought back
-too (``stalled``).
+too (``stalled``). And the refetch itself can be dropped: Faust clears its streams'
+queues when it resumes the flow after a rebalance, after aiokafka returned the
+records. A refill whose refetch came back from Kafka but not to the agent within its
+patience (2 s, doubling each time, up to the stall's 15 s) is sought again.
 """
 
 from __future__ import annotations
@@ -46,12 +49,23 @@ class AfterSeek:
     first: int | None  # the first record fetched from there; None while none came back
 
 
+REFETCH_PATIENCE_S = 2.0  # a refetch aiokafka returned reaches the agent by then, or is lost
+MAX_PATIENCE_S = 15.0  # the stall's interval: beyond it, ``stalled`` seeks anyway
+
+
+@dataclass(frozen=True, slots=True)
+class Refill:
+    expected: int  # the first missing offset, sought to
+    since_s: float  # when it was sought
+    patience_s: float = REFETCH_PATIENCE_S  # doubled on every seek again for a lost refetch
+
+
 @dataclass
 class HoleGuard:
     """Per stream and partition: is this message the next one, or is one missing?"""
 
-    # Per stream and partition: the first missing offset, sought to.
-    refilling: dict[tuple[str, int], int] = field(default_factory=dict)
+    # Per stream and partition: the refill under way.
+    refilling: dict[tuple[str, int], Refill] = field(default_factory=dict)
     # Per stream and partition: the applied offset and when it was first seen.
     progress: dict[tuple[str, int], tuple[int, float]] = field(default_factory=dict)
 
@@ -81,7 +95,7 @@ class HoleGuard:
         if now_s - seen[1] < after_s:
             return False
         self.progress[at] = (applied, now_s)  # the next seek, if needed, after as long again
-        self.refilling[at] = applied + 1
+        self.refilling[at] = Refill(applied + 1, now_s)
         return True
 
     def admit(
@@ -91,10 +105,12 @@ class HoleGuard:
         offset: int,
         applied: int,
         after_seek: AfterSeek | None = None,
+        now_s: float = 0.0,
     ) -> Verdict:
         """What to do with ``offset`` when ``applied`` is the newest offset in state.
 
-        ``after_seek``: the consumer's record of the partition's latest seek, if any.
+        ``after_seek``: the consumer's record of the partition's latest seek, if any;
+        ``now_s``: a monotonic clock's reading.
         """
         at = (stream, partition)
         expected = applied + 1
@@ -103,14 +119,23 @@ class HoleGuard:
         if offset == expected:
             self.refilling.pop(at, None)
             return Verdict.APPLY
-        refilling = self.refilling.get(at) == expected
-        ours = after_seek is not None and after_seek.sought == expected
-        if refilling and ours and after_seek is not None and after_seek.first == offset:
+        refill = self.refilling.get(at)
+        if refill is None or refill.expected != expected:
+            self.refilling[at] = Refill(expected, now_s)  # a new hole
+            return Verdict.SEEK
+        if after_seek is not None and after_seek.sought != expected:
+            # Faust sought the partition elsewhere since (its committed offset, a reset):
+            # the refetch will not come from the hole.
+            self.refilling[at] = Refill(expected, now_s, refill.patience_s)
+            return Verdict.SEEK
+        if after_seek is None or after_seek.first is None:
+            return Verdict.WAIT  # fetched before the seek; the refetch is not back yet
+        if after_seek.first == offset:
             del self.refilling[at]  # the first record Kafka has from the sought offset on
             return Verdict.APPLY
-        if refilling and (after_seek is None or ours):
-            return Verdict.WAIT  # fetched before the seek, or beyond the refetch's start
-        # A new hole, or Faust sought the partition elsewhere since (its committed offset,
-        # a reset), so the refetch will not come from the hole: seek back to it.
-        self.refilling[at] = expected
-        return Verdict.SEEK
+        if now_s - refill.since_s >= refill.patience_s:
+            # Back from Kafka long ago, yet not here: Faust dropped it from its queues.
+            patience = min(2 * refill.patience_s, MAX_PATIENCE_S)
+            self.refilling[at] = Refill(expected, now_s, patience)
+            return Verdict.SEEK
+        return Verdict.WAIT  # fetched before the seek, or beyond the refetch's start

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -37,10 +38,12 @@ class Rewinder:
     async def admit(self, stream: str, message: Any, applied: int) -> bool:
         """Apply ``message`` only if no offset before it is missing."""
         partition, offset = message.partition, message.offset
-        after_seek = self.sought(stream, partition) if offset > applied + 1 else None
-        verdict = self.guard.admit(stream, partition, offset, applied, after_seek)
+        gap = offset > applied + 1  # rare: the consumer's record and the clock only then
+        after_seek = self.sought(stream, partition) if gap else None
+        now_s = time.monotonic() if gap else 0.0
+        verdict = self.guard.admit(stream, partition, offset, applied, after_seek, now_s)
         if verdict is Verdict.APPLY:
-            if offset > applied + 1:  # rare, and a count short by them would start here
+            if gap:  # a count short by these offsets would start here
                 log.info(
                     "partition %d of the %s topic: Kafka holds no record at offsets %d-%d "
                     "(the fetch from the seek began at %d); going on from there",
