@@ -85,7 +85,7 @@ def test_a_refetch_faust_dropped_after_kafka_returned_it_is_sought_again() -> No
     assert guard.admit("input", 3, 1094, 819, back, now_s=101.9) is Verdict.WAIT
     assert guard.admit("input", 3, 1095, 819, back, now_s=102.0) is Verdict.SEEK
     # Sought again: patient twice as long, and only once the refetch is back again.
-    assert guard.admit("input", 3, 1096, 819, AfterSeek(820, None), now_s=110.0) is Verdict.WAIT
+    assert guard.admit("input", 3, 1096, 819, AfterSeek(820, None), now_s=103.0) is Verdict.WAIT
     assert guard.admit("input", 3, 1097, 819, back, now_s=105.9) is Verdict.WAIT
     assert guard.admit("input", 3, 1098, 819, back, now_s=106.0) is Verdict.SEEK
     assert guard.refilling[("input", 3)].patience_s == 8.0
