@@ -50,7 +50,8 @@ class AfterSeek:
 
 
 REFETCH_PATIENCE_S = 2.0  # a refetch aiokafka returned reaches the agent by then, or is lost
-MAX_PATIENCE_S = 15.0  # the stall's interval: beyond it, ``stalled`` seeks anyway
+STALL_AFTER_S = 15.0  # a backlog standing still this long is sought back (``stalled``)
+MAX_PATIENCE_S = STALL_AFTER_S  # beyond it, the stall check seeks anyway
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,9 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from tracker.stream.holes import AfterSeek, HoleGuard, Verdict
+from tracker.stream.holes import STALL_AFTER_S, AfterSeek, HoleGuard, Verdict
 
 log = logging.getLogger("tracker.stream.worker")
-STALL_AFTER_S = 15.0  # a backlog standing still this long is sought back
 # Seeks ``stream`` ("input", "identity" or "activity")'s partition back to an offset.
 Rewind = Callable[[str, int, int], Awaitable[None]]
 
