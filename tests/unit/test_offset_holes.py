@@ -1,28 +1,17 @@
 """Messages Faust dropped around a rebalance are fetched again, never skipped (stream.holes).
 
-The guard is pure; the pipeline is driven with plain objects in place of Faust's
-topics and consumer, as in test_fault_isolation.py; the read-offset patch is checked
-on a real Faust consumer object.
+The guard is pure, tested here against a model of Kafka, aiokafka and Faust's buffers;
+the worker's wiring of it is in test_offset_holes_pipeline.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections import deque
-from types import SimpleNamespace
-from typing import Any
 
-import faust
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.unit.helpers import Harness, encode, ev, ms
-from tracker.stream.faust_patches import deliver_refetched
 from tracker.stream.holes import AfterSeek, HoleGuard, Verdict
-from tracker.stream.pipeline import Pipeline, Topology, WorkerState
-from tracker.stream.rewinder import Sought
 
 
 def test_in_order_and_redelivered_offsets_apply() -> None:
@@ -81,16 +70,46 @@ def test_a_refetch_faust_dropped_after_kafka_returned_it_is_sought_again() -> No
     still for 5 s after `Worker ready`, until the next rebalance)."""
     guard = HoleGuard()
     assert guard.admit("input", 3, 1093, 819, now_s=100.0) is Verdict.SEEK
-    back = AfterSeek(820, 820)  # returned by aiokafka; cleared before the agent saw it
-    assert guard.admit("input", 3, 1094, 819, back, now_s=101.9) is Verdict.WAIT
-    assert guard.admit("input", 3, 1095, 819, back, now_s=102.0) is Verdict.SEEK
+    back = AfterSeek(820, 820, back_s=100.5)  # returned by aiokafka; cleared before the agent
+    assert guard.admit("input", 3, 1094, 819, back, now_s=102.4) is Verdict.WAIT
+    assert guard.admit("input", 3, 1095, 819, back, now_s=102.5) is Verdict.SEEK_AGAIN
     # Sought again: patient twice as long, and only once the refetch is back again.
     assert guard.admit("input", 3, 1096, 819, AfterSeek(820, None), now_s=103.0) is Verdict.WAIT
-    assert guard.admit("input", 3, 1097, 819, back, now_s=105.9) is Verdict.WAIT
-    assert guard.admit("input", 3, 1098, 819, back, now_s=106.0) is Verdict.SEEK
-    assert guard.refilling[("input", 3)].patience_s == 8.0
-    assert guard.admit("input", 3, 820, 819, back, now_s=106.5) is Verdict.APPLY
+    again = AfterSeek(820, 820, back_s=103.5)
+    assert guard.admit("input", 3, 1097, 819, again, now_s=107.4) is Verdict.WAIT
+    assert guard.admit("input", 3, 1098, 819, again, now_s=107.5) is Verdict.SEEK_AGAIN
+    assert guard.patience_s("input", 3) == 8.0
+    assert guard.admit("input", 3, 820, 819, again, now_s=108.0) is Verdict.APPLY
     assert guard.refilling == {}
+    assert guard.patience_s("input", 3) == 0.0
+
+
+def test_the_patience_counts_from_the_refetchs_return_not_from_the_seek() -> None:
+    """Records queued before the refetch still come first: a refetch that took long to
+    come back from Kafka is not taken for lost by the time it returns."""
+    guard = HoleGuard()
+    assert guard.admit("input", 0, 50, 40, now_s=10.0) is Verdict.SEEK
+    assert guard.admit("input", 0, 51, 40, AfterSeek(41, None), now_s=14.0) is Verdict.WAIT
+    late = AfterSeek(41, 41, back_s=14.0)  # back 4 s after the seek
+    assert guard.admit("input", 0, 52, 40, late, now_s=15.9) is Verdict.WAIT
+    assert guard.admit("input", 0, 41, 40, late, now_s=16.0) is Verdict.APPLY
+
+
+def test_the_stall_check_keeps_the_patience_of_the_refill_it_seeks_again() -> None:
+    """Each seek again doubles the wait, up to the stall interval; a stall check that
+    seeks the same refill does not start it over at 2 s."""
+    guard = HoleGuard()
+    assert guard.admit("input", 0, 9, 4, now_s=0.0) is Verdict.SEEK
+    for n, now_s in enumerate((3.0, 8.0, 17.0, 34.0, 51.0)):
+        back = AfterSeek(5, 5, back_s=now_s - 16.0)
+        assert guard.admit("input", 0, 9, 4, back, now_s) is Verdict.SEEK_AGAIN
+        assert guard.patience_s("input", 0) == min(2.0 * 2 ** (n + 1), 15.0)
+    assert not guard.stalled("input", 0, 4, end=10, now_s=60.0, after_s=15.0)
+    assert guard.stalled("input", 0, 4, end=10, now_s=75.0, after_s=15.0)
+    assert guard.patience_s("input", 0) == 15.0
+    # A new hole starts afresh.
+    assert guard.admit("input", 0, 9, 6, now_s=80.0) is Verdict.SEEK
+    assert guard.patience_s("input", 0) == 2.0
 
 
 def test_a_refill_sought_elsewhere_by_faust_is_sought_back_again() -> None:
@@ -145,13 +164,13 @@ class BufferingConsumer:
     def seek(self, offset: int) -> None:
         self.position, self.trail = offset, AfterSeek(offset, None)
 
-    def fetch(self, most: int) -> bool:
+    def fetch(self, most: int, now_s: float) -> bool:
         fetched = [offset for offset in self.held if offset >= self.position][:most]
         if fetched:
             self.position = fetched[-1] + 1
             self.buffer.extend(fetched)
             if self.trail is not None and self.trail.first is None:
-                self.trail = AfterSeek(self.trail.sought, fetched[0])
+                self.trail = AfterSeek(self.trail.sought, fetched[0], now_s)
         return bool(fetched)
 
     def reassign(self, committed: int) -> None:
@@ -201,7 +220,7 @@ def test_every_record_kafka_holds_is_applied_once_in_order(
         if verdict is Verdict.APPLY and offset > applied:
             applied = offset
             seen.append(offset)
-        elif verdict is Verdict.SEEK:
+        elif verdict in (Verdict.SEEK, Verdict.SEEK_AGAIN):
             consumer.seek(applied + 1)
 
     actions = st.sampled_from(
@@ -211,7 +230,7 @@ def test_every_record_kafka_holds_is_applied_once_in_order(
         now_s += 0.5
         action = data.draw(actions)
         if action == "fetch":
-            consumer.fetch(data.draw(st.integers(1, 8)))
+            consumer.fetch(data.draw(st.integers(1, 8)), now_s)
         elif action == "faust seeks":
             consumer.seek(data.draw(st.integers(0, len(log))))
         elif action == "rebalance":  # the same worker keeps it, its state as it was
@@ -223,124 +242,10 @@ def test_every_record_kafka_holds_is_applied_once_in_order(
             hand()
     for _ in range(4 * len(log) + 10):  # no more seeks but the worker's own
         now_s += 1.0
-        if not consumer.fetch(8) and not consumer.buffer:
+        if not consumer.fetch(8, now_s) and not consumer.buffer:
             if guard.stalled("input", 0, applied, len(log), now_s, 3.0):
                 consumer.seek(applied + 1)
             continue
         while consumer.buffer:
             hand()
     assert seen == held
-
-
-# --- the wiring -------------------------------------------------------------------------
-
-
-class Sent:
-    def __init__(self) -> None:
-        self.records: list[tuple[bytes | None, bytes]] = []
-
-    async def send(self, key: bytes | None, value: bytes, headers: Any = None) -> None:
-        self.records.append((key, value))
-
-
-def _message(offset: int, value: bytes) -> Any:
-    return SimpleNamespace(
-        topic="t",
-        partition=0,
-        offset=offset,
-        key=b"ana",
-        value=value,
-        timestamp=ms(60) / 1000,
-        headers=[],
-    )
-
-
-def _pipeline(
-    h: Harness, sought: Sought | None = None
-) -> tuple[Pipeline, list[tuple[str, int, int]]]:
-    """A pipeline over the harness's processor as partition 0, recording its seeks."""
-    worker = WorkerState(settings=SimpleNamespace(topic="t"), config=None, partitions=1)  # type: ignore[arg-type]
-    worker.processors[0] = h.p
-    topology = Topology(
-        source=None, dlq=Sent(), activities=Sent(), identity=Sent(), table=None, account_table=None
-    )
-    seeks: list[tuple[str, int, int]] = []
-
-    async def rewind(stream: str, partition: int, offset: int) -> None:
-        seeks.append((stream, partition, offset))
-
-    return Pipeline(worker, topology, rewind=rewind, sought=sought), seeks
-
-
-def test_the_pipeline_refuses_a_message_beyond_a_hole_and_seeks_back() -> None:
-    h = Harness()
-    pipeline, seeks = _pipeline(h)
-
-    async def deliver(*offsets: int) -> list[bool]:
-        return [
-            await pipeline.handle(_message(o, encode(ev("page_view", "ana", 60 + o))))
-            for o in offsets
-        ]
-
-    assert asyncio.run(deliver(0, 1)) == [True, True]
-    # 2 and 3 were dropped by the stream: 4 and 5 are refused, one seek back to 2.
-    assert asyncio.run(deliver(4, 5)) == [False, False]
-    assert seeks == [("input", 0, 2)]
-    assert h.p.applied_offset == 1
-    assert asyncio.run(deliver(2, 3, 4, 5)) == [True, True, True, True]
-    assert h.p.applied_offset == 5
-    assert h.total("tracker_events_total") == 6
-
-
-def test_the_pipeline_goes_on_past_a_hole_only_where_the_refetch_began_and_says_so(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    h = Harness()
-    trail: dict[str, AfterSeek | None] = {"input": None}
-    pipeline, seeks = _pipeline(h, sought=lambda stream, _partition: trail[stream])
-
-    async def deliver(*offsets: int) -> list[bool]:
-        return [
-            await pipeline.handle(_message(o, encode(ev("page_view", "ana", 60 + o))))
-            for o in offsets
-        ]
-
-    assert asyncio.run(deliver(0, 1, 4)) == [True, True, False]
-    assert seeks == [("input", 0, 2)]
-    trail["input"] = AfterSeek(2, None)  # sought; nothing fetched from there yet
-    assert asyncio.run(deliver(3)) == [False]  # fetched before the seek
-    trail["input"] = AfterSeek(2, 3)  # Kafka has no record at 2: the refetch began at 3
-    with caplog.at_level(logging.INFO, logger="tracker.stream.worker"):
-        assert asyncio.run(deliver(3, 4)) == [True, True]
-    assert "partition 0 of the input topic: Kafka holds no record at offsets 2-2" in caplog.text
-    assert seeks == [("input", 0, 2)]
-    assert (h.p.applied_offset, h.total("tracker_events_total")) == (4, 4)
-
-
-def test_the_pipeline_seeks_back_a_stream_whose_backlog_stands_still() -> None:
-    pipeline, seeks = _pipeline(Harness())
-    ends = {"input": 3, "identity": None, "activity": None}  # offsets 0-2 exist, none applied
-
-    async def check(now_s: float) -> None:
-        await pipeline.seek_stalled(lambda stream, _partition: ends[stream], now_s)
-
-    asyncio.run(check(0.0))  # first seen
-    asyncio.run(check(20.0))  # 20 s later, still nothing applied: sought back
-    asyncio.run(check(21.0))  # only once per interval
-    assert seeks == [("input", 0, 0)]
-
-
-def test_read_offsets_never_filter_the_guarded_topics() -> None:
-    async def build() -> Any:
-        app = faust.App("test-read-offsets", broker="kafka://127.0.0.1:1")
-        return app.consumer
-
-    consumer = asyncio.run(build())
-    deliver_refetched(consumer, ["input"])
-    tp_input, tp_changelog = faust.types.TP("input", 0), faust.types.TP("changelog", 0)
-    consumer._read_offset[tp_input] = 995  # what Faust sets for records it then discards
-    consumer._read_offset[tp_changelog] = 12
-    read = consumer._read_offset.__getitem__  # as Consumer._drain_messages reads it
-    assert read(tp_input) is None
-    assert read(tp_changelog) == 12
-    assert read(faust.types.TP("changelog", 1)) is None

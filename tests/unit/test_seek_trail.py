@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -88,7 +89,10 @@ def test_the_first_record_fetched_after_a_seek_is_kept_until_the_next_seek() -> 
         loop.run_until_complete(fetch())  # nothing came back yet
         assert trail.after_seek("input", 3) == AfterSeek(1294, None)
         fetcher.ready = {TP: _records(1294, 1295)}
+        before = time.monotonic()
         loop.run_until_complete(fetch())
+        back = trail.after_seek("input", 3)
+        assert back is not None and before <= back.back_s <= time.monotonic()  # the agents' clock
         fetcher.ready = {TP: _records(1296)}
         loop.run_until_complete(fetch())
         assert trail.after_seek("input", 3) == AfterSeek(1294, 1294)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -132,9 +133,13 @@ class SeekTrail:
             self._entries[(topic, partition)] = (AfterSeek(offset, None), state)
 
     def fetched(
-        self, records: Mapping[Any, Sequence[Any]], state_of: Callable[[Any], object]
+        self,
+        records: Mapping[Any, Sequence[Any]],
+        state_of: Callable[[Any], object],
+        now_s: float,
     ) -> None:
-        """One fetch's records, by topic partition, each list in offset order."""
+        """One fetch's records, by topic partition, each list in offset order, returned at
+        ``now_s`` (``time.monotonic``, the clock the agents read)."""
         with self._lock:
             for tp, batch in records.items():
                 at = (tp.topic, tp.partition)
@@ -143,7 +148,7 @@ class SeekTrail:
                     continue
                 after, state = entry
                 sought = after.sought if state_of(tp) is state else -1
-                self._entries[at] = (AfterSeek(sought, batch[0].offset), state)
+                self._entries[at] = (AfterSeek(sought, batch[0].offset, now_s), state)
 
     def after_seek(self, topic: str, partition: int) -> AfterSeek | None:
         with self._lock:
@@ -164,7 +169,7 @@ def trace_seeks(consumer: Any, trail: SeekTrail) -> None:
         _note_seeks(fetcher, trail)
         records = await fetch(client, active, timeout=timeout, max_records=max_records)
         if records:
-            trail.fetched(records, lambda tp: _partition_state(fetcher, tp))
+            trail.fetched(records, lambda tp: _partition_state(fetcher, tp), time.monotonic())
         return records
 
     thread._fetch_records = fetch_and_note

@@ -25,8 +25,11 @@ so a seek is rare and costs one fetch. A dropped message with nothing behind it 
 reveals no hole: a partition whose backlog has not moved for a while is sought back
 too (``stalled``). And the refetch itself can be dropped: Faust clears its streams'
 queues when it resumes the flow after a rebalance, after aiokafka returned the
-records. A refill whose refetch came back from Kafka but not to the agent within its
-patience (2 s, doubling each time, up to the stall's 15 s) is sought again.
+records. A refill whose refetch came back from Kafka but has not reached the agent
+within its patience, counted from its return (2 s, doubling each time, up to the
+stall's 15 s, and kept when the stall check seeks the same refill), is sought again
+(``SEEK_AGAIN``). Records queued before the refetch can outlast a short patience: a
+seek too many fetches the same records again, and the doubling outgrows the queue.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ class Verdict(enum.Enum):
     APPLY = "apply"  # in order, a re-delivery, or the next record Kafka has
     SEEK = "seek"  # a hole: refuse the message and seek back to the first missing offset
     WAIT = "wait"  # refuse: beyond the hole, until the fetch from the seek arrives
+    # refuse and seek back again: the refetch came back from Kafka long ago, yet not here
+    SEEK_AGAIN = "seek again"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,8 @@ class AfterSeek:
 
     sought: int  # the offset it was sought to; -1 when its position was reset instead
     first: int | None  # the first record fetched from there; None while none came back
+    # When ``first`` came back (monotonic seconds): not part of what the record says.
+    back_s: float = field(default=0.0, compare=False)
 
 
 REFETCH_PATIENCE_S = 2.0  # a refetch aiokafka returned reaches the agent by then, or is lost
@@ -57,7 +64,6 @@ MAX_PATIENCE_S = STALL_AFTER_S  # beyond it, the stall check seeks anyway
 @dataclass(frozen=True, slots=True)
 class Refill:
     expected: int  # the first missing offset, sought to
-    since_s: float  # when it was sought
     patience_s: float = REFETCH_PATIENCE_S  # doubled on every seek again for a lost refetch
 
 
@@ -96,8 +102,20 @@ class HoleGuard:
         if now_s - seen[1] < after_s:
             return False
         self.progress[at] = (applied, now_s)  # the next seek, if needed, after as long again
-        self.refilling[at] = Refill(applied + 1, now_s)
+        self.refilling[at] = self._refill(at, applied + 1)
         return True
+
+    def patience_s(self, stream: str, partition: int) -> float:
+        """How long the refill under way waits for its refetch (0: none under way)."""
+        refill = self.refilling.get((stream, partition))
+        return refill.patience_s if refill is not None else 0.0
+
+    def _refill(self, at: tuple[str, int], expected: int) -> Refill:
+        """A seek to ``expected``: the same refill keeps its patience, a new one starts afresh."""
+        refill = self.refilling.get(at)
+        if refill is None or refill.expected != expected:
+            return Refill(expected)
+        return refill
 
     def admit(
         self,
@@ -111,7 +129,7 @@ class HoleGuard:
         """What to do with ``offset`` when ``applied`` is the newest offset in state.
 
         ``after_seek``: the consumer's record of the partition's latest seek, if any;
-        ``now_s``: a monotonic clock's reading.
+        ``now_s``: a reading of the monotonic clock ``after_seek.back_s`` was read from.
         """
         at = (stream, partition)
         expected = applied + 1
@@ -122,21 +140,20 @@ class HoleGuard:
             return Verdict.APPLY
         refill = self.refilling.get(at)
         if refill is None or refill.expected != expected:
-            self.refilling[at] = Refill(expected, now_s)  # a new hole
+            self.refilling[at] = Refill(expected)  # a new hole
             return Verdict.SEEK
         if after_seek is not None and after_seek.sought != expected:
             # Faust sought the partition elsewhere since (its committed offset, a reset):
             # the refetch will not come from the hole.
-            self.refilling[at] = Refill(expected, now_s, refill.patience_s)
             return Verdict.SEEK
         if after_seek is None or after_seek.first is None:
             return Verdict.WAIT  # fetched before the seek; the refetch is not back yet
         if after_seek.first == offset:
             del self.refilling[at]  # the first record Kafka has from the sought offset on
             return Verdict.APPLY
-        if now_s - refill.since_s >= refill.patience_s:
+        if now_s - after_seek.back_s >= refill.patience_s:
             # Back from Kafka long ago, yet not here: Faust dropped it from its queues.
             patience = min(2 * refill.patience_s, MAX_PATIENCE_S)
-            self.refilling[at] = Refill(expected, now_s, patience)
-            return Verdict.SEEK
+            self.refilling[at] = Refill(expected, patience)
+            return Verdict.SEEK_AGAIN
         return Verdict.WAIT  # fetched before the seek, or beyond the refetch's start

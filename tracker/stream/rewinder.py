@@ -63,6 +63,18 @@ class Rewinder:
                 applied + 1,
             )
             await self._seek(stream, partition, applied + 1)
+        elif verdict is Verdict.SEEK_AGAIN and after_seek is not None:
+            log.warning(
+                "partition %d of the %s topic: the refetch from offset %d came back from "
+                "Kafka %.1fs ago but never reached the agent (Faust cleared its queues); "
+                "seeking back again, waiting up to %.0fs for it next time",
+                partition,
+                stream,
+                applied + 1,
+                now_s - after_seek.back_s,
+                self.guard.patience_s(stream, partition),
+            )
+            await self._seek(stream, partition, applied + 1)
         return False
 
     async def seek_stalled(
