@@ -9,8 +9,10 @@ wait fails on a worker that stops, not on a slow one.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +20,8 @@ from tests.integration.kafka_fixtures import kafka_one  # noqa: F401 (fixture)
 from tests.integration.reliability_support import IDLE_TIMEOUT, PARTITIONS, report
 from tracker.kafka.broker import BrokerHandle
 from tracker.metrics.samples import Sample, total
-from tracker.testing.deployment import make_deployment, wait_until
+from tracker.stream.memory_report import sized_parts
+from tracker.testing.deployment import WorkerProcess, make_deployment, wait_until
 from tracker.testing.fleet import Fleet
 from tracker.testing.kafka_cluster import KafkaCluster
 from tracker.testing.population import (
@@ -71,6 +74,41 @@ def stream_through(fleet: Fleet, pid: int, customers: int, deadline: float) -> l
         time.sleep(2)
 
 
+def memory_parts(worker: WorkerProcess) -> dict[str, Any] | None:
+    """The worker's ``/debug/memory``, or None while it is too busy to answer in time."""
+    status, body = worker.get("/debug/memory")
+    if status == 0:
+        return None
+    assert status == 200, (status, body[:200])
+    parts: dict[str, Any] = json.loads(body)
+    return parts
+
+
+def table_total(parts: dict[str, Any] | None, table: str = "tracker-state") -> int | None:
+    return None if parts is None else sum(kind["rows"] for kind in parts["tables"][table].values())
+
+
+def loaded_parts(worker: WorkerProcess, peak_rows: int) -> dict[str, Any]:
+    """``/debug/memory`` of a worker holding state: every part it counts is there."""
+    parts = memory_parts(worker)
+    assert parts is not None, "no answer from /debug/memory"
+    customers = parts["tables"]["tracker-state"]["customer"]
+    assert 0 < customers["rows"] <= peak_rows, (customers, peak_rows)
+    assert customers["bytes"] > 100 * customers["rows"], customers
+    assert parts["histograms"]["minutes"] > 0 and parts["pseudonyms"]["entries"] > 0, parts
+    return parts
+
+
+def counted_alike(worker: WorkerProcess, fleet: Fleet) -> None:
+    """``/debug/memory`` counts the rows ``tracker_state_rows`` counts, once state is still."""
+
+    def agree() -> bool:
+        samples = summed(fleet)
+        return samples is not None and table_total(memory_parts(worker)) == state_rows(samples)
+
+    wait_until(agree, 30, "/debug/memory to count the rows tracker_state_rows counts")
+
+
 def tombstoned(bootstrap: str, topic: str, customers: int, timeout: float = 30) -> ChangelogCensus:
     """The changelog once it holds a tombstone per customer (the last ones may still sit in
     the worker's producer buffer when the rows are gone), or as it is at the deadline.
@@ -97,6 +135,8 @@ def timeline_numbers(timeline: list[Timeline], rss_start: int) -> dict[str, obje
     }
 
 
+# long: one worker streams, expires and reports in order; each step waits on the last,
+# and starting the stream again for each check would take minutes.
 @pytest.mark.timeout(1080)  # ~3 min on a slow hour (100,000 customers: 6.6 min)
 def test_memory_per_customer_and_expiry(kafka_one: KafkaCluster, tmp_path: Path) -> None:  # noqa: F811
     """Distinct customers over 200 days of event time: state expires with tombstones."""
@@ -124,6 +164,7 @@ def test_memory_per_customer_and_expiry(kafka_one: KafkaCluster, tmp_path: Path)
         stream_s = time.monotonic() - began
         rss_loaded = rss_bytes(pid)
         peak_rows = max(rows for _, rows, _ in timeline)
+        loaded = loaded_parts(worker, peak_rows)
         close_s = fleet.wait_for_counters_at_least(expected_counters(n), 120)
         wait_until(
             lambda: (samples := summed(fleet)) is not None and state_rows(samples) < 100,
@@ -131,6 +172,7 @@ def test_memory_per_customer_and_expiry(kafka_one: KafkaCluster, tmp_path: Path)
             "expired state to go",
         )
         rss_expired = rss_bytes(pid)
+        counted_alike(worker, fleet)  # once expired, state holds still
         changelog_topic = f"{deployment.env['TRACKER_WORKER_ID']}-tracker-state-changelog"
         changelog = tombstoned(kafka_one.bootstrap, changelog_topic, n)
         report(
@@ -148,6 +190,7 @@ def test_memory_per_customer_and_expiry(kafka_one: KafkaCluster, tmp_path: Path)
             tombstoned_customers=changelog.tombstoned_customers,
             live_customer_rows=changelog.live_customers,
             sessions_closed_after_s=round(close_s, 1),
+            memory_parts_loaded_mb={k: round(v / 2**20, 1) for k, v in sized_parts(loaded).items()},
             runtime_s=round(time.monotonic() - began, 1),
         )
         # 90 of the 200 days are retained at most: expiry keeps state bounded while streaming.

@@ -72,7 +72,8 @@ def build_worker_app(worker: WorkerState, bootstrap: str) -> faust.App:
         await lag.refresh()
         await pipeline.seek_stalled(highwater, time.monotonic())
 
-    register_pages(app, worker, worker_metrics(worker, topology, lag), lag)
+    metrics = worker_metrics(worker, topology, lag)
+    register_pages(app, worker, metrics, lag, (topology.table, topology.account_table))
     return app
 
 

@@ -1,0 +1,88 @@
+"""What a worker's memory holds, part by part (stream.memory_report, ``GET /debug/memory``).
+
+The route itself is read from a real worker in reliability scenario 6
+(tests/integration/test_reliability_memory.py).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from tests.unit.helpers import Harness, encode, ev
+from tracker.core.histogram import BucketHistogram
+from tracker.stream.memory_report import (
+    histogram_buckets,
+    memory_report,
+    resident_bytes,
+    row_kind,
+    sized_parts,
+    table_rows,
+)
+
+
+def test_rows_are_told_apart_by_their_key() -> None:
+    assert row_kind(b"3/c/AbC-pseudonym") == "customer"
+    assert row_kind(b"3/a/m/29650000") == "minute"
+    assert row_kind(b"3/a/c") == "other"
+    assert row_kind(b"3/acct/x") == "other"
+
+
+def test_a_tables_rows_are_counted_and_sized_by_kind() -> None:
+    rows = {b"0/c/a": b"x" * 1000, b"0/c/b": b"y" * 10, b"0/a/m/7": b"{}", b"0/a/c": b"{}"}
+    parts = table_rows(rows)
+    assert {kind: part["rows"] for kind, part in parts.items()} == {
+        "customer": 2,
+        "minute": 1,
+        "other": 1,
+    }
+    customer = sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in rows.items() if b"/c/" in k)
+    assert parts["customer"]["bytes"] == customer
+    # The table's own dict counts with the rest.
+    assert parts["other"]["bytes"] == sys.getsizeof(b"0/a/c") + sys.getsizeof(b"{}") + (
+        sys.getsizeof(rows)
+    )
+
+
+def test_histogram_buckets_count_minutes_apart_from_hours_and_days() -> None:
+    hist = BucketHistogram()
+    for minute in range(120):
+        hist.add_minute(minute, 1000)  # counts beyond the small ints CPython shares
+    hist.add_hour(0, 5)
+    hist.add_hour(1, 7)
+    buckets = histogram_buckets([hist, BucketHistogram()])
+    assert (buckets["minutes"], buckets["hours"]) == (120, 3)  # two hours, one day
+    assert buckets["bytes"] > 120 * 2 * sys.getsizeof(1000)  # each key and count an int
+
+
+def test_a_processors_parts_are_all_reported() -> None:
+    h = Harness()
+    for n in range(40):
+        h.raw(f"c{n}", encode([ev("page_view", f"c{n}", n), ev("order", f"c{n}", n + 1)]))
+    rows = {key.encode(): value for key, value in h.store.rows.items()}
+    report = memory_report({"tracker-state": rows}, {0: h.p}, rss_bytes=123)
+    table = report["tables"]["tracker-state"]
+    assert table["customer"]["rows"] == 40
+    assert table["customer"]["bytes"] > sum(len(v) for k, v in h.store.rows.items() if "/c/" in k)
+    assert sum(part["rows"] for part in table.values()) == len(rows)
+    assert report["histograms"]["minutes"] > 0
+    assert report["decoded_rows"] == len(h.p.decoded) > 0
+    assert report["pseudonyms"]["bound"] == 65_536
+    assert report["pseudonyms"]["entries"] >= 40  # one per customer id, at least
+    assert report["gc"]["tracked"] > 0
+    assert report["rss_bytes"] == 123
+    sizes = sized_parts(report)
+    assert sizes["tracker-state customer rows"] == table["customer"]["bytes"]
+    assert sizes["histograms"] == report["histograms"]["bytes"]
+    assert len(sizes) == 4  # three kinds of rows in the one table, and the histograms
+
+
+def test_without_partitions_the_report_is_empty_not_an_error() -> None:
+    report = memory_report({}, {})
+    assert report["tables"] == {}
+    assert report["histograms"] == {"minutes": 0, "hours": 0, "bytes": 0}
+    assert report["pseudonyms"] == {"entries": 0, "bound": 0}
+
+
+def test_resident_memory_is_read_from_proc() -> None:
+    rss = resident_bytes()
+    assert rss is not None and 10 * 2**20 < rss < 64 * 2**30
