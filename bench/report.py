@@ -288,9 +288,22 @@ def _soak(report: Report) -> list[str]:
                     [f"of which {kind}", *[f"{soak.kinds_at(m).get(kind, 0.0):.0f}" for m in marks]]
                     for kind in soak.kind_names()
                 ],
+                # the worker's own count (/debug/memory), taken with each smaps sample
+                *[
+                    [f"worker counts: {part}", *[_part(part, soak.parts_at(m)) for m in marks]]
+                    for part in soak.part_names()
+                ],
             ],
         )
     return out
+
+
+def _part(name: str, parts: dict[str, float]) -> str:
+    """A part's MiB to a tenth, a count whole; a dash where the sample lacks it."""
+    value = parts.get(name)
+    if value is None:
+        return "-"
+    return f"{value:.1f}" if name.endswith("MiB") else f"{value:,.0f}"
 
 
 def profile_markdown(profiles: dict[str, list[tuple[str, float]]]) -> str:

@@ -8,17 +8,20 @@ silence and event ids are remembered for ``DEDUP_WINDOW_S``, so that within minu
 every customer has been seen, has had sessions close, and holds its usual
 de-duplication memory. From then on the state it must hold stops growing by design,
 and resident memory should level off too. RSS is sampled every 10 s, and once a minute
-by what holds it (``bench.memory_kinds``: malloc's heaps apart from the rest).
+by what holds it (``bench.memory_kinds``: malloc's heaps apart from the rest) and by
+the worker's own count of its parts (``GET /debug/memory``: rows by kind, histogram
+buckets, the pseudonym cache), which grow for hours by design.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bench import throughput
 from bench.expect import expect
@@ -36,6 +39,7 @@ from bench.streams import Variant
 from bench.throughput import Bench
 from tracker.kafka.broker import ensure_topics, free_port
 from tracker.kafka.partitioner import partition_for
+from tracker.stream.memory_report import sized_parts
 from tracker.testing.traffic import Message
 
 SESSION_GAP_S = 60
@@ -70,6 +74,8 @@ class SoakResult:
     samples: list[tuple[float, float]] = field(default_factory=list)  # (seconds, RSS MiB)
     # (seconds, resident MiB by what holds it: ``bench.memory_kinds``), once a minute
     kinds: list[tuple[float, dict[str, float]]] = field(default_factory=list)
+    # (seconds, the worker's own count of its parts: ``parts_of``), with each ``kinds``
+    parts: list[tuple[float, dict[str, float]]] = field(default_factory=list)
 
     def rss_at(self, seconds: float) -> float:
         return _nearest(self.samples, seconds)
@@ -86,6 +92,14 @@ class SoakResult:
     def kind_names(self) -> list[str]:
         """Every kind seen in any sample, sorted."""
         return sorted({kind for _, by_kind in self.kinds for kind in by_kind})
+
+    def parts_at(self, seconds: float) -> dict[str, float]:
+        """The worker's parts in the sample nearest ``seconds`` (none: empty)."""
+        return _nearest(self.parts, seconds) if self.parts else {}
+
+    def part_names(self) -> list[str]:
+        """Every part seen in any sample, in the order the worker reports them."""
+        return list(dict.fromkeys(name for _, parts in self.parts for name in parts))
 
     def kind_growth_mib(self) -> dict[str, float]:
         """Growth over the second half of the run by what holds the memory."""
@@ -173,6 +187,20 @@ def sample_memory(worker: Proc, result: SoakResult, seconds: float, kinds: bool 
     if kinds or not result.kinds or seconds - result.kinds[-1][0] >= 60:
         by_kind = {kind: size / 2**20 for kind, size in worker.rss_by_kind().items()}
         result.kinds.append((seconds, by_kind))
+        status, body = worker.get("/debug/memory", timeout=30)
+        if status == 200:
+            result.parts.append((seconds, parts_of(json.loads(body))))
+
+
+def parts_of(report: dict[str, Any]) -> dict[str, float]:
+    """What the worker's ``/debug/memory`` counts: sized parts in MiB, and the counts of
+    what it holds a bounded or growing number of (``tracker.stream.memory_report``)."""
+    parts = {f"{name} MiB": size / 2**20 for name, size in sized_parts(report).items()}
+    parts["histogram minute buckets"] = report["histograms"]["minutes"]
+    parts["pseudonyms cached"] = report["pseudonyms"]["entries"]
+    parts["rows kept decoded"] = report["decoded_rows"]
+    parts["objects the GC tracks"] = report["gc"]["tracked"]
+    return parts
 
 
 def _ready(worker: Proc) -> bool:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import orjson
 
 from bench.report import Report, markdown
-from bench.soak import SoakResult, sample_memory
+from bench.soak import SoakResult, parts_of, sample_memory
 from bench.soak_traffic import RestedPopulation, SoakTraffic
 from bench.targets import targets
 from bench.throughput import Result
@@ -164,11 +165,36 @@ def test_a_kind_gone_by_the_end_shows_as_shrinking() -> None:
 
 
 class FakeWorker:
+    def __init__(self, memory: tuple[int, bytes] = (0, b"")) -> None:
+        self.memory = memory  # what /debug/memory answers
+        self.asked: list[str] = []
+
     def rss(self) -> int:
         return 200 << 20
 
     def rss_by_kind(self) -> dict[str, int]:
         return {"malloc heap": 50 << 20}
+
+    def get(self, path: str, timeout: float = 10) -> tuple[int, bytes]:
+        self.asked.append(path)
+        return self.memory
+
+
+def _memory_report(customer_bytes: int, minutes: int) -> dict[str, Any]:
+    """What a worker's /debug/memory answers (tracker.stream.memory_report)."""
+    kinds = {
+        "customer": {"rows": 10, "bytes": customer_bytes},
+        "minute": {"rows": 2, "bytes": 3 << 19},
+        "other": {"rows": 1, "bytes": 100},
+    }
+    return {
+        "rss_bytes": 200 << 20,
+        "tables": {"tracker-state": kinds},
+        "histograms": {"minutes": minutes, "hours": 3, "bytes": minutes * 100},
+        "decoded_rows": 7,
+        "pseudonyms": {"entries": 1234, "bound": 65536},
+        "gc": {"tracked": 500_000, "frozen": 300_000},
+    }
 
 
 def test_resident_memory_is_split_once_a_minute_and_at_the_end() -> None:
@@ -180,6 +206,40 @@ def test_resident_memory_is_split_once_a_minute_and_at_the_end() -> None:
     assert [s for s, _ in soak.samples] == [0.0, 10.0, 59.0, 61.0, 70.0, 125.0, 130.0]
     assert [s for s, _ in soak.kinds] == [0.0, 61.0, 125.0, 130.0]
     assert soak.kinds_at(100.0) == {"malloc heap": 50.0}
+
+
+def test_the_workers_own_count_of_its_parts_is_taken_with_each_split() -> None:
+    soak = SoakResult(60, 2_100.0, 0)
+    worker = FakeWorker((200, orjson.dumps(_memory_report(5 << 20, 4_000))))
+    for seconds in (0.0, 10.0, 61.0):
+        sample_memory(worker, soak, seconds)  # type: ignore[arg-type]
+    assert worker.asked == ["/debug/memory", "/debug/memory"]
+    assert [s for s, _ in soak.parts] == [0.0, 61.0]
+    parts = soak.parts_at(61.0)
+    assert parts["tracker-state customer rows MiB"] == 5.0
+    assert parts["tracker-state minute rows MiB"] == 1.5
+    assert parts["histogram minute buckets"] == 4_000
+    assert parts["pseudonyms cached"] == 1_234
+    # A worker too busy to answer leaves a gap, not a failed soak.
+    busy = FakeWorker()
+    sample_memory(busy, soak, 130.0, kinds=True)  # type: ignore[arg-type]
+    assert [s for s, _ in soak.parts] == [0.0, 61.0]
+
+
+def test_the_report_shows_the_workers_own_count_beside_resident_memory() -> None:
+    soak = SoakResult(60, 2_100.0, 7_488_000)
+    soak.samples = [(s * 60.0, 300.0 + s) for s in range(61)]
+    soak.kinds = [(s * 60.0, {"malloc heap": 100.0 + s}) for s in range(61)]
+    soak.parts = [
+        (s * 60.0, parts_of(_memory_report((10 + s) << 20, 1_000 * s))) for s in range(61)
+    ]
+    text = markdown(Report("bench", "now", {}, "kafka", 8, soak=soak))
+    assert (
+        "| worker counts: tracker-state customer rows MiB | 16.0 | 25.0 | 40.0 | 55.0 | 70.0 |"
+        in text
+    )
+    assert "| worker counts: histogram minute buckets | 6,000 | 15,000 | 30,000 |" in text
+    assert "| worker counts: pseudonyms cached | 1,234 |" in text
 
 
 def test_a_soak_without_samples_by_kind_reports_no_growth_by_kind() -> None:
