@@ -61,22 +61,36 @@ def _pipeline(
     return Pipeline(worker, topology, rewind=rewind, sought=sought), seeks
 
 
+class Driven:
+    """A pipeline over a harness, the consumer's trail it reads, and its seeks."""
+
+    def __init__(self) -> None:
+        self.h = Harness()
+        self.trail: dict[str, AfterSeek | None] = {"input": None}
+        self.pipeline, self.seeks = _pipeline(self.h, lambda stream, _p: self.trail[stream])
+
+    def deliver(self, *offsets: int) -> list[bool]:
+        """Hand the agent these offsets of customer ana's page views, in this order."""
+
+        async def handle() -> list[bool]:
+            return [
+                await self.pipeline.handle(_message(o, encode(ev("page_view", "ana", 60 + o))))
+                for o in offsets
+            ]
+
+        return asyncio.run(handle())
+
+
 def test_the_pipeline_refuses_a_message_beyond_a_hole_and_seeks_back() -> None:
-    h = Harness()
-    pipeline, seeks = _pipeline(h)
+    d = Driven()
+    h, seeks, deliver = d.h, d.seeks, d.deliver
 
-    async def deliver(*offsets: int) -> list[bool]:
-        return [
-            await pipeline.handle(_message(o, encode(ev("page_view", "ana", 60 + o))))
-            for o in offsets
-        ]
-
-    assert asyncio.run(deliver(0, 1)) == [True, True]
+    assert deliver(0, 1) == [True, True]
     # 2 and 3 were dropped by the stream: 4 and 5 are refused, one seek back to 2.
-    assert asyncio.run(deliver(4, 5)) == [False, False]
+    assert deliver(4, 5) == [False, False]
     assert seeks == [("input", 0, 2)]
     assert h.p.applied_offset == 1
-    assert asyncio.run(deliver(2, 3, 4, 5)) == [True, True, True, True]
+    assert deliver(2, 3, 4, 5) == [True, True, True, True]
     assert h.p.applied_offset == 5
     assert h.total("tracker_events_total") == 6
 
@@ -84,23 +98,16 @@ def test_the_pipeline_refuses_a_message_beyond_a_hole_and_seeks_back() -> None:
 def test_the_pipeline_goes_on_past_a_hole_only_where_the_refetch_began_and_says_so(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    h = Harness()
-    trail: dict[str, AfterSeek | None] = {"input": None}
-    pipeline, seeks = _pipeline(h, sought=lambda stream, _partition: trail[stream])
+    d = Driven()
+    h, seeks, deliver, trail = d.h, d.seeks, d.deliver, d.trail
 
-    async def deliver(*offsets: int) -> list[bool]:
-        return [
-            await pipeline.handle(_message(o, encode(ev("page_view", "ana", 60 + o))))
-            for o in offsets
-        ]
-
-    assert asyncio.run(deliver(0, 1, 4)) == [True, True, False]
+    assert deliver(0, 1, 4) == [True, True, False]
     assert seeks == [("input", 0, 2)]
     trail["input"] = AfterSeek(2, None)  # sought; nothing fetched from there yet
-    assert asyncio.run(deliver(3)) == [False]  # fetched before the seek
+    assert deliver(3) == [False]  # fetched before the seek
     trail["input"] = AfterSeek(2, 3)  # Kafka has no record at 2: the refetch began at 3
     with caplog.at_level(logging.INFO, logger="tracker.stream.worker"):
-        assert asyncio.run(deliver(3, 4)) == [True, True]
+        assert deliver(3, 4) == [True, True]
     assert "partition 0 of the input topic: Kafka holds no record at offsets 2-2" in caplog.text
     assert seeks == [("input", 0, 2)]
     assert (h.p.applied_offset, h.total("tracker_events_total")) == (4, 4)
@@ -109,21 +116,14 @@ def test_the_pipeline_goes_on_past_a_hole_only_where_the_refetch_began_and_says_
 def test_the_pipeline_seeks_again_for_a_refetch_that_never_arrived_and_says_so(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    h = Harness()
-    trail: dict[str, AfterSeek | None] = {"input": None}
-    pipeline, seeks = _pipeline(h, sought=lambda stream, _partition: trail[stream])
+    d = Driven()
+    h, seeks, deliver, trail = d.h, d.seeks, d.deliver, d.trail
 
-    async def deliver(*offsets: int) -> list[bool]:
-        return [
-            await pipeline.handle(_message(o, encode(ev("page_view", "ana", 60 + o))))
-            for o in offsets
-        ]
-
-    assert asyncio.run(deliver(0, 4)) == [True, False]
+    assert deliver(0, 4) == [True, False]
     # Offset 1 came back from the seek a minute ago (on the agents' clock), and was lost.
     trail["input"] = AfterSeek(1, 1, back_s=time.monotonic() - 60.0)
     with caplog.at_level(logging.WARNING, logger="tracker.stream.worker"):
-        assert asyncio.run(deliver(5)) == [False]
+        assert deliver(5) == [False]
     assert seeks == [("input", 0, 1), ("input", 0, 1)]
     assert re.search(
         r"partition 0 of the input topic: the refetch from offset 1 came back from Kafka "
@@ -131,7 +131,7 @@ def test_the_pipeline_seeks_again_for_a_refetch_that_never_arrived_and_says_so(
         caplog.text,
     )
     assert "waiting up to 4s for it next time" in caplog.text
-    assert asyncio.run(deliver(1, 2, 3, 4, 5)) == [True] * 5
+    assert deliver(1, 2, 3, 4, 5) == [True] * 5
     assert (h.p.applied_offset, h.total("tracker_events_total")) == (5, 6)
 
 
