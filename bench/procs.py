@@ -56,11 +56,15 @@ class Proc:
             code = self.process.returncode if self.process else None
             raise BenchError(f"{self.command[-1]} exited ({code}):\n{self.tail()}")
 
-    def get(self, path: str, timeout: float = 10) -> tuple[int, bytes]:
-        for attempt in (0, 1):
+    def get(self, path: str, timeout: float = 10, retry: bool = True) -> tuple[int, bytes]:
+        """One GET on the kept connection, tried again once on a new one (``retry``)."""
+        for attempt in (0, 1) if retry else (1,):
             try:
                 if self._conn is None:
                     self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+                self._conn.timeout = timeout  # the next connect's, and this call's below
+                if self._conn.sock is not None:
+                    self._conn.sock.settimeout(timeout)
                 self._conn.request("GET", path)
                 response = self._conn.getresponse()
                 return response.status, response.read()

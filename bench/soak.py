@@ -94,8 +94,10 @@ class SoakResult:
         return sorted({kind for _, by_kind in self.kinds for kind in by_kind})
 
     def parts_at(self, seconds: float) -> dict[str, float]:
-        """The worker's parts in the sample nearest ``seconds`` (none: empty)."""
-        return _nearest(self.parts, seconds) if self.parts else {}
+        """The worker's parts in the sample nearest ``seconds``; empty when none was taken
+        within a minute of it (a worker too busy to answer)."""
+        near = [(at, parts) for at, parts in self.parts if abs(at - seconds) <= 60]
+        return _nearest(near, seconds) if near else {}
 
     def part_names(self) -> list[str]:
         """Every part seen in any sample, in the order the worker reports them."""
@@ -187,7 +189,8 @@ def sample_memory(worker: Proc, result: SoakResult, seconds: float, kinds: bool 
     if kinds or not result.kinds or seconds - result.kinds[-1][0] >= 60:
         by_kind = {kind: size / 2**20 for kind, size in worker.rss_by_kind().items()}
         result.kinds.append((seconds, by_kind))
-        status, body = worker.get("/debug/memory", timeout=30)
+        # Not again on a timeout: a busy worker would walk its rows twice.
+        status, body = worker.get("/debug/memory", timeout=30, retry=False)
         if status == 200:
             result.parts.append((seconds, parts_of(json.loads(body))))
 

@@ -175,8 +175,9 @@ class FakeWorker:
     def rss_by_kind(self) -> dict[str, int]:
         return {"malloc heap": 50 << 20}
 
-    def get(self, path: str, timeout: float = 10) -> tuple[int, bytes]:
+    def get(self, path: str, timeout: float = 10, retry: bool = True) -> tuple[int, bytes]:
         self.asked.append(path)
+        assert not retry, "a busy worker would walk its rows twice"
         return self.memory
 
 
@@ -220,10 +221,12 @@ def test_the_workers_own_count_of_its_parts_is_taken_with_each_split() -> None:
     assert parts["tracker-state minute rows MiB"] == 1.5
     assert parts["histogram minute buckets"] == 4_000
     assert parts["pseudonyms cached"] == 1_234
-    # A worker too busy to answer leaves a gap, not a failed soak.
+    # A worker too busy to answer leaves a gap, not a failed soak, and the report a dash.
     busy = FakeWorker()
     sample_memory(busy, soak, 130.0, kinds=True)  # type: ignore[arg-type]
     assert [s for s, _ in soak.parts] == [0.0, 61.0]
+    assert soak.parts_at(115.0) == soak.parts_at(61.0)  # within a minute of a sample
+    assert soak.parts_at(130.0) == {}
 
 
 def test_the_report_shows_the_workers_own_count_beside_resident_memory() -> None:

@@ -11,11 +11,14 @@ import sys
 from tests.unit.helpers import Harness, encode, ev
 from tracker.core.histogram import BucketHistogram
 from tracker.stream.memory_report import (
+    TableView,
+    Throttle,
     histogram_buckets,
     memory_report,
     resident_bytes,
     row_kind,
     sized_parts,
+    table_memory,
     table_rows,
 )
 
@@ -37,10 +40,12 @@ def test_a_tables_rows_are_counted_and_sized_by_kind() -> None:
     }
     customer = sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in rows.items() if b"/c/" in k)
     assert parts["customer"]["bytes"] == customer
-    # The table's own dict counts with the rest.
-    assert parts["other"]["bytes"] == sys.getsizeof(b"0/a/c") + sys.getsizeof(b"{}") + (
-        sys.getsizeof(rows)
-    )
+    assert parts["other"]["bytes"] == sys.getsizeof(b"0/a/c") + sys.getsizeof(b"{}")
+    # The dicts that hold the rows, which grow with them, are the table's index.
+    key_partition = dict.fromkeys(rows, 0)
+    memory = table_memory(TableView(rows, (key_partition,)))
+    assert memory["index"] == {"bytes": sys.getsizeof(rows) + sys.getsizeof(key_partition)}
+    assert memory["customer"] == parts["customer"]
 
 
 def test_histogram_buckets_count_minutes_apart_from_hours_and_days() -> None:
@@ -58,22 +63,41 @@ def test_a_processors_parts_are_all_reported() -> None:
     h = Harness()
     for n in range(40):
         h.raw(f"c{n}", encode([ev("page_view", f"c{n}", n), ev("order", f"c{n}", n + 1)]))
+    h.p.flush()  # the aggregate rows, as the worker's flush timer writes them
     rows = {key.encode(): value for key, value in h.store.rows.items()}
-    report = memory_report({"tracker-state": rows}, {0: h.p}, rss_bytes=123)
+    report = memory_report({"tracker-state": TableView(rows)}, {0: h.p}, rss_bytes=123)
     table = report["tables"]["tracker-state"]
     assert table["customer"]["rows"] == 40
     assert table["customer"]["bytes"] > sum(len(v) for k, v in h.store.rows.items() if "/c/" in k)
-    assert sum(part["rows"] for part in table.values()) == len(rows)
+    # Told apart as the keys are built: P/c/PSEUDONYM, P/a/m/MINUTE (core.partition, aggregates).
+    minute_rows = sum(1 for key in h.store.rows if key.split("/")[1:3] == ["a", "m"])
+    assert table["minute"]["rows"] == minute_rows > 0
+    assert table["other"]["rows"] == len(rows) - 40 - minute_rows > 0
     assert report["histograms"]["minutes"] > 0
     assert report["decoded_rows"] == len(h.p.decoded) > 0
     assert report["pseudonyms"]["bound"] == 65_536
     assert report["pseudonyms"]["entries"] >= 40  # one per customer id, at least
-    assert report["gc"]["tracked"] > 0
+    assert "gc" not in report  # only when asked: counting lists every object
     assert report["rss_bytes"] == 123
     sizes = sized_parts(report)
     assert sizes["tracker-state customer rows"] == table["customer"]["bytes"]
+    assert sizes["tracker-state index"] == table["index"]["bytes"]
     assert sizes["histograms"] == report["histograms"]["bytes"]
-    assert len(sizes) == 4  # three kinds of rows in the one table, and the histograms
+    assert len(sizes) == 5  # three kinds of rows and the index of the one table; histograms
+    objects = memory_report({}, {0: h.p}, count_objects=True)["gc"]
+    assert objects["tracked"] > 0 and objects["frozen"] >= 0
+
+
+def test_asked_again_soon_it_answers_its_last_count() -> None:
+    counts = iter(range(100))
+    throttle = Throttle(fresh_for_s=10.0)
+
+    def count() -> dict[str, object]:
+        return {"n": next(counts)}
+
+    assert throttle.answer(100.0, count) == {"n": 0, "age_s": 0.0}
+    assert throttle.answer(109.5, count) == {"n": 0, "age_s": 9.5}
+    assert throttle.answer(110.0, count) == {"n": 1, "age_s": 0.0}
 
 
 def test_without_partitions_the_report_is_empty_not_an_error() -> None:

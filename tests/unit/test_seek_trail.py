@@ -95,7 +95,10 @@ def test_the_first_record_fetched_after_a_seek_is_kept_until_the_next_seek() -> 
         assert back is not None and before <= back.back_s <= time.monotonic()  # the agents' clock
         fetcher.ready = {TP: _records(1296)}
         loop.run_until_complete(fetch())
-        assert trail.after_seek("input", 3) == AfterSeek(1294, 1294)
+        later = trail.after_seek("input", 3)
+        assert later == AfterSeek(1294, 1294)
+        # Stamped once, when the refetch came back: a later fetch keeps its patience running.
+        assert later is not None and later.back_s == back.back_s
         assert trail.after_seek("input", 4) is None
         fetcher.request_offset_reset([TP], "earliest")
         assert trail.after_seek("input", 3) == AfterSeek(-1, None)

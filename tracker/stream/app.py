@@ -29,7 +29,13 @@ from tracker.stream.freeze import FreezeGuard
 from tracker.stream.holes import AfterSeek
 from tracker.stream.options import faust_options
 from tracker.stream.pipeline import Pipeline, Topology, WorkerState
-from tracker.stream.web import END_OFFSETS_INTERVAL_S, ConsumerLag, register_pages, worker_metrics
+from tracker.stream.web import (
+    END_OFFSETS_INTERVAL_S,
+    ConsumerLag,
+    register_memory_page,
+    register_pages,
+    worker_metrics,
+)
 
 
 def build_worker_app(worker: WorkerState, bootstrap: str) -> faust.App:
@@ -72,8 +78,8 @@ def build_worker_app(worker: WorkerState, bootstrap: str) -> faust.App:
         await lag.refresh()
         await pipeline.seek_stalled(highwater, time.monotonic())
 
-    metrics = worker_metrics(worker, topology, lag)
-    register_pages(app, worker, metrics, lag, (topology.table, topology.account_table))
+    register_pages(app, worker, worker_metrics(worker, topology, lag), lag)
+    register_memory_page(app, worker, (topology.table, topology.account_table))
     return app
 
 

@@ -8,16 +8,20 @@ bound as new ids arrive. This counts those parts on request, so that their growt
 be told from a leak: a part that explains the growth of RSS, or none that does.
 
 - ``tables``: each Faust table's rows in memory, by kind of key (a customer's row, an
-  aggregate minute row, the rest), counted and sized;
-- ``histograms``: the event-time buckets of the active partitions;
+  aggregate minute row, the rest), counted and sized, and its ``index``: the dicts
+  that hold them (the rows' own and Faust's key-to-partition map), which grow with
+  the rows;
+- ``histograms``: the event-time buckets of the active partitions (minutes; hours,
+  with the days they sum to);
 - ``decoded_rows``: rows kept decoded between messages (``core.row_cache``);
 - ``pseudonyms``: the pseudonym cache's entries and bound;
 - ``gc``: objects the garbage collector tracks, and those frozen at start-up
-  (``tracker.heap``).
+  (``tracker.heap``), only when asked (``?gc=1``): counting them lists every one.
 
 Sizes are Python's own (``sys.getsizeof`` of each key, value and container), without
 allocator overhead. Counting walks every row, ~0.4 s per million (measured here), while the
-worker processes nothing: a tool for an operator or a soak, not for every scrape.
+worker processes nothing: a tool for an operator or a soak, not for every scrape, and
+asked again within ``FRESH_FOR_S`` it answers its last count (``Throttle``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +39,17 @@ from tracker.core.partition import PartitionProcessor
 
 ROW_KINDS = ("customer", "minute", "other")
 EMPTY_BYTES = sys.getsizeof(b"")  # a bytes object's size less its length
+FRESH_FOR_S = 10.0  # a port anyone can reach must not be able to stall the worker
+
+
+@dataclass(frozen=True)
+class TableView:
+    rows: Mapping[bytes, bytes]
+    index: Sequence[object] = ()  # the containers of the rows: their dict, Faust's maps
 
 
 def row_kind(key: bytes) -> str:
-    """``P/c/...``: a customer's row; ``P/a/m/...``: an aggregate minute row."""
+    """``P/c/PSEUDONYM``: a customer's row; ``P/a/m/MINUTE``: an aggregate minute row."""
     if b"/c/" in key:
         return "customer"
     if b"/a/m/" in key:
@@ -46,7 +58,7 @@ def row_kind(key: bytes) -> str:
 
 
 def table_rows(rows: Mapping[bytes, bytes]) -> dict[str, dict[str, int]]:
-    """Rows and their bytes by kind; the table's own dict counts with ``other``.
+    """Rows and their bytes (each key and value object) by kind.
 
     Customers' rows are nearly all of a table: all rows are summed at C speed and the
     few others, found by one pass over the keys, are sized one by one.
@@ -59,7 +71,13 @@ def table_rows(rows: Mapping[bytes, bytes]) -> dict[str, dict[str, int]]:
         part["bytes"] += sys.getsizeof(key) + sys.getsizeof(rows[key])
     parts["customer"]["rows"] = len(rows) - parts["minute"]["rows"] - parts["other"]["rows"]
     parts["customer"]["bytes"] = total - parts["minute"]["bytes"] - parts["other"]["bytes"]
-    parts["other"]["bytes"] += sys.getsizeof(rows)
+    return parts
+
+
+def table_memory(table: TableView) -> dict[str, dict[str, int]]:
+    """A table's rows by kind, and its index: the containers holding them."""
+    parts = table_rows(table.rows)
+    parts["index"] = {"bytes": sum(sys.getsizeof(c) for c in (table.rows, *table.index))}
     return parts
 
 
@@ -76,25 +94,44 @@ def histogram_buckets(histograms: Iterable[BucketHistogram]) -> dict[str, int]:
 
 
 def memory_report(
-    tables: Mapping[str, Mapping[bytes, bytes]],
+    tables: Mapping[str, TableView],
     processors: Mapping[int, PartitionProcessor],
     rss_bytes: int | None = None,
+    count_objects: bool = False,
 ) -> dict[str, Any]:
-    """The parts of a worker's memory; ``tables``: each table's rows by name."""
+    """The parts of a worker's memory; ``tables``: each table by name;
+    ``count_objects``: also the objects the garbage collector tracks (lists them all)."""
     hists = [h for p in processors.values() for h in p.aggregates.hists.values()]
     pseudonyms = {"entries": 0, "bound": 0}
     for processor in processors.values():  # one cache, shared by every partition
         info = processor.pseudonyms.of.cache_info()
         pseudonyms = {"entries": info.currsize, "bound": info.maxsize or 0}
         break
-    return {
+    report = {
         "rss_bytes": rss_bytes,
-        "tables": {name: table_rows(rows) for name, rows in tables.items()},
+        "tables": {name: table_memory(table) for name, table in tables.items()},
         "histograms": histogram_buckets(hists),
         "decoded_rows": sum(len(p.decoded) for p in processors.values()),
         "pseudonyms": pseudonyms,
-        "gc": {"tracked": len(gc.get_objects()), "frozen": gc.get_freeze_count()},
     }
+    if count_objects:
+        report["gc"] = {"tracked": len(gc.get_objects()), "frozen": gc.get_freeze_count()}
+    return report
+
+
+@dataclass
+class Throttle:
+    """At most one count per ``fresh_for_s``: asked again sooner, the last one, aged."""
+
+    fresh_for_s: float = FRESH_FOR_S
+    _last: tuple[float, dict[str, Any]] | None = field(default=None, repr=False)
+
+    def answer(self, now_s: float, count: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``now_s``: a monotonic clock's reading; ``count``: takes a new count."""
+        if self._last is None or now_s - self._last[0] >= self.fresh_for_s:
+            self._last = (now_s, count())
+        taken_s, report = self._last
+        return {**report, "age_s": round(now_s - taken_s, 3)}
 
 
 def resident_bytes() -> int | None:
@@ -107,9 +144,10 @@ def resident_bytes() -> int | None:
 
 
 def sized_parts(report: Mapping[str, Any]) -> dict[str, int]:
-    """A report's sized parts by name (``"TABLE KIND rows"``, ``"histograms"``), in bytes."""
+    """A report's sized parts by name (``"TABLE KIND rows"``, ``"TABLE index"``,
+    ``"histograms"``), in bytes."""
     sizes = {
-        f"{table} {kind} rows": part["bytes"]
+        f"{table} {kind}" if kind == "index" else f"{table} {kind} rows": part["bytes"]
         for table, kinds in report["tables"].items()
         for kind, part in kinds.items()
     }

@@ -19,7 +19,7 @@ from tracker.metrics.families import gauge_of
 from tracker.metrics.overview import History, overview
 from tracker.metrics.render import Only, render
 from tracker.metrics.samples import collected
-from tracker.stream.memory_report import memory_report, resident_bytes
+from tracker.stream.memory_report import TableView, Throttle, memory_report, resident_bytes
 from tracker.stream.pipeline import Topology, WorkerState, now_ms
 
 log = logging.getLogger("tracker.stream.worker")
@@ -161,17 +161,25 @@ def worker_metrics(worker: WorkerState, topology: Topology, lag: ConsumerLag) ->
     )
 
 
-def register_pages(
-    app: faust.App,
-    worker: WorkerState,
-    metrics: WorkerMetrics,
-    lag: ConsumerLag,
-    tables: Sequence[Any] = (),
-) -> None:
-    """Routes of the worker's web server, and the timer that samples the page's history.
+def register_memory_page(app: faust.App, worker: WorkerState, tables: Sequence[Any]) -> None:
+    """``/debug/memory`` (``stream.memory_report``) over these Faust tables."""
+    throttle = Throttle()
 
-    ``tables``: the Faust tables ``/debug/memory`` counts the rows of.
-    """
+    @app.page("/debug/memory")
+    async def memory(web: Any, request: Any) -> Any:
+        def count() -> dict[str, Any]:
+            # The rows, and the map Faust keeps beside them to drop a lost partition's keys.
+            views = {t.name: TableView(t.data.data, (t.data._key_partition,)) for t in tables}
+            objects = request.query.get("gc") == "1"
+            return memory_report(views, worker.processors, resident_bytes(), objects)
+
+        return web.json(throttle.answer(time.monotonic(), count))
+
+
+def register_pages(
+    app: faust.App, worker: WorkerState, metrics: WorkerMetrics, lag: ConsumerLag
+) -> None:
+    """Routes of the worker's web server, and the timer that samples the page's history."""
     history = History()
     page_html = (resources.files("tracker") / "static" / "overview.html").read_bytes()
     grafana_url = worker.settings.grafana_url
@@ -202,11 +210,6 @@ def register_pages(
         }
         body = {"overview": current_overview(), "history": history.as_list(), "status": status}
         return web.json(body)
-
-    @app.page("/debug/memory")
-    async def memory(web: Any, _request: Any) -> Any:
-        rows = {table.name: table.data.data for table in tables}
-        return web.json(memory_report(rows, worker.processors, resident_bytes()))
 
     @app.page("/healthz")
     async def healthz(web: Any, _request: Any) -> Any:
