@@ -38,6 +38,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 MEMORY_CUSTOMERS = 50_000  # enough to see state level off; bench/million_customers.py runs 1M
 STALL_S = 90.0  # no customer applied for this long: the worker is stuck, not slow
 Timeline = tuple[int, int, int]  # customers applied, state rows, resident bytes
+Parts = tuple[int, dict[str, int]]  # customers applied, /debug/memory's sized parts
 
 
 def state_rows(samples: list[Sample]) -> int:
@@ -50,8 +51,11 @@ def summed(fleet: Fleet) -> list[Sample] | None:
     return None if scraped is None else [s for samples in scraped for s in samples]
 
 
-def stream_through(fleet: Fleet, pid: int, customers: int, deadline: float) -> list[Timeline]:
-    """Sample (customers applied, state rows, RSS) every 2 s until the stream is applied.
+def stream_through(
+    fleet: Fleet, pid: int, customers: int, deadline: float, parts: list[Parts]
+) -> list[Timeline]:
+    """Sample (customers applied, state rows, RSS) every 2 s until the stream is applied,
+    and into ``parts`` what ``/debug/memory`` counts (a new count every ``FRESH_FOR_S``).
 
     Fails when the worker stops making progress for ``STALL_S``, not when it is slow: this
     machine's speed varies several-fold between hours (BENCHMARKS.md), and speed is the
@@ -69,6 +73,9 @@ def stream_through(fleet: Fleet, pid: int, customers: int, deadline: float) -> l
             if not timeline or applied > timeline[-1][0]:
                 progressed = time.monotonic()
             timeline.append((applied, state_rows(samples), rss_bytes(pid)))
+            counted = memory_parts(fleet.workers[0])
+            if counted is not None and counted["age_s"] == 0:
+                parts.append((applied, sized_parts(counted)))
             if applied >= customers and fleet.caught_up(fleet.scrape() or []):
                 return timeline
         time.sleep(2)
@@ -126,6 +133,25 @@ def tombstoned(bootstrap: str, topic: str, customers: int, timeout: float = 30) 
     return changelog
 
 
+def mib(sizes: dict[str, int]) -> dict[str, float]:
+    return {name: round(size / 2**20, 1) for name, size in sizes.items() if size >= 2**16}
+
+
+def parts_numbers(parts: list[Parts], timeline: list[Timeline]) -> dict[str, object]:
+    """What grew from the rows' plateau (98% of their peak) to the stream's end."""
+    if not parts:
+        return {}
+    peak_rows = max(rows for _, rows, _ in timeline)
+    plateau = next(applied for applied, rows, _ in timeline if rows >= 0.98 * peak_rows)
+    at_plateau = next((p for p in parts if p[0] >= plateau), parts[-1])
+    grew = {k: v - at_plateau[1].get(k, 0) for k, v in parts[-1][1].items()}
+    return {
+        "parts_at_plateau_mb": (at_plateau[0], mib(at_plateau[1])),
+        "parts_at_end_mb": (parts[-1][0], mib(parts[-1][1])),
+        "parts_growth_after_plateau_mb": mib({k: v for k, v in grew.items() if v > 0}),
+    }
+
+
 def timeline_numbers(timeline: list[Timeline], rss_start: int) -> dict[str, object]:
     peak_rows = max(rows for _, rows, _ in timeline)
     peak_rss = max(rss for *_, rss in timeline)
@@ -164,7 +190,8 @@ def test_memory_per_customer_and_expiry(kafka_one: KafkaCluster, tmp_path: Path)
         topic = deployment.env["TRACKER_TOPIC"]
         producer = StreamProducer(kafka_one.bootstrap, topic, messages, rate=4000)
         producer.start()
-        timeline = stream_through(fleet, pid, n, began + 840)
+        parts: list[Parts] = []
+        timeline = stream_through(fleet, pid, n, began + 840, parts)
         produced_s = producer.finish()
         stream_s = time.monotonic() - began
         rss_loaded = rss_bytes(pid)
@@ -195,7 +222,8 @@ def test_memory_per_customer_and_expiry(kafka_one: KafkaCluster, tmp_path: Path)
             tombstoned_customers=changelog.tombstoned_customers,
             live_customer_rows=changelog.live_customers,
             sessions_closed_after_s=round(close_s, 1),
-            memory_parts_loaded_mb={k: round(v / 2**20, 1) for k, v in sized_parts(loaded).items()},
+            memory_parts_loaded_mb=mib(sized_parts(loaded)),
+            **parts_numbers(parts, timeline),
             runtime_s=round(time.monotonic() - began, 1),
         )
         # 90 of the 200 days are retained at most: expiry keeps state bounded while streaming.
