@@ -56,7 +56,15 @@ def test_histogram_buckets_count_minutes_apart_from_hours_and_days() -> None:
     hist.add_hour(1, 7)
     buckets = histogram_buckets([hist, BucketHistogram()])
     assert (buckets["minutes"], buckets["hours"]) == (120, 3)  # two hours, one day
-    assert buckets["bytes"] > 120 * 2 * sys.getsizeof(1000)  # each key and count an int
+    # Two hours of minutes are two arrays of 60 counts; a dict of them held an entry and
+    # two int objects a minute, more than the whole histogram now.
+    assert buckets["bytes"] > 2 * 60 * 8
+    assert buckets["bytes"] < 120 * 2 * sys.getsizeof(1000)
+    assert buckets["bytes"] == hist.minutes.nbytes() + BucketHistogram().minutes.nbytes() + sum(
+        sys.getsizeof(d) + sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in d.items())
+        for h in (hist, BucketHistogram())
+        for d in (h.hours, h.days)
+    )
 
 
 def test_a_processors_parts_are_all_reported() -> None:

@@ -7,6 +7,9 @@ Sums read at most a few dozen buckets, never one entry per customer.
 
 from __future__ import annotations
 
+import sys
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import repeat
 
@@ -20,14 +23,104 @@ def minute_of(ms: int) -> int:
     return ms // MINUTE_MS
 
 
+MINUTES_PER_HOUR = 60
+_EMPTY_HOUR = bytes(8 * MINUTES_PER_HOUR)  # 60 zero counts of 64 bits
+
+
+class MinuteCounts:
+    """Counts by minute, one array of 60 per hour: the minute buckets of a histogram.
+
+    Kept for ``MINUTE_HORIZON`` (50 hours), they are the part of a worker's memory that
+    grows longest: a dict entry and two int objects cost ~106 B a minute (a soak's
+    ``/debug/memory``, BENCHMARKS.md), and most minutes of a label set hold a count (11.2
+    of 12 in a replay of the soak's traffic), so an array of 60 int64 (480 B an hour)
+    holds them in less: ~12 B a minute against ~109 over 50 hours of minutes filled so,
+    ~27 against ~97 over one (measured). An hour whose count passes 64 bits (revenue in
+    millionths) becomes a list of Python ints.
+    """
+
+    __slots__ = ("_filled", "_hours")
+
+    def __init__(self) -> None:
+        self._hours: dict[int, array[int] | list[int]] = {}
+        self._filled = 0  # minutes whose count is not 0, as a dict of them would hold
+
+    def __len__(self) -> int:
+        return self._filled
+
+    def __contains__(self, minute: int) -> bool:
+        return self.get(minute) != 0
+
+    def __getitem__(self, minute: int) -> int:
+        return self.get(minute)
+
+    def get(self, minute: int) -> int:
+        counts = self._hours.get(minute // MINUTES_PER_HOUR)
+        return 0 if counts is None else counts[minute % MINUTES_PER_HOUR]
+
+    def add(self, minute: int, n: int) -> None:
+        hour, at = divmod(minute, MINUTES_PER_HOUR)
+        counts = self._hours.get(hour)
+        if counts is None:
+            counts = self._hours[hour] = array("q", _EMPTY_HOUR)
+        before = counts[at]
+        after = before + n
+        try:
+            counts[at] = after
+        except OverflowError:
+            counts = self._hours[hour] = list(counts)
+            counts[at] = after
+        self._filled += (after != 0) - (before != 0)
+
+    def sum_between(self, first: int, end: int) -> int:
+        """Sum of the counts of minutes ``first`` <= minute < ``end``."""
+        total = 0
+        if end <= first:
+            return total
+        for hour in range(first // MINUTES_PER_HOUR, (end - 1) // MINUTES_PER_HOUR + 1):
+            counts = self._hours.get(hour)
+            if counts is not None:
+                start = hour * MINUTES_PER_HOUR
+                total += sum(counts[max(first - start, 0) : min(end - start, MINUTES_PER_HOUR)])
+        return total
+
+    def drop_before(self, minute: int) -> None:
+        first_hour, at = divmod(minute, MINUTES_PER_HOUR)
+        for hour in [h for h in self._hours if h < first_hour]:
+            self._filled -= sum(1 for n in self._hours.pop(hour) if n)
+        counts = self._hours.get(first_hour)
+        if counts is not None:
+            for i in range(at):
+                if counts[i]:
+                    self._filled -= 1
+                    counts[i] = 0
+
+    def items(self) -> Iterator[tuple[int, int]]:
+        """(minute, count) of every minute whose count is not 0, by hour."""
+        for hour, counts in self._hours.items():
+            start = hour * MINUTES_PER_HOUR
+            for i, n in enumerate(counts):
+                if n:
+                    yield start + i, n
+
+    def values(self) -> Iterator[int]:
+        return (n for _, n in self.items())
+
+    def nbytes(self) -> int:
+        """Python's own size of what this holds: its dict, hour keys and arrays."""
+        return sys.getsizeof(self._hours) + sum(
+            sys.getsizeof(hour) + sys.getsizeof(counts) for hour, counts in self._hours.items()
+        )
+
+
 @dataclass(slots=True)
 class BucketHistogram:
-    minutes: dict[int, int] = field(default_factory=dict)
+    minutes: MinuteCounts = field(default_factory=MinuteCounts)
     hours: dict[int, int] = field(default_factory=dict)
     days: dict[int, int] = field(default_factory=dict)
 
     def add_minute(self, minute: int, n: int) -> None:
-        _bump(self.minutes, minute, n)
+        self.minutes.add(minute, n)
 
     def add_hour(self, hour: int, n: int) -> None:
         _bump(self.hours, hour, n)
@@ -36,7 +129,7 @@ class BucketHistogram:
     def since_minute(self, first: int, last_hour: int) -> int:
         """Sum of buckets from minute ``first`` on (``last_hour``: newest hour to read)."""
         hour = first // 60
-        total = _sum_between(self.minutes, first, (hour + 1) * 60)
+        total = self.minutes.sum_between(first, (hour + 1) * 60)
         return total + _sum_between(self.hours, hour + 1, last_hour + 1)
 
     def since_hour(self, first: int, last_hour: int) -> int:
@@ -45,8 +138,7 @@ class BucketHistogram:
         return total + _sum_between(self.days, day + 1, last_hour // 24 + 1)
 
     def drop_minutes_before(self, minute: int) -> None:
-        for key in [m for m in self.minutes if m < minute]:
-            del self.minutes[key]
+        self.minutes.drop_before(minute)
 
     def drop_hours_before(self, hour: int) -> None:
         for key in [h for h in self.hours if h < hour]:

@@ -82,12 +82,13 @@ def table_memory(table: TableView) -> dict[str, dict[str, int]]:
 
 
 def histogram_buckets(histograms: Iterable[BucketHistogram]) -> dict[str, int]:
-    """Minute and hour (with day) buckets, and their bytes: dicts and their int objects."""
+    """Minute and hour (with day) buckets, and their bytes: arrays, dicts, int objects."""
     minutes = hours = size = 0
     for hist in histograms:
         minutes += len(hist.minutes)
         hours += len(hist.hours) + len(hist.days)
-        for buckets in (hist.minutes, hist.hours, hist.days):
+        size += hist.minutes.nbytes()
+        for buckets in (hist.hours, hist.days):
             size += sys.getsizeof(buckets)
             size += sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in buckets.items())
     return {"minutes": minutes, "hours": hours, "bytes": size}
