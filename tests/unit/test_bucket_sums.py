@@ -57,6 +57,13 @@ def test_minute_counts_hold_what_a_dict_of_minutes_would(
             model = {m: v for m, v in model.items() if m >= minute}
         assert len(counts) == len(model)
     assert dict(counts.items()) == model
+    assert sorted(counts) == sorted(model)  # iterated as a dict's keys, and it ends
+    for hour in {m // 60 for m in model}:
+        held = counts.hour(hour)
+        assert held is not None and len(held) == 60
+        assert {hour * 60 + i: n for i, n in enumerate(held) if n} == {
+            m: v for m, v in model.items() if m // 60 == hour
+        }
     assert sorted(counts.values()) == sorted(model.values())
     assert all(counts[m] == v and m in counts for m, v in model.items())
     assert (first in counts) == (first in model) and counts.get(first) == model.get(first, 0)

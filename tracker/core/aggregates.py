@@ -233,11 +233,13 @@ class Aggregates:
         index = int(number)
         entries: list[list[Any]] = []
         if kind == "m":
-            keys = range(index * 60, index * 60 + 60)
+            start = index * 60
             for name, hist in self.hists.items():
-                entries.extend(
-                    [name, m, wire_int(hist.minutes[m])] for m in keys if m in hist.minutes
-                )
+                counts = hist.minutes.hour(index)  # one lookup for the row's 60 minutes
+                if counts is not None:
+                    entries.extend(
+                        [name, start + i, wire_int(n)] for i, n in enumerate(counts) if n
+                    )
         else:
             keys = range(index * 24, index * 24 + 24)
             for name, hist in self.hists.items():

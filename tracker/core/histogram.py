@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
+from typing import Final
 
 MINUTE_MS = 60_000
 # minutes: a 24 h window and the 24 h before it (the overview's change), plus slack
@@ -23,8 +24,8 @@ def minute_of(ms: int) -> int:
     return ms // MINUTE_MS
 
 
-MINUTES_PER_HOUR = 60
-_EMPTY_HOUR = bytes(8 * MINUTES_PER_HOUR)  # 60 zero counts of 64 bits
+MINUTES_PER_HOUR: Final = 60
+_EMPTY_HOUR: Final = bytes(8 * MINUTES_PER_HOUR)  # 60 zero counts of 64 bits
 
 
 class MinuteCounts:
@@ -53,6 +54,15 @@ class MinuteCounts:
 
     def __getitem__(self, minute: int) -> int:
         return self.get(minute)
+
+    def __iter__(self) -> Iterator[int]:
+        """The minutes whose count is not 0, as a dict of them iterates its keys (without
+        it, Python would iterate ``__getitem__`` from 0 on, and never stop)."""
+        return (minute for minute, _ in self.items())
+
+    def hour(self, hour: int) -> Sequence[int] | None:
+        """The 60 counts of ``hour``'s minutes (0: none), or None if it has none."""
+        return self._hours.get(hour)
 
     def get(self, minute: int) -> int:
         counts = self._hours.get(minute // MINUTES_PER_HOUR)
