@@ -12,6 +12,7 @@ from bench.soak import SoakResult, parts_of, sample_memory
 from bench.soak_traffic import RestedPopulation, SoakTraffic
 from bench.targets import targets
 from bench.throughput import Result
+from tracker.stream.memory_report import memory_report
 
 START_MS = 1_780_000_000_000
 REST_MS = 90_000
@@ -194,7 +195,6 @@ def _memory_report(customer_bytes: int, minutes: int) -> dict[str, Any]:
         "histograms": {"minutes": minutes, "hours": 3, "bytes": minutes * 100},
         "decoded_rows": 7,
         "pseudonyms": {"entries": 1234, "bound": 65536},
-        "gc": {"tracked": 500_000, "frozen": 300_000},
     }
 
 
@@ -221,6 +221,12 @@ def test_the_workers_own_count_of_its_parts_is_taken_with_each_split() -> None:
     assert parts["tracker-state minute rows MiB"] == 1.5
     assert parts["histogram minute buckets"] == 4_000
     assert parts["pseudonyms cached"] == 1_234
+    # The worker counts the GC's objects only when asked (?gc=1); the soak does not ask.
+    assert "objects the GC tracks" not in parts
+    counted = _memory_report(0, 0) | {"gc": {"tracked": 500_000, "frozen": 300_000}}
+    assert parts_of(counted)["objects the GC tracks"] == 500_000
+    # And the shape the worker really answers, not only this test's copy of it.
+    assert parts_of(memory_report({}, {}))["pseudonyms cached"] == 0
     # A worker too busy to answer leaves a gap, not a failed soak, and the report a dash.
     busy = FakeWorker()
     sample_memory(busy, soak, 130.0, kinds=True)  # type: ignore[arg-type]
