@@ -48,6 +48,7 @@ from bench.state import PARTITIONS, RowStore, hand_over, housekeeping, pipeline_
 from tracker.core.histogram import MINUTE_HORIZON
 from tracker.core.partition import PartitionProcessor
 from tracker.kafka.partitioner import partition_for
+from tracker.stream.memory_report import ROW_KINDS, row_kind
 
 START_MS = 1_780_000_000_000
 STEP_MS = 100  # the soak producer's step
@@ -70,19 +71,14 @@ class Checkpoint:
 
 def bytes_by_kind(stores: dict[int, RowStore]) -> tuple[int, int, int, int, int]:
     """(customer rows, their bytes, minute rows, their bytes, other aggregate bytes)."""
-    customers = customer_bytes = minutes = minute_bytes = other = 0
+    rows = dict.fromkeys(ROW_KINDS, 0)
+    sizes = dict.fromkeys(ROW_KINDS, 0)
     for store in stores.values():
         for key, value in store.rows.items():
-            size = len(key) + len(value)
-            if "/c/" in key:
-                customers += 1
-                customer_bytes += size
-            elif "/a/m/" in key:
-                minutes += 1
-                minute_bytes += size
-            else:
-                other += size
-    return customers, customer_bytes, minutes, minute_bytes, other
+            kind = row_kind(key.encode())  # as the worker's /debug/memory tells them apart
+            rows[kind] += 1
+            sizes[kind] += len(key) + len(value)
+    return rows["customer"], sizes["customer"], rows["minute"], sizes["minute"], sizes["other"]
 
 
 def histogram_minutes(processors: dict[int, PartitionProcessor]) -> int:
