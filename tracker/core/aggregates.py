@@ -233,13 +233,8 @@ class Aggregates:
         index = int(number)
         entries: list[list[Any]] = []
         if kind == "m":
-            start = index * 60
             for name, hist in self.hists.items():
-                counts = hist.minutes.hour(index)  # one lookup for the row's 60 minutes
-                if counts is not None:
-                    entries.extend(
-                        [name, start + i, wire_int(n)] for i, n in enumerate(counts) if n
-                    )
+                entries.extend([name, m, wire_int(n)] for m, n in hist.minutes.hour(index))
         else:
             keys = range(index * 24, index * 24 + 24)
             for name, hist in self.hists.items():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Final
@@ -26,24 +26,33 @@ def minute_of(ms: int) -> int:
 
 MINUTES_PER_HOUR: Final = 60
 _EMPTY_HOUR: Final = bytes(8 * MINUTES_PER_HOUR)  # 60 zero counts of 64 bits
+# An hour turns from loose minutes into an array when this many of its minutes hold a
+# count: from there its array (~680 B with its key and dict slot) costs less than their
+# dict entries (~95 B each). Measured at 1-60 minutes an hour: 8 holds every density in
+# the less of the two, within 10%.
+DENSE_AT: Final = 8
 
 
 class MinuteCounts:
-    """Counts by minute, one array of 60 per hour: the minute buckets of a histogram.
+    """Counts by minute: the minute buckets of a histogram, loose or as arrays by hour.
 
     Kept for ``MINUTE_HORIZON`` (50 hours), they are the part of a worker's memory that
-    grows longest: a dict entry and two int objects cost ~106 B a minute (a soak's
-    ``/debug/memory``, BENCHMARKS.md), and most minutes of a label set hold a count (11.2
-    of 12 in a replay of the soak's traffic), so an array of 60 int64 (480 B an hour)
-    holds them in less: ~12 B a minute against ~109 over 50 hours of minutes filled so,
-    ~27 against ~97 over one (measured). An hour whose count passes 64 bits (revenue in
-    millionths) becomes a list of Python ints.
+    grows longest. A dict entry and two int objects cost ~106 B a minute (a soak's
+    ``/debug/memory``, BENCHMARKS.md), and on busy label sets most minutes hold a count
+    (11.2 of 12 in a replay of the soak's traffic), where an array of 60 int64 (544 B an
+    hour) holds them in less: ~12 B a minute against ~109 over 50 hours of minutes filled
+    so. Where a label set is quiet (a minute or two an hour: scenario 6's stream) the
+    array costs more than the entries. So an hour's minutes stay loose, in one dict of
+    minutes, until ``DENSE_AT`` of them hold a count, and then move into an array. An
+    array hour whose count passes 64 bits (revenue in millionths) becomes a list of
+    Python ints.
     """
 
-    __slots__ = ("_filled", "_hours")
+    __slots__ = ("_filled", "_hours", "_loose")
 
     def __init__(self) -> None:
-        self._hours: dict[int, array[int] | list[int]] = {}
+        self._loose: dict[int, int] = {}  # minute -> count (never 0) of the sparse hours
+        self._hours: dict[int, array[int] | list[int]] = {}  # the dense hours' 60 counts
         self._filled = 0  # minutes whose count is not 0, as a dict of them would hold
 
     def __len__(self) -> int:
@@ -60,19 +69,42 @@ class MinuteCounts:
         it, Python would iterate ``__getitem__`` from 0 on, and never stop)."""
         return (minute for minute, _ in self.items())
 
-    def hour(self, hour: int) -> Sequence[int] | None:
-        """The 60 counts of ``hour``'s minutes (0: none), or None if it has none."""
-        return self._hours.get(hour)
+    def hour(self, hour: int) -> list[tuple[int, int]]:
+        """(minute, count) of ``hour``'s minutes whose count is not 0, in minute order."""
+        start = hour * MINUTES_PER_HOUR
+        counts = self._hours.get(hour)
+        if counts is not None:
+            return [(start + i, n) for i, n in enumerate(counts) if n]
+        loose = self._loose
+        held: list[tuple[int, int]] = []
+        if loose:
+            for minute in range(start, start + MINUTES_PER_HOUR):
+                n = loose.get(minute, 0)
+                if n:
+                    held.append((minute, n))
+        return held
 
     def get(self, minute: int) -> int:
         counts = self._hours.get(minute // MINUTES_PER_HOUR)
-        return 0 if counts is None else counts[minute % MINUTES_PER_HOUR]
+        if counts is None:
+            return self._loose.get(minute, 0)
+        return counts[minute % MINUTES_PER_HOUR]
 
     def add(self, minute: int, n: int) -> None:
         hour, at = divmod(minute, MINUTES_PER_HOUR)
         counts = self._hours.get(hour)
         if counts is None:
-            counts = self._hours[hour] = array("q", _EMPTY_HOUR)
+            loose = self._loose
+            before = loose.get(minute, 0)
+            after = before + n
+            if before or not after or not self._fills_hour(hour):
+                if after:
+                    loose[minute] = after
+                elif before:
+                    del loose[minute]
+                self._filled += (after != 0) - (before != 0)
+                return
+            counts = self._make_dense(hour)
         before = counts[at]
         after = before + n
         try:
@@ -82,11 +114,36 @@ class MinuteCounts:
             counts[at] = after
         self._filled += (after != 0) - (before != 0)
 
+    def _fills_hour(self, hour: int) -> bool:
+        """One more loose minute would make ``hour`` dense (asked on a minute's first
+        count: at most once a minute per label set, so the scan of 60 costs little)."""
+        loose = self._loose
+        if len(loose) + 1 < DENSE_AT:
+            return False
+        start = hour * MINUTES_PER_HOUR
+        held = sum(1 for m in range(start, start + MINUTES_PER_HOUR) if m in loose)
+        return held + 1 >= DENSE_AT
+
+    def _make_dense(self, hour: int) -> array[int] | list[int]:
+        """Moves ``hour``'s loose minutes into an array of 60 (a list if one is too big)."""
+        start = hour * MINUTES_PER_HOUR
+        counts: array[int] | list[int] = array("q", _EMPTY_HOUR)
+        for minute in range(start, start + MINUTES_PER_HOUR):
+            n = self._loose.pop(minute, 0)
+            if n:
+                try:
+                    counts[minute - start] = n
+                except OverflowError:
+                    counts = list(counts)
+                    counts[minute - start] = n
+        self._hours[hour] = counts
+        return counts
+
     def sum_between(self, first: int, end: int) -> int:
         """Sum of the counts of minutes ``first`` <= minute < ``end``."""
-        total = 0
         if end <= first:
-            return total
+            return 0
+        total = _sum_between(self._loose, first, end)
         for hour in range(first // MINUTES_PER_HOUR, (end - 1) // MINUTES_PER_HOUR + 1):
             counts = self._hours.get(hour)
             if counts is not None:
@@ -95,6 +152,11 @@ class MinuteCounts:
         return total
 
     def drop_before(self, minute: int) -> None:
+        loose = self._loose
+        old = [m for m in loose if m < minute]
+        for m in old:
+            del loose[m]
+        self._filled -= len(old)
         first_hour, at = divmod(minute, MINUTES_PER_HOUR)
         for hour in [h for h in self._hours if h < first_hour]:
             self._filled -= sum(1 for n in self._hours.pop(hour) if n)
@@ -106,7 +168,8 @@ class MinuteCounts:
                     counts[i] = 0
 
     def items(self) -> Iterator[tuple[int, int]]:
-        """(minute, count) of every minute whose count is not 0, by hour."""
+        """(minute, count) of every minute whose count is not 0: loose, then by hour."""
+        yield from self._loose.items()
         for hour, counts in self._hours.items():
             start = hour * MINUTES_PER_HOUR
             for i, n in enumerate(counts):
@@ -117,10 +180,15 @@ class MinuteCounts:
         return (n for _, n in self.items())
 
     def nbytes(self) -> int:
-        """Python's own size of what this holds: its dict, hour keys and arrays."""
-        return sys.getsizeof(self._hours) + sum(
-            sys.getsizeof(hour) + sys.getsizeof(counts) for hour, counts in self._hours.items()
-        )
+        """Python's own size of what this holds: its dicts, their keys, counts and arrays
+        (a list hour's ints too)."""
+        size = sys.getsizeof(self._loose) + sys.getsizeof(self._hours)
+        size += sum(sys.getsizeof(m) + sys.getsizeof(n) for m, n in self._loose.items())
+        for hour, counts in self._hours.items():
+            size += sys.getsizeof(hour) + sys.getsizeof(counts)
+            if isinstance(counts, list):
+                size += sum(sys.getsizeof(n) for n in counts)
+        return size
 
 
 @dataclass(slots=True)
