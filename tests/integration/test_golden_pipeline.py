@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +24,7 @@ from tracker.kafka.replay import Record, records
 from tracker.metrics.samples import parse_exposition, total
 from tracker.sentiment.scorer import SentimentScorer
 from tracker.settings import Settings
+from tracker.stream.signals import IGNORED_SIGUSR2
 from tracker.testing.deployment import (
     PSEUDONYM_KEY,
     Deployment,
@@ -36,6 +39,7 @@ GOLDEN = GOLDEN_STREAM
 EXPECTED = GOLDEN_EXPECTED
 COUNTED_EVENTS = sum(EXPECTED["events"].values())
 CLOSED_SESSIONS = sum(EXPECTED["sessions_closed"].values())
+SIGNALS_LOGGED = (IGNORED_SIGUSR2, "SIGUSR1: every thread's and task's stack", "TASK ")
 
 
 def _events(worker: WorkerProcess) -> float:
@@ -101,9 +105,21 @@ def test_golden_reach_while_reference_is_end_of_stream(
     deployment_factory: Callable[..., Deployment],
 ) -> None:
     deployment = deployment_factory(TRACKER_IDLE_TIMEOUT="100000", **WITH_UNUSED_SASL_PASSWORD)
-    worker = deployment.worker().start()
+    worker = deployment.worker()
+    worker.stdin = subprocess.PIPE  # open, as a terminal's: a worker reading it would stop
+    worker.start()
+    assert worker.process is not None
+    # Signals an operator may send change nothing the worker counts: SIGUSR2 is logged
+    # (Faust would wait in a debugger on stdin), SIGUSR1 logs stacks (without secrets).
+    worker.process.send_signal(signal.SIGUSR2)
+    worker.process.send_signal(signal.SIGUSR1)
     replay(deployment)
     wait_until(lambda: _events(worker) == COUNTED_EVENTS, 60, "all golden events counted")
+    wait_until(
+        lambda: all(line in worker.log_path.read_text() for line in SIGNALS_LOGGED),
+        10,
+        "both signals' log lines",
+    )
     assert_event_totals(worker)
     s = worker.samples()
     for window, n in EXPECTED["reach_all_channels"].items():

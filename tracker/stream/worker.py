@@ -60,10 +60,9 @@ def run_worker(
     handle: BrokerHandle | None = None,
 ) -> None:
     """Run until stopped; a broker this call started is stopped on the way out."""
-    import faust
-
     from tracker.stream.app import build_worker_app
     from tracker.stream.pipeline import WorkerState
+    from tracker.stream.signals import worker_class
 
     owned = handle is None
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
@@ -82,7 +81,7 @@ def run_worker(
             flush=True,
         )
         settle_heap()
-        faust.Worker(app, loglevel="INFO").execute_from_commandline()
+        worker_class()(app, loglevel="INFO").execute_from_commandline()
     finally:
         if owned:
             handle.stop()

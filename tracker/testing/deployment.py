@@ -41,6 +41,8 @@ class WorkerProcess:
     port: int
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    # subprocess.PIPE: a stdin held open and never written, as a terminal's would be
+    stdin: int | None = None
 
     def spawn(self) -> WorkerProcess:
         """Start the worker process without waiting for it to become ready."""
@@ -49,6 +51,7 @@ class WorkerProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "tracker", "worker"],
                 env=self.env,
+                stdin=self.stdin,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -80,6 +83,8 @@ class WorkerProcess:
 
     def stop(self) -> None:
         terminate(self.process)
+        if self.process is not None and self.process.stdin is not None:
+            self.process.stdin.close()
         self.process = None
 
     def kill(self) -> None:
