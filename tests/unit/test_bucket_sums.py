@@ -104,3 +104,16 @@ def test_an_hour_turns_dense_with_every_count_kept_even_past_64_bits() -> None:
     assert dict(counts.items()) == {**hour, 70: 1}
     assert counts.hour(0) == sorted(hour.items())
     assert len(counts) == DENSE_AT + 1 and counts.sum_between(0, 71) == sum(hour.values()) + 1
+
+
+def test_prunes_one_after_another_drop_every_older_minute() -> None:
+    """Prunes skip the scan of loose minutes when none is older: never one too many."""
+    counts = MinuteCounts()
+    for minute in (3, 12, 13, 40):
+        counts.add(minute, 1)
+    for floor, left in ((10, [12, 13, 40]), (13, [13, 40]), (14, [40]), (14, [40])):
+        counts.drop_before(floor)
+        assert sorted(counts) == left and len(counts) == len(left)
+    counts.add(5, 1)  # a late minute, older than the last prune's floor
+    counts.drop_before(6)
+    assert sorted(counts) == [40] and counts.sum_between(0, 60) == 1

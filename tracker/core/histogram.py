@@ -25,6 +25,7 @@ def minute_of(ms: int) -> int:
 
 
 MINUTES_PER_HOUR: Final = 60
+_NO_MINUTE: Final = 2**62  # later than any minute: the oldest of no minutes
 _EMPTY_HOUR: Final = bytes(8 * MINUTES_PER_HOUR)  # 60 zero counts of 64 bits
 # An hour turns from loose minutes into an array when this many of its minutes hold a
 # count: from there its array (~680 B with its key and dict slot) costs less than their
@@ -48,10 +49,11 @@ class MinuteCounts:
     Python ints.
     """
 
-    __slots__ = ("_filled", "_hours", "_loose")
+    __slots__ = ("_filled", "_hours", "_loose", "_oldest")
 
     def __init__(self) -> None:
         self._loose: dict[int, int] = {}  # minute -> count (never 0) of the sparse hours
+        self._oldest = _NO_MINUTE  # no loose minute is older: most prunes skip the scan
         self._hours: dict[int, array[int] | list[int]] = {}  # the dense hours' 60 counts
         self._filled = 0  # minutes whose count is not 0, as a dict of them would hold
 
@@ -76,12 +78,14 @@ class MinuteCounts:
         if counts is not None:
             return [(start + i, n) for i, n in enumerate(counts) if n]
         loose = self._loose
+        end = start + MINUTES_PER_HOUR
+        if len(loose) < MINUTES_PER_HOUR:  # a quiet label set: fewer entries than minutes
+            return sorted((m, n) for m, n in loose.items() if start <= m < end)
         held: list[tuple[int, int]] = []
-        if loose:
-            for minute in range(start, start + MINUTES_PER_HOUR):
-                n = loose.get(minute, 0)
-                if n:
-                    held.append((minute, n))
+        for minute in range(start, end):
+            n = loose.get(minute, 0)
+            if n:
+                held.append((minute, n))
         return held
 
     def get(self, minute: int) -> int:
@@ -100,6 +104,7 @@ class MinuteCounts:
             if before or not after or not self._fills_hour(hour):
                 if after:
                     loose[minute] = after
+                    self._oldest = min(self._oldest, minute)
                 elif before:
                     del loose[minute]
                 self._filled += (after != 0) - (before != 0)
@@ -141,22 +146,26 @@ class MinuteCounts:
 
     def sum_between(self, first: int, end: int) -> int:
         """Sum of the counts of minutes ``first`` <= minute < ``end``."""
-        if end <= first:
-            return 0
-        total = _sum_between(self._loose, first, end)
+        total = 0
         for hour in range(first // MINUTES_PER_HOUR, (end - 1) // MINUTES_PER_HOUR + 1):
+            start = hour * MINUTES_PER_HOUR
             counts = self._hours.get(hour)
             if counts is not None:
-                start = hour * MINUTES_PER_HOUR
                 total += sum(counts[max(first - start, 0) : min(end - start, MINUTES_PER_HOUR)])
+            elif self._loose:
+                total += _sum_between(
+                    self._loose, max(first, start), min(end, start + MINUTES_PER_HOUR)
+                )
         return total
 
     def drop_before(self, minute: int) -> None:
         loose = self._loose
-        old = [m for m in loose if m < minute]
-        for m in old:
-            del loose[m]
-        self._filled -= len(old)
+        if minute > self._oldest:
+            old = [m for m in loose if m < minute]
+            for m in old:
+                del loose[m]
+            self._filled -= len(old)
+            self._oldest = min(loose, default=_NO_MINUTE)
         first_hour, at = divmod(minute, MINUTES_PER_HOUR)
         for hour in [h for h in self._hours if h < first_hour]:
             self._filled -= sum(1 for n in self._hours.pop(hour) if n)
