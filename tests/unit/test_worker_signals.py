@@ -33,21 +33,35 @@ def test_sigusr2_is_logged_not_debugged(
     assert caplog.messages == [IGNORED_SIGUSR2]
 
 
-async def test_sigusr1_stacks_name_threads_and_tasks_but_not_their_variables() -> None:
+async def test_sigusr1_stacks_follow_tasks_down_their_awaits_but_leave_out_variables(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     release = asyncio.Event()
 
-    async def holding_an_id() -> None:
+    async def waiting_deep_inside() -> None:
         anonymous_id = "person-4711@example.com"  # a local, as a handler's event is
         await release.wait()
         assert anonymous_id
 
-    task = asyncio.create_task(holding_an_id(), name="handler-under-test")
+    async def handler() -> None:
+        await waiting_deep_inside()
+
+    task = asyncio.create_task(handler(), name="handler-under-test")
     await asyncio.sleep(0)
+
+    class Worker(worker_class()):  # type: ignore[misc]  # a Faust class: untyped
+        def __init__(self) -> None:  # a mode worker would install handlers, start logging
+            self.loop = asyncio.get_running_loop()
+
     try:
+        with caplog.at_level(logging.WARNING):
+            Worker()._on_sigusr1()
         text = stacks(asyncio.get_running_loop())
     finally:
         release.set()
         await task
-    assert "THREAD MainThread" in text
-    assert "TASK handler-under-test" in text and "in holding_an_id" in text
+    assert caplog.messages[0].startswith("SIGUSR1: every thread's and task's stack\n")
+    assert "THREAD MainThread" in text and "THREAD MainThread" in caplog.messages[0]
+    assert "TASK handler-under-test" in text
+    assert "in handler" in text and "in waiting_deep_inside" in text
     assert "person-4711" not in text

@@ -2,12 +2,14 @@
 
 - SIGUSR2: mode answers with ``pdb.set_trace()`` on the event loop, a debugging aid. The
   loop then waits on stdin. Where stdin is a terminal or a pipe left open (a process
-  manager's), the worker stops serving ``/metrics``, stops heartbeating, is thrown out
-  of its consumer group, and stays so until someone types ``continue``. Here it is
+  manager's), the worker stops processing and serving ``/metrics``, while its consumer
+  thread keeps heartbeating: its partitions stay its own, and stand still, until
+  someone types ``continue`` (or Faust's max poll interval passes). The freeze guard
+  (``freeze.py``) does not see it, since its own thread still ticks. Here SIGUSR2 is
   logged and ignored.
 - SIGUSR1: mode prints every thread's stack *with its local variables*, which hold
   customers' events and ids as they are handled. Here the stacks are logged without
-  them, and every asyncio task's with them.
+  them, with every asyncio task's, followed down its awaits.
 
 SIGTERM and SIGINT keep mode's meaning: a clean stop (docs/operations.md#signals).
 """
@@ -22,6 +24,8 @@ import threading
 import traceback
 from typing import Any
 
+from mode.utils.tracebacks import format_task_stack
+
 log = logging.getLogger(__name__)
 
 IGNORED_SIGUSR2 = (
@@ -31,16 +35,27 @@ IGNORED_SIGUSR2 = (
 
 
 def stacks(loop: asyncio.AbstractEventLoop) -> str:
-    """Every thread's stack and every task of ``loop``'s, without their local variables."""
+    """Every thread's stack, and every task's of ``loop`` and of the threads' own loops
+    (aiokafka's consumer runs in one), down the chain of awaits, without local variables.
+    """
     out = io.StringIO()
     frames = sys._current_frames()
-    for thread in threading.enumerate():
-        frame = frames.get(thread.ident or 0)
-        if frame is not None:
-            out.write(f"THREAD {thread.name}\n{''.join(traceback.format_stack(frame))}")
-    for task in asyncio.all_tasks(loop):
-        out.write(f"TASK {task.get_name()} {task.get_coro()!r}\n")
-        task.print_stack(file=out)
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    for ident, frame in frames.items():
+        out.write(f"THREAD {names.get(ident, ident)}\n{''.join(traceback.format_stack(frame))}")
+    loops = [loop] + [
+        thread_loop
+        for thread in threading.enumerate()
+        if (thread_loop := getattr(getattr(thread, "service", None), "thread_loop", None))
+        and thread_loop is not loop
+    ]
+    for each in loops:
+        for task in asyncio.all_tasks(each):
+            out.write(f"TASK {task.get_name()} {task.get_coro()!r}\n")
+            try:  # another thread's task moves on while it is read: say so, go on
+                out.write(format_task_stack(task, capture_locals=False))
+            except Exception as exc:
+                out.write(f"  (stack not read: {exc!r})\n")
     return out.getvalue()
 
 

@@ -83,14 +83,17 @@ class WorkerProcess:
 
     def stop(self) -> None:
         terminate(self.process)
-        if self.process is not None and self.process.stdin is not None:
-            self.process.stdin.close()
-        self.process = None
+        self._forget()
 
     def kill(self) -> None:
         if self.process is not None:
             self.process.kill()
             self.process.wait()
+        self._forget()
+
+    def _forget(self) -> None:
+        if self.process is not None and self.process.stdin is not None:
+            self.process.stdin.close()
         self.process = None
 
     def tail(self, lines: int = 40) -> str:
