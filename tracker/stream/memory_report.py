@@ -104,10 +104,10 @@ def memory_report(
     ``count_objects``: also the objects the garbage collector tracks (lists them all)."""
     hists = [h for p in processors.values() for h in p.aggregates.hists.values()]
     pseudonyms = {"entries": 0, "bound": 0}
-    for processor in processors.values():  # one cache, shared by every partition
-        info = processor.pseudonyms.of.cache_info()
+    first = next(iter(processors.values()), None)  # one cache, shared by every partition
+    if first is not None:
+        info = first.pseudonyms.of.cache_info()
         pseudonyms = {"entries": info.currsize, "bound": info.maxsize or 0}
-        break
     report = {
         "rss_bytes": rss_bytes,
         "tables": {name: table_memory(table) for name, table in tables.items()},
