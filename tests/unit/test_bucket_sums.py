@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tracker.core.histogram import DENSE_AT, BucketHistogram, MinuteCounts
+from tracker.core.histogram import (
+    MINUTES_DENSE_AT,
+    BucketHistogram,
+    Buckets,
+    hour_buckets,
+    minute_buckets,
+)
 
 # Keys near few hour boundaries, dicts both sparser and denser than a range: both ways.
 buckets = st.dictionaries(st.integers(0, 180), st.integers(-5, 50).filter(bool), max_size=120)
@@ -42,18 +51,21 @@ steps = st.lists(
 )
 
 
-@given(steps, st.integers(-80, 260), st.integers(0, 200))
-def test_minute_counts_hold_what_a_dict_of_minutes_would(
-    script: list[tuple[str, int, int]], first: int, span: int
+@pytest.mark.parametrize("made", [minute_buckets, hour_buckets])
+@given(script=steps, first=st.integers(-80, 260), span=st.integers(0, 200))
+def test_buckets_hold_what_a_dict_of_them_would(
+    made: Callable[[], Buckets], script: list[tuple[str, int, int]], first: int, span: int
 ) -> None:
-    """Loose minutes and arrays by hour (core.histogram.MinuteCounts) against the dict they
-    replaced, on hours both sparse and dense."""
-    counts, model = MinuteCounts(), dict[int, int]()
-    for step, minute, n in script:
-        adds = [(minute, n)] if step == "add" else [(minute + i, 1) for i in range(n)]
+    """Loose buckets and arrays by group (core.histogram.Buckets: minutes by hour, hours
+    by day) against the dict they replaced, on groups both sparse and dense."""
+    counts, model = made(), dict[int, int]()
+    width = 60 if made is minute_buckets else 24
+    for step, bucket, n in script:
+        adds = [(bucket, n)] if step == "add" else [(bucket + i, 1) for i in range(n)]
         if step == "drop":
-            counts.drop_before(minute)
-            model = {m: v for m, v in model.items() if m >= minute}
+            dropped = counts.drop_before(bucket)
+            assert sorted(dropped) == sorted((b, v) for b, v in model.items() if b < bucket)
+            model = {b: v for b, v in model.items() if b >= bucket}
             adds = []
         for at, add in adds:
             counts.add(at, add)
@@ -63,19 +75,20 @@ def test_minute_counts_hold_what_a_dict_of_minutes_would(
         assert len(counts) == len(model)
     assert dict(counts.items()) == model
     assert sorted(counts) == sorted(model)  # iterated as a dict's keys, and it ends
-    for hour in {m // 60 for m in model} | {first // 60}:
-        assert counts.hour(hour) == sorted((m, v) for m, v in model.items() if m // 60 == hour)
+    for group in {b // width for b in model} | {first // width}:
+        held = sorted((b, v) for b, v in model.items() if b // width == group)
+        assert counts.group(group) == held
     assert sorted(counts.values()) == sorted(model.values())
-    assert all(counts[m] == v and m in counts for m, v in model.items())
+    assert all(counts[b] == v and b in counts for b, v in model.items())
     assert (first in counts) == (first in model) and counts.get(first) == model.get(first, 0)
-    expected = sum(v for m, v in model.items() if first <= m < first + span)
+    expected = sum(v for b, v in model.items() if first <= b < first + span)
     assert counts.sum_between(first, first + span) == expected
 
 
 def test_a_quiet_hour_stays_loose_and_a_busy_one_becomes_an_array() -> None:
     """The memory the two shapes are for: a minute an hour held as dict entries, every
     minute of an hour in one array (an array per quiet hour would be 544 B a minute)."""
-    quiet, busy = MinuteCounts(), MinuteCounts()
+    quiet, busy = minute_buckets(), minute_buckets()
     for hour in range(50):
         quiet.add(hour * 60 + 7, 300)
         for minute in range(hour * 60, hour * 60 + 60):
@@ -85,9 +98,9 @@ def test_a_quiet_hour_stays_loose_and_a_busy_one_becomes_an_array() -> None:
 
 
 def test_an_hour_turns_dense_with_every_count_kept_even_past_64_bits() -> None:
-    counts = MinuteCounts()
+    counts = minute_buckets()
     held = {7: 2**70, 8: -3}
-    held.update({9 + i: i + 1 for i in range(DENSE_AT - 4)})
+    held.update({9 + i: i + 1 for i in range(MINUTES_DENSE_AT - 4)})
     for minute, n in held.items():
         counts.add(minute, n)
     counts.add(50, 4)
@@ -97,18 +110,20 @@ def test_an_hour_turns_dense_with_every_count_kept_even_past_64_bits() -> None:
     counts.add(51, 6)  # the last one loose: one dict entry more
     assert counts.nbytes() - before < 200
     before = counts.nbytes()
-    counts.add(52, 2)  # DENSE_AT held: a list of 60 (2**70 passes 64 bits)
+    counts.add(52, 2)  # MINUTES_DENSE_AT held: a list of 60 (2**70 passes 64 bits)
     assert counts.nbytes() - before > 400
     hour = {**held, 51: 6, 52: 2}
-    assert len(hour) == DENSE_AT
+    assert len(hour) == MINUTES_DENSE_AT
     assert dict(counts.items()) == {**hour, 70: 1}
-    assert counts.hour(0) == sorted(hour.items())
-    assert len(counts) == DENSE_AT + 1 and counts.sum_between(0, 71) == sum(hour.values()) + 1
+    assert counts.group(0) == sorted(hour.items())
+    assert (
+        len(counts) == MINUTES_DENSE_AT + 1 and counts.sum_between(0, 71) == sum(hour.values()) + 1
+    )
 
 
 def test_prunes_one_after_another_drop_every_older_minute() -> None:
     """Prunes skip the scan of loose minutes when none is older: never one too many."""
-    counts = MinuteCounts()
+    counts = minute_buckets()
     for minute in (3, 12, 13, 40):
         counts.add(minute, 1)
     for floor, left in ((10, [12, 13, 40]), (13, [13, 40]), (14, [40]), (14, [40])):
@@ -117,3 +132,35 @@ def test_prunes_one_after_another_drop_every_older_minute() -> None:
     counts.add(5, 1)  # a late minute, older than the last prune's floor
     counts.drop_before(6)
     assert sorted(counts) == [40] and counts.sum_between(0, 60) == 1
+
+
+hour_counts = st.dictionaries(st.integers(0, 24 * 6), st.integers(-5, 50).filter(bool))
+
+
+@given(hour_counts, st.integers(0, 24 * 6), st.integers(0, 24 * 6), st.integers(0, 24 * 4))
+def test_hours_dropped_leave_the_days_summing_what_is_kept(
+    hours: dict[int, int], floor: int, first: int, span: int
+) -> None:
+    """A prune of hours takes their counts out of their days too: a window read by whole
+    days then sums the hours kept, as one read hour by hour would."""
+    hist = BucketHistogram()
+    for hour, n in hours.items():
+        hist.add_hour(hour, n)
+    hist.drop_hours_before(floor)
+    kept = {h: n for h, n in hours.items() if h >= floor}
+    last_hour = first + span
+    expected = sum(n for h, n in kept.items() if h >= first and h // 24 <= last_hour // 24)
+    assert hist.since_hour(first, last_hour) == expected
+    assert dict(hist.hours.items()) == kept
+
+
+def test_buckets_with_the_same_counts_are_equal_however_they_hold_them() -> None:
+    dense, loose = minute_buckets(), Buckets(60, dense_at=61)  # never an array
+    for minute in range(60):
+        dense.add(minute, 1)
+        loose.add(minute, 2)
+        loose.add(minute, -1)
+    assert dense == loose and dense != hour_buckets() and dense != dict.fromkeys(range(60), 1)
+    loose.add(3, 1)
+    assert dense != loose
+    assert BucketHistogram(minutes=dense) != BucketHistogram()

@@ -234,11 +234,10 @@ class Aggregates:
         entries: list[list[Any]] = []
         if kind == "m":
             for name, hist in self.hists.items():
-                entries.extend([name, m, wire_int(n)] for m, n in hist.minutes.hour(index))
+                entries.extend([name, m, wire_int(n)] for m, n in hist.minutes.group(index))
         else:
-            keys = range(index * 24, index * 24 + 24)
             for name, hist in self.hists.items():
-                entries.extend([name, h, wire_int(hist.hours[h])] for h in keys if h in hist.hours)
+                entries.extend([name, h, wire_int(n)] for h, n in hist.hours.group(index))
         # A row that empties inside the horizon is kept (with its epoch): deleting it
         # would let recovery add an older row's delta to it a second time.
         return {"v": entries} if entries or not self._beyond_horizon(row) else None

@@ -25,162 +25,177 @@ def minute_of(ms: int) -> int:
 
 
 MINUTES_PER_HOUR: Final = 60
-_NO_MINUTE: Final = 2**62  # later than any minute: the oldest of no minutes
-_EMPTY_HOUR: Final = bytes(8 * MINUTES_PER_HOUR)  # 60 zero counts of 64 bits
-# An hour turns from loose minutes into an array when this many of its minutes hold a
-# count: from there its array (~680 B with its key and dict slot) costs less than their
-# dict entries (~95 B each). Measured at 1-60 minutes an hour: 8 holds every density in
-# the less of the two, within 10%.
-DENSE_AT: Final = 8
+HOURS_PER_DAY: Final = 24
+_NO_BUCKET: Final = 2**62  # later than any bucket: the oldest of none
+# A group (an hour's minutes, a day's hours) turns from loose buckets into an array when
+# this many of its buckets hold a count: from there its array (60 int64 with its key and
+# dict slot, ~680 B; 24, ~380 B) costs less than their dict entries (~95-105 B each).
+# Measured at every density from 1 to all: these keep each within 10% of the smaller.
+MINUTES_DENSE_AT: Final = 8
+HOURS_DENSE_AT: Final = 4
 
 
-class MinuteCounts:
-    """Counts by minute: the minute buckets of a histogram, loose or as arrays by hour.
+class Buckets:
+    """Counts by bucket (minute or hour) of a histogram, loose or as arrays by group.
 
-    Kept for ``MINUTE_HORIZON`` (50 hours), they are the part of a worker's memory that
-    grows longest. A dict entry and two int objects cost ~106 B a minute (a soak's
-    ``/debug/memory``, BENCHMARKS.md), and on busy label sets most minutes hold a count
-    (11.2 of 12 in a replay of the soak's traffic), where an array of 60 int64 (544 B an
-    hour) holds them in less: ~12 B a minute against ~109 over 50 hours of minutes filled
-    so. Where a label set is quiet (a minute or two an hour: scenario 6's stream) the
-    array costs more than the entries. So an hour's minutes stay loose, in one dict of
-    minutes, until ``DENSE_AT`` of them hold a count, and then move into an array. An
-    array hour whose count passes 64 bits (revenue in millionths) becomes a list of
-    Python ints.
+    Minutes are kept for ``MINUTE_HORIZON`` (50 hours), hours for ``HOUR_HORIZON`` (92
+    days): the part of a worker's memory that grows longest. A dict entry and two int
+    objects cost ~106 B a bucket (a soak's ``/debug/memory``, BENCHMARKS.md). On busy
+    label sets most buckets hold a count (11.2 of 12 minutes in a replay of the soak's
+    traffic), and an array of a group's counts as int64 (60 minutes of an hour: 544 B)
+    holds them in less: ~12 B a minute against ~109 over 50 hours of minutes filled so.
+    Where a label set is quiet (a minute or two an hour: scenario 6's stream) the array
+    costs more than the entries. So a group's buckets stay loose, in one dict, until
+    ``dense_at`` of them hold a count, and then move into an array of ``width``. An array
+    whose count passes 64 bits (revenue in millionths) becomes a list of Python ints.
     """
 
-    __slots__ = ("_filled", "_hours", "_loose", "_oldest")
+    __slots__ = ("_dense_at", "_empty", "_filled", "_groups", "_loose", "_oldest", "_width")
 
-    def __init__(self) -> None:
-        self._loose: dict[int, int] = {}  # minute -> count (never 0) of the sparse hours
-        self._oldest = _NO_MINUTE  # no loose minute is older: most prunes skip the scan
-        self._hours: dict[int, array[int] | list[int]] = {}  # the dense hours' 60 counts
-        self._filled = 0  # minutes whose count is not 0, as a dict of them would hold
+    def __init__(self, width: int, dense_at: int) -> None:
+        self._width = width
+        self._dense_at = dense_at
+        self._empty = bytes(8 * width)  # ``width`` zero counts of 64 bits
+        self._loose: dict[int, int] = {}  # bucket -> count (never 0) of the sparse groups
+        self._oldest = _NO_BUCKET  # no loose bucket is older: most prunes skip the scan
+        self._groups: dict[int, array[int] | list[int]] = {}  # the dense groups' counts
+        self._filled = 0  # buckets whose count is not 0, as a dict of them would hold
 
     def __len__(self) -> int:
         return self._filled
 
-    def __contains__(self, minute: int) -> bool:
-        return self.get(minute) != 0
+    def __eq__(self, other: object) -> bool:
+        """The same counts, loose or in arrays, compare equal (as dicts of them would)."""
+        if not isinstance(other, Buckets):
+            return NotImplemented
+        return self._width == other._width and dict(self.items()) == dict(other.items())
 
-    def __getitem__(self, minute: int) -> int:
-        return self.get(minute)
+    def __contains__(self, bucket: int) -> bool:
+        return self.get(bucket) != 0
+
+    def __getitem__(self, bucket: int) -> int:
+        return self.get(bucket)
 
     def __iter__(self) -> Iterator[int]:
-        """The minutes whose count is not 0, as a dict of them iterates its keys (without
+        """The buckets whose count is not 0, as a dict of them iterates its keys (without
         it, Python would iterate ``__getitem__`` from 0 on, and never stop)."""
-        return (minute for minute, _ in self.items())
+        return (bucket for bucket, _ in self.items())
 
-    def hour(self, hour: int) -> list[tuple[int, int]]:
-        """(minute, count) of ``hour``'s minutes whose count is not 0, in minute order."""
-        start = hour * MINUTES_PER_HOUR
-        counts = self._hours.get(hour)
+    def group(self, group: int) -> list[tuple[int, int]]:
+        """(bucket, count) of ``group``'s buckets whose count is not 0, in bucket order."""
+        width = self._width
+        start = group * width
+        counts = self._groups.get(group)
         if counts is not None:
             return [(start + i, n) for i, n in enumerate(counts) if n]
         loose = self._loose
-        end = start + MINUTES_PER_HOUR
-        if len(loose) < MINUTES_PER_HOUR:  # a quiet label set: fewer entries than minutes
-            return sorted((m, n) for m, n in loose.items() if start <= m < end)
+        end = start + width
+        if len(loose) < width:  # a quiet label set: fewer entries than buckets
+            return sorted((b, n) for b, n in loose.items() if start <= b < end)
         held: list[tuple[int, int]] = []
-        for minute in range(start, end):
-            n = loose.get(minute, 0)
+        for bucket in range(start, end):
+            n = loose.get(bucket, 0)
             if n:
-                held.append((minute, n))
+                held.append((bucket, n))
         return held
 
-    def get(self, minute: int) -> int:
-        counts = self._hours.get(minute // MINUTES_PER_HOUR)
+    def get(self, bucket: int) -> int:
+        counts = self._groups.get(bucket // self._width)
         if counts is None:
-            return self._loose.get(minute, 0)
-        return counts[minute % MINUTES_PER_HOUR]
+            return self._loose.get(bucket, 0)
+        return counts[bucket % self._width]
 
-    def add(self, minute: int, n: int) -> None:
-        hour, at = divmod(minute, MINUTES_PER_HOUR)
-        counts = self._hours.get(hour)
+    def add(self, bucket: int, n: int) -> None:
+        group, at = divmod(bucket, self._width)
+        counts = self._groups.get(group)
         if counts is None:
             loose = self._loose
-            before = loose.get(minute, 0)
+            before = loose.get(bucket, 0)
             after = before + n
-            if before or not after or not self._fills_hour(hour):
+            if before or not after or not self._fills_group(group):
                 if after:
-                    loose[minute] = after
-                    self._oldest = min(self._oldest, minute)
+                    loose[bucket] = after
+                    self._oldest = min(self._oldest, bucket)
                 elif before:
-                    del loose[minute]
+                    del loose[bucket]
                 self._filled += (after != 0) - (before != 0)
                 return
-            counts = self._make_dense(hour)
+            counts = self._make_dense(group)
         before = counts[at]
         after = before + n
         try:
             counts[at] = after
         except OverflowError:
-            counts = self._hours[hour] = list(counts)
+            counts = self._groups[group] = list(counts)
             counts[at] = after
         self._filled += (after != 0) - (before != 0)
 
-    def _fills_hour(self, hour: int) -> bool:
-        """One more loose minute would make ``hour`` dense (asked on a minute's first
-        count: at most once a minute per label set, so the scan of 60 costs little)."""
+    def _fills_group(self, group: int) -> bool:
+        """One more loose bucket would make ``group`` dense (asked on a bucket's first
+        count: at most once a bucket per label set, so the scan of a group costs little)."""
         loose = self._loose
-        if len(loose) + 1 < DENSE_AT:
+        if len(loose) + 1 < self._dense_at:
             return False
-        start = hour * MINUTES_PER_HOUR
-        held = sum(1 for m in range(start, start + MINUTES_PER_HOUR) if m in loose)
-        return held + 1 >= DENSE_AT
+        start = group * self._width
+        held = sum(1 for b in range(start, start + self._width) if b in loose)
+        return held + 1 >= self._dense_at
 
-    def _make_dense(self, hour: int) -> array[int] | list[int]:
-        """Moves ``hour``'s loose minutes into an array of 60 (a list if one is too big)."""
-        start = hour * MINUTES_PER_HOUR
-        counts: array[int] | list[int] = array("q", _EMPTY_HOUR)
-        for minute in range(start, start + MINUTES_PER_HOUR):
-            n = self._loose.pop(minute, 0)
+    def _make_dense(self, group: int) -> array[int] | list[int]:
+        """Moves ``group``'s loose buckets into an array (a list if one is too big)."""
+        start = group * self._width
+        counts: array[int] | list[int] = array("q", self._empty)
+        for bucket in range(start, start + self._width):
+            n = self._loose.pop(bucket, 0)
             if n:
                 try:
-                    counts[minute - start] = n
+                    counts[bucket - start] = n
                 except OverflowError:
                     counts = list(counts)
-                    counts[minute - start] = n
-        self._hours[hour] = counts
+                    counts[bucket - start] = n
+        self._groups[group] = counts
         return counts
 
     def sum_between(self, first: int, end: int) -> int:
-        """Sum of the counts of minutes ``first`` <= minute < ``end``."""
+        """Sum of the counts of buckets ``first`` <= bucket < ``end``."""
+        width = self._width
         total = 0
-        for hour in range(first // MINUTES_PER_HOUR, (end - 1) // MINUTES_PER_HOUR + 1):
-            start = hour * MINUTES_PER_HOUR
-            counts = self._hours.get(hour)
+        for group in range(first // width, (end - 1) // width + 1):
+            start = group * width
+            counts = self._groups.get(group)
             if counts is not None:
-                total += sum(counts[max(first - start, 0) : min(end - start, MINUTES_PER_HOUR)])
+                total += sum(counts[max(first - start, 0) : min(end - start, width)])
             elif self._loose:
-                total += _sum_between(
-                    self._loose, max(first, start), min(end, start + MINUTES_PER_HOUR)
-                )
+                total += _sum_between(self._loose, max(first, start), min(end, start + width))
         return total
 
-    def drop_before(self, minute: int) -> None:
+    def drop_before(self, bucket: int) -> list[tuple[int, int]]:
+        """Drops the buckets before ``bucket``; returns them, with their counts."""
+        dropped: list[tuple[int, int]] = []
         loose = self._loose
-        if minute > self._oldest:
-            old = [m for m in loose if m < minute]
-            for m in old:
-                del loose[m]
-            self._filled -= len(old)
-            self._oldest = min(loose, default=_NO_MINUTE)
-        first_hour, at = divmod(minute, MINUTES_PER_HOUR)
-        for hour in [h for h in self._hours if h < first_hour]:
-            self._filled -= sum(1 for n in self._hours.pop(hour) if n)
-        counts = self._hours.get(first_hour)
+        if bucket > self._oldest:
+            dropped = [(b, n) for b, n in loose.items() if b < bucket]
+            for b, _ in dropped:
+                del loose[b]
+            self._oldest = min(loose, default=_NO_BUCKET)
+        first_group, at = divmod(bucket, self._width)
+        for group in [g for g in self._groups if g < first_group]:
+            start = group * self._width
+            dropped.extend((start + i, n) for i, n in enumerate(self._groups.pop(group)) if n)
+        counts = self._groups.get(first_group)
         if counts is not None:
+            start = first_group * self._width
             for i in range(at):
                 if counts[i]:
-                    self._filled -= 1
+                    dropped.append((start + i, counts[i]))
                     counts[i] = 0
+        self._filled -= len(dropped)
+        return dropped
 
     def items(self) -> Iterator[tuple[int, int]]:
-        """(minute, count) of every minute whose count is not 0: loose, then by hour."""
+        """(bucket, count) of every bucket whose count is not 0: loose, then by group."""
         yield from self._loose.items()
-        for hour, counts in self._hours.items():
-            start = hour * MINUTES_PER_HOUR
+        for group, counts in self._groups.items():
+            start = group * self._width
             for i, n in enumerate(counts):
                 if n:
                     yield start + i, n
@@ -190,47 +205,56 @@ class MinuteCounts:
 
     def nbytes(self) -> int:
         """Python's own size of what this holds: its dicts, their keys, counts and arrays
-        (a list hour's ints too)."""
-        size = sys.getsizeof(self._loose) + sys.getsizeof(self._hours)
-        size += sum(sys.getsizeof(m) + sys.getsizeof(n) for m, n in self._loose.items())
-        for hour, counts in self._hours.items():
-            size += sys.getsizeof(hour) + sys.getsizeof(counts)
+        (a list group's ints too)."""
+        size = sys.getsizeof(self._loose) + sys.getsizeof(self._groups)
+        size += sum(sys.getsizeof(b) + sys.getsizeof(n) for b, n in self._loose.items())
+        for group, counts in self._groups.items():
+            size += sys.getsizeof(group) + sys.getsizeof(counts)
             if isinstance(counts, list):
                 size += sum(sys.getsizeof(n) for n in counts)
         return size
 
 
+def minute_buckets() -> Buckets:
+    """A histogram's minutes, in arrays by hour."""
+    return Buckets(MINUTES_PER_HOUR, MINUTES_DENSE_AT)
+
+
+def hour_buckets() -> Buckets:
+    """A histogram's hours, in arrays by day (a day row's 24 hours)."""
+    return Buckets(HOURS_PER_DAY, HOURS_DENSE_AT)
+
+
 @dataclass(slots=True)
 class BucketHistogram:
-    minutes: MinuteCounts = field(default_factory=MinuteCounts)
-    hours: dict[int, int] = field(default_factory=dict)
-    days: dict[int, int] = field(default_factory=dict)
+    minutes: Buckets = field(default_factory=minute_buckets)
+    hours: Buckets = field(default_factory=hour_buckets)
+    days: dict[int, int] = field(default_factory=dict)  # a day's hours summed: 92 at most
 
     def add_minute(self, minute: int, n: int) -> None:
         self.minutes.add(minute, n)
 
     def add_hour(self, hour: int, n: int) -> None:
-        _bump(self.hours, hour, n)
-        _bump(self.days, hour // 24, n)
+        self.hours.add(hour, n)
+        _bump(self.days, hour // HOURS_PER_DAY, n)
 
     def since_minute(self, first: int, last_hour: int) -> int:
         """Sum of buckets from minute ``first`` on (``last_hour``: newest hour to read)."""
-        hour = first // 60
-        total = self.minutes.sum_between(first, (hour + 1) * 60)
-        return total + _sum_between(self.hours, hour + 1, last_hour + 1)
+        hour = first // MINUTES_PER_HOUR
+        total = self.minutes.sum_between(first, (hour + 1) * MINUTES_PER_HOUR)
+        return total + self.hours.sum_between(hour + 1, last_hour + 1)
 
     def since_hour(self, first: int, last_hour: int) -> int:
-        day = first // 24
-        total = _sum_between(self.hours, first, (day + 1) * 24)
-        return total + _sum_between(self.days, day + 1, last_hour // 24 + 1)
+        day = first // HOURS_PER_DAY
+        total = self.hours.sum_between(first, (day + 1) * HOURS_PER_DAY)
+        return total + _sum_between(self.days, day + 1, last_hour // HOURS_PER_DAY + 1)
 
     def drop_minutes_before(self, minute: int) -> None:
         self.minutes.drop_before(minute)
 
     def drop_hours_before(self, hour: int) -> None:
-        for key in [h for h in self.hours if h < hour]:
-            count = self.hours.pop(key)
-            _bump(self.days, key // 24, -count)
+        for dropped, count in self.hours.drop_before(hour):
+            _bump(self.days, dropped // HOURS_PER_DAY, -count)
 
 
 def _sum_between(buckets: dict[int, int], first: int, end: int) -> int:

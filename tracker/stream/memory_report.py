@@ -87,10 +87,8 @@ def histogram_buckets(histograms: Iterable[BucketHistogram]) -> dict[str, int]:
     for hist in histograms:
         minutes += len(hist.minutes)
         hours += len(hist.hours) + len(hist.days)
-        size += hist.minutes.nbytes()
-        for buckets in (hist.hours, hist.days):
-            size += sys.getsizeof(buckets)
-            size += sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in buckets.items())
+        size += hist.minutes.nbytes() + hist.hours.nbytes() + sys.getsizeof(hist.days)
+        size += sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in hist.days.items())
     return {"minutes": minutes, "hours": hours, "bytes": size}
 
 
