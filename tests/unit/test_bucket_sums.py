@@ -164,3 +164,7 @@ def test_buckets_with_the_same_counts_are_equal_however_they_hold_them() -> None
     loose.add(3, 1)
     assert dense != loose
     assert BucketHistogram(minutes=dense) != BucketHistogram()
+    by_day = Buckets(24, dense_at=4)  # hours by day: the same counts, another grouping
+    for minute in range(60):
+        by_day.add(minute, 1)
+    assert dense != by_day

@@ -34,7 +34,7 @@ def letters_within(
     for processor in processors:
         hist = processor.aggregates.hists.get(LETTER_BUCKET + reason)
         if hist is not None:
-            total += sum(n for hour, n in hist.hours.items() if first <= hour <= last)
+            total += hist.hours.sum_between(first, last + 1)
     return total
 
 
