@@ -168,3 +168,31 @@ def test_buckets_with_the_same_counts_are_equal_however_they_hold_them() -> None
     for minute in range(60):
         by_day.add(minute, 1)
     assert dense != by_day
+
+
+@pytest.mark.parametrize("made", [minute_buckets, hour_buckets])
+def test_a_prune_after_a_late_count_below_the_last_floor_drops_it(
+    made: Callable[[], Buckets],
+) -> None:
+    """Prunes skip when nothing held is older than their floor: a count added below the
+    last floor, into an array a prune cut or as a loose bucket, moves that bound back."""
+    counts = made()
+    for bucket in range(24):
+        counts.add(bucket, 1)  # one array
+    counts.add(100, 1)  # and a loose bucket
+    assert len(counts.drop_before(12)) == 12
+    assert counts.drop_before(12) == []  # nothing older: skipped
+    counts.add(5, 7)  # into the array, below the floor
+    counts.add(11, 2)
+    counts.add(50, 3)  # loose, above it
+    assert counts.drop_before(10) == [(5, 7)]
+    assert sorted(counts.drop_before(20)) == [(11, 2), *((b, 1) for b in range(12, 20))]
+    assert sorted(counts) == [*range(20, 24), 50, 100] and len(counts) == 6
+
+
+def test_the_count_that_makes_a_group_an_array_is_pruned_when_it_is_the_oldest() -> None:
+    counts = Buckets(24, dense_at=4)
+    for bucket in (10, 11, 12):
+        counts.add(bucket, 1)  # loose
+    counts.add(3, 1)  # the fourth: the group becomes an array, with an older bucket
+    assert counts.drop_before(5) == [(3, 1)]

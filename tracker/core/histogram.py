@@ -57,7 +57,9 @@ class Buckets:
         self._dense_at = dense_at
         self._empty = bytes(8 * width)  # ``width`` zero counts of 64 bits
         self._loose: dict[int, int] = {}  # bucket -> count (never 0) of the sparse groups
-        self._oldest = _NO_BUCKET  # no loose bucket is older: most prunes skip the scan
+        # No bucket held is older (loose or in an array): a prune before it, which is most
+        # of them (a flush prunes every label set), returns at once.
+        self._oldest = _NO_BUCKET
         self._groups: dict[int, array[int] | list[int]] = {}  # the dense groups' counts
         self._filled = 0  # buckets whose count is not 0, as a dict of them would hold
 
@@ -121,6 +123,8 @@ class Buckets:
                 self._filled += (after != 0) - (before != 0)
                 return
             counts = self._make_dense(group)
+        elif bucket < self._oldest:  # a group an earlier prune cut: below its floor
+            self._oldest = bucket
         before = counts[at]
         after = before + n
         try:
@@ -153,6 +157,7 @@ class Buckets:
                     counts = list(counts)
                     counts[bucket - start] = n
         self._groups[group] = counts
+        self._oldest = min(self._oldest, start)
         return counts
 
     def sum_between(self, first: int, end: int) -> int:
@@ -170,13 +175,12 @@ class Buckets:
 
     def drop_before(self, bucket: int) -> list[tuple[int, int]]:
         """Drops the buckets before ``bucket``; returns them, with their counts."""
-        dropped: list[tuple[int, int]] = []
+        if bucket <= self._oldest:
+            return []
         loose = self._loose
-        if bucket > self._oldest:
-            dropped = [(b, n) for b, n in loose.items() if b < bucket]
-            for b, _ in dropped:
-                del loose[b]
-            self._oldest = min(loose, default=_NO_BUCKET)
+        dropped = [(b, n) for b, n in loose.items() if b < bucket]
+        for b, _ in dropped:
+            del loose[b]
         first_group, at = divmod(bucket, self._width)
         for group in [g for g in self._groups if g < first_group]:
             start = group * self._width
@@ -189,6 +193,15 @@ class Buckets:
                     dropped.append((start + i, counts[i]))
                     counts[i] = 0
         self._filled -= len(dropped)
+        # Every bucket left is at ``bucket`` or later: the next prunes before it skip.
+        oldest_group = min(self._groups, default=None)
+        self._oldest = max(
+            bucket,
+            min(
+                min(loose, default=_NO_BUCKET),
+                _NO_BUCKET if oldest_group is None else oldest_group * self._width,
+            ),
+        )
         return dropped
 
     def items(self) -> Iterator[tuple[int, int]]:
