@@ -50,12 +50,11 @@ class Buckets:
     whose count passes 64 bits (revenue in millionths) becomes a list of Python ints.
     """
 
-    __slots__ = ("_dense_at", "_empty", "_filled", "_groups", "_loose", "_oldest", "_width")
+    __slots__ = ("_dense_at", "_filled", "_groups", "_loose", "_oldest", "_width")
 
     def __init__(self, width: int, dense_at: int) -> None:
         self._width = width
         self._dense_at = dense_at
-        self._empty = bytes(8 * width)  # ``width`` zero counts of 64 bits
         self._loose: dict[int, int] = {}  # bucket -> count (never 0) of the sparse groups
         # No bucket held is older (loose or in an array): a prune before it, which is most
         # of them (a flush prunes every label set), returns at once.
@@ -147,7 +146,7 @@ class Buckets:
     def _make_dense(self, group: int) -> array[int] | list[int]:
         """Moves ``group``'s loose buckets into an array (a list if one is too big)."""
         start = group * self._width
-        counts: array[int] | list[int] = array("q", self._empty)
+        counts: array[int] | list[int] = array("q", bytes(8 * self._width))  # all 0
         for bucket in range(start, start + self._width):
             n = self._loose.pop(bucket, 0)
             if n:

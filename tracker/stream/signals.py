@@ -39,13 +39,13 @@ def stacks(loop: asyncio.AbstractEventLoop) -> str:
     (aiokafka's consumer runs in one), down the chain of awaits, without local variables.
     """
     out = io.StringIO()
-    frames = sys._current_frames()
-    names = {thread.ident: thread.name for thread in threading.enumerate()}
-    for ident, frame in frames.items():
+    threads = threading.enumerate()
+    names = {thread.ident: thread.name for thread in threads}
+    for ident, frame in sys._current_frames().items():
         out.write(f"THREAD {names.get(ident, ident)}\n{''.join(traceback.format_stack(frame))}")
     loops = [loop] + [
         thread_loop
-        for thread in threading.enumerate()
+        for thread in threads
         if (thread_loop := getattr(getattr(thread, "service", None), "thread_loop", None))
         and thread_loop is not loop
     ]
