@@ -76,8 +76,8 @@ def _one_event(ctx: Context, rate: float) -> None:
         )
 
 
-def soaked(ctx: Context, minutes: float, share: float = soak.SHARE) -> None:
-    ctx.rep.soak = soak.run(ctx.bench, minutes, share)
+def soaked(ctx: Context, minutes: float, share: float = soak.SHARE, traced: int = 0) -> None:
+    ctx.rep.soak = soak.run(ctx.bench, minutes, share, traced)
     done = ctx.rep.soak
     if done.maximum is not None:
         log(line(done.maximum))

@@ -295,7 +295,29 @@ def _soak(report: Report) -> list[str]:
                 ],
             ],
         )
+        out += _traced(soak)
     return out
+
+
+def _traced(soak: SoakResult) -> list[str]:
+    """The second half's growth of Python's allocations, by site (``--soak-traced``)."""
+    if len(soak.traced_reports) < 2:
+        return []
+    half, end = soak.traced_reports[0], soak.traced_reports[-1]
+    mib = 2**20
+    out = [
+        "",
+        f"Traced by tracemalloc ({end['frames']} frames a trace): {half['traced_bytes'] / mib:.1f}"
+        f" → {end['traced_bytes'] / mib:.1f} MiB over the second half; the sites that moved most:",
+        "",
+    ]
+    return out + _table(
+        ["MiB", "blocks", "where (innermost first)"],
+        [
+            [f"{change['bytes'] / mib:+.2f}", f"{change['blocks']:+,}", " ← ".join(change["where"])]
+            for change in end.get("changed", [])
+        ],
+    )
 
 
 def _part(name: str, parts: dict[str, float]) -> str:

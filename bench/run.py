@@ -77,6 +77,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="SHARE",
         help="the soak's rate as a share of the worker's maximum (default 0.7, the target's)",
     )
+    parser.add_argument(
+        "--soak-traced",
+        type=int,
+        default=0,
+        metavar="FRAMES",
+        help="run the soak's worker under tracemalloc, FRAMES a trace (slower): the second "
+        "half's growth by allocation site",
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy the tracker worker runs")
     parser.add_argument(
         "--broker",
@@ -138,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         if ctx.wanted("latency"):
             latencies(ctx, maxima)  # (c)
         if args.soak:
-            soaked(ctx, args.soak, args.soak_share)
+            soaked(ctx, args.soak, args.soak_share, args.soak_traced)
     if "hot" not in skip:  # (f) one hot customer id, in-process
         rep.hot_id = hot_id.run(repeat=1 if args.quick else 2)
         log(" ".join(rep.hot_id.target_row()[1:]))

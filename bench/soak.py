@@ -76,6 +76,10 @@ class SoakResult:
     kinds: list[tuple[float, dict[str, float]]] = field(default_factory=list)
     # (seconds, the worker's own count of its parts: ``parts_of``), with each ``kinds``
     parts: list[tuple[float, dict[str, float]]] = field(default_factory=list)
+    traced: int = 0  # frames a trace when the worker ran under tracemalloc (``--soak-traced``)
+    # Its ``/debug/memory?traced=1`` at the half and at the end: the second answer's
+    # ``changed`` is the second half's growth by allocation site (``stream.traced_memory``)
+    traced_reports: list[dict[str, Any]] = field(default_factory=list)
 
     def rss_at(self, seconds: float) -> float:
         return _nearest(self.samples, seconds)
@@ -212,8 +216,20 @@ def _ready(worker: Proc) -> bool:
     return worker.ready_partitions() is not None
 
 
-def run(bench: Bench, minutes: float, share: float = SHARE) -> SoakResult:
-    """``share`` of the worker's maximum on the soak's traffic for ``minutes``.
+def ask_traced(worker: Proc, result: SoakResult) -> None:
+    """The worker's Python allocations by site (it copies every trace: seconds)."""
+    status, body = worker.get("/debug/memory?traced=1", timeout=300, retry=False)
+    if status != 200:
+        raise BenchError(f"the soak worker's /debug/memory?traced=1 answered {status}")
+    report = json.loads(body)["traced"]
+    if report is None:
+        raise BenchError("the soak worker does not trace its allocations (PYTHONTRACEMALLOC)")
+    result.traced_reports.append(report)
+
+
+def run(bench: Bench, minutes: float, share: float = SHARE, traced: int = 0) -> SoakResult:
+    """``share`` of the worker's maximum on the soak's traffic for ``minutes``; ``traced``:
+    frames a trace, to run the worker under tracemalloc (0: not), which slows it.
 
     A share below the target's 70% measures memory where the worker keeps up for the
     whole hour (at 70% it fell behind, and a backlog holds fetched records in memory);
@@ -229,8 +245,10 @@ def run(bench: Bench, minutes: float, share: float = SHARE) -> SoakResult:
     ensure_topics(bench.bootstrap, [(topic, bench.partitions, {})])
     port = free_port()
     env = bench.env(topic, group, port, bench.root / group / "w0", **SETTINGS)
+    if traced:
+        env["PYTHONTRACEMALLOC"] = str(traced)
     worker = Proc(WORKER, env, port, bench.root / group / "w0.log").start()
-    result = SoakResult(minutes, rate, 0, share, maximum=top)
+    result = SoakResult(minutes, rate, 0, share, maximum=top, traced=traced)
     traffic = SoakTraffic(rate, REST_MS)
     sent = [0]
     errors: list[BaseException] = []
@@ -249,10 +267,14 @@ def run(bench: Bench, minutes: float, share: float = SHARE) -> SoakResult:
         while thread.is_alive():
             worker.check()
             sample_memory(worker, result, time.monotonic() - started)
+            if traced and not result.traced_reports and time.monotonic() - started >= minutes * 30:
+                ask_traced(worker, result)
             thread.join(timeout=10)
         if errors:
             raise BenchError(f"soak producer failed: {errors[0]!r}")
         sample_memory(worker, result, time.monotonic() - started, kinds=True)
+        if traced:
+            ask_traced(worker, result)
         result.applied = _applied(worker)
         result.events = sent[0]
         result.population = traffic.population.members

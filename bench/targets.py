@@ -180,6 +180,8 @@ def _soak_target(report: Report) -> list[Row]:
         verdict = "met" if flat else "missed"
         if soak.share < SOAK_SHARE and flat:
             verdict = f"not the target's run (at {soak.share:.0%}, flat)"
+        if soak.traced:  # tracemalloc's own traces grow with the blocks it traces
+            verdict = "not the target's run (traced)"
         rows.append(
             (
                 f"RSS flat (< {SOAK_GROWTH:.0%} growth after warm-up) over a {soak.minutes:.0f}-minute run at {SOAK_SHARE:.0%} of the maximum rate",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 from kafka.consumer import KafkaConsumer
@@ -127,10 +129,24 @@ def test_golden_reach_while_reference_is_end_of_stream(
     assert_no_secrets(worker.get("/metrics")[1].decode(), "the worker's /metrics", worker.env)
     log = worker.log_path.read_text(errors="replace")
     assert_no_secrets(log, "the worker's log", worker.env)
+    assert traced(worker) is None  # not started under tracemalloc
+
+
+def traced(worker: WorkerProcess) -> Any:
+    """``/debug/memory?traced=1``, asked again while a loaded machine takes longer than the
+    client's 5 s (the next ask waits for that count and is answered from it)."""
+    deadline = time.monotonic() + 60
+    while (answer := worker.get("/debug/memory?traced=1"))[0] == 0:
+        assert time.monotonic() < deadline, "no answer from /debug/memory?traced=1 in 60 s"
+    status, body = answer
+    assert status == 200, (status, body[:200])
+    return orjson.loads(body)["traced"]
 
 
 def test_golden_sessions_after_idle_close(deployment_factory: Callable[..., Deployment]) -> None:
-    deployment = deployment_factory(TRACKER_IDLE_TIMEOUT="2")
+    # Under tracemalloc (Python's own variable): /debug/memory can say where the worker's
+    # memory was allocated (docs/operations.md#memory).
+    deployment = deployment_factory(TRACKER_IDLE_TIMEOUT="2", PYTHONTRACEMALLOC="3")
     worker = deployment.worker().start()
     replay(deployment)
     wait_until(
@@ -149,6 +165,14 @@ def test_golden_sessions_after_idle_close(deployment_factory: Callable[..., Depl
     named = parse_exposition(body.decode())
     assert {sample[0] for sample in named} == set(names)
     assert named == [sample for sample in worker.samples() if sample[0] in names]
+    allocated = traced(worker)
+    assert allocated["frames"] == 3 and allocated["traced_bytes"] > 10 * 2**20, allocated
+    sites = allocated["sites"]
+    assert len(sites) == 25 and all(1 <= len(site["where"]) <= 3 for site in sites), sites
+    assert sum(site["bytes"] for site in sites) <= allocated["traced_bytes"]
+    sizes = [site["bytes"] for site in sites]
+    assert sizes == sorted(sizes, reverse=True), sizes  # the largest first
+    assert all(frame.rpartition(":")[2].isdigit() for s in sites for frame in s["where"]), sites
 
 
 def last_offsets(lines: list[str], partitions: int) -> dict[int, int]:

@@ -255,8 +255,8 @@ def test_a_soak_without_samples_by_kind_reports_no_growth_by_kind() -> None:
     assert SoakResult(60, 2_100.0, 0).kind_growth_mib() == {}
 
 
-def _flat_or_growing(share: float, end_mib: float) -> str:
-    soak = SoakResult(60, 1_200.0, 0, share)
+def _flat_or_growing(share: float, end_mib: float, traced: int = 0) -> str:
+    soak = SoakResult(60, 1_200.0, 0, share, traced=traced)
     soak.samples = [(360.0, 190.0), (1800.0, 200.0), (3600.0, end_mib)]
     report = Report("bench", "now", {}, "kafka", 8, soak=soak)
     (row,) = [row for row in targets(report) if row[0].startswith("RSS flat")]
@@ -268,3 +268,31 @@ def test_a_soak_below_the_targets_share_can_miss_the_target_but_never_meet_it() 
     assert _flat_or_growing(0.7, 215.0) == "missed"
     assert _flat_or_growing(0.55, 215.0) == "missed"
     assert _flat_or_growing(0.55, 205.0) == "not the target's run (at 55%, flat)"
+
+
+def test_a_traced_soak_never_gives_the_target_a_verdict() -> None:
+    # tracemalloc's own memory grows with the blocks it traces.
+    assert _flat_or_growing(0.7, 205.0, traced=4) == "not the target's run (traced)"
+    assert _flat_or_growing(0.7, 215.0, traced=4) == "not the target's run (traced)"
+
+
+def test_a_traced_soak_reports_the_second_halfs_growth_by_site() -> None:
+    soak = SoakResult(60, 1_200.0, 0, 0.5, traced=2)
+    soak.samples = [(1800.0, 200.0), (3600.0, 210.0)]
+    soak.traced_reports = [
+        {"frames": 2, "traced_bytes": 50 * 2**20, "sites": []},
+        {
+            "frames": 2,
+            "traced_bytes": 53 * 2**20,
+            "sites": [],
+            "change_bytes": 3 * 2**20,
+            "changed": [
+                {"where": ["aiokafka/x.py:10", "faust/y.py:20"], "bytes": 2**21, "blocks": 900},
+                {"where": ["tracker/z.py:3"], "bytes": -(2**19), "blocks": -12},
+            ],
+        },
+    ]
+    text = markdown(Report("bench", "now", {}, "kafka", 8, soak=soak))
+    assert "Traced by tracemalloc (2 frames a trace): 50.0 → 53.0 MiB over the second half" in text
+    assert "| +2.00 | +900 | aiokafka/x.py:10 ← faust/y.py:20 |" in text
+    assert "| -0.50 | -12 | tracker/z.py:3 |" in text

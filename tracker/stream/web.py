@@ -21,6 +21,7 @@ from tracker.metrics.render import Only, render
 from tracker.metrics.samples import collected
 from tracker.stream.memory_report import TableView, Throttle, memory_report, resident_bytes
 from tracker.stream.pipeline import Topology, WorkerState, now_ms
+from tracker.stream.traced_memory import TracedSites
 
 log = logging.getLogger("tracker.stream.worker")
 # aiohttp refuses a charset inside content_type; Prometheus reads text format 0.0.4 without it.
@@ -163,7 +164,8 @@ def worker_metrics(worker: WorkerState, topology: Topology, lag: ConsumerLag) ->
 
 def register_memory_page(app: faust.App, worker: WorkerState, tables: Sequence[Any]) -> None:
     """``/debug/memory`` (``stream.memory_report``) over these Faust tables."""
-    throttle = Throttle()
+    throttle, traced_throttle = Throttle(), Throttle()
+    traced, tracing = TracedSites(), asyncio.Lock()
 
     @app.page("/debug/memory")
     async def memory(web: Any, request: Any) -> Any:
@@ -173,7 +175,16 @@ def register_memory_page(app: faust.App, worker: WorkerState, tables: Sequence[A
             objects = request.query.get("gc") == "1"
             return memory_report(views, worker.processors, resident_bytes(), objects)
 
-        return web.json(throttle.answer(time.monotonic(), count))
+        report = throttle.answer(time.monotonic(), count)
+        if request.query.get("traced") == "1":
+            # Grouping every trace takes seconds: in a thread, so that the loop goes on
+            # (slowed, as the GIL is shared); one at a time.
+            async with tracing:
+                sites = await asyncio.to_thread(
+                    traced_throttle.answer, time.monotonic(), lambda: {"traced": traced.answer()}
+                )
+            report = {**report, "traced": sites["traced"]}
+        return web.json(report)
 
 
 def register_pages(
