@@ -206,6 +206,12 @@ def parts_of(report: dict[str, Any]) -> dict[str, float]:
     parts["histogram minute buckets"] = report["histograms"]["minutes"]
     parts["pseudonyms cached"] = report["pseudonyms"]["entries"]
     parts["rows kept decoded"] = report["decoded_rows"]
+    malloc = report["allocator"]["malloc"]
+    if malloc is not None:  # glibc: live data apart from what its heaps keep free
+        parts["malloc in use MiB"] = malloc["in_use"] / 2**20
+        parts["malloc free in its heaps MiB"] = malloc["free"] / 2**20
+        parts["malloc mmapped chunks MiB"] = malloc["mapped"] / 2**20
+    parts["pymalloc blocks"] = report["allocator"]["pymalloc_blocks"]
     if "gc" in report:  # only when asked (?gc=1), which the soak does not
         parts["objects the GC tracks"] = report["gc"]["tracked"]
     return parts

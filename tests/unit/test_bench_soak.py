@@ -195,6 +195,10 @@ def _memory_report(customer_bytes: int, minutes: int) -> dict[str, Any]:
         "histograms": {"minutes": minutes, "hours": 3, "bytes": minutes * 100},
         "decoded_rows": 7,
         "pseudonyms": {"entries": 1234, "bound": 65536},
+        "allocator": {
+            "malloc": {"in_use": 40 << 20, "free": 3 << 19, "mapped": 1 << 20},
+            "pymalloc_blocks": 900_000,
+        },
     }
 
 
@@ -221,6 +225,14 @@ def test_the_workers_own_count_of_its_parts_is_taken_with_each_split() -> None:
     assert parts["tracker-state minute rows MiB"] == 1.5
     assert parts["histogram minute buckets"] == 4_000
     assert parts["pseudonyms cached"] == 1_234
+    assert parts["malloc in use MiB"] == 40.0
+    assert parts["malloc free in its heaps MiB"] == 1.5
+    assert parts["malloc mmapped chunks MiB"] == 1.0
+    assert parts["pymalloc blocks"] == 900_000
+    # Not glibc: no malloc rows, the rest as they are.
+    report = _memory_report(5 << 20, 4_000)
+    report["allocator"]["malloc"] = None
+    assert not [name for name in parts_of(report) if name.startswith("malloc")]
     # The worker counts the GC's objects only when asked (?gc=1); the soak does not ask.
     assert "objects the GC tracks" not in parts
     counted = _memory_report(0, 0) | {"gc": {"tracked": 500_000, "frozen": 300_000}}

@@ -121,3 +121,18 @@ def test_without_partitions_the_report_is_empty_not_an_error() -> None:
 def test_resident_memory_is_read_from_proc() -> None:
     rss = resident_bytes()
     assert rss is not None and 10 * 2**20 < rss < 64 * 2**30
+
+
+def test_the_allocators_say_what_they_hold_beside_the_parts() -> None:
+    before = memory_report({}, {})["allocator"]
+    kept = [bytearray(4096) for _ in range(2_000)]  # past pymalloc's 512 B: malloc's
+    small = [object() for _ in range(20_000)]  # pymalloc's blocks
+    after = memory_report({}, {})["allocator"]
+    if before["malloc"] is None:  # not glibc 2.33+: nothing to read, no error
+        assert after["malloc"] is None
+    else:
+        grown = after["malloc"]["in_use"] - before["malloc"]["in_use"]
+        assert 2_000 * 4096 <= grown < 2_000 * 4096 + 2**20
+        assert set(after["malloc"]) == {"in_use", "free", "mapped"}
+    assert after["pymalloc_blocks"] - before["pymalloc_blocks"] >= 20_000
+    del kept, small

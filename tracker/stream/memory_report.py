@@ -15,6 +15,10 @@ be told from a leak: a part that explains the growth of RSS, or none that does.
   with the days they sum to);
 - ``decoded_rows``: rows kept decoded between messages (``core.row_cache``);
 - ``pseudonyms``: the pseudonym cache's entries and bound;
+- ``allocator``: what the allocators hold, to tell live data from their slack: glibc
+  malloc's bytes in use, free inside its heaps, and in chunks of their own
+  (``mallinfo2``; null on other C libraries), and pymalloc's live blocks (objects of
+  up to 512 bytes). Grown RSS with malloc's free bytes grown is fragmentation, not data;
 - ``gc``: objects the garbage collector tracks, and those frozen at start-up
   (``tracker.heap``), only when asked (``?gc=1``): counting them lists every one.
 
@@ -26,6 +30,8 @@ asked again within ``FRESH_FOR_S`` it answers its last count (``Throttle``).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import os
 import sys
@@ -112,10 +118,47 @@ def memory_report(
         "histograms": histogram_buckets(hists),
         "decoded_rows": sum(len(p.decoded) for p in processors.values()),
         "pseudonyms": pseudonyms,
+        "allocator": {"malloc": malloc_info(), "pymalloc_blocks": sys.getallocatedblocks()},
     }
     if count_objects:
         report["gc"] = {"tracked": len(gc.get_objects()), "frozen": gc.get_freeze_count()}
     return report
+
+
+class MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2`` (2.33 and later), every field a ``size_t``."""
+
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd",
+            "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
+        )
+    ]  # fmt: skip
+
+
+def _mallinfo2() -> Callable[[], MallInfo2] | None:
+    name = ctypes.util.find_library("c")
+    try:
+        function = ctypes.CDLL(name).mallinfo2 if name else None
+    except (OSError, AttributeError):  # not glibc, or older than 2.33
+        return None
+    if function is not None:
+        function.restype = MallInfo2
+        function.argtypes = []
+    return function
+
+
+MALLINFO2 = _mallinfo2()
+
+
+def malloc_info() -> dict[str, int] | None:
+    """glibc malloc's bytes: ``in_use`` by the process, ``free`` inside its heaps (kept,
+    not returned to the system), ``mapped``: chunks mmapped on their own."""
+    if MALLINFO2 is None:
+        return None
+    info = MALLINFO2()
+    return {"in_use": info.uordblks, "free": info.fordblks, "mapped": info.hblkhd}
 
 
 @dataclass
