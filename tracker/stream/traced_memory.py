@@ -37,7 +37,8 @@ def sites_now() -> dict[Site, tuple[int, int]]:
     tracemalloc's own.
 
     From the raw traces: ``Snapshot.statistics`` builds a ``Trace`` and a ``Traceback``
-    per block and took 17 s for a worker's 610,000 blocks here, this ~2.5 s.
+    per block and took 17 s for the 610,000 blocks of a process holding the worker's
+    modules and lexicons (this machine, under load), this ~2.5 s.
     """
     sizes: dict[tuple[tuple[str, int], ...], list[int]] = {}
     for _domain, size, frames, _depth in _get_traces():  # innermost first
