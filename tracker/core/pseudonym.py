@@ -16,10 +16,14 @@ class Pseudonymizer:
         if len(key) < 16:
             raise ValueError("the pseudonym key must be at least 16 bytes")
         self._key = key
-        self.of = lru_cache(maxsize=65_536)(self._compute)
+        # Ids that come back (customers, devices, accounts) are memoised: ~2 µs of HMAC
+        # an event saved, ~226 B an id held (~14 MiB when full).
+        self.of = lru_cache(maxsize=65_536)(self.once)
 
-    def _compute(self, customer_id: str) -> str:
-        digest = hmac.new(self._key, customer_id.encode(), hashlib.sha256).digest()
+    def once(self, value: str) -> str:
+        """The pseudonym, not memoised: for ids seen a few times at most (a support
+        ticket's), which would fill the memo and push out the customers' ids."""
+        digest = hmac.new(self._key, value.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
 
     @classmethod

@@ -65,8 +65,12 @@ class SessionSupport:
 
 
 def ticket_hash(pseudonyms: Pseudonymizer, ticket_id: str) -> int:
-    """A keyed hash: a sequential ticket number cannot be recovered from it by trying."""
-    digest = pseudonyms.of(f"ticket:{ticket_id}")
+    """A keyed hash: a sequential ticket number cannot be recovered from it by trying.
+
+    Not memoised: a ticket's few events would fill the customer ids' memo with ids that
+    do not come back (in the soak's traffic, most of what the memo grew by).
+    """
+    digest = pseudonyms.once(f"ticket:{ticket_id}")
     return int.from_bytes(base64.urlsafe_b64decode(digest + "==")[:8], "big")
 
 
