@@ -11,9 +11,8 @@ span attributes that span's growth (docs/operations.md#memory).
 Tracing costs CPU on every allocation and memory for every live block; each answer
 copies every trace (seconds on a loaded worker, so the page asks for it in a thread;
 tens of MiB for that moment, which RSS may keep) and holds the sites, not the traces,
-until the next. The compiled core's functions
-have no frames, so what they allocate is booked to the Python line that called into
-the core.
+until the next. The compiled core's functions have no frames, so what they allocate
+is booked to the Python line that called into the core.
 """
 
 from __future__ import annotations
