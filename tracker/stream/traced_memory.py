@@ -61,24 +61,27 @@ class TracedSites:
 
     top: int = TOP
     _last: dict[Site, tuple[int, int]] | None = field(default=None, repr=False)
-    _last_bytes: int = 0
 
     def answer(self) -> dict[str, Any] | None:
         """Sites by size and by change since the previous answer; None when not tracing."""
         if not tracemalloc.is_tracing():
             return None
         sites = sites_now()
-        current = sum(size for size, _ in sites.values())
+        current = total(sites)
         report: dict[str, Any] = {
             "frames": tracemalloc.get_traceback_limit(),
             "traced_bytes": current,
             "sites": [entry(site, *sized) for site, sized in _largest(sites, self.top)],
         }
         if self._last is not None:
-            report["change_bytes"] = current - self._last_bytes
+            report["change_bytes"] = current - total(self._last)
             report["changed"] = changes(self._last, sites, self.top)
-        self._last, self._last_bytes = sites, current
+        self._last = sites
         return report
+
+
+def total(sites: dict[Site, tuple[int, int]]) -> int:
+    return sum(size for size, _ in sites.values())
 
 
 def entry(site: Site, size: int, count: int) -> dict[str, Any]:
