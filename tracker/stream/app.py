@@ -22,6 +22,7 @@ from tracker.stream.faust_patches import (
     SeekTrail,
     commit_only_what_is_written,
     deliver_refetched,
+    hand_over_eagerly,
     shape_fetches,
     trace_seeks,
 )
@@ -46,6 +47,7 @@ def build_worker_app(worker: WorkerState, bootstrap: str) -> faust.App:
     topology = declare_topology(app, settings, worker.partitions)
     identity, activities = identity_topic(settings.worker_id), activity_topic(settings.worker_id)
     deliver_refetched(app.consumer, (settings.topic, identity, activities))
+    hand_over_eagerly(app.consumer)
     trail = SeekTrail()
     trace_seeks(app.consumer, trail)
 
