@@ -9,6 +9,9 @@ messages and serves the count at ``/bench/count``. Experiments:
   per-message state write does: the cost of that write alone;
   ``=direct``: the same record sent with the transport producer, awaited in
   the agent, without Faust's per-record ``FutureMessage`` machinery.
+- ``BENCH_NOOP_EAGER=1``: fetched records handed to the agent's stream as the tracker
+  worker hands them (``tracker.stream.faust_patches.hand_over_eagerly``), not through
+  Faust's four tasks a record. The issue's reference stays the unpatched agent.
 - ``TRACKER_FETCH_MAX_WAIT`` and ``TRACKER_FETCH_MIN_BYTES``: the consumer's fetch wait
   and size, as for the tracker (``tracker.stream.faust_patches.shape_fetches``; 0.1 s and
   64 KiB by default, Faust's own are 1.5 s and 1 byte).
@@ -26,7 +29,7 @@ import faust
 
 from tracker.heap import settle_heap
 from tracker.settings import load_settings
-from tracker.stream.faust_patches import shape_fetches
+from tracker.stream.faust_patches import hand_over_eagerly, shape_fetches
 from tracker.stream.options import faust_options
 
 
@@ -40,6 +43,8 @@ def main() -> None:
     options = faust_options(settings, bootstrap, settings.partitions)
     options.update(json.loads(os.environ.get("BENCH_FAUST_OPTIONS", "{}")))  # experiments
     app = faust.App(settings.worker_id, **options)
+    if os.environ.get("BENCH_NOOP_EAGER"):
+        hand_over_eagerly(app.consumer)
     source = app.topic(
         settings.topic, key_serializer="raw", value_serializer="raw", partitions=settings.partitions
     )

@@ -137,12 +137,14 @@ def noop(
     *,
     changelog: str = "",
     faust_fetch: bool = False,
+    eager: bool = False,
     timeout: float = 600,
 ) -> Result:
     """The no-op agent; ``changelog`` (table/direct): it also writes one row per message;
-    ``faust_fetch``: with Faust's own fetches, as the tracker's experiment rows."""
+    ``faust_fetch``: with Faust's own fetches, as the tracker's experiment rows; ``eager``:
+    with the tracker's hand-over of fetched records (``faust_patches.hand_over_eagerly``)."""
     group = f"bench-noop-{uuid.uuid4().hex[:8]}"
-    extra = {"BENCH_NOOP_CHANGELOG": changelog}
+    extra = {"BENCH_NOOP_CHANGELOG": changelog, "BENCH_NOOP_EAGER": "1" if eager else ""}
     if faust_fetch:
         extra.update(FAUST_FETCH_WAIT)
     extra.update(NOOP_EXTRA_ENV)
@@ -160,6 +162,8 @@ def noop(
         name += " + producer.send per message"
     if faust_fetch:
         name += f", {FAUST_FETCH_WAIT_LABEL}"
+    if eager:
+        name += ", the tracker's eager hand-over"
     return _result(name, variant, run, 1)
 
 

@@ -51,9 +51,12 @@ def _limits(ctx: Context, variant: Variant) -> None:
         median_of(ctx.repeat, functools.partial(throughput.noop, bench, repeated, limit_topic)),
     )
     add(rep, throughput.noop(bench, repeated, limit_topic, faust_fetch=True))
+    add(rep, throughput.noop(bench, repeated, limit_topic, eager=True))
     if variant.batch == 1:
         add(rep, throughput.noop(bench, repeated, limit_topic, changelog="table"))
         add(rep, throughput.noop(bench, repeated, limit_topic, changelog="direct"))
+        # The ceiling of one record per message where the tracker runs: its hand-over.
+        add(rep, throughput.noop(bench, repeated, limit_topic, changelog="table", eager=True))
 
 
 def _tracker(ctx: Context, variant: Variant) -> throughput.Result:
