@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -47,9 +46,7 @@ def _with_consumer(body: Callable[[Any, list[int]], Awaitable[T]]) -> T:
         hand_over_eagerly(consumer)
         return await body(consumer, calls)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)  # "coroutine ... was never awaited"
-        return asyncio.run(run())
+    return asyncio.run(run())
 
 
 def test_a_hand_over_that_does_not_wait_is_done_in_the_call() -> None:
@@ -60,14 +57,16 @@ def test_a_hand_over_that_does_not_wait_is_done_in_the_call() -> None:
         return message
 
     async def body(consumer: Any, calls: list[int]) -> Any:
-        result = await consumer.wait_first(callback("m1"), consumer.suspend_flow.wait())
-        return result, calls
+        flow = consumer.suspend_flow.wait()
+        result = await consumer.wait_first(callback("m1"), flow)
+        return result, calls, inspect.getcoroutinestate(flow)
 
-    (result, calls) = _with_consumer(body)
+    (result, calls, flow_state) = _with_consumer(body)
     assert handed == ["m1"]
     assert calls == []  # Faust's wait_first, and its tasks, never ran
     assert list(result.results) == ["m1"]
     assert not result.stopped
+    assert flow_state == inspect.CORO_CLOSED  # not left to be reported as never awaited
 
 
 def test_a_hand_over_that_waits_finishes_through_faust_wait_first() -> None:
@@ -90,6 +89,23 @@ def test_a_hand_over_that_waits_finishes_through_faust_wait_first() -> None:
     assert steps == ["started", "put with room 3"]
     assert calls == [2]
     assert 3 in result.results
+
+
+def test_a_failed_wait_reaches_the_hand_over_that_waited() -> None:
+    async def body(consumer: Any, _calls: list[int]) -> Any:
+        decoded: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def callback() -> str:
+            try:
+                await decoded
+            except LookupError:
+                return "recovered"
+            return "not failed"
+
+        asyncio.get_running_loop().call_later(0.01, decoded.set_exception, LookupError())
+        return await consumer.wait_first(callback(), consumer.suspend_flow.wait())
+
+    assert "recovered" in _with_consumer(body).results
 
 
 def test_a_failure_after_waiting_reaches_the_drain_loop() -> None:
@@ -140,12 +156,13 @@ def test_a_suspended_flow_still_interrupts_a_waiting_hand_over() -> None:
     assert len(result.results) == 1  # only the flow's event won
 
 
-def test_a_suspended_consumer_takes_faust_way_from_the_start() -> None:
+@pytest.mark.parametrize("event", ["suspend_flow", "_stopped", "_crashed"])
+def test_a_suspended_stopping_or_crashed_consumer_takes_faust_way(event: str) -> None:
     async def body(consumer: Any, calls: list[int]) -> list[int]:
         async def callback() -> None:
             return None
 
-        consumer.suspend_flow.set()
+        getattr(consumer, event).set()
         await consumer.wait_first(callback(), consumer.suspend_flow.wait())
         return calls
 

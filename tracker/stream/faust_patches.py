@@ -212,12 +212,17 @@ def hand_over_eagerly(consumer: Any) -> None:
     ``Consumer._drain_messages`` passes every record on with ``await
     self.wait_first(callback(message), self.suspend_flow.wait())``: a task for the
     hand-over, one each for the flow, stop and crash events, and ``asyncio.wait``; ~28 µs
-    a record on this machine, against ~0.1 µs for the hand-over itself, which almost never
-    waits (it puts the record on its stream's queue). Here the hand-over starts at once. If
-    it completes without waiting, that is the whole call; if it has to wait (a full stream
-    queue, flow control, a full producer buffer), the rest of it goes to Faust's own
-    ``wait_first`` as before, so a rebalance's suspended flow still interrupts it. A
-    suspended, stopping or crashed consumer takes Faust's way from the start.
+    a record on this machine, while the hand-over itself almost never waits (it puts the
+    record on its stream's queue). Here the hand-over starts at once. If it completes
+    without waiting, that is the whole call; if it has to wait (a full stream queue, flow
+    control, a full producer buffer), the rest of it goes to Faust's own ``wait_first``
+    as before, so a rebalance's suspended flow still interrupts it. A suspended, stopping
+    or crashed consumer takes Faust's way from the start.
+
+    The hand-over's first part now runs in the drain loop's task, its rest (if it waits)
+    in a task of its own: it must not rely on its task or its context variables. Faust
+    0.15.3's (``Conductor`` ``on_message``: flow control, decode, queue) uses neither; the
+    streams that set context variables run in the agents' tasks.
     """
     wait_first = consumer.wait_first
 
