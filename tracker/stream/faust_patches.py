@@ -1,4 +1,4 @@
-"""The five places where the worker changes how Faust talks to Kafka, and why.
+"""The five places where the worker changes how Faust talks to Kafka and hands records on.
 
 Each is a small, named patch of faust-streaming 0.15.3 internals, each with a unit
 test that fails when a Faust upgrade moves what it patches.
