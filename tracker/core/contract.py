@@ -6,7 +6,6 @@ Frontends, backends and the collector all speak this; the JSON Schemas in
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
@@ -14,7 +13,6 @@ from typing import Annotated, Any, Literal, Self
 import orjson
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -31,9 +29,7 @@ from pydantic_core import PydanticCustomError, core_schema
 from tracker.core.bounds import (
     CAMPAIGN_MAX_CHARS,
     COMMENT_MAX_CHARS,
-    EARLIEST,
     EXPERIMENT_NAME_PATTERN,
-    LATEST,
     MAX_SEND_DELAY_MS,
     PROPERTIES_MAX_BYTES,
     PROPERTIES_MAX_DEPTH,
@@ -45,6 +41,7 @@ from tracker.core.bounds import (
     VITAL_MAX_VALUE,
     depth,
 )
+from tracker.core.timestamps import RFC3339, Timestamp
 
 CHANNELS: tuple[str, ...] = ("web", "app", "social", "store", "email", "call_center", "partner")
 EVENT_TYPES: tuple[str, ...] = (
@@ -82,32 +79,12 @@ SUPPORT_CHANNELS: tuple[str, ...] = ("chat", "phone", "email", "social")
 # Written by the support team's systems, not the customer: their consent is their ticket's.
 AGENT_EVENT_TYPES = frozenset({"support_reply", "support_resolved"})
 
-# RFC 3339 demands a date, a time and an offset; pydantic alone would also take
-# unix numbers and offset-less strings, which devices then get silently wrong.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
-# [0-9], not \d: Python's \d takes any Unicode digit, JSON Schema's only ASCII ones.
-_RFC3339 = re.compile(
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
-)
-
-
-def _require_rfc3339(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str) or not _RFC3339.match(value):
-        raise ValueError("must be an RFC 3339 timestamp with offset, e.g. 2026-05-04T09:00:00Z")
-    return value
 
 
 def _epoch_ms(moment: datetime) -> int:
     return (moment - _EPOCH) // _MS
-
-
-def _in_time_range(value: datetime) -> datetime:
-    if not EARLIEST <= value <= LATEST:
-        raise ValueError("out of range: must lie between 1970-01-01 and 9999-12-31 UTC")
-    return value
 
 
 def _limit_properties(value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -134,9 +111,6 @@ def _not_a_bool(value: Any) -> Any:
 
 
 SchemaVersion = Annotated[Literal[1], BeforeValidator(_not_a_bool)]
-Timestamp = Annotated[
-    AwareDatetime, BeforeValidator(_require_rfc3339), AfterValidator(_in_time_range)
-]
 Text64 = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Text128 = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Touchpoint = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_./:-]{1,64}$")]
@@ -345,7 +319,7 @@ class _BoundedJsonSchema(GenerateJsonSchema):
 
     def datetime_schema(self, schema: core_schema.DatetimeSchema) -> JsonSchemaValue:
         json_schema = super().datetime_schema(schema)
-        json_schema["pattern"] = _RFC3339.pattern
+        json_schema["pattern"] = RFC3339.pattern
         json_schema["description"] = (
             "RFC 3339 with an offset, between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z"
         )
