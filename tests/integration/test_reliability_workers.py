@@ -133,6 +133,8 @@ def test_scale_out_then_in_keeps_counts_exact(kafka_one: KafkaCluster, tmp_path:
         producer.wait_for(0.65)
         began = time.monotonic()
         first.stop()  # SIGTERM: Faust leaves the group and flushes
+        # A clean stop: an agent that crashed on its way out left its work half done.
+        assert first.crashes() == []
         alone = owned_by(run.fleet, owners=1)
         moved_s = time.monotonic() - began
         assert alone == {1: list(range(PARTITIONS))}

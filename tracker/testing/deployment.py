@@ -96,6 +96,11 @@ class WorkerProcess:
             self.process.stdin.close()
         self.process = None
 
+    def crashes(self) -> list[str]:
+        """The log's lines for agents or services that crashed (Faust: ``Crashed reason=``)."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return [line for line in text.splitlines() if "Crashed reason=" in line]
+
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
