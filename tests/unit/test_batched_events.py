@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import faust
@@ -42,8 +43,7 @@ class Seen(Sensor):
     def on_stream_event_out(
         self, tp: TP, offset: int, stream: Any, event: Any, state: Any = None
     ) -> None:
-        # With the state its own event_in returned (Faust's ``Stream.ack`` passes none).
-        self.calls.append(("event_out" if state == {"offset": offset} else "ack_out", offset))
+        self.calls.append(("event_out", offset))
 
 
 class Fixture:
@@ -79,11 +79,16 @@ def _run(body: Callable[[Fixture], Awaitable[T]]) -> T:
 
 
 async def _take(f: Fixture, count: int, max_batch: int = 64) -> list[int]:
+    """The offsets of the next ``count`` events; fails, not hangs, if they never come."""
     offsets: list[int] = []
-    async for event in batched_events(f.stream, max_batch):
-        offsets.append(event.message.offset)
-        if len(offsets) == count:
-            break
+
+    async def take() -> None:
+        async for event in batched_events(f.stream, max_batch):
+            offsets.append(event.message.offset)
+            if len(offsets) == count:
+                break
+
+    await asyncio.wait_for(take(), timeout=5)
     return offsets
 
 
@@ -109,7 +114,11 @@ def test_the_event_loop_gets_one_pass_per_batch_not_per_event() -> None:
         await asyncio.sleep(0)
         f.queue(*(f.event(offset) for offset in range(12)))
         start = passes
-        await _take(f, 12, max_batch=4)
+        taken = 0
+        async for _ in batched_events(f.stream, max_batch=4):  # no task of its own
+            taken += 1
+            if taken == 12:
+                break
         batched = passes - start
         f.queue(*(f.event(offset) for offset in range(12, 24)))
         start = passes
@@ -143,7 +152,8 @@ def test_each_message_is_tracked_unacknowledged_before_it_is_handed_on() -> None
 
 def test_the_handler_acknowledges_and_the_consumer_sees_the_offsets_acked() -> None:
     async def body(f: Fixture) -> tuple[list[int], int]:
-        f.queue(f.event(0), f.event(1), f.event(2))
+        events = [f.event(0), f.event(1), f.event(2)]  # held: Faust tracks them weakly
+        f.queue(*events)
         async for event in batched_events(f.stream):
             if event.message.offset != 1:  # a paused partition's message stays unacked
                 await f.stream.ack(event)
@@ -212,13 +222,15 @@ def test_events_taken_while_the_flow_is_suspended_are_skipped() -> None:
     assert _run(body) == [0, 3]
 
 
-def test_sensors_hear_each_event_in_and_out_and_the_current_event_is_set() -> None:
+def test_sensors_hear_each_event_come_in_and_go_out_when_acknowledged() -> None:
     async def body(f: Fixture) -> tuple[list[tuple[str, int]], list[bool], Any]:
         f.queue(f.event(0), f.event(1))
         current: list[bool] = []
         events = batched_events(f.stream)
         async for event in events:
             current.append(faust.current_event() is event and f.stream.current_event is event)
+            if event.message.offset == 0:
+                await f.stream.ack(event)  # out when acknowledged, as with Faust's iterator
             if event.message.offset == 1:
                 break
         await events.aclose()  # as when the agent stops: the last event is let go
@@ -231,10 +243,57 @@ def test_sensors_hear_each_event_in_and_out_and_the_current_event_is_set() -> No
         ("event_out", 0),
         ("message_in", 1),
         ("event_in", 1),
-        ("event_out", 1),
     ]
     assert current == [True, True]
     assert after is None
+
+
+def test_events_not_handed_on_go_back_to_the_queue_in_order() -> None:
+    # An agent that crashes or stops mid-batch: Faust's iterator would have left the rest in
+    # the queue, where an agent restarted on the same channel takes them.
+    async def body(f: Fixture) -> tuple[list[int], list[int]]:
+        f.queue(*(f.event(offset) for offset in range(5)))
+        first: list[int] = []
+        events = batched_events(f.stream)
+        async for event in events:
+            first.append(event.message.offset)
+            if event.message.offset == 1:
+                break
+        await events.aclose()
+        return first, await _take(f, 3)
+
+    assert _run(body) == ([0, 1], [2, 3, 4])
+
+
+def test_an_agent_already_waiting_on_the_queue_gets_the_events_put_back() -> None:
+    async def body(f: Fixture) -> tuple[list[int], list[int]]:
+        f.queue(*(f.event(offset) for offset in range(3)))
+        first: list[int] = []
+        events = batched_events(f.stream)
+        async for event in events:
+            first.append(event.message.offset)
+            break  # all three are taken; the queue is empty
+        waiting = asyncio.create_task(_take(f, 2))
+        await asyncio.sleep(0.01)  # it waits on the empty queue
+        await events.aclose()
+        return first, await waiting
+
+    assert _run(body) == ([0], [1, 2])
+
+
+def test_an_error_thrown_mid_batch_is_raised_before_the_next_event() -> None:
+    async def body(f: Fixture) -> tuple[list[int], str, list[int]]:
+        f.queue(*(f.event(offset) for offset in range(3)))
+        handed: list[int] = []
+        try:
+            async for event in batched_events(f.stream):
+                handed.append(event.message.offset)
+                await f.stream.channel.throw(KeyError("thrown"))
+        except KeyError as exc:
+            raised = str(exc)
+        return handed, raised, await _take(f, 2)
+
+    assert _run(body) == ([0], "'thrown'", [1, 2])
 
 
 def test_a_stopping_stream_hands_on_nothing_more() -> None:
@@ -312,12 +371,18 @@ def test_every_agent_of_the_worker_reads_through_it() -> None:
     assert ".events()" not in source
 
 
-def test_faust_iterator_still_checks_what_this_mirrors() -> None:
-    # The pure twin of the iterator the agents used: when an upgrade changes these steps,
-    # batched_events must follow.
-    source = inspect.getsource(Stream._py_aiter)
-    assert "await sleep(0)" in source
-    assert "message.generation_id != self.app.consumer_generation_id" in source
-    assert "not self.app.flow_control.is_active()" in source
-    assert "add_unacked(message)" in source
-    assert "on_stream_event_in(tp, offset, self, event)" in source
+def test_faust_iterators_still_do_what_this_mirrors() -> None:
+    # The compiled iterator the agents ran (Stream._c_aiter with the Cython StreamIterator),
+    # and its pure twin: when an upgrade changes these steps, batched_events must follow.
+    compiled = inspect.getsource(Stream._c_aiter)
+    assert "it.after(event, do_ack or value is skipped_value, sensor_state)" in compiled
+    pyx = (Path(faust.__file__).parent / "_cython" / "streams.pyx").read_text()
+    assert "await sleep(0)" in pyx
+    assert "if do_ack and event is not None:" in pyx  # a noack stream: no ack, no event_out
+    assert "or message.generation_id != self.app.consumer_generation_id" in pyx
+    assert "not self.app.flow_control.is_active()" in pyx
+    assert "self.add_unacked(message)" in pyx
+    pure = inspect.getsource(Stream._py_aiter)
+    assert "await sleep(0)" in pure
+    assert "message.generation_id != self.app.consumer_generation_id" in pure
+    assert "add_unacked(message)" in pure
