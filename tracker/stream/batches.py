@@ -3,7 +3,7 @@
 faust-streaming's stream iterator (0.15.3: ``Stream._c_aiter`` with the compiled
 ``StreamIterator``, which the worker runs, and its pure twin ``_py_aiter``) gives the
 event loop a full pass before every event (``await sleep(0)``) and reaches each one
-three async generators deep (``events()``, ``__aiter__``, ``StreamIterator.next``).
+two async generators deep (``events()``, ``_c_aiter``) through the channel's coroutine.
 ``batched_events`` takes every event already queued, up to ``MAX_BATCH``, after one pass,
 and hands them on one by one. Everything else the compiled iterator does for an event on
 a ``noack()`` stream it does too, at the moment the event is handed on:
