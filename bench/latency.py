@@ -26,11 +26,18 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode
 
-from bench.expect import PROGRESS_COUNTERS, Expectation, expect, internal_errors
+from bench.expect import Expectation, expect, internal_errors
 from bench.kafka_io import produce_async
-from bench.procs import WORKER, BenchError, Proc, progress_from_metrics, wait_for
+from bench.procs import (
+    FULL_SCRAPE_EVERY,
+    PROGRESS_PATH,
+    WORKER,
+    BenchError,
+    Proc,
+    progress_from_metrics,
+    wait_for,
+)
 from bench.throughput import Bench, py_spy
 from tracker.kafka.broker import ensure_topics, free_port
 from tracker.metrics.samples import parse_exposition, total
@@ -38,8 +45,6 @@ from tracker.testing.streams import counter_table, differences
 from tracker.testing.traffic import Message
 
 SCRAPE_INTERVAL = 0.25
-FULL_SCRAPE_EVERY = 20  # reads: a whole /metrics every 5 s, the progress counters between
-PROGRESS_PATH = "/metrics?" + urlencode([("name[]", name) for name in PROGRESS_COUNTERS])
 CATCH_UP_S = 45.0  # after the last send; a worker still behind then has fallen behind the rate
 DRY_RUN_START_MS = 1_700_000_000_000
 DEBUG_SERIES: Path | None = None
