@@ -19,6 +19,7 @@ import faust
 from tracker.kafka.topics import ACCOUNT_TABLE, TABLE, activity_topic, compacted, identity_topic
 from tracker.settings import Settings
 from tracker.stream.batches import batched_events
+from tracker.stream.changelog import ChangelogAppender
 from tracker.stream.faust_patches import (
     SeekTrail,
     commit_only_what_is_written,
@@ -45,6 +46,7 @@ def build_worker_app(worker: WorkerState, bootstrap: str) -> faust.App:
     shape_fetches(settings.fetch_max_wait, settings.fetch_min_bytes)
     app = faust.App(settings.worker_id, **faust_options(settings, bootstrap, worker.partitions))
     commit_only_what_is_written(app.producer, worker.pending)
+    worker.changelog = ChangelogAppender(app.producer, worker.pending.track)
     topology = declare_topology(app, settings, worker.partitions)
     identity, activities = identity_topic(settings.worker_id), activity_topic(settings.worker_id)
     deliver_refetched(app.consumer, (settings.topic, identity, activities))

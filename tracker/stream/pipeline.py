@@ -14,8 +14,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from faust.exceptions import ProducerSendError
-
 from tracker.core.accounts import AccountProcessor, pack
 from tracker.core.aggregates import counter_key
 from tracker.core.faults import PartitionFault
@@ -27,6 +25,8 @@ from tracker.core.reroute import count_rerouted
 from tracker.kafka.changelog_codec import UnknownDictionaryError
 from tracker.kafka.topics import CONTROL_HEADER
 from tracker.settings import Settings
+from tracker.stream.changelog import ChangelogAppender
+from tracker.stream.dead_letters import append_letters, send_letter
 from tracker.stream.identity import IdentitySender
 from tracker.stream.pending import PendingWrites
 from tracker.stream.reroute import misplaced, reroute
@@ -34,7 +34,6 @@ from tracker.stream.rewinder import Rewind, Rewinder, Sought
 from tracker.stream.store import FaustStore
 
 log = logging.getLogger("tracker.stream.worker")
-TRUNCATED_LETTER_BYTES = 65_536
 
 
 def now_ms() -> int:
@@ -59,6 +58,9 @@ class WorkerState:
     # Input partitions paused after a fault in their timer, flush or restore: not
     # processed and not acknowledged (so not committed) until a restart retries them.
     failed: dict[int, PartitionFault] = field(default_factory=dict)
+    # Appends the tables' changelog records to the producer's batches (stream.changelog);
+    # None: Faust's ``send_changelog``.
+    changelog: ChangelogAppender | None = None
 
 
 @dataclass
@@ -137,7 +139,8 @@ class Pipeline:
     def _store(self, table: Any, partition: int) -> FaustStore:
         """A partition's view of ``table``, writing its changelog with the configured codec."""
         worker = self.worker
-        return FaustStore(table, partition, worker.pending, codec=worker.settings.changelog_codec)
+        codec, appender = worker.settings.changelog_codec, worker.changelog
+        return FaustStore(table, partition, worker.pending, codec=codec, appender=appender)
 
     def account_processor_for(self, partition: int) -> AccountProcessor:
         worker = self.worker
@@ -166,8 +169,25 @@ class Pipeline:
         if target is not None:  # another partitioner's message: to its key's partition
             await self._reroute(processor, message, target)
             return True
+        store = processor.store if isinstance(processor.store, FaustStore) else None
+        if store is not None:  # its rows wait for its letters (stream.dead_letters)
+            store.defer_writes()
         try:
-            letters = processor.process(
+            letters = self._apply(processor, message)
+            if letters and self.worker.changelog is not None:
+                settings = self.worker.settings
+                appender, dlq_topic = self.worker.changelog, settings.dlq_topic
+                letters = append_letters(appender, dlq_topic, letters, settings.topic)
+        finally:
+            if store is not None:
+                store.write_deferred()
+        await self._emit(processor, letters, message.key)
+        return True
+
+    def _apply(self, processor: PartitionProcessor, message: Any) -> list[DeadLetter]:
+        """The message applied: its dead letters (a partition fault pauses the partition)."""
+        try:
+            return processor.process(
                 message.key,
                 message.value,
                 message.offset,
@@ -177,8 +197,7 @@ class Pipeline:
             )
         except PartitionFault as fault:  # the message is applied; its partition's work is not
             self.fault(message.partition, fault, fault.__cause__ or fault)
-            await self._emit(processor, fault.letters, message.key)
-            return True
+            return fault.letters
         except Exception as exc:  # a bug must not stop the partition: dead-letter and go on
             # The frames only: an exception's text could quote customer data.
             log.error(
@@ -188,16 +207,14 @@ class Pipeline:
                 type(exc).__name__,
                 "".join(traceback.format_tb(exc.__traceback__)),
             )
-            letters = [processor.fail(message.value, message.offset, exc)]
-        await self._emit(processor, letters, message.key)
-        return True
+            return [processor.fail(message.value, message.offset, exc)]
 
     async def _emit(
         self, processor: PartitionProcessor, letters: list[DeadLetter], key: bytes | None = None
     ) -> None:
+        pending, topic = self.worker.pending, self.worker.settings.topic
         for letter in letters:
-            await self.send_letter(key, letter)
-        pending = self.worker.pending
+            await send_letter(self.topology.dlq, pending, topic, letter)
         for erased in processor.erased_letters:  # an erasure: the customer's letters go too
             pending.track(await self.topology.dlq.send(key=erased.encode(), value=None))
         processor.erased_letters.clear()
@@ -206,6 +223,8 @@ class Pipeline:
         processor.outbox.clear()
         # After the changelog write of the row that made them (stream.identity).
         self.sender.submit(processor, getattr(processor.store, "last_write", None))
+        if self.worker.changelog is not None:  # too many changelog batches: wait for some
+            await self.worker.changelog.ebb()
 
     async def handle_identity(self, message: Any) -> bool:
         """One identity-topic record, applied by the processor of the same partition number.
@@ -247,35 +266,9 @@ class Pipeline:
         if not await self.offsets.admit("activity", message, processor.applied_offset):
             return False
         processor.process(message.value, message.offset, now_ms())
+        if self.worker.changelog is not None:
+            await self.worker.changelog.ebb()
         return True
-
-    async def send_letter(self, _message_key: bytes | None, letter: DeadLetter) -> None:
-        """Dead-letter the event, or a digest (PRIVACY.md); if refused, a truncated copy.
-
-        Keyed by the letter's own key (the customer's pseudonym), never the raw id. A
-        refused send raises in the agent, which Faust restarts without the letter.
-        """
-        dlq, pending = self.topology.dlq, self.worker.pending
-        topic = self.worker.settings.topic
-        key, value = letter.key.encode(), letter.payload(topic)
-        try:
-            pending.track(await dlq.send(key=key, value=value, headers=letter.headers(topic)))
-        except ProducerSendError as exc:
-            log.error(
-                "partition %d offset %d: dead letter of %d bytes refused (%s); sending its "
-                "first %d bytes",
-                letter.source_partition,
-                letter.source_offset,
-                len(value),
-                type(exc.__cause__ or exc).__name__,
-                TRUNCATED_LETTER_BYTES,
-            )
-            headers = [
-                *letter.headers(topic),
-                ("tracker-value-truncated", str(len(value)).encode()),
-            ]
-            truncated = value[:TRUNCATED_LETTER_BYTES]
-            pending.track(await dlq.send(key=key, value=truncated, headers=headers))
 
     # --- group membership ----------------------------------------------------------------
     def on_recovered(self, active: set[int]) -> None:

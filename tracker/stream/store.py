@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from tracker.kafka.changelog_codec import Codec, is_packed, pack, unpack
+from tracker.stream.changelog import ChangelogAppender, ChangelogPartition
 from tracker.stream.pending import PendingWrites
 
 
@@ -17,15 +18,27 @@ class FaustStore:
     packed row is unpacked, and kept so, the first time it is read. With codec ``none``
     it is also written back as JSON then: once every partition has been restored so,
     the changelog holds no packed row a release before the codec could not read.
+
+    With an ``appender`` (the worker's) records go straight into the producer's batch
+    (``tracker/stream/changelog.py``); without one, through ``table.send_changelog``.
     """
 
     def __init__(
-        self, table: Any, partition: int, pending: PendingWrites | None = None, *, codec: Codec
+        self,
+        table: Any,
+        partition: int,
+        pending: PendingWrites | None = None,
+        *,
+        codec: Codec,
+        appender: ChangelogAppender | None = None,
     ) -> None:
         self.table = table
         self.partition = partition
         self.pending = pending or PendingWrites()
         self.codec: Codec = codec
+        self.changelog: ChangelogPartition | None = (
+            appender.partition(table, partition) if appender is not None else None
+        )
         # The newest changelog write: identity records it caused wait for it (stream.identity).
         self.last_write: Any = None
         store = table.data
@@ -69,7 +82,19 @@ class FaustStore:
                 found.append((raw.decode(), value))
         return found
 
+    def defer_writes(self) -> None:
+        """Keep the changelog records written until ``write_deferred`` (stream.dead_letters)."""
+        if self.changelog is not None:
+            self.changelog.hold()
+
+    def write_deferred(self) -> None:
+        if self.changelog is not None:
+            self.last_write = self.changelog.release() or self.last_write
+
     def _send(self, raw: bytes, record: bytes | None) -> None:
+        if self.changelog is not None:  # tracked there, once per batch
+            self.last_write = self.changelog.send(raw, record) or self.last_write
+            return
         self.last_write = self.table.send_changelog(self.partition, raw, record, "raw", "raw")
         self.pending.track(self.last_write)
 

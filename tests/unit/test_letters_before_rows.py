@@ -1,0 +1,136 @@
+"""A message's dead letters reach the producer's batches before its state rows.
+
+A row in the changelog marks its message applied: after a crash the re-delivered message
+is skipped and its letters are not sent again. So the worker holds a message's rows
+until its letters are appended (``stream.dead_letters``). On a real aiokafka producer,
+never started: the order of its accumulator's partitions is the order its sender drains
+them in, into one produce request per broker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import TopicPartition
+
+from tests.unit.helpers import config, encode, ev, ms
+from tests.unit.test_changelog import TOPIC, Table, records
+from tracker.stream.changelog import ChangelogAppender
+from tracker.stream.pipeline import Pipeline, Topology, WorkerState
+
+DLQ = "touchpoints-dlq"
+
+
+class Sent:
+    """The DLQ topic's Faust path: what was sent through it, in order."""
+
+    def __init__(self) -> None:
+        self.keys: list[bytes] = []
+
+    async def send(self, key: bytes, value: bytes | None, **_: Any) -> None:
+        self.keys.append(key)
+
+
+@pytest.fixture
+async def producer() -> AsyncIterator[AIOKafkaProducer]:
+    made = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1")
+    yield made
+    made._closed = True  # never started: nothing to close
+
+
+def _worker(producer: AIOKafkaProducer, dlq_partitions: int = 3) -> tuple[Pipeline, Sent]:
+    if dlq_partitions:  # what the producer's metadata knows of the DLQ topic
+        cluster = producer.client.cluster
+        cluster._partitions[DLQ] = {p: SimpleNamespace(leader=1) for p in range(dlq_partitions)}
+    settings = SimpleNamespace(topic="touchpoints", dlq_topic=DLQ, changelog_codec="none")
+    worker = WorkerState(settings=settings, config=config(), partitions=1)  # type: ignore[arg-type]
+    worker.changelog = ChangelogAppender(SimpleNamespace(_producer=producer), worker.pending.track)
+    dlq = Sent()
+    topology = Topology(
+        source=None, dlq=dlq, activities=None, identity=None, table=Table(), account_table=Table()
+    )
+    return Pipeline(worker, topology), dlq
+
+
+def _message(offset: int, value: bytes) -> Any:
+    return SimpleNamespace(
+        partition=0, offset=offset, key=b"ana", value=value, timestamp=ms(60) / 1000, headers=[]
+    )
+
+
+def _queued(producer: AIOKafkaProducer) -> list[TopicPartition]:
+    return list(producer._message_accumulator._batches)
+
+
+async def test_a_messages_letters_are_appended_before_its_rows(producer: AIOKafkaProducer) -> None:
+    pipeline, dlq = _worker(producer)
+    assert pipeline.processor_for(0) is not None
+    producer._message_accumulator._batches.clear()  # what the restore wrote
+    assert await pipeline.handle(_message(0, b"{not json"))
+    first, *rest = _queued(producer)
+    assert first.topic == DLQ and [tp.topic for tp in rest] == [TOPIC]
+    [letter] = records(producer._message_accumulator._batches[first][0])
+    assert letter[0] is not None and letter[0].endswith(b"/0")  # the customer's first letter
+    assert dlq.keys == []  # nothing through Faust's path
+    rows = records(producer._message_accumulator._batches[rest[0]][0])
+    assert rows and all(key.startswith(b"0/") for key, _ in rows if key is not None)
+
+
+async def test_the_letter_goes_where_aiokafkas_send_would_put_it(
+    producer: AIOKafkaProducer,
+) -> None:
+    pipeline, _ = _worker(producer, dlq_partitions=7)
+    appender = pipeline.worker.changelog
+    assert appender is not None and pipeline.processor_for(0) is not None
+    for key in (b"c:a:0", b"c:b:0", b"u:0:17:0", b"c:zz:3"):
+        future = appender.append_keyed(DLQ, key, b"letter", [("h", b"v")])
+        expected = producer._partition(DLQ, None, key, b"letter", key, b"letter")
+        [tp] = [
+            tp for tp, q in producer._message_accumulator._batches.items() if q[-1].future is future
+        ]
+        assert tp == TopicPartition(DLQ, expected)
+
+
+async def test_without_the_dlqs_metadata_the_letter_is_sent_after_the_rows(
+    producer: AIOKafkaProducer,
+) -> None:
+    """The first letter before the producer knows the DLQ's partitions: Faust's path."""
+    pipeline, dlq = _worker(producer, dlq_partitions=0)
+    assert pipeline.processor_for(0) is not None
+    assert await pipeline.handle(_message(0, b"{not json"))
+    assert len(dlq.keys) == 1 and DLQ in producer.client._topics  # asked for with the next update
+    assert [tp.topic for tp in _queued(producer)] == [TOPIC]
+
+
+async def test_a_message_without_letters_writes_its_rows_at_once(
+    producer: AIOKafkaProducer,
+) -> None:
+    pipeline, dlq = _worker(producer)
+    processor = pipeline.processor_for(0)
+    assert processor is not None
+    assert await pipeline.handle(_message(0, encode(ev("page_view", "ana", 60))))
+    assert [tp.topic for tp in _queued(producer)] == [TOPIC] and dlq.keys == []
+    assert processor.store.changelog.held is None  # type: ignore[attr-defined]
+    assert processor.store.last_write is not None  # type: ignore[attr-defined]
+
+
+async def test_rows_of_a_message_whose_processing_failed_follow_its_letter(
+    producer: AIOKafkaProducer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline, _ = _worker(producer)
+    processor = pipeline.processor_for(0)
+    assert processor is not None
+    producer._message_accumulator._batches.clear()
+
+    def broken(*_: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(type(processor), "_close_due", broken)  # after the rows are written
+    assert await pipeline.handle(_message(0, encode(ev("page_view", "ana", 60))))
+    assert 0 in pipeline.worker.failed  # a partition fault: applied, then paused
+    assert [tp.topic for tp in _queued(producer)] == [TOPIC]  # no letters: rows written
+    assert processor.store.changelog.held is None  # type: ignore[attr-defined]
