@@ -8,7 +8,9 @@ messages and serves the count at ``/bench/count``. Experiments:
   a table's changelog (``Table.send_changelog``), as the tracker's
   per-message state write does: the cost of that write alone;
   ``=direct``: the same record sent with the transport producer, awaited in
-  the agent, without Faust's per-record ``FutureMessage`` machinery.
+  the agent, without Faust's per-record ``FutureMessage`` machinery;
+  ``=appended``: the same record appended to the producer's open batch, as the tracker
+  worker writes its rows (``tracker.stream.changelog``).
 - ``BENCH_NOOP_EAGER=1``: fetched records handed to the agent's stream as the tracker
   worker hands them (``tracker.stream.faust_patches.hand_over_eagerly``), not through
   Faust's four tasks a record. The issue's reference stays the unpatched agent.
@@ -29,6 +31,7 @@ import faust
 
 from tracker.heap import settle_heap
 from tracker.settings import load_settings
+from tracker.stream.changelog import ChangelogAppender, ChangelogPartition
 from tracker.stream.faust_patches import hand_over_eagerly, shape_fetches
 from tracker.stream.options import faust_options
 
@@ -56,6 +59,8 @@ def main() -> None:
     row = b"x" * 400
 
     changelog = f"{settings.worker_id}-bench-rows-changelog"
+    appender = ChangelogAppender(app.producer, lambda _sent: None)
+    writers: dict[int, ChangelogPartition] = {}
 
     @app.agent(source)
     async def consume(stream: Any) -> None:
@@ -66,6 +71,14 @@ def main() -> None:
                 table.send_changelog(message.partition, message.key, row, "raw", "raw")
             elif write == "direct":
                 await app.producer.send(changelog, message.key, row, message.partition, None, None)
+            elif write == "appended":
+                writer = writers.get(message.partition)
+                if writer is None:
+                    writer = writers[message.partition] = appender.partition(
+                        table, message.partition
+                    )
+                writer.send(message.key, row)
+                await appender.ebb()
 
     @app.page("/bench/count")
     async def count(web: Any, _request: Any) -> Any:

@@ -140,7 +140,8 @@ def noop(
     eager: bool = False,
     timeout: float = 600,
 ) -> Result:
-    """The no-op agent; ``changelog`` (table/direct): it also writes one row per message;
+    """The no-op agent; ``changelog`` (table/direct/appended): it also writes one row per
+    message;
     ``faust_fetch``: with Faust's own fetches, as the tracker's experiment rows; ``eager``:
     with the tracker's hand-over of fetched records (``faust_patches.hand_over_eagerly``)."""
     group = f"bench-noop-{uuid.uuid4().hex[:8]}"
@@ -160,6 +161,8 @@ def noop(
         name += " + Table.send_changelog per message"
     elif changelog == "direct":
         name += " + producer.send per message"
+    elif changelog == "appended":
+        name += " + record appended to the producer's batch per message"
     if faust_fetch:
         name += f", {FAUST_FETCH_WAIT_LABEL}"
     if eager:

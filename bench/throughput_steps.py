@@ -55,8 +55,10 @@ def _limits(ctx: Context, variant: Variant) -> None:
     if variant.batch == 1:
         add(rep, throughput.noop(bench, repeated, limit_topic, changelog="table"))
         add(rep, throughput.noop(bench, repeated, limit_topic, changelog="direct"))
-        # The ceiling of one record per message where the tracker runs: its hand-over.
+        # The ceiling of one record per message where the tracker runs: its hand-over, and
+        # since 2026-12-07 its records appended to the producer's batch.
         add(rep, throughput.noop(bench, repeated, limit_topic, changelog="table", eager=True))
+        add(rep, throughput.noop(bench, repeated, limit_topic, changelog="appended", eager=True))
 
 
 def _tracker(ctx: Context, variant: Variant) -> throughput.Result:
