@@ -125,21 +125,27 @@ async def test_a_full_batch_gets_a_new_one_and_the_agent_waits_while_too_many_qu
     made: Callable[..., Fixture],
 ) -> None:
     f = made(max_batch_size=1024)
-    writer = f.appender.partition(f.table, 3)
-    for i in range(40):  # ~100 bytes a record: a batch holds about ten
-        writer.send(b"3/c/%d" % i, b"x" * 80)
+    _, ebb = await _waiting(f)
     batches = f.queued(3)
     assert len(batches) > QUEUED_BATCHES
     keys = [k for b in batches for k, _ in records(b)]
     assert keys == [b"3/c/%d" % i for i in range(40)]  # across batches, in write order
-    ebb = asyncio.ensure_future(f.appender.ebb())
-    await asyncio.sleep(0.01)
     assert not ebb.done()
     while len(f.queued(3)) > QUEUED_BATCHES:
         f.take(3)
         await asyncio.sleep(0)
     await asyncio.wait_for(ebb, 1)
     await asyncio.wait_for(f.appender.ebb(), 1)  # nothing crowded since: returns at once
+
+
+async def _waiting(f: Fixture) -> tuple[Any, asyncio.Future[None]]:
+    """Partition 3 written into ~4 batches of 1 KiB, and an agent waiting at ``ebb()``."""
+    writer = f.appender.partition(f.table, 3)
+    for i in range(40):  # ~100 bytes a record: a batch holds about ten
+        writer.send(b"3/c/%d" % i, b"x" * 80)
+    ebb = asyncio.ensure_future(f.appender.ebb())
+    await asyncio.sleep(0.01)
+    return writer, ebb
 
 
 async def test_a_record_over_the_request_limit_takes_fausts_path_and_fails_there(
@@ -216,11 +222,7 @@ async def test_a_failed_producer_ends_the_wait_and_fails_the_commit(
     made: Callable[..., Fixture],
 ) -> None:
     f = made(max_batch_size=1024)
-    writer = f.appender.partition(f.table, 3)
-    for i in range(40):
-        writer.send(b"3/c/%d" % i, b"x" * 80)
-    ebb = asyncio.ensure_future(f.appender.ebb())
-    await asyncio.sleep(0.01)
+    writer, ebb = await _waiting(f)
     f.accumulator.fail_all(RuntimeError("the sender died"))
     await asyncio.wait_for(ebb, 1)  # not a spin over batches that never drain
     with pytest.raises(RuntimeError, match="write failed"):
@@ -234,11 +236,7 @@ async def test_a_cancelled_wait_leaves_the_partition_to_wait_for_next_time(
     made: Callable[..., Fixture],
 ) -> None:
     f = made(max_batch_size=1024)
-    writer = f.appender.partition(f.table, 3)
-    for i in range(40):
-        writer.send(b"3/c/%d" % i, b"x" * 80)
-    ebb = asyncio.ensure_future(f.appender.ebb())
-    await asyncio.sleep(0.01)
+    _, ebb = await _waiting(f)
     ebb.cancel()
     with pytest.raises(asyncio.CancelledError):
         await ebb
