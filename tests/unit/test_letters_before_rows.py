@@ -134,3 +134,29 @@ async def test_rows_of_a_message_whose_processing_failed_follow_its_letter(
     assert 0 in pipeline.worker.failed  # a partition fault: applied, then paused
     assert [tp.topic for tp in _queued(producer)] == [TOPIC]  # no letters: rows written
     assert processor.store.changelog.held is None  # type: ignore[attr-defined]
+
+
+async def test_a_dlq_the_metadata_dropped_again_is_sent_not_lost(
+    producer: AIOKafkaProducer,
+) -> None:
+    """A metadata update narrowed to other topics: the letter takes Faust's path."""
+    pipeline, dlq = _worker(producer)
+    assert pipeline.processor_for(0) is not None
+    assert await pipeline.handle(_message(0, b"{not json"))
+    del producer.client.cluster._partitions[DLQ]
+    assert await pipeline.handle(_message(1, b"{still not json"))
+    assert len(dlq.keys) == 1  # the second letter, through Faust
+
+
+async def test_a_letter_aiokafka_refuses_to_append_is_sent_through_faust(
+    producer: AIOKafkaProducer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline, dlq = _worker(producer)
+    assert pipeline.processor_for(0) is not None
+
+    def refused(*_: Any) -> int:
+        raise AssertionError("Unrecognized partition")
+
+    monkeypatch.setattr(producer, "_partition", refused)
+    assert await pipeline.handle(_message(0, b"{not json"))
+    assert len(dlq.keys) == 1 and [tp.topic for tp in _queued(producer)] == [TOPIC]

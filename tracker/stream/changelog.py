@@ -142,7 +142,9 @@ class ChangelogAppender:
         """Append a record to the partition the producer's partitioner picks for ``key``, as
         aiokafka's ``send`` would; None when it cannot be done now (the caller sends it)."""
         accumulator = self.ready(topic)
-        if accumulator is None or topic not in self._known:  # partitions not known yet
+        # Looked up each time: a metadata update may drop a topic no send asked for.
+        if accumulator is None or self.producer.client.cluster.partitions_for_topic(topic) is None:
+            self._known.discard(topic)
             return None
         if DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, headers) > self.limit:
             return None
@@ -211,13 +213,18 @@ class ChangelogPartition:
         return appender.append(tp, key, value, _NO_HEADERS)
 
     def hold(self) -> None:
-        self.held = []
+        if self.held is None:  # records a failed release left stay first
+            self.held = []
 
     def release(self) -> Any:
         held, self.held = self.held or [], None
         sent = None
-        for key, value in held:
-            sent = self.send(key, value)
+        for i, (key, value) in enumerate(held):
+            try:
+                sent = self.send(key, value)
+            except BaseException:
+                self.held = held[i:]  # not lost: the next release writes them, in order
+                raise
         return sent
 
 

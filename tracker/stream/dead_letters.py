@@ -1,14 +1,21 @@
 """Dead letters to the DLQ topic, ahead of the rows of their message.
 
-A message's state row marks it applied: after a crash, a re-delivered message whose
-row is in the changelog is skipped, and its letters are not sent again (their keys
-count the customer's letters, which the row already holds). So no row may reach the
-broker before the letters of its message. The worker holds a message's changelog
-records while it applies the message and appends its letters to the producer's batches
-first, in the same pass of the event loop (``append_letters``; aiokafka drains them in
-the same produce request, or the letters' first). A letter that cannot be appended
-that way (the DLQ's partitions not known yet, a letter over the request limit, the
-appender off) is sent after the rows are released (``send_letter``), as before.
+A message's state row marks it applied: after a crash a re-delivered message whose row
+is in the changelog is skipped, and its letters are not sent again (their keys count
+the customer's letters, which the row already holds). So a row must not reach the broker
+before the letters of its message. The worker holds a message's changelog records while
+it applies the message, appends its letters to the producer's batches, then releases
+the rows, all in one pass of the event loop (``append_letters``). aiokafka's sender then
+takes them in the same round, one produce request per broker: on one broker, a letter
+that fits its partition's open batch travels with the rows or before them.
+
+Not covered (RELIABILITY.md, open problems): a letter that starts a new batch behind a
+full one of its DLQ partition, or whose batch is retried, leaves a round after the rows;
+with the DLQ and changelog partitions led by different brokers, the rows' request may
+go first; and a letter that cannot be appended at once (the DLQ's partitions not known
+yet, a letter over the request limit) is sent after the rows (``send_letter``). Faust's
+producer buffer had the same windows. Closing them needs the rows held until the
+letters are acknowledged, with the partition's other writers waiting behind them.
 """
 
 from __future__ import annotations
@@ -33,7 +40,12 @@ def append_letters(
     rest = []
     for letter in letters:
         key, value = letter.key.encode(), letter.payload(topic)
-        if appender.append_keyed(dlq_topic, key, value, letter.headers(topic)) is None:
+        try:
+            appended = appender.append_keyed(dlq_topic, key, value, letter.headers(topic))
+        except Exception:  # whatever aiokafka's internals raise: Faust's path sends it
+            log.exception("dead letter not appended; sending it through Faust")
+            appended = None
+        if appended is None:
             rest.append(letter)
     return rest
 
