@@ -118,6 +118,7 @@ async def test_a_message_without_letters_writes_its_rows_at_once(
     assert processor.store.last_write is not None  # type: ignore[attr-defined]
 
 
+@pytest.mark.source_core  # patches the processor: compiled callers never look it up
 async def test_rows_of_a_message_whose_processing_failed_follow_its_letter(
     producer: AIOKafkaProducer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
