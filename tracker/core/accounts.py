@@ -34,7 +34,7 @@ PEOPLE_WINDOW_MS = 28 * DAY_MS  # people count toward an account for the longest
 MAX_ACCOUNTS_PER_PERSON = 16
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class AccountActivity:
     account: str  # pseudonym of the account id
     person: str  # pseudonym of the customer id
@@ -42,6 +42,23 @@ class AccountActivity:
     channel: int  # index into CHANNELS; records carry its stable code
     order: bool = False
     erase: bool = False  # the person withdrew or was erased: forget them here too
+
+    # Written out, not generated: mypyc compiles it, the generated one stays interpreted.
+    def __init__(
+        self,
+        account: str,
+        person: str,
+        at_ms: int,
+        channel: int,
+        order: bool = False,
+        erase: bool = False,
+    ) -> None:
+        object.__setattr__(self, "account", account)
+        object.__setattr__(self, "person", person)
+        object.__setattr__(self, "at_ms", at_ms)
+        object.__setattr__(self, "channel", channel)
+        object.__setattr__(self, "order", order)
+        object.__setattr__(self, "erase", erase)
 
     def to_json(self) -> list[Any]:
         channel = CHANNEL_TABLE.to_code[self.channel]

@@ -50,14 +50,29 @@ def hour_row(minute: int) -> str:
     return f"h/{minute // 1440}"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Delta:
     """What one or more events changed in the partition's aggregates."""
 
-    counters: dict[str, int] = field(default_factory=dict)
-    revenue: dict[str, Decimal] = field(default_factory=dict)
-    buckets: dict[tuple[str, int], int] = field(default_factory=dict)
-    max_event_ms: int = 0
+    counters: dict[str, int]
+    revenue: dict[str, Decimal]
+    buckets: dict[tuple[str, int], int]
+    max_event_ms: int
+
+    # Written out, not generated: mypyc compiles a method of the class, but the ``__init__``
+    # that ``dataclass`` generates stays interpreted, with a call for each default factory,
+    # and a Delta is built several times per message.
+    def __init__(
+        self,
+        counters: dict[str, int] | None = None,
+        revenue: dict[str, Decimal] | None = None,
+        buckets: dict[tuple[str, int], int] | None = None,
+        max_event_ms: int = 0,
+    ) -> None:
+        self.counters = {} if counters is None else counters
+        self.revenue = {} if revenue is None else revenue
+        self.buckets = {} if buckets is None else buckets
+        self.max_event_ms = max_event_ms
 
     def count(self, key: str, n: int = 1) -> None:
         self.counters[key] = self.counters.get(key, 0) + n

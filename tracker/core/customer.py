@@ -7,7 +7,7 @@ millions of times, and ints are smaller and faster than datetimes.
 from __future__ import annotations
 
 from collections.abc import Callable, MutableSequence, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tracker.core.codes import (
@@ -55,62 +55,133 @@ VITAL_RATING_TABLE = CodeTable("vital rating", VITAL_RATINGS, VITAL_RATING_CODES
 _SESSION_FIELDS_BEFORE_TOUCHPOINT_TABLE = 9
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Step:
     at_ms: int
     touchpoint: int  # index into LabelSets.touchpoints
     channel: int  # index into CHANNELS
     kind: int  # index into STEP_KINDS
 
+    # Written out, not generated: mypyc compiles it, the generated one stays interpreted.
+    def __init__(self, at_ms: int, touchpoint: int, channel: int, kind: int) -> None:
+        self.at_ms = at_ms
+        self.touchpoint = touchpoint
+        self.channel = channel
+        self.kind = kind
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, init=False)
 class Session:
     start_ms: int
     last_ms: int
     entry_channel: int
-    page_views: int = 0
-    interactions: int = 0
-    orders: int = 0
-    channels: int = 0  # bit set of channel indexes touched
+    page_views: int
+    interactions: int
+    orders: int
+    channels: int  # bit set of channel indexes touched
     # Not ``list[Step]``: a row's journey is a ``LazySteps``, and compiled code would read a
     # declared list through the list's C API, past the overrides that decode it.
-    steps: MutableSequence[Step] = field(default_factory=list)
-    source: int = 0  # index into SOURCES: how the session was reached
+    steps: MutableSequence[Step]
+    source: int  # index into SOURCES: how the session was reached
     # The first LCP by event time, the landing page's (tracker.core.vitals): when, and its
     # class as an index into VITAL_RATINGS; -1: none measured yet.
-    lcp_ms: int = -1
-    lcp: int = -1
-    last_order_ms: int = -1  # its latest order: after a support contact, a rescued conversion
-    support: SessionSupport | None = None  # its contacts and feedback (tracker.core.support)
-    experiments: list[Seen] | None = None  # each experiment's first variant it saw
+    lcp_ms: int
+    lcp: int
+    last_order_ms: int  # its latest order: after a support contact, a rescued conversion
+    support: SessionSupport | None  # its contacts and feedback (tracker.core.support)
+    experiments: list[Seen] | None  # each experiment's first variant it saw
+
+    # Written out, not generated: mypyc compiles it, the generated one stays interpreted.
+    def __init__(
+        self,
+        start_ms: int,
+        last_ms: int,
+        entry_channel: int,
+        page_views: int = 0,
+        interactions: int = 0,
+        orders: int = 0,
+        channels: int = 0,
+        steps: MutableSequence[Step] | None = None,
+        source: int = 0,
+        lcp_ms: int = -1,
+        lcp: int = -1,
+        last_order_ms: int = -1,
+        support: SessionSupport | None = None,
+        experiments: list[Seen] | None = None,
+    ) -> None:
+        self.start_ms = start_ms
+        self.last_ms = last_ms
+        self.entry_channel = entry_channel
+        self.page_views = page_views
+        self.interactions = interactions
+        self.orders = orders
+        self.channels = channels
+        self.steps = [] if steps is None else steps
+        self.source = source
+        self.lcp_ms = lcp_ms
+        self.lcp = lcp
+        self.last_order_ms = last_order_ms
+        self.support = support
+        self.experiments = experiments
 
     def deadline_ms(self, gap_ms: int, max_ms: int) -> int:
         """The watermark at or past which the session is over."""
         return min(self.last_ms + gap_ms + 1, self.start_ms + max_ms)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class CustomerState:
-    session: Session | None = None
-    last_seen_ms: int = -1
-    last_seen_by_channel: dict[int, int] = field(default_factory=dict)
-    order_times: list[int] = field(default_factory=list)  # newest two, newest first
-    seen_ids: dict[int, int] = field(default_factory=dict)  # event-id hash -> event time
-    withdrawn_until_ms: int = -1  # >= 0: a withdrawal marker, nothing else is kept
+    session: Session | None
+    last_seen_ms: int
+    last_seen_by_channel: dict[int, int]
+    order_times: list[int]  # newest two, newest first
+    seen_ids: dict[int, int]  # event-id hash -> event time
+    withdrawn_until_ms: int  # >= 0: a withdrawal marker, nothing else is kept
     # Pseudonymous B2B accounts the customer acted for -> their latest event there: an
     # erasure makes every one of them forget the customer (tracker.core.accounts).
-    accounts: dict[str, int] = field(default_factory=dict)
+    accounts: dict[str, int]
     # Dead letters keyed by this customer so far and the broker time of the newest: an
     # erasure tombstones their DLQ keys (tracker.core.letters); a marker keeps both.
-    letters: int = 0
-    last_letter_ms: int = -1
-    capped_at_ms: int = -1  # when the de-duplication memory last hit its cap (and counted)
+    letters: int
+    last_letter_ms: int
+    capped_at_ms: int  # when the de-duplication memory last hit its cap (and counted)
     # Identity stitching (tracker.core.identity_state), kept beside the state list in a row.
-    identity: IdentityState | None = None
+    identity: IdentityState | None
     # Support tickets about the customer by keyed hash (tracker.core.support): never an id.
-    tickets: dict[int, Ticket] = field(default_factory=dict)
+    tickets: dict[int, Ticket]
     # First seen, channels, orders: new, returning and lapsed customers (tracker.core.retention).
-    retention: Retention | None = None
+    retention: Retention | None
+
+    # Written out, not generated: mypyc compiles it, the generated one stays interpreted.
+    def __init__(
+        self,
+        session: Session | None = None,
+        last_seen_ms: int = -1,
+        last_seen_by_channel: dict[int, int] | None = None,
+        order_times: list[int] | None = None,
+        seen_ids: dict[int, int] | None = None,
+        withdrawn_until_ms: int = -1,
+        accounts: dict[str, int] | None = None,
+        letters: int = 0,
+        last_letter_ms: int = -1,
+        capped_at_ms: int = -1,
+        identity: IdentityState | None = None,
+        tickets: dict[int, Ticket] | None = None,
+        retention: Retention | None = None,
+    ) -> None:
+        self.session = session
+        self.last_seen_ms = last_seen_ms
+        self.last_seen_by_channel = {} if last_seen_by_channel is None else last_seen_by_channel
+        self.order_times = [] if order_times is None else order_times
+        self.seen_ids = {} if seen_ids is None else seen_ids
+        self.withdrawn_until_ms = withdrawn_until_ms
+        self.accounts = {} if accounts is None else accounts
+        self.letters = letters
+        self.last_letter_ms = last_letter_ms
+        self.capped_at_ms = capped_at_ms
+        self.identity = identity
+        self.tickets = {} if tickets is None else tickets
+        self.retention = retention
 
     @property
     def withdrawn(self) -> bool:

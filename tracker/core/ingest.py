@@ -53,10 +53,15 @@ class Withdrawal:
     occurred_at: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Valid:
     event: Event
     source: Any  # the decoded item, or the message bytes when it held one event
+
+    # Written out, not generated: mypyc compiles it, the generated one stays interpreted.
+    def __init__(self, event: Event, source: Any) -> None:
+        object.__setattr__(self, "event", event)
+        object.__setattr__(self, "source", source)
 
     def raw(self) -> bytes:
         return self.source if isinstance(self.source, bytes) else orjson.dumps(self.source)

@@ -41,19 +41,42 @@ _LAPSE = tuple(f"lapse:{c}" for c in CHANNELS)
 _LAPSED = tuple(counter_key(LAPSED_KEY, c) for c in CHANNELS)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Retention:
     first_ms: int  # the first counted event the state remembers
     first_channel: int
-    channels: int = 0  # bit set of the channels the customer was seen on
-    first_order_ms: int = -1
-    first_order_channel: int = -1
-    orders: list[int] = field(default_factory=list)  # order times, newest first, bounded
-    lapsed_ms: int = -1  # the moment it lapsed, while lapsed; -1: not lapsed
-    due_ms: int = -1  # the moment it lapses unless it orders again (``lapse_at``); -1: none
+    channels: int  # bit set of the channels the customer was seen on
+    first_order_ms: int
+    first_order_channel: int
+    orders: list[int]  # order times, newest first, bounded
+    lapsed_ms: int  # the moment it lapsed, while lapsed; -1: not lapsed
+    due_ms: int  # the moment it lapses unless it orders again (``lapse_at``); -1: none
     # The row form it was decoded from while unchanged: written back as it is (most rows
     # are rewritten for events that change nothing here).
-    raw: list[Any] | None = field(default=None, compare=False, repr=False)
+    raw: list[Any] | None = field(compare=False, repr=False)
+
+    # Written out, not generated: mypyc compiles it, the generated one stays interpreted.
+    def __init__(
+        self,
+        first_ms: int,
+        first_channel: int,
+        channels: int = 0,
+        first_order_ms: int = -1,
+        first_order_channel: int = -1,
+        orders: list[int] | None = None,
+        lapsed_ms: int = -1,
+        due_ms: int = -1,
+        raw: list[Any] | None = None,
+    ) -> None:
+        self.first_ms = first_ms
+        self.first_channel = first_channel
+        self.channels = channels
+        self.first_order_ms = first_order_ms
+        self.first_order_channel = first_order_channel
+        self.orders = [] if orders is None else orders
+        self.lapsed_ms = lapsed_ms
+        self.due_ms = due_ms
+        self.raw = raw
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,11 +18,17 @@ from tracker.core.events import to_ms
 from tracker.core.identity_state import decode_identity, encode_identity
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Row:
     state: CustomerState | None
     epoch: int
     delta: Delta
+
+    # Written out, not generated: mypyc compiles it, the generated one stays interpreted.
+    def __init__(self, state: CustomerState | None, epoch: int, delta: Delta) -> None:
+        self.state = state
+        self.epoch = epoch
+        self.delta = delta
 
 
 def row_parts(
@@ -90,11 +96,17 @@ def parse_time(value: str | None) -> int | None:
     return to_ms(moment) if moment.tzinfo is not None else None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class IndexInfo:
     deadline: int | None
     entry: int | None
     expiry: int | None
+
+    # Written out, not generated: mypyc compiles it, the generated one stays interpreted.
+    def __init__(self, deadline: int | None, entry: int | None, expiry: int | None) -> None:
+        object.__setattr__(self, "deadline", deadline)
+        object.__setattr__(self, "entry", entry)
+        object.__setattr__(self, "expiry", expiry)
 
 
 NO_INDEX = IndexInfo(None, None, None)
