@@ -218,6 +218,23 @@ async def test_a_topic_the_producer_knows_is_not_added_to_its_metadata_topics(
     assert f.producer.client._topics == set()  # still every topic's metadata
 
 
+async def test_a_topic_a_narrowed_metadata_update_dropped_is_tracked_again(
+    made: Callable[..., Fixture],
+) -> None:
+    """Another topic's send narrows the producer's metadata to it: the next update drops the
+    changelog's partitions, and their batches would wait for leaders no update brings."""
+    f = made()
+    client = f.producer.client
+    client.cluster._partitions[TOPIC] = {0: SimpleNamespace(leader=1)}
+    writer = f.appender.partition(f.table, 0)
+    writer.send(b"0/c/a", b"row")
+    client.add_topic("worker-dead-letters")  # as aiokafka's send of a dead letter does
+    del client.cluster._partitions[TOPIC]  # the next update asked for that topic alone
+    writer.send(b"0/c/b", b"row")
+    assert client._topics == {"worker-dead-letters", TOPIC}
+    assert records(f.take(0)) == [(b"0/c/a", b"row"), (b"0/c/b", b"row")]
+
+
 async def test_a_failed_producer_ends_the_wait_and_fails_the_commit(
     made: Callable[..., Fixture],
 ) -> None:

@@ -71,7 +71,6 @@ class ChangelogAppender:
         self.producer: Any = None  # the aiokafka producer appended to
         self.accumulator: Any = None
         self.limit = 0  # the producer's request limit, which a record must fit in
-        self._known: set[str] = set()  # topics whose partitions the producer knows
         self._crowded: set[TopicPartition] = set()
         self._tracked: dict[TopicPartition, Any] = {}  # the batch last given to ``track``
 
@@ -103,13 +102,12 @@ class ChangelogAppender:
         accumulator = self.accumulator
         if accumulator is None or not _open(accumulator):
             return None
-        if topic not in self._known:
-            client = self.producer.client
-            if client.cluster.partitions_for_topic(topic) is None:
-                # As aiokafka's send: tracked, its partitions' leaders come with the next update.
-                client.add_topic(topic)
-            else:
-                self._known.add(topic)
+        client = self.producer.client
+        # Checked at every record, as aiokafka's send does: a metadata update narrowed to
+        # other topics (another send's ``add_topic``) drops this one, and its batches would
+        # wait for a leader that no update brings. Tracked, its leaders come with the next.
+        if client.cluster.partitions_for_topic(topic) is None:
+            client.add_topic(topic)
         return accumulator
 
     def append(
@@ -144,7 +142,6 @@ class ChangelogAppender:
         accumulator = self.ready(topic)
         # Looked up each time: a metadata update may drop a topic no send asked for.
         if accumulator is None or self.producer.client.cluster.partitions_for_topic(topic) is None:
-            self._known.discard(topic)
             return None
         if DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, headers) > self.limit:
             return None
@@ -154,7 +151,6 @@ class ChangelogAppender:
     def _start(self) -> None:
         self.producer = producer = getattr(self.faust_producer, "_producer", None)
         self.accumulator = None
-        self._known.clear()
         if not self.enabled or producer is None:
             return  # not started (or stopping): Faust's path, which fails as it always did
         app = getattr(self.faust_producer, "app", None)
