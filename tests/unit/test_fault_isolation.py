@@ -41,7 +41,11 @@ class Sent:
 
 def _pipeline(processors: dict[int, Any]) -> tuple[Pipeline, list[int], Sent]:
     # One partition as far as keys go: no message here is re-routed (test_reroute.py).
-    worker = WorkerState(settings=SimpleNamespace(topic="t"), config=None, partitions=1)  # type: ignore[arg-type]
+    worker = WorkerState(
+        settings=SimpleNamespace(topic="t", dlq_topic="t-dlq", worker_id="w"),
+        config=None,
+        partitions=1,
+    )  # type: ignore[arg-type]
     worker.processors.update(processors)
     paused: list[int] = []
     dlq = Sent()

@@ -85,7 +85,7 @@ def test_with_codec_none_a_restore_writes_packed_rows_back_as_json() -> None:
 
 
 def _worker(table: Table, codec: Codec) -> tuple[Pipeline, list[int]]:
-    settings = SimpleNamespace(topic="t", changelog_codec=codec)
+    settings = SimpleNamespace(topic="t", dlq_topic="t-dlq", worker_id="w", changelog_codec=codec)
     worker = WorkerState(settings=settings, config=config(), partitions=1)  # type: ignore[arg-type]
     topology = Topology(
         source=None, dlq=None, activities=None, identity=None, table=table, account_table=Table()

@@ -1,8 +1,8 @@
-"""A message's dead letters reach the producer's batches before its state rows.
+"""A message's dead letters and account activity reach the producer's batches before its rows.
 
 A row in the changelog marks its message applied: after a crash the re-delivered message
-is skipped and its letters are not sent again. So the worker holds a message's rows
-until its letters are appended (``stream.dead_letters``). On a real aiokafka producer,
+is skipped and its letters, tombstones and activity are not sent again. So the worker
+holds a message's rows until those are appended (``stream.side_records``). On a real aiokafka producer,
 never started: the order of its accumulator's partitions is the order its sender drains
 them in, into one produce request per broker.
 """
@@ -19,20 +19,25 @@ from aiokafka.structs import TopicPartition
 
 from tests.unit.helpers import config, encode, ev, ms
 from tests.unit.test_changelog import TOPIC, Table, records
+from tracker.core.accounts import unpack
+from tracker.kafka.topics import CONTROL_HEADER
 from tracker.stream.changelog import ChangelogAppender
 from tracker.stream.pipeline import Pipeline, Topology, WorkerState
 
 DLQ = "touchpoints-dlq"
+ACTIVITY = "worker-account-activity"  # activity_topic("worker")
 
 
 class Sent:
-    """The DLQ topic's Faust path: what was sent through it, in order."""
+    """A topic's Faust path: what was sent through it, in order."""
 
     def __init__(self) -> None:
         self.keys: list[bytes] = []
+        self.values: list[bytes | None] = []
 
     async def send(self, key: bytes, value: bytes | None, **_: Any) -> None:
         self.keys.append(key)
+        self.values.append(value)
 
 
 @pytest.fixture
@@ -42,16 +47,21 @@ async def producer() -> AsyncIterator[AIOKafkaProducer]:
     made._closed = True  # never started: nothing to close
 
 
-def _worker(producer: AIOKafkaProducer, dlq_partitions: int = 3) -> tuple[Pipeline, Sent]:
-    if dlq_partitions:  # what the producer's metadata knows of the DLQ topic
-        cluster = producer.client.cluster
-        cluster._partitions[DLQ] = {p: SimpleNamespace(leader=1) for p in range(dlq_partitions)}
-    settings = SimpleNamespace(topic="touchpoints", dlq_topic=DLQ, changelog_codec="none")
+def _worker(
+    producer: AIOKafkaProducer, dlq_partitions: int = 3, activity_partitions: int = 3
+) -> tuple[Pipeline, Sent]:
+    cluster = producer.client.cluster  # what the producer's metadata knows of the topics
+    for topic, partitions in ((DLQ, dlq_partitions), (ACTIVITY, activity_partitions)):
+        if partitions:
+            cluster._partitions[topic] = {p: SimpleNamespace(leader=1) for p in range(partitions)}
+    settings = SimpleNamespace(
+        topic="touchpoints", dlq_topic=DLQ, worker_id="worker", changelog_codec="none"
+    )
     worker = WorkerState(settings=settings, config=config(), partitions=1)  # type: ignore[arg-type]
     worker.changelog = ChangelogAppender(SimpleNamespace(_producer=producer), worker.pending.track)
     dlq = Sent()
     topology = Topology(
-        source=None, dlq=dlq, activities=None, identity=None, table=Table(), account_table=Table()
+        source=None, dlq=dlq, activities=Sent(), identity=None, table=Table(), account_table=Table()
     )
     return Pipeline(worker, topology), dlq
 
@@ -161,3 +171,58 @@ async def test_a_letter_aiokafka_refuses_to_append_is_sent_through_faust(
     monkeypatch.setattr(producer, "_partition", refused)
     assert await pipeline.handle(_message(0, b"{not json"))
     assert len(dlq.keys) == 1 and [tp.topic for tp in _queued(producer)] == [TOPIC]
+
+
+def _batch(
+    producer: AIOKafkaProducer, tp: TopicPartition
+) -> list[tuple[bytes | None, bytes | None]]:
+    return records(producer._message_accumulator._batches[tp][0])
+
+
+async def test_a_messages_account_activity_is_appended_before_its_rows(
+    producer: AIOKafkaProducer,
+) -> None:
+    pipeline, _ = _worker(producer)
+    assert pipeline.processor_for(0) is not None
+    producer._message_accumulator._batches.clear()  # what the restore wrote
+    event = ev("page_view", "ana", 60, account_id="acme")
+    assert await pipeline.handle(_message(0, encode(event)))
+    first, rows = _queued(producer)
+    assert first.topic == ACTIVITY and rows.topic == TOPIC
+    [(key, record)] = _batch(producer, first)
+    assert key is not None and record is not None
+    [activity] = unpack(record)
+    assert key == activity.account.encode() and not activity.erase
+    assert first.partition == producer._partition(ACTIVITY, None, key, record, key, record)
+    assert pipeline.topology.activities.keys == []  # nothing through Faust's path
+
+
+async def test_an_erasures_tombstones_and_account_erase_go_before_its_rows(
+    producer: AIOKafkaProducer,
+) -> None:
+    pipeline, dlq = _worker(producer)
+    assert pipeline.processor_for(0) is not None
+    assert await pipeline.handle(_message(0, b"{not json"))  # a letter keyed by the customer
+    assert await pipeline.handle(_message(1, encode(ev("page_view", "ana", 60, account_id="a"))))
+    producer._message_accumulator._batches.clear()
+    erase = _message(2, b"{}")
+    erase.headers = [(CONTROL_HEADER, b"erase")]
+    assert await pipeline.handle(erase)
+    *ahead, rows = _queued(producer)
+    assert {tp.topic for tp in ahead} == {DLQ, ACTIVITY} and rows.topic == TOPIC
+    [tombstone] = [r for tp in ahead if tp.topic == DLQ for r in _batch(producer, tp)]
+    assert tombstone[0] is not None and tombstone[0].endswith(b"/0") and tombstone[1] is None
+    [(_, record)] = [r for tp in ahead if tp.topic == ACTIVITY for r in _batch(producer, tp)]
+    assert record is not None and [a.erase for a in unpack(record)] == [True]
+    assert dlq.keys == [] and pipeline.topology.activities.keys == []
+
+
+async def test_without_the_activity_topics_metadata_activity_is_sent_after_the_rows(
+    producer: AIOKafkaProducer,
+) -> None:
+    pipeline, _ = _worker(producer, activity_partitions=0)
+    assert pipeline.processor_for(0) is not None
+    producer._message_accumulator._batches.clear()
+    assert await pipeline.handle(_message(0, encode(ev("page_view", "ana", 60, account_id="a"))))
+    assert [tp.topic for tp in _queued(producer)] == [TOPIC]
+    assert len(pipeline.topology.activities.keys) == 1 and ACTIVITY in producer.client._topics

@@ -48,7 +48,11 @@ def _pipeline(
     h: Harness, sought: Sought | None = None
 ) -> tuple[Pipeline, list[tuple[str, int, int]]]:
     """A pipeline over the harness's processor as partition 0, recording its seeks."""
-    worker = WorkerState(settings=SimpleNamespace(topic="t"), config=None, partitions=1)  # type: ignore[arg-type]
+    worker = WorkerState(
+        settings=SimpleNamespace(topic="t", dlq_topic="t-dlq", worker_id="w"),
+        config=None,
+        partitions=1,
+    )  # type: ignore[arg-type]
     worker.processors[0] = h.p
     topology = Topology(
         source=None, dlq=Sent(), activities=Sent(), identity=Sent(), table=None, account_table=None

@@ -47,7 +47,11 @@ def message(partition: int, offset: int, key: bytes) -> Any:
 
 
 def pipeline(harnesses: dict[int, Harness], source: Source) -> Pipeline:
-    worker = WorkerState(settings=SimpleNamespace(topic="t"), config=None, partitions=PARTITIONS)  # type: ignore[arg-type]
+    worker = WorkerState(
+        settings=SimpleNamespace(topic="t", dlq_topic="t-dlq", worker_id="w"),
+        config=None,
+        partitions=PARTITIONS,
+    )  # type: ignore[arg-type]
     worker.processors.update({p: h.p for p, h in harnesses.items()})
     topology = Topology(
         source=source, dlq=None, activities=None, identity=None, table=None, account_table=None

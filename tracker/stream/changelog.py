@@ -135,7 +135,7 @@ class ChangelogAppender:
         return batch.future
 
     def append_keyed(
-        self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]
+        self, topic: str, key: bytes, value: bytes | None, headers: list[tuple[str, bytes]]
     ) -> Any:
         """Append a record to the partition the producer's partitioner picks for ``key``, as
         aiokafka's ``send`` would; None when it cannot be done now (the caller sends it)."""

@@ -5,9 +5,11 @@ is in the changelog is skipped, and its letters are not sent again (their keys c
 the customer's letters, which the row already holds). So a row must not reach the broker
 before the letters of its message. The worker holds a message's changelog records while
 it applies the message, appends its letters to the producer's batches, then releases
-the rows, all in one pass of the event loop (``append_letters``). aiokafka's sender then
-takes them in the same round, one produce request per broker: on one broker, a letter
-that fits its partition's open batch travels with the rows or before them.
+the rows, all in one pass of the event loop (``append_letters``, called by
+``stream.side_records``, which does the same for tombstones and account activity).
+aiokafka's sender then takes them in the same round, one produce request per broker: on
+one broker, a letter that fits its partition's open batch travels with the rows or
+before them.
 
 Not covered (RELIABILITY.md, open problems): a letter that starts a new batch behind a
 full one of its DLQ partition, or whose batch is retried, leaves a round after the rows;

@@ -12,9 +12,10 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from tracker.core.accounts import AccountProcessor, pack
+from tracker.core.accounts import AccountProcessor
 from tracker.core.aggregates import counter_key
 from tracker.core.faults import PartitionFault
 from tracker.core.identity_stage import fail_record
@@ -23,14 +24,14 @@ from tracker.core.partition import PartitionProcessor
 from tracker.core.pipeline_config import PipelineConfig
 from tracker.core.reroute import count_rerouted
 from tracker.kafka.changelog_codec import UnknownDictionaryError
-from tracker.kafka.topics import CONTROL_HEADER
+from tracker.kafka.topics import CONTROL_HEADER, activity_topic
 from tracker.settings import Settings
 from tracker.stream.changelog import ChangelogAppender
-from tracker.stream.dead_letters import append_letters, send_letter
 from tracker.stream.identity import IdentitySender
 from tracker.stream.pending import PendingWrites
 from tracker.stream.reroute import misplaced, reroute
 from tracker.stream.rewinder import Rewind, Rewinder, Sought
+from tracker.stream.side_records import SideRecords, SideTopics, apply_held, send_rest
 from tracker.stream.store import FaustStore
 
 log = logging.getLogger("tracker.stream.worker")
@@ -92,6 +93,12 @@ class Pipeline:
         self.offsets = Rewinder(rewind, sought)  # messages Faust dropped are fetched again
         self.sender = IdentitySender(topology.identity, worker.pending)
         worker.pending.checkpoints.append(lambda: self.sender.checkpoint(lambda: worker.processors))
+
+    @cached_property
+    def sides(self) -> SideTopics:
+        """Where a message's records besides its rows go (stream.side_records)."""
+        settings = self.worker.settings
+        return SideTopics(settings.topic, settings.dlq_topic, activity_topic(settings.worker_id))
 
     # --- faults -----------------------------------------------------------------
     def fault(self, partition: int, fault: PartitionFault, cause: BaseException) -> None:
@@ -169,19 +176,11 @@ class Pipeline:
         if target is not None:  # another partitioner's message: to its key's partition
             await self._reroute(processor, message, target)
             return True
-        store = processor.store if isinstance(processor.store, FaustStore) else None
-        if store is not None:  # its rows wait for its letters (stream.dead_letters)
-            store.defer_writes()
-        try:
-            letters = self._apply(processor, message)
-            if letters and self.worker.changelog is not None:
-                settings = self.worker.settings
-                appender, dlq_topic = self.worker.changelog, settings.dlq_topic
-                letters = append_letters(appender, dlq_topic, letters, settings.topic)
-        finally:
-            if store is not None:
-                store.write_deferred()
-        await self._emit(processor, letters, message.key)
+        # Its rows wait for its letters and activity (stream.side_records).
+        side = apply_held(
+            processor, lambda: self._apply(processor, message), self.worker.changelog, self.sides
+        )
+        await self._emit(processor, side)
         return True
 
     def _apply(self, processor: PartitionProcessor, message: Any) -> list[DeadLetter]:
@@ -209,18 +208,9 @@ class Pipeline:
             )
             return [processor.fail(message.value, message.offset, exc)]
 
-    async def _emit(
-        self, processor: PartitionProcessor, letters: list[DeadLetter], key: bytes | None = None
-    ) -> None:
-        pending, topic = self.worker.pending, self.worker.settings.topic
-        for letter in letters:
-            await send_letter(self.topology.dlq, pending, topic, letter)
-        for erased in processor.erased_letters:  # an erasure: the customer's letters go too
-            pending.track(await self.topology.dlq.send(key=erased.encode(), value=None))
-        processor.erased_letters.clear()
-        for account, record in pack(processor.outbox):
-            pending.track(await self.topology.activities.send(key=account.encode(), value=record))
-        processor.outbox.clear()
+    async def _emit(self, processor: PartitionProcessor, side: SideRecords) -> None:
+        topology, pending = self.topology, self.worker.pending
+        await send_rest(side, topology.dlq, topology.activities, pending, self.sides.input)
         # After the changelog write of the row that made them (stream.identity).
         self.sender.submit(processor, getattr(processor.store, "last_write", None))
         if self.worker.changelog is not None:  # too many changelog batches: wait for some
@@ -236,6 +226,16 @@ class Pipeline:
             return False
         if not await self.offsets.admit("identity", message, processor.identity.applied):
             return False
+        side = apply_held(
+            processor,
+            lambda: self._apply_identity(processor, message),
+            self.worker.changelog,
+            self.sides,
+        )
+        await self._emit(processor, side)
+        return True
+
+    def _apply_identity(self, processor: PartitionProcessor, message: Any) -> list[DeadLetter]:
         try:
             processor.process_identity(message.value, message.offset)
         except PartitionFault as fault:  # applied; its partition's work is not
@@ -249,8 +249,7 @@ class Pipeline:
                 "".join(traceback.format_tb(exc.__traceback__)),
             )
             fail_record(processor, message.offset)
-        await self._emit(processor, [])
-        return True
+        return []
 
     async def _reroute(self, processor: PartitionProcessor, message: Any, target: int) -> None:
         """docs/operations.md#re-routing: the copy is acknowledged before the offset commits."""
