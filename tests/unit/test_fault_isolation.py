@@ -76,6 +76,8 @@ class Flaky:
     def __init__(self, fails: bool) -> None:
         self.fails = fails
         self.flushed = 0
+        self.outbox: list[Any] = []  # what a tick sends besides rows: nothing
+        self.erased_letters: list[str] = []
 
     def tick(self, _now_ms: int) -> None:
         pass
@@ -86,11 +88,11 @@ class Flaky:
         self.flushed += 1
 
 
-def test_a_failing_flush_pauses_only_its_partition() -> None:
+async def test_a_failing_flush_pauses_only_its_partition() -> None:
     healthy, broken = Flaky(fails=False), Flaky(fails=True)
     pipeline, paused, _ = _pipeline({0: healthy, 1: broken})
-    pipeline.housekeeping()
-    pipeline.housekeeping()
+    await pipeline.housekeeping()
+    await pipeline.housekeeping()
     assert paused == [1]  # once, however often the timer runs
     assert set(pipeline.worker.failed) == {1}
     assert pipeline.worker.failed[1].step == "housekeeping"

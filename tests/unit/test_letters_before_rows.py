@@ -19,7 +19,7 @@ from aiokafka.structs import TopicPartition
 
 from tests.unit.helpers import config, encode, ev, ms
 from tests.unit.test_changelog import TOPIC, Table, records
-from tracker.core.accounts import unpack
+from tracker.core.accounts import AccountActivity, unpack
 from tracker.kafka.topics import CONTROL_HEADER
 from tracker.stream.changelog import ChangelogAppender
 from tracker.stream.pipeline import Pipeline, Topology, WorkerState
@@ -226,3 +226,24 @@ async def test_without_the_activity_topics_metadata_activity_is_sent_after_the_r
     assert await pipeline.handle(_message(0, encode(ev("page_view", "ana", 60, account_id="a"))))
     assert [tp.topic for tp in _queued(producer)] == [TOPIC]
     assert len(pipeline.topology.activities.keys) == 1 and ACTIVITY in producer.client._topics
+
+
+@pytest.mark.source_core  # patches the processor: compiled callers never look it up
+async def test_what_a_tick_sends_besides_rows_goes_ahead_of_them(
+    producer: AIOKafkaProducer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim answered as sessions close can make account activity in the flush timer."""
+    pipeline, _ = _worker(producer)
+    processor = pipeline.processor_for(0)
+    assert processor is not None
+    producer._message_accumulator._batches.clear()
+
+    def tick(self: Any, _now_ms: int) -> None:
+        self.store.put("0/c/device", b"row")
+        self.outbox.append(AccountActivity("acme", "device", ms(60), 0, erase=True))
+
+    monkeypatch.setattr(type(processor), "tick", tick)
+    await pipeline.housekeeping()
+    activity, rows = _queued(producer)
+    assert activity.topic == ACTIVITY and rows.topic == TOPIC
+    assert processor.outbox == [] and pipeline.topology.activities.keys == []

@@ -165,7 +165,7 @@ def register_agents(app: faust.App, topology: Topology, pipeline: Pipeline) -> N
 def register_timers(app: faust.App, settings: Settings, pipeline: Pipeline) -> None:
     @app.timer(interval=settings.flush_interval)  # type: ignore[untyped-decorator]
     async def _housekeeping() -> None:
-        pipeline.housekeeping()
+        await pipeline.housekeeping()
 
     @app.task  # type: ignore[untyped-decorator]
     async def _guard_against_freezes() -> None:

@@ -12,7 +12,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 from tracker.core.accounts import AccountProcessor
@@ -328,25 +328,38 @@ class Pipeline:
         partitions = [p for p in list(worker.processors) if p not in worker.failed]
         await self.offsets.seek_stalled(partitions, applied, highwater, now_s)
 
-    def housekeeping(self) -> None:
+    async def housekeeping(self) -> None:
         """The flush timer: idle rule, due sessions, expiry, then end the epoch.
 
-        A partition whose tick or flush raises is paused; the others go on.
+        A partition whose tick or flush raises is paused; the others go on. What a tick
+        sends besides rows (a claim answered as sessions close: the device's account
+        activity) goes ahead of its rows, as a message's does (stream.side_records).
+        Every partition is ticked before anything is awaited: a revocation cannot come
+        between a partition's turn and its writes.
         """
         moment = now_ms()
-        failed = self.worker.failed
+        failed, unsent = self.worker.failed, []
         for partition, processor in list(self.worker.processors.items()):
             if partition in failed:
                 continue
             try:
-                processor.tick(moment)
-                processor.flush()
+                tick = partial(_tick, processor, moment)
+                unsent.append(apply_held(processor, tick, self.worker.changelog, self.sides))
                 self.sender.submit(processor, getattr(processor.store, "last_write", None))
             except Exception as exc:
                 self.fault(partition, PartitionFault("housekeeping", processor.applied_offset), exc)
         for account in list(self.worker.accounts.values()):
             account.tick(moment)
             account.flush()
+        topology, pending = self.topology, self.worker.pending
+        for side in unsent:  # what could not be appended: through Faust, after the rows
+            await send_rest(side, topology.dlq, topology.activities, pending, self.sides.input)
+
+
+def _tick(processor: PartitionProcessor, moment: int) -> list[DeadLetter]:
+    processor.tick(moment)
+    processor.flush()
+    return []
 
 
 def received(processor: PartitionProcessor) -> int:
