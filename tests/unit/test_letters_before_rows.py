@@ -9,6 +9,8 @@ them in, into one produce request per broker.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
@@ -20,6 +22,7 @@ from aiokafka.structs import TopicPartition
 from tests.unit.helpers import config, encode, ev, ms
 from tests.unit.test_changelog import TOPIC, Table, records
 from tracker.core.accounts import AccountActivity, unpack
+from tracker.kafka.partitioner import partition_for
 from tracker.kafka.topics import CONTROL_HEADER
 from tracker.stream.changelog import ChangelogAppender
 from tracker.stream.pipeline import Pipeline, Topology, WorkerState
@@ -29,15 +32,23 @@ ACTIVITY = "worker-account-activity"  # activity_topic("worker")
 
 
 class Sent:
-    """A topic's Faust path: what was sent through it, in order."""
+    """A topic's Faust path: what was sent through it, in order.
 
-    def __init__(self) -> None:
+    With ``futures``, each send returns a future the test completes (the acknowledgement).
+    """
+
+    def __init__(self, futures: bool = False) -> None:
         self.keys: list[bytes] = []
         self.values: list[bytes | None] = []
+        self.futures: list[asyncio.Future[None]] | None = [] if futures else None
 
-    async def send(self, key: bytes, value: bytes | None, **_: Any) -> None:
+    async def send(self, key: bytes, value: bytes | None, **_: Any) -> Any:
         self.keys.append(key)
         self.values.append(value)
+        if self.futures is None:
+            return None
+        self.futures.append(asyncio.get_running_loop().create_future())
+        return self.futures[-1]
 
 
 @pytest.fixture
@@ -193,7 +204,7 @@ async def test_a_messages_account_activity_is_appended_before_its_rows(
     assert key is not None and record is not None
     [activity] = unpack(record)
     assert key == activity.account.encode() and not activity.erase
-    assert first.partition == producer._partition(ACTIVITY, None, key, record, key, record)
+    assert first.partition == partition_for(key, 3)  # where the account stage reads it
     assert pipeline.topology.activities.keys == []  # nothing through Faust's path
 
 
@@ -247,3 +258,72 @@ async def test_what_a_tick_sends_besides_rows_goes_ahead_of_them(
     activity, rows = _queued(producer)
     assert activity.topic == ACTIVITY and rows.topic == TOPIC
     assert processor.outbox == [] and pipeline.topology.activities.keys == []
+
+
+async def test_records_after_one_sent_through_faust_follow_it_until_it_is_acknowledged(
+    producer: AIOKafkaProducer,
+) -> None:
+    """Appended, a later record of the account could overtake it (an erase its visit)."""
+    pipeline, _ = _worker(producer, activity_partitions=0)
+    activities = pipeline.topology.activities = Sent(futures=True)
+    assert pipeline.processor_for(0) is not None and activities.futures is not None
+    visit = ev("page_view", "ana", 60, account_id="a")
+    assert await pipeline.handle(_message(0, encode(visit)))  # no metadata yet: Faust's path
+    cluster = producer.client.cluster
+    cluster._partitions[ACTIVITY] = {p: SimpleNamespace(leader=1) for p in range(3)}
+    producer._message_accumulator._batches.clear()
+    assert await pipeline.handle(_message(1, encode(ev("page_view", "ana", 61, account_id="a"))))
+    assert len(activities.keys) == 2 and [tp.topic for tp in _queued(producer)] == [TOPIC]
+    for future in activities.futures:
+        future.set_result(None)
+    await asyncio.sleep(0)  # the done callbacks
+    assert await pipeline.handle(_message(2, encode(ev("page_view", "ana", 62, account_id="a"))))
+    assert len(activities.keys) == 2 and ACTIVITY in {tp.topic for tp in _queued(producer)}
+
+
+@pytest.mark.source_core  # patches the processor: compiled callers never look it up
+async def test_a_tick_that_fails_after_writing_rows_still_sends_what_it_made(
+    producer: AIOKafkaProducer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    pipeline, _ = _worker(producer)
+    processor = pipeline.processor_for(0)
+    assert processor is not None
+    producer._message_accumulator._batches.clear()
+
+    def tick(self: Any, _now_ms: int) -> None:
+        self.store.put("0/c/device", b"row")
+        self.outbox.append(AccountActivity("acme", "device", ms(60), 0, erase=True))
+        raise RuntimeError("a bug after the row was written")
+
+    monkeypatch.setattr(type(processor), "tick", tick)
+    with caplog.at_level(logging.ERROR):
+        await pipeline.housekeeping()
+    assert 0 in pipeline.worker.failed  # paused
+    activity, rows = _queued(producer)
+    assert activity.topic == ACTIVITY and rows.topic == TOPIC
+
+
+@pytest.mark.source_core  # patches the processor: compiled callers never look it up
+async def test_a_refused_send_of_the_timer_is_logged_and_the_timer_goes_on(
+    producer: AIOKafkaProducer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    pipeline, _ = _worker(producer, activity_partitions=0)
+    processor = pipeline.processor_for(0)
+    assert processor is not None
+
+    def tick(self: Any, _now_ms: int) -> None:
+        self.outbox.append(AccountActivity("acme", "device", ms(60), 0, erase=True))
+
+    async def refused(**_: Any) -> None:
+        raise RuntimeError("producer closed")
+
+    monkeypatch.setattr(type(processor), "tick", tick)
+    monkeypatch.setattr(pipeline.topology.activities, "send", refused)
+    with caplog.at_level(logging.ERROR):
+        await pipeline.housekeeping()  # does not raise: the timer must not stop
+    assert "refused" in caplog.text and 0 not in pipeline.worker.failed
+    assert pipeline.worker.changelog is not None
+    assert pipeline.worker.changelog.append_keyed(ACTIVITY, b"k", b"v", []) is None  # no metadata
+    cluster = producer.client.cluster
+    cluster._partitions[ACTIVITY] = {p: SimpleNamespace(leader=1) for p in range(3)}
+    assert pipeline.worker.changelog.append_keyed(ACTIVITY, b"k", b"v", []) is not None  # over

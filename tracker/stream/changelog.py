@@ -73,6 +73,8 @@ class ChangelogAppender:
         self.limit = 0  # the producer's request limit, which a record must fit in
         self._crowded: set[TopicPartition] = set()
         self._tracked: dict[TopicPartition, Any] = {}  # the batch last given to ``track``
+        # Keyed records sent through Faust instead, per topic, until their sends are done.
+        self._detoured: dict[str, int] = {}
 
     def partition(self, table: Any, partition: int) -> ChangelogPartition:
         """The writer of one changelog partition of ``table`` (a Faust table)."""
@@ -138,7 +140,14 @@ class ChangelogAppender:
         self, topic: str, key: bytes, value: bytes | None, headers: list[tuple[str, bytes]]
     ) -> Any:
         """Append a record to the partition the producer's partitioner picks for ``key``, as
-        aiokafka's ``send`` would; None when it cannot be done now (the caller sends it)."""
+        aiokafka's ``send`` would; None when it cannot be done now (the caller sends it).
+
+        Also None while an earlier record of the topic is still on Faust's path
+        (``detour``): appended, this one could overtake it (a tombstone its letter, an
+        account's erase the visits it erases).
+        """
+        if self._detoured.get(topic):
+            return None
         accumulator = self.ready(topic)
         # Looked up each time: a metadata update may drop a topic no send asked for.
         if accumulator is None or self.producer.client.cluster.partitions_for_topic(topic) is None:
@@ -147,6 +156,28 @@ class ChangelogAppender:
             return None
         partition = self.producer._partition(topic, None, key, value, key, value)
         return self.append(TopicPartition(topic, partition), key, value, headers)
+
+    def append_or_detour(
+        self, topic: str, key: bytes, value: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> bool:
+        """``append_keyed``; False: the caller sends the record through Faust, and calls
+        ``arrived`` once that send is done (the records after it follow it there)."""
+        try:
+            appended = self.append_keyed(topic, key, value, headers) is not None
+        except Exception:  # whatever aiokafka's internals raise: Faust's path sends it
+            log.exception("record to %s not appended; sending it through Faust", topic)
+            appended = False
+        if not appended:
+            self._detoured[topic] = self._detoured.get(topic, 0) + 1
+        return appended
+
+    def arrived(self, topic: str) -> None:
+        """A detoured record's send is done (acknowledged or failed)."""
+        left = self._detoured.get(topic, 0) - 1
+        if left > 0:
+            self._detoured[topic] = left
+        else:
+            self._detoured.pop(topic, None)
 
     def _start(self) -> None:
         self.producer = producer = getattr(self.faust_producer, "_producer", None)

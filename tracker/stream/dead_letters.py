@@ -38,29 +38,29 @@ TRUNCATED_LETTER_BYTES = 65_536
 def append_letters(
     appender: ChangelogAppender, dlq_topic: str, letters: list[DeadLetter], topic: str
 ) -> list[DeadLetter]:
-    """Append what can be appended now (tracked by the appender); the rest, to send."""
-    rest = []
-    for letter in letters:
-        key, value = letter.key.encode(), letter.payload(topic)
-        try:
-            appended = appender.append_keyed(dlq_topic, key, value, letter.headers(topic))
-        except Exception:  # whatever aiokafka's internals raise: Faust's path sends it
-            log.exception("dead letter not appended; sending it through Faust")
-            appended = None
-        if appended is None:
-            rest.append(letter)
-    return rest
+    """Append what can be appended now (tracked by the appender); the rest, to send (each
+    detoured: ``ChangelogAppender.append_or_detour``)."""
+    return [
+        letter
+        for letter in letters
+        if not appender.append_or_detour(
+            dlq_topic, letter.key.encode(), letter.payload(topic), letter.headers(topic)
+        )
+    ]
 
 
-async def send_letter(dlq: Any, pending: PendingWrites, topic: str, letter: DeadLetter) -> None:
+async def send_letter(dlq: Any, pending: PendingWrites, topic: str, letter: DeadLetter) -> Any:
     """Dead-letter the event, or a digest (PRIVACY.md); if refused, a truncated copy.
 
     Keyed by the letter's own key (the customer's pseudonym), never the raw id. A
-    refused send raises in the agent, which Faust restarts without the letter.
+    refused send raises in the agent, which Faust restarts without the letter. Returns
+    the send's future (tracked).
     """
     key, value = letter.key.encode(), letter.payload(topic)
     try:
-        pending.track(await dlq.send(key=key, value=value, headers=letter.headers(topic)))
+        sent = await dlq.send(key=key, value=value, headers=letter.headers(topic))
+        pending.track(sent)
+        return sent
     except ProducerSendError as exc:
         log.error(
             "partition %d offset %d: dead letter of %d bytes refused (%s); sending its "
@@ -76,4 +76,6 @@ async def send_letter(dlq: Any, pending: PendingWrites, topic: str, letter: Dead
             ("tracker-value-truncated", str(len(value)).encode()),
         ]
         truncated = value[:TRUNCATED_LETTER_BYTES]
-        pending.track(await dlq.send(key=key, value=truncated, headers=headers))
+        sent = await dlq.send(key=key, value=truncated, headers=headers)
+        pending.track(sent)
+        return sent

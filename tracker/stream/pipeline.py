@@ -12,7 +12,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import cached_property
 from typing import Any
 
 from tracker.core.accounts import AccountProcessor
@@ -27,6 +27,7 @@ from tracker.kafka.changelog_codec import UnknownDictionaryError
 from tracker.kafka.topics import CONTROL_HEADER, activity_topic
 from tracker.settings import Settings
 from tracker.stream.changelog import ChangelogAppender
+from tracker.stream.housekeeping import housekeeping
 from tracker.stream.identity import IdentitySender
 from tracker.stream.pending import PendingWrites
 from tracker.stream.reroute import misplaced, reroute
@@ -209,8 +210,7 @@ class Pipeline:
             return [processor.fail(message.value, message.offset, exc)]
 
     async def _emit(self, processor: PartitionProcessor, side: SideRecords) -> None:
-        topology, pending = self.topology, self.worker.pending
-        await send_rest(side, topology.dlq, topology.activities, pending, self.sides.input)
+        await self.send_rest(side)
         # After the changelog write of the row that made them (stream.identity).
         self.sender.submit(processor, getattr(processor.store, "last_write", None))
         if self.worker.changelog is not None:  # too many changelog batches: wait for some
@@ -329,37 +329,14 @@ class Pipeline:
         await self.offsets.seek_stalled(partitions, applied, highwater, now_s)
 
     async def housekeeping(self) -> None:
-        """The flush timer: idle rule, due sessions, expiry, then end the epoch.
+        """The flush timer (``stream.housekeeping``)."""
+        await housekeeping(self, now_ms())
 
-        A partition whose tick or flush raises is paused; the others go on. What a tick
-        sends besides rows (a claim answered as sessions close: the device's account
-        activity) goes ahead of its rows, as a message's does (stream.side_records).
-        Every partition is ticked before anything is awaited: a revocation cannot come
-        between a partition's turn and its writes.
-        """
-        moment = now_ms()
-        failed, unsent = self.worker.failed, []
-        for partition, processor in list(self.worker.processors.items()):
-            if partition in failed:
-                continue
-            try:
-                tick = partial(_tick, processor, moment)
-                unsent.append(apply_held(processor, tick, self.worker.changelog, self.sides))
-                self.sender.submit(processor, getattr(processor.store, "last_write", None))
-            except Exception as exc:
-                self.fault(partition, PartitionFault("housekeeping", processor.applied_offset), exc)
-        for account in list(self.worker.accounts.values()):
-            account.tick(moment)
-            account.flush()
-        topology, pending = self.topology, self.worker.pending
-        for side in unsent:  # what could not be appended: through Faust, after the rows
-            await send_rest(side, topology.dlq, topology.activities, pending, self.sides.input)
-
-
-def _tick(processor: PartitionProcessor, moment: int) -> list[DeadLetter]:
-    processor.tick(moment)
-    processor.flush()
-    return []
+    async def send_rest(self, side: SideRecords) -> None:
+        """What could not be appended ahead of the rows: through Faust, after them."""
+        topology, worker = self.topology, self.worker
+        dlq, activities = topology.dlq, topology.activities
+        await send_rest(side, dlq, activities, worker.pending, self.sides, worker.changelog)
 
 
 def received(processor: PartitionProcessor) -> int:

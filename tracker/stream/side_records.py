@@ -17,13 +17,15 @@ for every message.
 What cannot be appended at once (before the producer starts, a topic whose partitions it
 does not know yet, a record over the request limit, Faust's exactly-once or threaded
 producer) is sent through Faust after the rows (``send_rest``), with the windows
-``stream.dead_letters`` lists.
+``stream.dead_letters`` lists. Until that send is done, the topic's later records follow
+it through Faust (``ChangelogAppender.append_or_detour``): appended, one could overtake
+it, a tombstone its letter or an account's erase the visits it erases.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +36,6 @@ from tracker.stream.changelog import ChangelogAppender
 from tracker.stream.dead_letters import append_letters, send_letter
 from tracker.stream.pending import PendingWrites
 from tracker.stream.store import FaustStore
-
-log = logging.getLogger("tracker.stream.worker")
 
 
 @dataclass(slots=True)
@@ -91,30 +91,50 @@ def apply_held(
 def append_ahead(appender: ChangelogAppender, side: SideRecords, topics: SideTopics) -> SideRecords:
     """Append what can be appended now (tracked by the appender); the rest, to send."""
     letters = append_letters(appender, topics.dlq, side.letters, topics.input)
-    tombstones = [key for key in side.tombstones if not _appended(appender, topics.dlq, key, None)]
+    tombstones = [
+        key for key in side.tombstones if not appender.append_or_detour(topics.dlq, key, None, [])
+    ]
     activities = [
         (key, record)
         for key, record in side.activities
-        if not _appended(appender, topics.activity, key, record)
+        if not appender.append_or_detour(topics.activity, key, record, [])
     ]
     return SideRecords(letters, tombstones, activities)
 
 
-def _appended(appender: ChangelogAppender, topic: str, key: bytes, value: bytes | None) -> bool:
-    try:
-        return appender.append_keyed(topic, key, value, []) is not None
-    except Exception:  # whatever aiokafka's internals raise: Faust's path sends it
-        log.exception("record to %s not appended; sending it through Faust", topic)
-        return False
-
-
 async def send_rest(
-    side: SideRecords, dlq: Any, activities: Any, pending: PendingWrites, input_topic: str
+    side: SideRecords,
+    dlq: Any,
+    activities: Any,
+    pending: PendingWrites,
+    topics: SideTopics,
+    appender: ChangelogAppender | None,
 ) -> None:
-    """Send through Faust (``Topic.send``) what could not be appended, tracked for commits."""
+    """Send through Faust (``Topic.send``) what could not be appended, tracked for commits.
+
+    With an appender, each was detoured (``append_or_detour``): the topic's records take
+    Faust's path, in order, until these sends are done.
+    """
     for letter in side.letters:
-        await send_letter(dlq, pending, input_topic, letter)
+        await _sent(appender, topics.dlq, send_letter(dlq, pending, topics.input, letter))
     for key in side.tombstones:  # an erasure: the customer's letters go too
-        pending.track(await dlq.send(key=key, value=None))
+        pending.track(await _sent(appender, topics.dlq, dlq.send(key=key, value=None)))
     for key, record in side.activities:
-        pending.track(await activities.send(key=key, value=record))
+        sending = activities.send(key=key, value=record)
+        pending.track(await _sent(appender, topics.activity, sending))
+
+
+async def _sent(appender: ChangelogAppender | None, topic: str, sending: Awaitable[Any]) -> Any:
+    """The send's future; once it is done (or the send failed), the detour is over."""
+    try:
+        sent = await sending
+    except BaseException:
+        if appender is not None:
+            appender.arrived(topic)
+        raise
+    if appender is not None:
+        if isinstance(sent, asyncio.Future):
+            sent.add_done_callback(lambda _: appender.arrived(topic))
+        else:  # a stand-in without a future: done already
+            appender.arrived(topic)
+    return sent
