@@ -77,9 +77,9 @@ def _worker(
     return Pipeline(worker, topology), dlq
 
 
-def _message(offset: int, value: bytes) -> Any:
+def _message(offset: int, value: bytes, key: bytes = b"ana") -> Any:
     return SimpleNamespace(
-        partition=0, offset=offset, key=b"ana", value=value, timestamp=ms(60) / 1000, headers=[]
+        partition=0, offset=offset, key=key, value=value, timestamp=ms(60) / 1000, headers=[]
     )
 
 
@@ -327,3 +327,27 @@ async def test_a_refused_send_of_the_timer_is_logged_and_the_timer_goes_on(
     cluster = producer.client.cluster
     cluster._partitions[ACTIVITY] = {p: SimpleNamespace(leader=1) for p in range(3)}
     assert pipeline.worker.changelog.append_keyed(ACTIVITY, b"k", b"v", []) is not None  # over
+
+
+async def test_an_identity_records_account_activity_goes_ahead_of_its_rows(
+    producer: AIOKafkaProducer,
+) -> None:
+    """A login claims a device that acted for an account: the device's partition links it and
+    tells the account to forget the device's person (the customer counts from now on)."""
+    pipeline, _ = _worker(producer)
+    assert pipeline.processor_for(0) is not None
+    device = ev("page_view", "device-of-ana", 60, account_id="acme")
+    assert await pipeline.handle(_message(0, encode(device), key=b"device-of-ana"))
+    assert await pipeline.handle(_message(1, encode(ev("identify", "ana", 61))))
+    # Past the claim's time: the device's partition answers the claim when it arrives.
+    assert await pipeline.handle(_message(2, encode(ev("page_view", "bob", 200)), key=b"bob"))
+    [batch] = [pipeline.sender.queue.get_nowait() for _ in range(pipeline.sender.queue.qsize())]
+    claim = batch.sends[0]
+    producer._message_accumulator._batches.clear()
+    record = SimpleNamespace(partition=0, offset=0, key=claim.key, value=claim.value, headers=[])
+    assert await pipeline.handle_identity(record)
+    activity, rows = _queued(producer)
+    assert activity.topic == ACTIVITY and rows.topic == TOPIC
+    [(_, packed)] = _batch(producer, activity)
+    assert packed is not None and [a.erase for a in unpack(packed)] == [True]
+    assert pipeline.topology.activities.keys == []
