@@ -47,6 +47,7 @@ from tracker.testing.traffic import Message
 SCRAPE_INTERVAL = 0.25
 CATCH_UP_S = 45.0  # after the last send; a worker still behind then has fallen behind the rate
 DRY_RUN_START_MS = 1_700_000_000_000
+LEAD_S = 3.0  # a live stream starts this long after it is generated (the dry run's time added)
 DEBUG_SERIES: Path | None = None
 
 
@@ -110,10 +111,16 @@ def run(
         if live:
             # Counters do not depend on where the stream lies in time, only on its shape: the
             # expectation of a dry run holds for the same stream generated a little ahead.
+            began = time.perf_counter()
             expectation = expect(make_stream(DRY_RUN_START_MS), env, bench.partitions, final=True)
-            messages = make_stream(int((time.time() + 3) * 1000))
+            # Generating the live stream takes as long again (13 s at 3,600 events/s): a start
+            # closer than that left its first seconds overdue, sent in one burst, and the backlog
+            # they made was measured as the worker's latency.
+            lead_s = LEAD_S + time.perf_counter() - began
+            messages = make_stream(int((time.time() + lead_s) * 1000))
             if len(messages) != expectation.total_messages:
                 raise BenchError("the live stream differs from its dry run")
+            _check_ahead(messages[0], lead_s)
             offset_s = 0.0
         else:
             messages = make_stream(int(time.time() * 1000) - 3_600_000)
@@ -129,6 +136,16 @@ def run(
                 spy.stop()
     finally:
         worker.stop()
+
+
+def _check_ahead(first: Message, lead_s: float) -> None:
+    """A live stream must still lie ahead once generated, or its start is a burst."""
+    ahead_s = first.timestamp_ms / 1000 - time.time()
+    if ahead_s < 1:
+        raise BenchError(
+            f"the live stream took longer to generate than the {lead_s:.1f} s lead it was"
+            f" given: its first message was due {-ahead_s:.1f} s before sending could begin"
+        )
 
 
 def _ready(worker: Proc) -> bool:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from datetime import datetime
 
 import orjson
 import pytest
 
-from bench.latency import LatencyResult
+from bench.latency import LatencyResult, _check_ahead
 from bench.latency_steps import steady
+from bench.procs import BenchError
 from bench.report import Report
 from bench.streams import paced, regroup, steady_stream
 from bench.targets import _latency_targets
@@ -88,3 +90,12 @@ def test_a_latency_verdict_holds_only_at_the_rate_asked_for() -> None:
     (_, _, met), (_, measured, verdict) = _latency_targets(report)
     assert (met, verdict) == ("met", "missed")
     assert "under-offered" in measured
+
+
+def test_a_live_stream_due_before_it_could_be_sent_is_refused_not_measured() -> None:
+    # Generated with too short a lead, its first seconds went out in one burst and the
+    # backlog they made read as the worker's latency (p99 2.8 s at 3,600 events/s).
+    now_ms = int(time.time() * 1000)
+    _check_ahead(Message(b"k", b"{}", now_ms + 5_000, 1), 3.0)
+    with pytest.raises(BenchError, match=r"was due 2\.\d s before sending"):
+        _check_ahead(Message(b"k", b"{}", now_ms - 2_000, 1), 3.0)
