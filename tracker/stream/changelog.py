@@ -99,18 +99,29 @@ class ChangelogAppender:
 
     def ready(self, topic: str) -> Any:
         """The accumulator to append to, or None: then records take Faust's path."""
+        accumulator = self._open_accumulator()
+        if accumulator is not None:
+            self._known(topic)
+        return accumulator
+
+    def _open_accumulator(self) -> Any:
         if self.faust_producer._producer is not self.producer:  # started, stopped, restarted
             self._start()
         accumulator = self.accumulator
-        if accumulator is None or not _open(accumulator):
-            return None
+        return accumulator if accumulator is not None and _open(accumulator) else None
+
+    def _known(self, topic: str) -> bool:
+        """Whether the producer's metadata has ``topic``'s partitions; tracks it if not.
+
+        Checked at every record, as aiokafka's send does: a metadata update narrowed to
+        other topics (another send's ``add_topic``) drops this one, and its batches would
+        wait for a leader that no update brings. Tracked, its leaders come with the next.
+        """
         client = self.producer.client
-        # Checked at every record, as aiokafka's send does: a metadata update narrowed to
-        # other topics (another send's ``add_topic``) drops this one, and its batches would
-        # wait for a leader that no update brings. Tracked, its leaders come with the next.
         if client.cluster.partitions_for_topic(topic) is None:
             client.add_topic(topic)
-        return accumulator
+            return False
+        return True
 
     def append(
         self, tp: TopicPartition, key: bytes, value: bytes | None, headers: list[Any]
@@ -148,9 +159,7 @@ class ChangelogAppender:
         """
         if self._detoured.get(topic):
             return None
-        accumulator = self.ready(topic)
-        # Looked up each time: a metadata update may drop a topic no send asked for.
-        if accumulator is None or self.producer.client.cluster.partitions_for_topic(topic) is None:
+        if self._open_accumulator() is None or not self._known(topic):
             return None
         if DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, headers) > self.limit:
             return None
