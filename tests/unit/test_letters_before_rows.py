@@ -240,10 +240,17 @@ async def test_without_the_activity_topics_metadata_activity_is_sent_after_the_r
 
 
 @pytest.mark.source_core  # patches the processor: compiled callers never look it up
+@pytest.mark.parametrize("fails", [False, True], ids=["tick", "tick failing after its rows"])
 async def test_what_a_tick_sends_besides_rows_goes_ahead_of_them(
-    producer: AIOKafkaProducer, monkeypatch: pytest.MonkeyPatch
+    producer: AIOKafkaProducer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    fails: bool,
 ) -> None:
-    """A claim answered as sessions close can make account activity in the flush timer."""
+    """A claim answered as sessions close can make account activity in the flush timer.
+
+    A tick that fails after writing rows pauses its partition but still sends what it made.
+    """
     pipeline, _ = _worker(producer)
     processor = pipeline.processor_for(0)
     assert processor is not None
@@ -252,9 +259,13 @@ async def test_what_a_tick_sends_besides_rows_goes_ahead_of_them(
     def tick(self: Any, _now_ms: int) -> None:
         self.store.put("0/c/device", b"row")
         self.outbox.append(AccountActivity("acme", "device", ms(60), 0, erase=True))
+        if fails:
+            raise RuntimeError("a bug after the row was written")
 
     monkeypatch.setattr(type(processor), "tick", tick)
-    await pipeline.housekeeping()
+    with caplog.at_level(logging.ERROR):
+        await pipeline.housekeeping()
+    assert (0 in pipeline.worker.failed) is fails  # paused only by a failure
     activity, rows = _queued(producer)
     assert activity.topic == ACTIVITY and rows.topic == TOPIC
     assert processor.outbox == [] and pipeline.topology.activities.keys == []
@@ -279,28 +290,6 @@ async def test_records_after_one_sent_through_faust_follow_it_until_it_is_acknow
     await asyncio.sleep(0)  # the done callbacks
     assert await pipeline.handle(_message(2, encode(ev("page_view", "ana", 62, account_id="a"))))
     assert len(activities.keys) == 2 and ACTIVITY in {tp.topic for tp in _queued(producer)}
-
-
-@pytest.mark.source_core  # patches the processor: compiled callers never look it up
-async def test_a_tick_that_fails_after_writing_rows_still_sends_what_it_made(
-    producer: AIOKafkaProducer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    pipeline, _ = _worker(producer)
-    processor = pipeline.processor_for(0)
-    assert processor is not None
-    producer._message_accumulator._batches.clear()
-
-    def tick(self: Any, _now_ms: int) -> None:
-        self.store.put("0/c/device", b"row")
-        self.outbox.append(AccountActivity("acme", "device", ms(60), 0, erase=True))
-        raise RuntimeError("a bug after the row was written")
-
-    monkeypatch.setattr(type(processor), "tick", tick)
-    with caplog.at_level(logging.ERROR):
-        await pipeline.housekeeping()
-    assert 0 in pipeline.worker.failed  # paused
-    activity, rows = _queued(producer)
-    assert activity.topic == ACTIVITY and rows.topic == TOPIC
 
 
 @pytest.mark.source_core  # patches the processor: compiled callers never look it up
