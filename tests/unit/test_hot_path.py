@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+from pydantic import AwareDatetime, TypeAdapter
 
 from tests.unit.helpers import config, ev, ms
 from tracker.core.aggregates import Delta
@@ -13,8 +16,10 @@ from tracker.core.dedup import DEDUP_IDS
 from tracker.core.events import EventView, id_hash, to_ms, touchpoint_index
 from tracker.core.labels import LabelSets
 from tracker.core.sessionizer import Rules, _remember_id
+from tracker.core.timestamps import PARSED_EPOCH
 
 DAY_MS = 86_400_000
+AWARE: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
 
 
 def _remember_plainly(rules: Rules, state: CustomerState, event: EventView) -> None:
@@ -117,3 +122,17 @@ def test_touchpoint_index_follows_the_label_sets_it_is_asked_with() -> None:
         assert wide.touchpoints[touchpoint_index(wide, "cart:xl")] == "cart"
         assert narrow.touchpoints[touchpoint_index(narrow, "cart:xl")] == "other"
         assert touchpoint_index(wide, "cart:xl") == wide.touchpoint_index("cart:xl")
+
+
+def test_to_ms_is_the_floor_of_the_span_since_the_epoch_for_any_offset() -> None:
+    rng = random.Random(7)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    for offset in ("Z", "z", "+00:00", "-00:00", "+02:00", "-05:30", "+14:00", "-23:59"):
+        for _ in range(300):
+            year, day = rng.choice((1970, 2026, 9999)), rng.randint(1, 28)
+            digits = rng.choice(("", f".{rng.randint(0, 999_999_999):09d}"[: rng.randint(2, 10)]))
+            text = f"{year}-0{rng.randint(1, 9)}-{day:02d}T{rng.randint(0, 23):02d}:59:59{digits}"
+            moment = AWARE.validate_python(text + offset)
+            assert to_ms(moment) == (moment - epoch) // timedelta(milliseconds=1)
+    # The fast path holds for the UTC timestamps pydantic parses (the tzinfo it shares).
+    assert AWARE.validate_python("2026-05-04T09:00:00+00:00").tzinfo is PARSED_EPOCH.tzinfo
