@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from pydantic import AwareDatetime, TypeAdapter
 
@@ -13,10 +14,12 @@ from tracker.core.aggregates import Delta
 from tracker.core.contract import CHANNELS, parse_event
 from tracker.core.customer import SOURCES, CustomerState
 from tracker.core.dedup import DEDUP_IDS
-from tracker.core.events import EventView, id_hash, to_ms, touchpoint_index
+from tracker.core.events import EventView, PreScored, id_hash, to_ms, touchpoint_index
 from tracker.core.labels import LabelSets
 from tracker.core.sessionizer import Rules, _remember_id
+from tracker.core.support import TicketRef
 from tracker.core.timestamps import PARSED_EPOCH
+from tracker.core.vitals import Vital
 
 DAY_MS = 86_400_000
 AWARE: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
@@ -113,6 +116,39 @@ def test_event_view_fields() -> None:
     )
     assert SOURCES[EventView.build(campaign, ms(50), labels).source] == "campaign"
     assert to_ms(campaign.occurred_at) == ms(50)
+
+
+def test_an_event_view_copy_changes_only_the_field_it_is_for() -> None:
+    # A class now, not a NamedTuple: ``_copy`` must carry every field ``_replace`` did.
+    values: dict[str, Any] = {
+        "event_type": "feedback",
+        "id_hash": 1,
+        "at_ms": 2,
+        "channel": 3,
+        "touchpoint": 4,
+        "action": "search",
+        "revenue": Decimal("5.50"),
+        "currency": "EUR",
+        "nps": 6,
+        "csat": 4,
+        "ces": 3,
+        "comment": "gut",
+        "language": "de",
+        "account": "acct",
+        "source": 2,
+        "score": PreScored(0.5, "positive"),
+        "vital": Vital(1, 0.25),
+        "ticket": TicketRef(9, 1, False),
+        "arm": ("checkout", "b"),
+        "apart_claim": 5,
+    }
+    assert sorted(getattr(EventView, "__slots__", values)) == sorted(values)  # source: all
+    view = EventView(*values.values())
+    claimed, unlinked = view.with_claim(7), view.without_account()
+    for name, value in values.items():
+        assert getattr(view, name) == value
+        assert getattr(claimed, name) == (7 if name == "apart_claim" else value)
+        assert getattr(unlinked, name) == (None if name == "account" else value)
 
 
 def test_touchpoint_index_follows_the_label_sets_it_is_asked_with() -> None:

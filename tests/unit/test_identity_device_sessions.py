@@ -158,7 +158,7 @@ def test_the_mark_and_the_span_survive_their_codecs_and_older_forms_read_without
     view = _view("page_view", 5)
     plain = encode_view(RULES, view)
     assert decode_view(RULES.labels, plain).apart_claim == -1
-    marked = encode_view(RULES, view._replace(apart_claim=7))
+    marked = encode_view(RULES, view.with_claim(7))
     assert marked == [*plain, 7]  # unmarked events encode exactly as before
     assert decode_view(RULES.labels, marked).apart_claim == 7
     stub = IdentityState(linked_to="p", linked_partition=1, own_session=(3, 9))

@@ -1,8 +1,8 @@
 """The compact, already-validated view of an event that the pure logic works on.
 
-Built once per event on the hot path: a ``NamedTuple`` (immutable, built in
-~0.2 µs where a frozen 15-field dataclass takes ~1.1 µs), with the label and
-channel lookups done through small dictionaries instead of tuple scans.
+Built once per event on the hot path: a plain class, compiled to a native one (see
+``EventView``), with the label and channel lookups done through small dictionaries
+instead of tuple scans.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import NamedTuple
+from typing import NamedTuple, final
 
 from tracker.core.contract import (
     AGENT_EVENT_TYPES,
@@ -79,31 +79,119 @@ class PreScored(NamedTuple):
     polarity: str
 
 
-class EventView(NamedTuple):
-    event_type: str
-    id_hash: int
-    at_ms: int
-    channel: int
-    touchpoint: int
-    action: str | None = None
-    revenue: Decimal | None = None
-    currency: str | None = None
-    nps: int | None = None
-    csat: int | None = None
-    ces: int | None = None
-    comment: str | None = None
-    language: str | None = None
-    account: str | None = None
-    source: int = 0  # index into customer.SOURCES
-    # A comment's sentiment scored where the event arrived: events held in state or forwarded
-    # to a linked customer's partition carry the score, never the comment (docs/identity.md).
-    score: PreScored | None = None
-    vital: Vital | None = None  # a web_vital's measurement
-    ticket: TicketRef | None = None  # a support event's ticket
-    arm: Pair | None = None  # its allowed (experiment, variant) (tracker.core.experiments)
-    # >= 0: forwarded from a linked device outside the device's own session, and this is the
-    # link's claim (CustomerContext.apply, tracker.core.identity.device_session).
-    apart_claim: int = -1
+@final
+class EventView:
+    """One event as the logic sees it. Read-only by convention (``with_claim`` and
+    ``without_account`` copy): compiled, a native class is built by a direct call and read
+    by offset, where a NamedTuple cost a Python-level ``__new__`` with keyword parsing
+    (~0.6 µs of the ~3 µs ``build``) and a checked tuple lookup per field."""
+
+    __slots__ = (
+        "account",
+        "action",
+        "apart_claim",
+        "arm",
+        "at_ms",
+        "ces",
+        "channel",
+        "comment",
+        "csat",
+        "currency",
+        "event_type",
+        "id_hash",
+        "language",
+        "nps",
+        "revenue",
+        "score",
+        "source",
+        "ticket",
+        "touchpoint",
+        "vital",
+    )
+
+    def __init__(
+        self,
+        event_type: str,
+        id_hash: int,
+        at_ms: int,
+        channel: int,
+        touchpoint: int,
+        action: str | None = None,
+        revenue: Decimal | None = None,
+        currency: str | None = None,
+        nps: int | None = None,
+        csat: int | None = None,
+        ces: int | None = None,
+        comment: str | None = None,
+        language: str | None = None,
+        account: str | None = None,
+        source: int = 0,  # index into customer.SOURCES
+        # A comment's sentiment scored where the event arrived: events held in state or
+        # forwarded to a linked customer's partition carry the score, never the comment
+        # (docs/identity.md).
+        score: PreScored | None = None,
+        vital: Vital | None = None,  # a web_vital's measurement
+        ticket: TicketRef | None = None,  # a support event's ticket
+        arm: Pair | None = None,  # its allowed (experiment, variant) (tracker.core.experiments)
+        # >= 0: forwarded from a linked device outside the device's own session, and this is
+        # the link's claim (CustomerContext.apply, tracker.core.identity.device_session).
+        apart_claim: int = -1,
+    ) -> None:
+        self.event_type = event_type
+        self.id_hash = id_hash
+        self.at_ms = at_ms
+        self.channel = channel
+        self.touchpoint = touchpoint
+        self.action = action
+        self.revenue = revenue
+        self.currency = currency
+        self.nps = nps
+        self.csat = csat
+        self.ces = ces
+        self.comment = comment
+        self.language = language
+        self.account = account
+        self.source = source
+        self.score = score
+        self.vital = vital
+        self.ticket = ticket
+        self.arm = arm
+        self.apart_claim = apart_claim
+
+    def _copy(self) -> EventView:
+        return EventView(
+            self.event_type,
+            self.id_hash,
+            self.at_ms,
+            self.channel,
+            self.touchpoint,
+            self.action,
+            self.revenue,
+            self.currency,
+            self.nps,
+            self.csat,
+            self.ces,
+            self.comment,
+            self.language,
+            self.account,
+            self.source,
+            self.score,
+            self.vital,
+            self.ticket,
+            self.arm,
+            self.apart_claim,
+        )
+
+    def with_claim(self, claim: int) -> EventView:
+        """A copy marked as forwarded apart from the device's session (``apart_claim``)."""
+        view = self._copy()
+        view.apart_claim = claim
+        return view
+
+    def without_account(self) -> EventView:
+        view = self._copy()
+        view.account = None
+        return view
 
     @classmethod
     def build(
@@ -119,49 +207,38 @@ class EventView(NamedTuple):
         at_ms = to_ms(event.occurred_at)
         if sent is not None:
             at_ms = event_time_ms(at_ms, to_ms(sent), broker_ms)
-        base = (
-            event.event_type,
+        kind = event.event_type
+        experiment = event.experiment
+        view = EventView(  # not ``cls``: compiled, a call of ``cls`` is a generic Python call
+            kind,
             id_hash(event.event_id),
             at_ms,
             _CHANNEL_INDEX[event.channel],
             touchpoint_index(labels, event.touchpoint),
+            account=account,
+            source=traffic_source(event),
+            arm=None if experiment is None else labels.arm(experiment, event.variant or ""),
         )
-        source = traffic_source(event)
-        arm = (
-            None if event.experiment is None else labels.arm(event.experiment, event.variant or "")
-        )
-        if isinstance(event, Order):
-            currency = labels.currency(event.currency)
-            return cls(
-                *base, None, event.revenue, currency, account=account, source=source, arm=arm
-            )
-        if isinstance(event, Interaction):
-            return cls(*base, labels.action(event.action), account=account, source=source, arm=arm)
-        if isinstance(event, Feedback):
-            return cls(
-                *base,
-                nps=event.nps,
-                csat=event.csat,
-                ces=event.ces,
-                comment=event.comment,
-                language=event.language,
-                account=account,
-                source=source,
-                arm=arm,
-            )
-        kind = event.event_type  # a string first: page views and pings pass these cheaply
-        if kind in _SUPPORT_TYPES and isinstance(
+        # The type's name first: a string compare, where each ``isinstance`` looks a class
+        # of the uncompiled contract up in the module's globals.
+        if kind == "order" and isinstance(event, Order):
+            view.revenue = event.revenue
+            view.currency = labels.currency(event.currency)
+        elif kind == "interaction" and isinstance(event, Interaction):
+            view.action = labels.action(event.action)
+        elif kind == "feedback" and isinstance(event, Feedback):
+            view.nps, view.csat, view.ces = event.nps, event.csat, event.ces
+            view.comment, view.language = event.comment, event.language
+        elif kind in _SUPPORT_TYPES and isinstance(
             event, SupportContact | SupportReply | SupportResolved
         ):
             if ticket is None:
                 raise ValueError("a support event needs its keyed ticket hash")
             agent = kind in AGENT_EVENT_TYPES
-            ref = TicketRef(ticket, _SUPPORT_INDEX[event.support_channel], agent)
-            return cls(*base, account=account, source=source, ticket=ref, arm=arm)
-        if kind == "web_vital" and isinstance(event, WebVital):
-            vital = Vital(_VITAL_INDEX[event.name], event.value)
-            return cls(*base, account=account, source=source, vital=vital, arm=arm)
-        return cls(*base, account=account, source=source, arm=arm)
+            view.ticket = TicketRef(ticket, _SUPPORT_INDEX[event.support_channel], agent)
+        elif kind == "web_vital" and isinstance(event, WebVital):
+            view.vital = Vital(_VITAL_INDEX[event.name], event.value)
+        return view
 
 
 def touchpoint_index(labels: LabelSets, raw: str) -> int:

@@ -67,7 +67,7 @@ def intercept(c: CustomerContext, ev: EventView, anonymous_id: str | None) -> bo
             apart, identity.own_session = device_session(c.p.rules, identity.own_session, ev)
             forward = Forward(_NO_ORIGIN, identity.linked_to, "event")
             if apart:
-                ev = ev._replace(apart_claim=identity.claim)
+                ev = ev.with_claim(identity.claim)
             _forward(c, identity, forward, ev)
         return True
     if ev.event_type == "identify" and anonymous_id is not None:
@@ -154,7 +154,7 @@ def _identify(c: CustomerContext, ev: EventView, anonymous_id: str) -> bool:
     p = c.p
     anon = p.pseudonyms.of(anonymous_id)
     if anon == c.person or c.person is None:
-        c.apply(ev._replace(account=None))  # itself: counted like a consent grant, no account
+        c.apply(ev.without_account())  # itself: counted like a consent grant, no account
         return True
     row = c.row()
     state = row.state = row.state or CustomerState()
