@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from tracker.core.customer import CustomerState, decode_state
-from tracker.core.events import to_ms
 from tracker.core.ingest import DeadLetter
 from tracker.core.memory_store import MemoryStore
 from tracker.core.partition import PartitionProcessor
 from tracker.core.pipeline_config import PipelineConfig
 from tracker.core.pseudonym import Pseudonymizer
+from tracker.core.timestamps import to_ms
 from tracker.metrics.samples import Sample, total
 from tracker.settings import Settings
 from tracker.testing.offline_exporter import offline_exporter, offline_samples

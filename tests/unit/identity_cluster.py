@@ -206,6 +206,6 @@ class Cluster:
 def _ms(text: str) -> int:
     from datetime import datetime
 
-    from tracker.core.events import to_ms
+    from tracker.core.timestamps import to_ms
 
     return to_ms(datetime.fromisoformat(text))

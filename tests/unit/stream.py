@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from tests.unit.helpers import DAY, HOUR, MIN, T0_MS, encode, ev, iso, ms
-from tracker.core.events import to_ms
+from tracker.core.timestamps import to_ms
 
 CHANNELS = ("web", "app", "social", "store", "email", "call_center", "partner")
 TOUCHPOINTS = (

@@ -16,8 +16,8 @@ from tracker.core.accounts import (
     unpack,
 )
 from tracker.core.aggregates import Delta
-from tracker.core.events import to_ms
 from tracker.core.memory_store import MemoryStore
+from tracker.core.timestamps import to_ms
 from tracker.kafka.partitioner import partition_for
 from tracker.metrics.samples import total
 from tracker.testing.reference import ReferencePipeline

@@ -10,9 +10,11 @@ from decimal import Decimal
 
 import orjson
 import pytest
+from pydantic import ValidationError
 
 from tests.unit.helpers import Harness, ev
-from tracker.core.bounds import MAX_SEND_DELAY_MS, REVENUE_MAX
+from tracker.core.bounds import MAX_SEND_DELAY_MS, REVENUE_MAX, rule_of
+from tracker.core.contract import parse_event
 from tracker.core.customer import decode_state
 from tracker.core.memory_store import MemoryStore
 
@@ -107,6 +109,29 @@ def test_a_send_delay_beyond_a_year_is_out_of_range() -> None:
     (letter,) = h.send(late, broker_at=0)
     assert _rule(letter.headers()) == "out_of_range:sent_at"
     assert MAX_SEND_DELAY_MS == 366 * 86_400_000
+
+
+@pytest.mark.parametrize(
+    ("sent_at", "rejected"),
+    [
+        ("2026-06-02T09:00:00.000999Z", False),  # 366 days and 0.999 ms: floors to 366 days
+        ("2026-06-02T09:00:00.001Z", True),
+        ("2026-06-02T11:00:00.000999+02:00", False),  # the same moments with an offset
+        ("2026-06-02T11:00:00.001+02:00", True),
+        ("2024-05-31T08:59:59.999-00:00", True),  # sent 366 days and 1 ms before it occurred
+    ],
+)
+def test_the_send_delay_is_compared_in_whole_milliseconds(sent_at: str, rejected: bool) -> None:
+    event = ev("page_view", "ana", 0)
+    event["occurred_at"] = "2025-06-01T09:00:00Z"
+    event["sent_at"] = sent_at
+    try:
+        parse_event(event)
+    except ValidationError as exc:
+        assert rejected, exc
+        assert rule_of(exc.errors()[0]) == "out_of_range:sent_at"
+    else:
+        assert not rejected
 
 
 @pytest.mark.parametrize("customer", ["a\x00b", "line\nbreak", "\u202eevil", "😀" * 128])

@@ -13,8 +13,8 @@ import orjson
 
 from tests.unit.helpers import MIN, Harness, config, encode, ev, ms
 from tracker.core.accounts import MAX_ACCOUNTS_PER_PERSON
-from tracker.core.events import to_ms
 from tracker.core.letters import LETTER_SLOTS, customer_letter_keys, owner_of
+from tracker.core.timestamps import to_ms
 from tracker.kafka.partitioner import partition_for
 from tracker.metrics.samples import total
 from tracker.testing.reference import ReferencePipeline

@@ -15,7 +15,7 @@ import pytest
 from tests.support.golden import DATA
 from tests.support.retention_counter import figures, history
 from tests.unit.helpers import DAY, config
-from tracker.core.events import to_ms
+from tracker.core.timestamps import to_ms
 from tracker.metrics.samples import Sample, total
 from tracker.testing.reference import ReferencePipeline
 

@@ -14,11 +14,11 @@ from tracker.core.aggregates import Delta
 from tracker.core.contract import CHANNELS, parse_event
 from tracker.core.customer import SOURCES, CustomerState
 from tracker.core.dedup import DEDUP_IDS
-from tracker.core.events import EventView, PreScored, id_hash, to_ms, touchpoint_index
+from tracker.core.events import EventView, PreScored, id_hash, touchpoint_index
 from tracker.core.labels import LabelSets
 from tracker.core.sessionizer import Rules, _remember_id
 from tracker.core.support import TicketRef
-from tracker.core.timestamps import PARSED_EPOCH
+from tracker.core.timestamps import PARSED_EPOCH, to_ms
 from tracker.core.vitals import Vital
 
 DAY_MS = 86_400_000

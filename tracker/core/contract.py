@@ -6,7 +6,6 @@ Frontends, backends and the collector all speak this; the JSON Schemas in
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
@@ -41,7 +40,7 @@ from tracker.core.bounds import (
     VITAL_MAX_VALUE,
     depth,
 )
-from tracker.core.timestamps import RFC3339, Timestamp
+from tracker.core.timestamps import RFC3339, Timestamp, to_ms
 
 CHANNELS: tuple[str, ...] = ("web", "app", "social", "store", "email", "call_center", "partner")
 EVENT_TYPES: tuple[str, ...] = (
@@ -78,13 +77,6 @@ SupportChannel = Literal["chat", "phone", "email", "social"]
 SUPPORT_CHANNELS: tuple[str, ...] = ("chat", "phone", "email", "social")
 # Written by the support team's systems, not the customer: their consent is their ticket's.
 AGENT_EVENT_TYPES = frozenset({"support_reply", "support_resolved"})
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
-
-
-def _epoch_ms(moment: datetime) -> int:
-    return (moment - _EPOCH) // _MS
 
 
 def _limit_properties(value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -168,7 +160,7 @@ class _EventBase(BaseModel):
         if (
             sent is not None
             and abs(sent - at) > SURE_SEND_DELAY
-            and abs(_epoch_ms(sent) - _epoch_ms(at)) > MAX_SEND_DELAY_MS
+            and abs(to_ms(sent) - to_ms(at)) > MAX_SEND_DELAY_MS
         ):
             message = "sent_at lies more than 366 days from occurred_at"
             raise PydanticCustomError("out_of_range", message, {"field": "sent_at"})

@@ -8,7 +8,6 @@ instead of tuple scans.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import NamedTuple, final
 
@@ -31,11 +30,9 @@ from tracker.core.customer import SOURCES
 from tracker.core.experiments import Pair
 from tracker.core.labels import LabelSets
 from tracker.core.support import TicketRef
-from tracker.core.timestamps import PARSED_EPOCH
+from tracker.core.timestamps import to_ms
 from tracker.core.vitals import Vital
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_PARSED_UTC = PARSED_EPOCH.tzinfo
 _CHANNEL_INDEX = {channel: index for index, channel in enumerate(CHANNELS)}
 _VITAL_INDEX = {name: index for index, name in enumerate(VITAL_NAMES)}
 _SUPPORT_INDEX = {name: index for index, name in enumerate(SUPPORT_CHANNELS)}
@@ -48,16 +45,6 @@ _CAMPAIGN = SOURCES.index("campaign")
 # touchpoints are client input (``store:berlin``): the cache stops growing at this size.
 _TOUCHPOINT_CACHE_MAX = 4096
 _touchpoints: dict[str, tuple[LabelSets, int]] = {}
-
-
-def to_ms(moment: datetime) -> int:
-    """Epoch milliseconds of an aware datetime (integer arithmetic: no float rounding)."""
-    # Two datetimes with the very same tzinfo subtract without asking it their offsets, and
-    # pydantic's UTC one is fixed at zero; otherwise both utcoffset calls took half the
-    # cost. The fields of the span instead of ``// timedelta(milliseconds=1)``: the same
-    # floor (days and seconds are whole milliseconds) without the division's big-int steps.
-    span = moment - (PARSED_EPOCH if moment.tzinfo is _PARSED_UTC else _EPOCH)
-    return span.days * 86_400_000 + span.seconds * 1000 + span.microseconds // 1000
 
 
 def id_hash(event_id: str) -> int:

@@ -14,8 +14,8 @@ import orjson
 
 from tracker.core.aggregates import Delta
 from tracker.core.customer import CustomerState, decode_state, encode_state
-from tracker.core.events import to_ms
 from tracker.core.identity_state import decode_identity, encode_identity
+from tracker.core.timestamps import to_ms
 
 
 @dataclass(slots=True, init=False)

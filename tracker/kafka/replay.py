@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from tracker.core.events import to_ms
+from tracker.core.timestamps import to_ms
 
 MAX_BATCH_EVENTS = 100
 
