@@ -180,9 +180,8 @@ class EventView:
         view.account = None
         return view
 
-    @classmethod
+    @staticmethod
     def build(
-        cls,
         event: Event,
         broker_ms: int,
         labels: LabelSets,
@@ -196,7 +195,7 @@ class EventView:
             at_ms = event_time_ms(at_ms, to_ms(sent), broker_ms)
         kind = event.event_type
         experiment = event.experiment
-        view = EventView(  # not ``cls``: compiled, a call of ``cls`` is a generic Python call
+        view = EventView(
             kind,
             id_hash(event.event_id),
             at_ms,
