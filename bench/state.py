@@ -280,7 +280,7 @@ def feed(
             housekeeping(processors, broker_ms)
     for _ in range(100):  # a worker's next seconds: records acknowledged leave their rows
         housekeeping(processors, last)
-        if not any(p.identity.rows_with_out for p in processors.values()):
+        if not any(p.identity.keeps_records() for p in processors.values()):
             break
     return events, last
 

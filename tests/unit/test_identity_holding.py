@@ -12,6 +12,9 @@ from tests.unit.helpers import DAY, config, ev, ms
 from tests.unit.identity_cluster import Cluster
 from tests.unit.test_crash import comparable
 from tests.unit.test_identity import journey, per_channel_invariant, state
+from tracker.core.identity_records import STREAM_IDENTITY, STREAM_INPUT
+from tracker.core.identity_stage import IdentityStage
+from tracker.core.identity_state import Outgoing
 
 
 def login_flushed_with_the_next_page(c: Cluster) -> None:
@@ -213,6 +216,34 @@ def test_acknowledged_records_leave_the_rows_at_the_next_housekeeping() -> None:
     c.tick(c.wall_ms + 1000)
     anon = state(c, "dev-anna")
     assert anon is not None and anon.identity is not None and anon.identity.out == []
+
+
+def test_records_a_restart_sent_again_leave_the_rows_once_acknowledged() -> None:
+    c = Cluster()
+    journey(c)
+    for p in range(c.partitions):
+        c.restart(p)  # the kept records are known again from the restored rows alone
+    c.settle()
+    c.tick(c.wall_ms + 1000)
+    anon = state(c, "dev-anna")
+    assert anon is not None and anon.identity is not None and anon.identity.out == []
+
+
+def test_housekeeping_reads_only_rows_whose_records_were_acknowledged() -> None:
+    stage = IdentityStage(partition=0)
+    for offset, row in [(7, "b"), (3, "a"), (9, "c"), (5, "a")]:
+        stage.keep(Outgoing(0, STREAM_INPUT, offset, 1, "x", []), row)
+    stage.keep(Outgoing(1, STREAM_IDENTITY, 2, 1, "x", []), "d")
+    assert stage.acknowledged_rows(100) == []  # nothing acknowledged: no row read
+    assert stage.keeps_records()
+    stage.acknowledged(STREAM_INPUT, 7)
+    assert stage.acknowledged_rows(1) == ["a"]  # within the budget, by offset
+    assert stage.acknowledged_rows(100) == ["b"]  # "a" once, though it kept two records
+    assert stage.acknowledged_rows(100) == []
+    stage.acknowledged(STREAM_IDENTITY, 2)
+    stage.acknowledged(STREAM_INPUT, 9)
+    assert sorted(stage.acknowledged_rows(100)) == ["c", "d"]
+    assert not stage.keeps_records()
 
 
 def test_the_entry_channel_taken_by_an_earlier_event_counts_as_a_start_and_a_merge() -> None:

@@ -18,6 +18,7 @@ partition. Exactness through crashes (docs/identity.md#exactness):
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -71,7 +72,11 @@ class IdentityStage:
     # Per origin stream, the newest offset whose records Kafka acknowledged (the wiring's
     # word): rows drop those records at the next housekeeping.
     durable: dict[int, int] = field(default_factory=dict)
-    rows_with_out: set[str] = field(default_factory=set)
+    # Per origin stream, (offset, row key) of every record a row keeps, lowest offset on top:
+    # housekeeping reads only the rows holding a record Kafka acknowledged. Scanning all
+    # rows that keep one read thousands still waiting at every tick once the worker fell
+    # behind, and so fell further behind (the 60-minute soak, 2026-12-07).
+    unacknowledged: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
     timer: int = -1  # housekeeping steps that made records: their origin offsets (STREAM_TIMER)
     _seq: int = 0
     _recovered: list[Outgoing] = field(default_factory=list)
@@ -98,11 +103,33 @@ class IdentityStage:
             Send(entry.partition, entry.key.encode(), value, entry.stream, entry.offset)
         )
         if row_key is not None:
-            self.rows_with_out.add(row_key)
+            self.keep(entry, row_key)
+
+    def keep(self, entry: Outgoing, row_key: str) -> None:
+        """The row ``row_key`` keeps ``entry`` until it is acknowledged."""
+        heapq.heappush(self.unacknowledged.setdefault(entry.stream, []), (entry.offset, row_key))
 
     def acknowledged(self, stream: int, offset: int) -> None:
         """Kafka acknowledged every record made by ``stream`` messages up to ``offset``."""
         self.durable[stream] = max(self.durable.get(stream, -1), offset)
+
+    def keeps_records(self) -> bool:
+        """Whether a row may still keep a record housekeeping has not dropped."""
+        return any(self.unacknowledged.values())
+
+    def acknowledged_rows(self, budget: int) -> list[str]:
+        """Up to ``budget`` rows keeping a record now acknowledged (each once); the rest
+        stay for the next housekeeping."""
+        rows: dict[str, None] = {}  # insertion-ordered: the row writes follow the offsets
+        for stream in sorted(self.unacknowledged):
+            heap, durable = self.unacknowledged[stream], self.durable.get(stream, -1)
+            while heap and heap[0][0] <= durable:
+                key = heap[0][1]
+                if len(rows) >= budget and key not in rows:
+                    break
+                heapq.heappop(heap)
+                rows[key] = None
+        return list(rows)
 
     def take(self) -> list[Send]:
         sends, self.outbox = self.outbox, []
@@ -115,7 +142,8 @@ class IdentityStage:
         identity = state.identity if state is not None else None
         if identity is not None and identity.out:
             self._recovered.extend(identity.out)
-            self.rows_with_out.add(key)
+            for entry in identity.out:
+                self.keep(entry, key)
             self._seq = max(self._seq, *(x.seq + 1 for x in identity.out))
 
     def recovered(self, aggregates: Aggregates) -> None:
@@ -158,20 +186,16 @@ def prune(p: PartitionProcessor, budget: int = 2_000) -> None:
     """Drop acknowledged records from the rows that kept them (a row write each)."""
     stage = p.identity
     durable = stage.durable
-    for key in list(stage.rows_with_out)[:budget]:
+    for key in stage.acknowledged_rows(budget):
         row = p.load_row(key)
         identity = row.state.identity if row is not None and row.state is not None else None
         if row is None or identity is None or not identity.out:
-            stage.rows_with_out.discard(key)
-            continue
+            continue  # erased since, or its records dropped with an earlier entry's
         kept = [x for x in identity.out if x.offset > durable.get(x.stream, -1)]
-        if len(kept) == len(identity.out):
-            continue
-        before = p.index_info(row.state)
-        identity.out = kept
-        p.store_row(key, before, row, Delta())
-        if not kept:
-            stage.rows_with_out.discard(key)
+        if len(kept) < len(identity.out):
+            before = p.index_info(row.state)
+            identity.out = kept
+            p.store_row(key, before, row, Delta())
 
 
 def acknowledge_all(p: PartitionProcessor, sends: Iterable[Send]) -> None:
