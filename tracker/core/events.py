@@ -202,7 +202,7 @@ class EventView:
             _CHANNEL_INDEX[event.channel],
             touchpoint_index(labels, event.touchpoint),
             account=account,
-            source=traffic_source(event),
+            source=traffic_source(event, kind),
             arm=None if experiment is None else labels.arm(experiment, event.variant or ""),
         )
         # The type's name first: a string compare, where each ``isinstance`` looks a class
@@ -238,11 +238,15 @@ def touchpoint_index(labels: LabelSets, raw: str) -> int:
     return index
 
 
-def traffic_source(event: Event) -> int:
-    """Campaign and referrer are attribution data: used only with marketing consent."""
+def traffic_source(event: Event, kind: str) -> int:
+    """Campaign and referrer are attribution data: used only with marketing consent.
+
+    ``kind``: the event's type, compared first (as in ``build``): ``isinstance`` against a
+    class of the uncompiled contract that the event is not runs ABCMeta's check, in Python.
+    """
     if not event.consent.marketing:
         return _UNATTRIBUTED
-    if isinstance(event, PageView):
+    if kind == "page_view" and isinstance(event, PageView):
         if event.campaign:
             return _CAMPAIGN
         if event.referrer:
