@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, MutableSequence, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from tracker.core.codes import (
     CHANNEL_CODES,
@@ -37,15 +37,18 @@ from tracker.core.support import (
     encode_tickets,
 )
 
+# ``Final``: the compiled sessionizer reads these per event, each then a C static (or the
+# literal itself) instead of a lookup by name in this module's dict. The tuples are of
+# ``str, ...``: a fixed-length one would be a C struct, boxed anew for each lookup by index.
 # Kinds of session steps (events that make up a journey).
-STEP_KINDS = ("page_view", "interaction", "order", "feedback")
-STEP_PAGE_VIEW = STEP_KINDS.index("page_view")
-STEP_INTERACTION = STEP_KINDS.index("interaction")
-STEP_ORDER = STEP_KINDS.index("order")
-STEP_FEEDBACK = STEP_KINDS.index("feedback")
-MAX_STEPS = 512  # a journey longer than this keeps counting but stops recording steps
+STEP_KINDS: Final[tuple[str, ...]] = ("page_view", "interaction", "order", "feedback")
+STEP_PAGE_VIEW: Final = STEP_KINDS.index("page_view")
+STEP_INTERACTION: Final = STEP_KINDS.index("interaction")
+STEP_ORDER: Final = STEP_KINDS.index("order")
+STEP_FEEDBACK: Final = STEP_KINDS.index("feedback")
+MAX_STEPS: Final = 512  # a journey longer than this keeps counting but stops recording steps
 # Traffic source of a session; campaign and referrer count only with marketing consent.
-SOURCES = ("unattributed", "direct", "referral", "campaign")
+SOURCES: Final[tuple[str, ...]] = ("unattributed", "direct", "referral", "campaign")
 
 # State holds positions in these tuples; rows store stable codes (tracker.core.codes).
 CHANNEL_TABLE = CodeTable("channel", CHANNELS, CHANNEL_CODES)

@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import base64
 import struct
-from typing import Any
+from typing import Any, Final
 
 ROW_BOUND_BYTES = 16_384
-DEDUP_IDS = 128
+DEDUP_IDS: Final = 128  # Final: compiled, the literal itself, not a lookup in the globals
 # Up to this many ids a row lists them as JSON numbers (cheapest for the usual few);
 # beyond, packed: base64 of the newest time, the 64-bit hashes, then each time as
 # milliseconds before the newest (32 bits: 49 days, beyond any sensible window).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from decimal import Decimal
-from typing import NamedTuple, final
+from typing import Final, NamedTuple, final
 
 from tracker.core.contract import (
     AGENT_EVENT_TYPES,
@@ -33,18 +33,20 @@ from tracker.core.support import TicketRef
 from tracker.core.timestamps import to_ms
 from tracker.core.vitals import Vital
 
-_CHANNEL_INDEX = {channel: index for index, channel in enumerate(CHANNELS)}
-_VITAL_INDEX = {name: index for index, name in enumerate(VITAL_NAMES)}
-_SUPPORT_INDEX = {name: index for index, name in enumerate(SUPPORT_CHANNELS)}
-_SUPPORT_TYPES = frozenset({"support_contact", "support_reply", "support_resolved"})
-_UNATTRIBUTED = SOURCES.index("unattributed")
-_DIRECT = SOURCES.index("direct")
-_REFERRAL = SOURCES.index("referral")
-_CAMPAIGN = SOURCES.index("campaign")
+# ``Final``, all read per event: compiled, each is a C static (or the literal itself),
+# where a plain module global is a lookup by name in the module's dict.
+_CHANNEL_INDEX: Final = {channel: index for index, channel in enumerate(CHANNELS)}
+_VITAL_INDEX: Final = {name: index for index, name in enumerate(VITAL_NAMES)}
+_SUPPORT_INDEX: Final = {name: index for index, name in enumerate(SUPPORT_CHANNELS)}
+_SUPPORT_TYPES: Final = frozenset({"support_contact", "support_reply", "support_resolved"})
+_UNATTRIBUTED: Final = SOURCES.index("unattributed")
+_DIRECT: Final = SOURCES.index("direct")
+_REFERRAL: Final = SOURCES.index("referral")
+_CAMPAIGN: Final = SOURCES.index("campaign")
 # Touchpoint label index by raw touchpoint, for the LabelSets it was computed with. Raw
 # touchpoints are client input (``store:berlin``): the cache stops growing at this size.
-_TOUCHPOINT_CACHE_MAX = 4096
-_touchpoints: dict[str, tuple[LabelSets, int]] = {}
+_TOUCHPOINT_CACHE_MAX: Final = 4096
+_touchpoints: Final[dict[str, tuple[LabelSets, int]]] = {}
 
 
 def id_hash(event_id: str) -> int:

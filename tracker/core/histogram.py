@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Final
 
-MINUTE_MS = 60_000
+MINUTE_MS: Final = 60_000  # Final: compiled, the literal itself in ``minute_of`` (per event)
 # minutes: a 24 h window and the 24 h before it (the overview's change), plus slack
 MINUTE_HORIZON = 50 * 60
 HOUR_HORIZON = 92 * 24  # hours: a 90 d window plus slack

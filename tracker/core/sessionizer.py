@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Final
 
 from tracker.core import experience as cx  # issue 20: load times, support, experiments
 from tracker.core.aggregates import Delta, counter_key
@@ -17,8 +18,8 @@ from tracker.core.contract import CHANNELS, EVENT_TYPES
 from tracker.core.customer import (
     MAX_STEPS,
     SOURCES,
-    STEP_FEEDBACK,
     STEP_INTERACTION,
+    STEP_KINDS,
     STEP_ORDER,
     STEP_PAGE_VIEW,
     CustomerState,
@@ -34,24 +35,19 @@ from tracker.core.feedback import count_feedback
 from tracker.core.histogram import minute_of
 from tracker.core.labels import LabelSets
 
-ENGAGED_MS = 10_000
-_REACH_BUCKETS = tuple(f"reach:{channel}" for channel in CHANNELS)
-# tracker_events_total keys by (event type, channel index): built once, looked up per event.
-_EVENT_KEYS = {
-    (event_type, index): counter_key("tracker_events_total", event_type, channel)
+# ``Final``: compiled, a C static read per event, not a lookup by name in the module's dict.
+ENGAGED_MS: Final = 10_000
+_REACH_BUCKETS: Final = tuple(f"reach:{channel}" for channel in CHANNELS)
+# tracker_events_total keys by event type, then channel index: no tuple built per event.
+_EVENT_KEYS: Final = {
+    event_type: tuple(counter_key("tracker_events_total", event_type, c) for c in CHANNELS)
     for event_type in EVENT_TYPES
-    for index, channel in enumerate(CHANNELS)
 }
-_STEP_KIND = {
-    "page_view": STEP_PAGE_VIEW,
-    "interaction": STEP_INTERACTION,
-    "order": STEP_ORDER,
-    "feedback": STEP_FEEDBACK,
-}
+_STEP_KIND: Final = {kind: STEP_KINDS.index(kind) for kind in STEP_KINDS}  # event type -> kind
 # Extend an open session but never start one: no phantom sessions from background tabs.
-NEVER_STARTS = frozenset({"page_ping", "web_vital"})
-NO_SESSION = frozenset({"consent", "identify"})  # never start or extend a session
-_NOTED = frozenset({"web_vital", "order", "support_contact", "feedback"})  # cx.note_session
+NEVER_STARTS: Final = frozenset({"page_ping", "web_vital"})
+NO_SESSION: Final = frozenset({"consent", "identify"})  # never start or extend a session
+_NOTED: Final = frozenset({"web_vital", "order", "support_contact", "feedback"})  # cx.note_session
 
 
 class Outcome(Enum):
@@ -87,9 +83,9 @@ def accept(rules: Rules, state: CustomerState, ev: EventView, wm_ms: int, delta:
     if seen_at is not None and abs(ev.at_ms - seen_at) <= rules.dedup_ms:
         delta.count(counter_key("tracker_events_dropped_total", "duplicate"))
         return Outcome.DUPLICATE
-    _remember_id(rules, state, ev, delta)
+    _remember_id(rules, state, ev, seen_at is not None, delta)
     event_type = ev.event_type
-    delta.count(_EVENT_KEYS[event_type, ev.channel])
+    delta.count(_EVENT_KEYS[event_type][ev.channel])
     if ev.at_ms > delta.max_event_ms:
         delta.max_event_ms = ev.at_ms
     if not agent:  # an agent acted, not the customer
@@ -195,9 +191,13 @@ def is_duplicate_withdrawal(rules: Rules, state: CustomerState, id_hash: int, at
 # --- internals ---------------------------------------------------------------
 
 
-def _remember_id(rules: Rules, state: CustomerState, ev: EventView, delta: Delta) -> None:
+def _remember_id(
+    rules: Rules, state: CustomerState, ev: EventView, known: bool, delta: Delta
+) -> None:
     """Remember the id; beyond 16 ids, forget those older than the newest minus the window,
     and beyond ``DEDUP_IDS`` the earliest to arrive (tracker.core.dedup).
+
+    ``known``: whether ``seen_ids`` holds the id (``accept`` has just looked it up).
 
     The newest and oldest remembered time are memoized for the ``seen_ids`` dict last seen
     here (see ``_SeenMemo``): the events of one batch message then cost O(1) each instead of
@@ -205,7 +205,6 @@ def _remember_id(rules: Rules, state: CustomerState, ev: EventView, delta: Delta
     """
     seen = state.seen_ids
     at_ms = ev.at_ms
-    known = ev.id_hash in seen
     if known:
         del seen[ev.id_hash]  # seen again after the window: now the latest to arrive
     seen[ev.id_hash] = at_ms
@@ -254,7 +253,7 @@ class _SeenMemo:
         self.oldest = 0
 
 
-_seen_memo = _SeenMemo()
+_seen_memo: Final = _SeenMemo()
 
 
 def _update_reach(state: CustomerState, ev: EventView, delta: Delta) -> None:

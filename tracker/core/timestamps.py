@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from pydantic import AwareDatetime, BeforeValidator, TypeAdapter, ValidationError
 
@@ -29,9 +29,10 @@ SURE_YEARS = ("1971", "9998")
 _AWARE: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
 # The epoch as pydantic parses it: pydantic-core gives every UTC timestamp (``Z``,
 # ``+00:00``) one shared tzinfo object, and this one has it too (``to_ms``).
-PARSED_EPOCH = _AWARE.validate_python("1970-01-01T00:00:00Z")
-_PARSED_UTC = PARSED_EPOCH.tzinfo
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# ``Final``, read per event: compiled, each is a C static, not a lookup by name.
+PARSED_EPOCH: Final = _AWARE.validate_python("1970-01-01T00:00:00Z")
+_PARSED_UTC: Final = PARSED_EPOCH.tzinfo
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def to_ms(moment: datetime) -> int:
