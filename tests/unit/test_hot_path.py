@@ -173,3 +173,54 @@ def test_to_ms_is_the_floor_of_the_span_since_the_epoch_for_any_offset() -> None
             assert to_ms(moment) == (moment - epoch) // timedelta(milliseconds=1)
     # The fast path holds for the UTC timestamps pydantic parses (the tzinfo it shares).
     assert AWARE.validate_python("2026-05-04T09:00:00+00:00").tzinfo is PARSED_EPOCH.tzinfo
+
+
+def _bucket_ops(rng: random.Random, names: tuple[str, ...]) -> list[tuple[str, int, int]]:
+    """A delta's bucket changes: +1/-1 marks (reach), amounts (revenue), over few minutes."""
+    return [
+        (rng.choice(names), rng.randrange(4), rng.choice((1, 1, -1, -1, 0, 7, -7)))
+        for _ in range(rng.randrange(1, 40))
+    ]
+
+
+def test_mark_is_the_removal_then_the_addition_it_replaces_in_order_too() -> None:
+    rng = random.Random(11)
+    for _ in range(400):
+        fast, plain = Delta(), Delta()
+        for name, minute, n in _bucket_ops(rng, ("reach:all", "reach:web")):
+            fast.bucket(name, minute, n)
+            plain.bucket(name, minute, n)
+        for _ in range(rng.randrange(1, 8)):
+            name, old = rng.choice(("reach:all", "reach:web")), rng.randrange(4)
+            new = old if rng.random() < 0.6 else old + rng.randrange(1, 3)
+            previous = -1 if rng.random() < 0.1 else old * 60_000 + rng.randrange(60_000)
+            fast.mark(name, previous, new)
+            if previous >= 0:
+                plain.bucket(name, old, -1)
+            plain.bucket(name, new, 1)
+            # The rows write the dict in its order: the order must be the same, not only equal.
+            assert list(fast.buckets.items()) == list(plain.buckets.items())
+
+
+def test_copy_is_a_merge_into_an_empty_delta() -> None:
+    rng = random.Random(12)
+    amounts = (Decimal("12.50"), Decimal("1E+2"), Decimal("0.000001"), Decimal("-3"))
+    for trial in range(200):
+        delta = Delta(max_event_ms=rng.choice((0, -5, 1_000)))
+        for name, minute, n in _bucket_ops(rng, ("revu:EUR", "reach:all", "ord:web")):
+            delta.bucket(name, minute, n)
+            delta.count(f"{name}:{minute}", n)  # zero counts stay, as a merge keeps them
+        for _ in range(rng.randrange(3)):
+            delta.add_revenue(rng.choice(("EUR", "USD")), rng.choice(amounts))
+        if trial % 10 == 0:
+            delta.buckets[("stray", 1)] = 0  # no bucket holds 0; a merge would skip one
+        plain = Delta()
+        plain.merge(delta)
+        copied = delta.copy()
+        assert list(copied.counters.items()) == list(plain.counters.items())
+        assert list(copied.buckets.items()) == list(plain.buckets.items())
+        assert [(k, str(v)) for k, v in copied.revenue.items()] == [
+            (k, str(v)) for k, v in plain.revenue.items()
+        ]
+        assert copied.max_event_ms == plain.max_event_ms
+        assert copied.counters is not delta.counters and copied.buckets is not delta.buckets

@@ -15,18 +15,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
 from tracker.core.counter_codes import SEP as SEP  # counter keys' separator, with the codes
 from tracker.core.counter_codes import decode_counters, encode_counters
-from tracker.core.histogram import HOUR_HORIZON, MINUTE_HORIZON, BucketHistogram
+from tracker.core.histogram import HOUR_HORIZON, MINUTE_HORIZON, BucketHistogram, minute_of
 
 COUNTER_ROW = "c"
 
 
-_INT64 = 2**63
+_INT64: Final = 2**63  # Final: compiled, a constant, not a lookup by name for each bucket
 
 
 def wire_int(n: int) -> int | str:
@@ -80,12 +80,39 @@ class Delta:
     def bucket(self, name: str, minute: int, n: int) -> None:
         if not n:
             return  # a zero-amount order adds nothing to its revenue bucket
-        k = (name, minute)
-        value = self.buckets.get(k, 0) + n
+        # ``Any``: compiled, a ``tuple[str, int]`` is a C struct, boxed into a new tuple for
+        # each use as a key (two per call); as an object it is built once.
+        k: Any = (name, minute)
+        self._add_bucket(k, n)
+
+    def _add_bucket(self, k: Any, n: int) -> None:
+        """``bucket`` by the key itself, once ``n`` is known not to be 0."""
+        buckets = self.buckets
+        value = buckets.get(k, 0) + n
         if value:
-            self.buckets[k] = value
+            buckets[k] = value
         else:
-            del self.buckets[k]
+            del buckets[k]
+
+    def mark(self, name: str, previous_ms: int, minute: int) -> None:
+        """A customer's mark in ``name`` (reach) moving to ``minute`` from the minute of
+        ``previous_ms`` (-1: none): ``bucket`` -1 there, then +1 here; mostly one minute."""
+        if previous_ms < 0:
+            self.bucket(name, minute, 1)
+            return
+        old = minute_of(previous_ms)
+        if old != minute:
+            self.bucket(name, old, -1)
+            self.bucket(name, minute, 1)
+            return
+        # Within a minute the two cancel, but an entry of exactly 1 was deleted by the first
+        # and added back last by the second: its new place in the dict is kept, as rows are
+        # written in the dict's order.
+        k: Any = (name, minute)
+        buckets = self.buckets
+        if buckets.get(k, 0) == 1:
+            del buckets[k]
+            buckets[k] = 1
 
     def add_revenue(self, currency: str, amount: Decimal) -> None:
         self.revenue[currency] = self.revenue.get(currency, Decimal(0)) + amount
@@ -95,9 +122,23 @@ class Delta:
             self.count(key, n)
         for cur, amount in other.revenue.items():
             self.add_revenue(cur, amount)
-        for (name, minute), n in other.buckets.items():
-            self.bucket(name, minute, n)
+        # Keys as the objects they are (``bucket``): not unpacked and boxed anew for each.
+        buckets: dict[Any, int] = other.buckets
+        for k, n in buckets.items():
+            if n:
+                self._add_bucket(k, n)
         self.max_event_ms = max(self.max_event_ms, other.max_event_ms)
+
+    def copy(self) -> Delta:
+        """``Delta()`` merged with this one, by copying its dicts whole where that is equal:
+        counters and buckets are then in the same order with the same values."""
+        buckets = self.buckets
+        if 0 in buckets.values():  # none held (``bucket`` deletes them); merge would skip it
+            buckets = {k: n for k, n in buckets.items() if n}
+        copied = Delta(dict(self.counters), None, dict(buckets), max(0, self.max_event_ms))
+        for cur, amount in self.revenue.items():
+            copied.add_revenue(cur, amount)  # Decimal(0) + amount: its exponent may change
+        return copied
 
     def is_empty(self) -> bool:
         return not (self.counters or self.revenue or self.buckets) and not self.max_event_ms

@@ -59,24 +59,26 @@ def _translate(key: str, table: Mapping[str, str], memo: dict[str, str]) -> str:
     return translated
 
 
+# Dicts, not Mappings, and ``memo.get`` itself, not a bound ``get``: compiled, a dict's
+# items are walked and looked up through the dict's C API, where a Mapping's went through
+# a Python iterator of new tuples and the bound method through a generic call, per key.
 def _translated(
-    counters: Mapping[str, int], table: Mapping[str, str], memo: dict[str, str]
+    counters: dict[str, int], table: Mapping[str, str], memo: dict[str, str]
 ) -> dict[str, int]:
-    get = memo.get
-    out = {get(key) or _translate(key, table, memo): n for key, n in counters.items()}
+    out = {memo.get(key) or _translate(key, table, memo): n for key, n in counters.items()}
     if len(out) < len(counters):  # two keys met (see the module's last paragraph): add up
         out = {}
         for key, n in counters.items():
-            translated = get(key) or _translate(key, table, memo)
+            translated = memo.get(key) or _translate(key, table, memo)
             out[translated] = out.get(translated, 0) + n
     return out
 
 
-def encode_counters(counters: Mapping[str, int]) -> dict[str, int]:
+def encode_counters(counters: dict[str, int]) -> dict[str, int]:
     """Counter keys as stored: a listed metric name becomes its code."""
     return _translated(counters, CODE_OF, _coded)
 
 
-def decode_counters(stored: Mapping[str, int]) -> dict[str, int]:
+def decode_counters(stored: dict[str, int]) -> dict[str, int]:
     """``encode_counters`` read back; full names (older rows, unlisted metrics) as they are."""
     return _translated(stored, NAME_OF, _full)

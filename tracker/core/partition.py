@@ -349,8 +349,7 @@ class PartitionProcessor:
 
     def store_row(self, key: str, before: IndexInfo, row: Row, new: Delta) -> None:
         """Write the row first, then change memory: a failed encode or put changes nothing."""
-        merged = Delta()
-        merged.merge(row.delta)
+        merged = row.delta.copy()  # the epoch's delta so far: copied whole, not entry by entry
         merged.merge(new)
         state = row.state
         if state is None or state.is_empty():

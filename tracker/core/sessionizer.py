@@ -257,21 +257,16 @@ _seen_memo: Final = _SeenMemo()
 
 
 def _update_reach(state: CustomerState, ev: EventView, delta: Delta) -> None:
-    at_ms = ev.at_ms
+    at_ms, channel = ev.at_ms, ev.channel
     minute = minute_of(at_ms)
     if at_ms > state.last_seen_ms:
-        if state.last_seen_ms >= 0:
-            delta.bucket("reach:all", minute_of(state.last_seen_ms), -1)
-        delta.bucket("reach:all", minute, 1)
+        delta.mark("reach:all", state.last_seen_ms, minute)
         state.last_seen_ms = at_ms
     by_channel = state.last_seen_by_channel
-    previous = by_channel.get(ev.channel, -1)
+    previous = by_channel.get(channel, -1)
     if at_ms > previous:
-        name = _REACH_BUCKETS[ev.channel]
-        if previous >= 0:
-            delta.bucket(name, minute_of(previous), -1)
-        delta.bucket(name, minute, 1)
-        by_channel[ev.channel] = at_ms
+        delta.mark(_REACH_BUCKETS[channel], previous, minute)
+        by_channel[channel] = at_ms
 
 
 def _count_order(state: CustomerState, ev: EventView, delta: Delta) -> None:
