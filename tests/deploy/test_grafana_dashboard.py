@@ -213,6 +213,9 @@ def test_dashboard_covers_the_kpis() -> None:
         "tracker_sessions_merged_total",
         "tracker_sessions_discarded_total",
         "tracker_events_forwarded_total",
+        "tracker_identity_lag",
+        "tracker_identity_held_events",
+        "tracker_identity_records_unacknowledged",
     ):
         assert needle in text, needle
 

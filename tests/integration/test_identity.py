@@ -153,6 +153,11 @@ def test_login_mid_journey_a_second_device_and_a_late_tab_on_the_real_broker(
     )
     reach = total(worker.samples(), "tracker_reach", window="24h", channel="all")
     assert reach == 2, "two persons: anna (with her device) and carl (with his laptop)"
+    # The hand-overs are applied, no event waits for one, and housekeeping dropped the
+    # records Kafka acknowledged: every gauge of it reads 0 on each of the 4 partitions,
+    # the identity topic's lag read against the broker's end offsets.
+    settled = {name: {str(p): 0.0 for p in range(4)} for name in IDENTITY_GAUGES}
+    wait_until(lambda: _identity_gauges(worker.samples()) == settled, 30, "hand-overs settled")
     worker.stop()
     closing = deployment.worker(TRACKER_IDLE_TIMEOUT="2")  # restarted: the quiet closes all
     closing.start()
@@ -166,6 +171,20 @@ def test_login_mid_journey_a_second_device_and_a_late_tab_on_the_real_broker(
     assert closed["tracker_sessions_started_total"] == 3
     assert closed["tracker_sessions_merged_total"] == 1
     assert closed["tracker_sessions_active"] == 0
+
+
+IDENTITY_GAUGES = (
+    "tracker_identity_lag",
+    "tracker_identity_held_events",
+    "tracker_identity_records_unacknowledged",
+)
+
+
+def _identity_gauges(samples: list[Sample]) -> dict[str, dict[str, float]]:
+    return {
+        name: {dict(labels)["partition"]: value for n, labels, value in samples if n == name}
+        for name in IDENTITY_GAUGES
+    }
 
 
 def _internal_bytes(bootstrap: str, topic: str) -> bytes:

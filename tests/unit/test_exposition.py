@@ -159,6 +159,7 @@ def families(processors: dict[int, PartitionProcessor]) -> dict[str, tuple[str, 
                 partitions=lambda: processors,
                 now_ms=lambda: ms(2 * DAY),
                 consumer_lag=lambda _p: 3,
+                identity_lag=lambda p: p + 1,
                 funnel=LABELS.funnel,
                 repurchase_seconds=CFG.repurchase_seconds,
             )
@@ -249,6 +250,10 @@ def test_counters_per_partition_and_gauges_across_partitions() -> None:
     assert reach[0].value == 2 * one.gauge("tracker_reach", window="28d", channel="all")
     lag = {s.labels["partition"]: s.value for s in found["tracker_consumer_lag"][1]}
     assert lag == {"0": 3, "1": 3}
+    lag = {s.labels["partition"]: s.value for s in found["tracker_identity_lag"][1]}
+    assert lag == {"0": 1, "1": 2}  # each partition its own
+    for name in ("tracker_identity_held_events", "tracker_identity_records_unacknowledged"):
+        assert {s.labels["partition"] for s in found[name][1]} == {"0", "1"}, name
 
 
 def test_watermark_lag_and_reference_time() -> None:

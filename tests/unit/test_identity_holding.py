@@ -73,6 +73,43 @@ def test_an_event_past_the_hold_releases_it_first() -> None:
     assert c.total("tracker_events_total", event_type="page_view") == 3
 
 
+def held(c: Cluster) -> list[int]:
+    """``tracker_identity_held_events`` per partition: the index's count."""
+    return [c.procs[p].held_events for p in range(c.partitions)]
+
+
+def held_in_rows(c: Cluster) -> list[int]:
+    """The same, counted in the rows themselves."""
+    counts = []
+    for p in range(c.partitions):
+        rows = [c.procs[p].load_row(key) for key in list(c.stores[p].rows)]
+        counts.append(
+            sum(
+                len(row.state.identity.held)
+                for row in rows
+                if row is not None and row.state is not None and row.state.identity is not None
+            )
+        )
+    return counts
+
+
+def test_the_held_events_gauge_follows_the_rows_through_hand_over_timeout_and_restart() -> None:
+    c = Cluster(auto=False, cfg=config(identity_hold_timeout=30))
+    login_flushed_with_the_next_page(c)
+    c.send(ev("page_view", "anna", 125, touchpoint="cart"))
+    assert held(c) == held_in_rows(c) == [0, 0, 0, 2]  # the page after login and this one
+    c.restart(3)  # rebuilt from the restored rows
+    assert held(c) == held_in_rows(c) == [0, 0, 0, 2]
+    c.in_flight.clear()  # the hand-over never comes
+    c.procs[3].tick(c.wall_ms + 61_000)  # the hold times out
+    assert held(c) == held_in_rows(c) == [0, 0, 0, 0]
+    c = Cluster(auto=False)
+    login_flushed_with_the_next_page(c)
+    assert held(c) == [0, 0, 0, 1]
+    c.settle()  # the hand-over lands
+    assert held(c) == held_in_rows(c) == [0, 0, 0, 0]
+
+
 def test_by_default_a_hand_over_is_awaited_ten_minutes_of_event_time() -> None:
     c = Cluster(auto=False)
     login_flushed_with_the_next_page(c)
@@ -236,7 +273,9 @@ def test_housekeeping_reads_only_rows_whose_records_were_acknowledged() -> None:
     stage.keep(Outgoing(1, STREAM_IDENTITY, 2, 1, "x", []), "d")
     assert stage.acknowledged_rows(100) == []  # nothing acknowledged: no row read
     assert stage.keeps_records()
+    assert stage.unacknowledged_records() == 5
     stage.acknowledged(STREAM_INPUT, 7)
+    assert stage.unacknowledged_records() == 5  # until housekeeping drops them
     assert stage.acknowledged_rows(1) == ["a"]  # within the budget, by offset
     assert stage.acknowledged_rows(100) == ["b"]  # "a" once, though it kept two records
     assert stage.acknowledged_rows(100) == []
@@ -244,6 +283,7 @@ def test_housekeeping_reads_only_rows_whose_records_were_acknowledged() -> None:
     stage.acknowledged(STREAM_INPUT, 9)
     assert sorted(stage.acknowledged_rows(100)) == ["c", "d"]
     assert not stage.keeps_records()
+    assert stage.unacknowledged_records() == 0
 
 
 def test_the_entry_channel_taken_by_an_earlier_event_counts_as_a_start_and_a_merge() -> None:

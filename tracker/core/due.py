@@ -30,7 +30,9 @@ def close_due(p: PartitionProcessor) -> None:
             p.index.deadlines.move(key, None, before.deadline)
             continue
         # The index no longer holds the key: saving must not move it from there.
-        customer = CustomerContext.of_row(p, key, row, IndexInfo(None, before.entry, before.expiry))
+        customer = CustomerContext.of_row(
+            p, key, row, IndexInfo(None, before.entry, before.expiry, before.held)
+        )
         identity = row.state.identity
         if identity is not None and 0 <= identity.hold_until_ms <= wm:
             release(customer)  # the hand-over did not come in time: settle by event time
@@ -64,7 +66,9 @@ def expire(p: PartitionProcessor, budget: int) -> None:
             if row.state is not None and counts_while_held(row.state):
                 # Still counted as present (a lapsed customer): written once more, empty,
                 # with the delta that stops that; deleted once its epoch is flushed.
-                customer = CustomerContext.of_row(p, key, row, IndexInfo(None, info.entry, None))
+                customer = CustomerContext.of_row(
+                    p, key, row, IndexInfo(None, info.entry, None, info.held)
+                )
                 expired(row.state, customer.delta)
                 row.state, customer.touched = None, True
                 customer.save()

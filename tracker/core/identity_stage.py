@@ -117,6 +117,11 @@ class IdentityStage:
         """Whether a row may still keep a record housekeeping has not dropped."""
         return any(self.unacknowledged.values())
 
+    def unacknowledged_records(self) -> int:
+        """Records rows keep until Kafka acknowledges them (those acknowledged since the
+        last housekeeping included: it drops them)."""
+        return sum(map(len, self.unacknowledged.values()))
+
     def acknowledged_rows(self, budget: int) -> list[str]:
         """Up to ``budget`` rows keeping a record now acknowledged (each once); the rest
         stay for the next housekeeping."""

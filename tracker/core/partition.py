@@ -384,6 +384,10 @@ class PartitionProcessor:
     def active_sessions(self) -> dict[int, int]:
         return self.index.active_sessions
 
+    @property
+    def held_events(self) -> int:
+        return self.index.held_events
+
     def _close_due(self) -> None:
         close_due(self)
 

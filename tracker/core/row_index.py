@@ -27,17 +27,20 @@ class RowIndex:
     deadlines: DeadlineIndex = field(default_factory=DeadlineIndex)  # open sessions' ends
     active_sessions: dict[int, int] = field(default_factory=dict)  # entry channel -> open
     expiries: dict[int, set[str]] = field(default_factory=dict)  # day -> customers
+    held_events: int = 0  # events the rows hold back for pending hand-overs
 
     def info(self, state: CustomerState | None) -> IndexInfo:
         if state is None or state.is_empty():
             return NO_INDEX
         session = state.session
         deadline = entry = None
+        held = 0
         if session is not None:
             deadline = session.deadline_ms(self.gap_ms, self.max_session_ms)
             entry = session.entry_channel
         identity = state.identity
         if identity is not None:
+            held = len(identity.held)
             # Held events and waiting claims are settled when the watermark reaches their time.
             for due in (identity.hold_until_ms, identity.waiting_until()):
                 if due is not None and due >= 0:
@@ -54,10 +57,11 @@ class RowIndex:
             expiry = active + self.retention_ms if active >= 0 else -1
             if state.letters:  # a row kept for its dead letters goes when the DLQ forgets them
                 expiry = max(expiry, state.last_letter_ms + self.letter_retention_ms)
-        return IndexInfo(deadline, entry, expiry)
+        return IndexInfo(deadline, entry, expiry, held)
 
     def move(self, key: str, before: IndexInfo, after: IndexInfo) -> None:
         self.deadlines.move(key, before.deadline, after.deadline)
+        self.held_events += after.held - before.held
         active = self.active_sessions
         if before.entry != after.entry:
             if before.entry is not None:

@@ -101,15 +101,19 @@ class IndexInfo:
     deadline: int | None
     entry: int | None
     expiry: int | None
+    held: int  # events held back for a pending hand-over (tracker_identity_held_events)
 
     # Written out, not generated: mypyc compiles it, the generated one stays interpreted.
-    def __init__(self, deadline: int | None, entry: int | None, expiry: int | None) -> None:
+    def __init__(
+        self, deadline: int | None, entry: int | None, expiry: int | None, held: int
+    ) -> None:
         object.__setattr__(self, "deadline", deadline)
         object.__setattr__(self, "entry", entry)
         object.__setattr__(self, "expiry", expiry)
+        object.__setattr__(self, "held", held)
 
 
-NO_INDEX = IndexInfo(None, None, None)
+NO_INDEX = IndexInfo(None, None, None, 0)
 
 
 def discard(index: dict[int, set[str]], bucket: int, key: str) -> None:

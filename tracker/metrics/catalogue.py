@@ -28,7 +28,7 @@ from tracker.metrics.specs import MetricSpec as MetricSpec
 from tracker.metrics.specs import Process as Process
 from tracker.metrics.specs import UndeclaredMetricError as UndeclaredMetricError
 from tracker.metrics.specs import tables
-from tracker.metrics.stitching import identity_counters, stitched_sessions
+from tracker.metrics.stitching import identity_counters, identity_gauges, stitched_sessions
 
 SESSION_OUTCOMES = ("started", "closed", "bounced", "engaged", "interacted", "converted")
 REJECT_REASONS = ("invalid_json", "invalid_event", "key_mismatch", "too_large", "future_timestamp")
@@ -274,6 +274,7 @@ def _gauges() -> tuple[MetricSpec, ...]:
         *experience_gauges(WINDOW),
         g("tracker_watermark_lag_seconds", "Wall clock minus the partition's watermark", PARTITION),
         g("tracker_consumer_lag", "Messages not yet processed", PARTITION),
+        *identity_gauges(g, PARTITION),
         g("tracker_partitions_assigned", "Input partitions this worker owns"),
     )
 

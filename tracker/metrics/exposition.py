@@ -148,11 +148,13 @@ CHECK_DECLARED = UndeclaredCheck()
 
 @dataclass(frozen=True, slots=True)
 class WorkerView:
-    """What the collector may read: the active partitions, a clock, consumer lag."""
+    """What the collector may read: the active partitions, a clock, the input's and the
+    identity topic's consumer lag."""
 
     partitions: Callable[[], Mapping[int, PartitionProcessor]]
     now_ms: Callable[[], int]
     consumer_lag: Callable[[int], int | None]
+    identity_lag: Callable[[int], int | None]
     funnel: tuple[str, ...]
     repurchase_seconds: float
     accounts: Callable[[], Mapping[int, AccountProcessor]] = dict
@@ -280,14 +282,22 @@ class StateExporter(Collector):
             yield from experiment_gauges(aggs, rules.labels.experiments, rules.experience.mde)
         lag = gauge("tracker_watermark_lag_seconds")
         consumer = gauge("tracker_consumer_lag")
+        identity_lag = gauge("tracker_identity_lag")
+        held = gauge("tracker_identity_held_events")
+        kept = gauge("tracker_identity_records_unacknowledged")
         for partition, processor in sorted(parts.items()):
+            p = str(partition)
             wm = processor.watermark_ms
-            lag.add_metric([str(partition)], (now - wm) / 1000 if wm else float("nan"))
-            behind = self.view.consumer_lag(partition)
-            if behind is not None:
-                consumer.add_metric([str(partition)], behind)
-        yield lag
-        yield consumer
+            lag.add_metric([p], (now - wm) / 1000 if wm else float("nan"))
+            for family, behind in (
+                (consumer, self.view.consumer_lag(partition)),
+                (identity_lag, self.view.identity_lag(partition)),
+            ):
+                if behind is not None:
+                    family.add_metric([p], behind)
+            held.add_metric([p], processor.held_events)
+            kept.add_metric([p], processor.identity.unacknowledged_records())
+        yield from (lag, consumer, identity_lag, held, kept)
         yield _gauge("tracker_partitions_assigned", [([], len(parts))])
 
     def _repurchase(self, aggs: list[Aggregates], ref: int) -> Iterator[Metric]:

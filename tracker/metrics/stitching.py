@@ -1,7 +1,7 @@
 """The metrics of identity stitching (docs/identity.md), declared for the catalogue.
 
 Kept apart so the catalogue stays one sitting long; ``tracker.metrics.catalogue``
-places them among the partition counters.
+places them among the partition counters and the worker's health gauges.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Callable
 from tracker.metrics.specs import Label, MetricSpec
 
 Counter = Callable[..., MetricSpec]  # the catalogue's partition counter
+Gauge = Callable[..., MetricSpec]  # the catalogue's worker gauge
 
 
 def stitched_sessions(c: Counter, channel: Label) -> tuple[MetricSpec, ...]:
@@ -51,5 +52,26 @@ def identity_counters(c: Counter) -> tuple[MetricSpec, ...]:
         c(
             "tracker_identity_records_invalid_total",
             "Identity-topic records that could not be decoded (a bug: only the tracker writes them)",
+        ),
+    )
+
+
+def identity_gauges(g: Gauge, partition: Label) -> tuple[MetricSpec, ...]:
+    """Hand-overs on their way, per partition: what waits for the identity topic."""
+    return (
+        g(
+            "tracker_identity_lag",
+            "Identity-topic records (hand-overs between partitions) not yet applied",
+            partition,
+        ),
+        g(
+            "tracker_identity_held_events",
+            "Events customers' rows hold back until a pending hand-over lands",
+            partition,
+        ),
+        g(
+            "tracker_identity_records_unacknowledged",
+            "Identity records rows keep until Kafka acknowledges them (sent again on restart)",
+            partition,
         ),
     )

@@ -13,6 +13,7 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Metric
 from prometheus_client.registry import Collector
 
+from tracker.kafka.topics import identity_topic
 from tracker.metrics.dead_letters import DeadLetterGauge
 from tracker.metrics.exposition import StateExporter, WorkerView, gauge
 from tracker.metrics.families import gauge_of
@@ -71,7 +72,9 @@ class PartitionHealth(Collector):
 
 
 class ConsumerLag:
-    """Messages not yet processed per partition, from fetch high-waters and the broker.
+    """Messages not yet processed per partition, from fetch high-waters and the broker:
+    the input topic's (``__call__``) and the identity topic's (``identity``), whose records
+    are hand-overs on their way between partitions.
 
     The high watermark of the last fetch is stale while Faust pauses a partition (a full
     stream buffer, recovery): the lag would read 0 with a backlog. So the broker's end
@@ -81,16 +84,18 @@ class ConsumerLag:
     def __init__(self, app: faust.App, worker: WorkerState) -> None:
         self.app = app
         self.worker = worker
-        self.end_offsets: dict[int, int] = {}
+        self.topics = (worker.settings.topic, identity_topic(worker.settings.worker_id))
+        self.end_offsets: dict[tuple[str, int], int] = {}
         self.started = time.monotonic()
         self.answered: float | None = None  # when the broker last answered
 
     async def refresh(self) -> None:
-        topic = self.worker.settings.topic
-        tps = [faust.types.TP(topic, p) for p in sorted(self.worker.processors)]
-        if not tps:  # nothing to ask about: a later assignment starts a fresh wait
+        partitions = sorted(self.worker.processors)
+        if not partitions:  # nothing to ask about: a later assignment starts a fresh wait
             self.started, self.answered = time.monotonic(), None
             return
+        # Co-partitioned: a worker owns the identity partitions of its input partitions.
+        tps = [faust.types.TP(topic, p) for topic in self.topics for p in partitions]
         try:
             # Bounded: a lost broker must not hold the timer until the client gives up.
             found = await asyncio.wait_for(
@@ -100,7 +105,7 @@ class ConsumerLag:
             log.debug("end offsets not refreshed: %r", exc)
             return
         self.answered = time.monotonic()
-        self.end_offsets.update({tp.partition: int(offset) for tp, offset in found.items()})
+        self.end_offsets.update({(tp.topic, tp.partition): int(n) for tp, n in found.items()})
 
     def broker(self) -> str:
         """``connected``, ``lost`` (no answer for a while), ``waiting`` (none yet) or
@@ -114,15 +119,24 @@ class ConsumerLag:
 
     def __call__(self, partition: int) -> int | None:
         processor = self.worker.processors.get(partition)
+        if processor is None:
+            return None
+        return self._behind(self.topics[0], partition, processor.applied_offset)
+
+    def identity(self, partition: int) -> int | None:
+        """Identity records of ``partition`` not yet applied."""
+        processor = self.worker.processors.get(partition)
+        if processor is None:
+            return None
+        return self._behind(self.topics[1], partition, processor.identity.applied)
+
+    def _behind(self, topic: str, partition: int, applied: int) -> int | None:
         try:
-            tp = faust.types.TP(self.worker.settings.topic, partition)
-            highwater = self.app.consumer.highwater(tp)
+            highwater = self.app.consumer.highwater(faust.types.TP(topic, partition))
         except Exception:  # not assigned or not fetched yet
             highwater = None
-        newest = max(int(highwater or -1), self.end_offsets.get(partition, -1))
-        if processor is None or newest < 0:
-            return None
-        return max(newest - processor.applied_offset - 1, 0)
+        newest = max(int(highwater or -1), self.end_offsets.get((topic, partition), -1))
+        return None if newest < 0 else max(newest - applied - 1, 0)
 
 
 class WorkerMetrics:
@@ -149,6 +163,7 @@ def worker_metrics(worker: WorkerState, topology: Topology, lag: ConsumerLag) ->
                     partitions=lambda: worker.processors,
                     now_ms=now_ms,
                     consumer_lag=lag,
+                    identity_lag=lag.identity,
                     funnel=labels.funnel,
                     repurchase_seconds=worker.config.repurchase_seconds,
                     accounts=lambda: worker.accounts,

@@ -21,7 +21,7 @@ def offline_exporter(
     now_ms: int,
     accounts: Mapping[int, AccountProcessor] | None = None,
 ) -> StateExporter:
-    """The exporter a worker owning ``processors`` would serve at ``now_ms``, lag zero.
+    """The exporter a worker owning ``processors`` would serve at ``now_ms``, lags zero.
 
     The clock is fixed when it is built: build another after the stream moves on.
     """
@@ -31,6 +31,7 @@ def offline_exporter(
             partitions=lambda: processors,
             now_ms=lambda: now_ms,
             consumer_lag=lambda _p: 0,
+            identity_lag=lambda _p: 0,
             funnel=config.rules.labels.funnel,
             repurchase_seconds=config.repurchase_seconds,
             accounts=lambda: account_processors,
