@@ -371,6 +371,23 @@ async def test_a_keyed_record_it_cannot_append_now_is_left_to_the_caller(
     assert (record.key, record.value, record.headers) == (b"k", b"letter", [("h", b"v")])
 
 
+async def test_a_record_for_a_named_partition_goes_there_or_to_the_caller_in_order(
+    made: Callable[..., Fixture],
+) -> None:
+    f = made()  # identity records name their target partition (stream.identity)
+    f.producer.client.cluster._partitions["ids"] = {p: SimpleNamespace(leader=1) for p in (0, 1)}
+    for key, partition in [(b"a", 1), (b"b", 0)]:
+        assert f.appender.append_or_detour("ids", key, b"", [], partition)
+    assert not f.appender.append_or_detour("ids", b"c", b"", [], 5)  # no such partition
+    assert not f.appender.append_or_detour("ids", b"d", b"", [], 0)  # follows c via Faust
+    for _ in range(2):  # their sends are done
+        f.appender.arrived("ids")
+    assert f.appender.append_or_detour("ids", b"e", b"", [], 0)
+    queued = f.accumulator._batches
+    assert [r[0] for b in queued[TopicPartition("ids", 0)] for r in records(b)] == [b"b", b"e"]
+    assert [r[0] for b in queued[TopicPartition("ids", 1)] for r in records(b)] == [b"a"]
+
+
 def test_pinned_aiokafka_internals_are_those_the_appender_mirrors() -> None:
     """aiokafka 0.14's ``send`` appends to the partition's last batch, else adds one."""
     assert aiokafka.__version__.startswith("0.14."), "re-read MessageAccumulator.add_message"

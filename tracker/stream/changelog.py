@@ -148,14 +148,21 @@ class ChangelogAppender:
         return batch.future
 
     def append_keyed(
-        self, topic: str, key: bytes, value: bytes | None, headers: list[tuple[str, bytes]]
+        self,
+        topic: str,
+        key: bytes,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
+        partition: int | None = None,
     ) -> Any:
-        """Append a record to the partition the producer's partitioner picks for ``key``, as
-        aiokafka's ``send`` would; None when it cannot be done now (the caller sends it).
+        """Append a record to ``partition``, or to the one the producer's partitioner picks
+        for ``key``, as aiokafka's ``send`` would; None when it cannot be done now (the
+        caller sends it).
 
         Also None while an earlier record of the topic is still on Faust's path
         (``detour``): appended, this one could overtake it (a tombstone its letter, an
-        account's erase the visits it erases).
+        account's erase the visits it erases, an identity record an earlier one of its
+        source).
         """
         if self._detoured.get(topic):
             return None
@@ -163,16 +170,24 @@ class ChangelogAppender:
             return None
         if DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, headers) > self.limit:
             return None
-        partition = self.producer._partition(topic, None, key, value, key, value)
+        if partition is None:
+            partition = self.producer._partition(topic, None, key, value, key, value)
+        elif partition not in self.producer.client.cluster.partitions_for_topic(topic):
+            return None  # aiokafka's send refuses it: Faust's path fails as it would
         return self.append(TopicPartition(topic, partition), key, value, headers)
 
     def append_or_detour(
-        self, topic: str, key: bytes, value: bytes | None, headers: list[tuple[str, bytes]]
+        self,
+        topic: str,
+        key: bytes,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
+        partition: int | None = None,
     ) -> bool:
         """``append_keyed``; False: the caller sends the record through Faust, and calls
         ``arrived`` once that send is done (the records after it follow it there)."""
         try:
-            appended = self.append_keyed(topic, key, value, headers) is not None
+            appended = self.append_keyed(topic, key, value, headers, partition) is not None
         except Exception:  # whatever aiokafka's internals raise: Faust's path sends it
             log.exception("record to %s not appended; sending it through Faust", topic)
             appended = False

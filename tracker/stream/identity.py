@@ -9,6 +9,13 @@ reach each target partition in order, which the receiving rows rely on.
 
 What was sent before a commit's flush completed is acknowledged; the processors
 then drop those records from their rows at the next housekeeping.
+
+Records are appended to the producer's open batches in the call (``ChangelogAppender``),
+not sent one ``await topic.send`` at a time: each of those awaits gave the event loop to
+the agents, which process a whole batch of messages per pass, so the sender made one
+record per pass. Once a worker made records faster than that, they queued here, the
+hand-overs they carried came minutes late, customers' rows filled with held events and
+grew, and the worker fell further behind (the soak of 2026-12-07, BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ from typing import Any
 
 from tracker.core.identity_stage import Send
 from tracker.core.partition import PartitionProcessor
+from tracker.stream.changelog import ChangelogAppender
 from tracker.stream.pending import PendingWrites
+from tracker.stream.side_records import faust_sent
 
 log = logging.getLogger("tracker.stream.worker")
 
@@ -39,6 +48,7 @@ class IdentitySender:
 
     topic: Any  # the identity topic
     pending: PendingWrites
+    appender: ChangelogAppender | None = None  # None: every record takes Faust's path
     queue: asyncio.Queue[_Batch] = field(default_factory=asyncio.Queue)
     # Source partition -> origin stream -> newest origin offset whose records were sent.
     issued: dict[int, dict[int, int]] = field(default_factory=dict)
@@ -66,11 +76,18 @@ class IdentitySender:
                 continue
             issued = self.issued.setdefault(batch.partition, {})
             for send in batch.sends:
-                sent = await self.topic.send(
-                    key=send.key, value=send.value, partition=send.partition
-                )
-                self.pending.track(sent)
+                await self._send(send)
                 issued[send.stream] = max(issued.get(send.stream, -1), send.offset)
+
+    async def _send(self, send: Send) -> None:
+        """Appended (its batch tracked by the appender), or sent through Faust, in order."""
+        appender, topic = self.appender, self.topic.get_topic_name()
+        if appender is not None and appender.append_or_detour(
+            topic, send.key, send.value, [], send.partition
+        ):
+            return
+        sending = self.topic.send(key=send.key, value=send.value, partition=send.partition)
+        self.pending.track(await faust_sent(appender, topic, sending))
 
     def checkpoint(
         self, processors: Callable[[], Mapping[int, PartitionProcessor]]

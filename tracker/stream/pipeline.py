@@ -92,7 +92,7 @@ class Pipeline:
         self.topology = topology
         self.pause = pause  # stops fetching an input partition (the consumer's pause)
         self.offsets = Rewinder(rewind, sought)  # messages Faust dropped are fetched again
-        self.sender = IdentitySender(topology.identity, worker.pending)
+        self.sender = IdentitySender(topology.identity, worker.pending, worker.changelog)
         worker.pending.checkpoints.append(lambda: self.sender.checkpoint(lambda: worker.processors))
 
     @cached_property

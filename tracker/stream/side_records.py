@@ -116,15 +116,17 @@ async def send_rest(
     Faust's path, in order, until these sends are done.
     """
     for letter in side.letters:
-        await _sent(appender, topics.dlq, send_letter(dlq, pending, topics.input, letter))
+        await faust_sent(appender, topics.dlq, send_letter(dlq, pending, topics.input, letter))
     for key in side.tombstones:  # an erasure: the customer's letters go too
-        pending.track(await _sent(appender, topics.dlq, dlq.send(key=key, value=None)))
+        pending.track(await faust_sent(appender, topics.dlq, dlq.send(key=key, value=None)))
     for key, record in side.activities:
         sending = activities.send(key=key, value=record)
-        pending.track(await _sent(appender, topics.activity, sending))
+        pending.track(await faust_sent(appender, topics.activity, sending))
 
 
-async def _sent(appender: ChangelogAppender | None, topic: str, sending: Awaitable[Any]) -> Any:
+async def faust_sent(
+    appender: ChangelogAppender | None, topic: str, sending: Awaitable[Any]
+) -> Any:
     """The send's future; once it is done (or the send failed), the detour is over."""
     try:
         sent = await sending
