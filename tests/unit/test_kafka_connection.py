@@ -19,6 +19,7 @@ from faust.types.auth import to_credentials
 from tracker.cli import main
 from tracker.errors import ConfigError
 from tracker.kafka.connection import KafkaConnection, KafkaSecurity, as_connection
+from tracker.kafka.topics import tracker_topics
 from tracker.settings import Settings, load_settings
 from tracker.stream.options import faust_credentials, faust_options
 
@@ -301,3 +302,16 @@ def test_secrets_stay_out_of_configuration_errors(monkeypatch: pytest.MonkeyPatc
     result = CliRunner().invoke(main, ["worker"])
     assert result.exit_code == 2 and "TRACKER_KAFKA_SASL_MECHANISM" in result.output
     _assert_secret_free(result.output, "tracker worker")
+
+
+def test_the_workers_producer_batches_fit_every_topic_it_creates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch larger than a topic's ``max.message.bytes`` is refused whole by the broker."""
+    monkeypatch.setenv("TRACKER_MAX_MESSAGE_BYTES", "1024")  # the smallest allowed
+    settings = load_settings()
+    batch = faust_options(settings, "k:1", partitions=4)["producer_max_batch_size"]
+    assert batch >= 65_536  # Faust's 16 KiB held a worker back (tracker/stream/options.py)
+    broker_default = 1_048_588  # Kafka's message.max.bytes
+    for name, _, config in tracker_topics(settings, 4):
+        assert batch <= int(config.get("max.message.bytes", broker_default)), name
