@@ -40,6 +40,7 @@ LEFT_AS_SOURCE = {
     "steps.py": "LazySteps subclasses list, which mypyc cannot compile",
     "contract.py": "pydantic models: pydantic-core validates them, in compiled code already",
     "schemas.py": "builds JSON schemas from the pydantic models, at start-up only",
+    "fast_events.py": "msgspec structs: their metaclass is msgspec's, and msgspec validates in C",
 }
 
 

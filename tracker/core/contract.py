@@ -79,7 +79,7 @@ SUPPORT_CHANNELS: tuple[str, ...] = ("chat", "phone", "email", "social")
 AGENT_EVENT_TYPES = frozenset({"support_reply", "support_resolved"})
 
 
-def _limit_properties(value: dict[str, Any] | None) -> dict[str, Any] | None:
+def limit_properties(value: dict[str, Any] | None) -> dict[str, Any] | None:
     if value is None:
         return value
     if depth(value) > PROPERTIES_MAX_DEPTH:
@@ -110,7 +110,7 @@ ExperimentName = Annotated[str, StringConstraints(pattern=EXPERIMENT_NAME_PATTER
 _PAIRED: Any = {"dependentRequired": {"experiment": ["variant"], "variant": ["experiment"]}}
 Properties = Annotated[
     dict[str, Any] | None,
-    AfterValidator(_limit_properties),
+    AfterValidator(limit_properties),
     Field(
         description=f"Free-form: at most {PROPERTIES_MAX_BYTES} bytes as compact JSON, "
         f"nested at most {PROPERTIES_MAX_DEPTH} deep"

@@ -11,12 +11,12 @@ import hashlib
 from decimal import Decimal
 from typing import Final, NamedTuple, final
 
+from tracker.core import fast_events as fast
 from tracker.core.contract import (
     AGENT_EVENT_TYPES,
     CHANNELS,
     SUPPORT_CHANNELS,
     VITAL_NAMES,
-    Event,
     Feedback,
     Interaction,
     Order,
@@ -39,6 +39,20 @@ _CHANNEL_INDEX: Final = {channel: index for index, channel in enumerate(CHANNELS
 _VITAL_INDEX: Final = {name: index for index, name in enumerate(VITAL_NAMES)}
 _SUPPORT_INDEX: Final = {name: index for index, name in enumerate(SUPPORT_CHANNELS)}
 _SUPPORT_TYPES: Final = frozenset({"support_contact", "support_reply", "support_resolved"})
+# Each event type's classes, msgspec's first: an event of that class matches at once, where
+# pydantic's class is asked through ABCMeta's check (``fast_events``).
+_INTERACTION: Final = (fast.Interaction, Interaction)
+_FEEDBACK: Final = (fast.Feedback, Feedback)
+_WEB_VITAL: Final = (fast.WebVital, WebVital)
+_PAGE_VIEW: Final = (fast.PageView, PageView)
+SUPPORT_CLASSES: Final = (
+    fast.SupportContact,
+    fast.SupportReply,
+    fast.SupportResolved,
+    SupportContact,
+    SupportReply,
+    SupportResolved,
+)
 _UNATTRIBUTED: Final = SOURCES.index("unattributed")
 _DIRECT: Final = SOURCES.index("direct")
 _REFERRAL: Final = SOURCES.index("referral")
@@ -184,7 +198,7 @@ class EventView:
 
     @staticmethod
     def build(
-        event: Event,
+        event: fast.AnyEvent,
         broker_ms: int,
         labels: LabelSets,
         account: str | None = None,
@@ -212,19 +226,17 @@ class EventView:
         if kind == "order" and isinstance(event, Order):
             view.revenue = event.revenue
             view.currency = labels.currency(event.currency)
-        elif kind == "interaction" and isinstance(event, Interaction):
+        elif kind == "interaction" and isinstance(event, _INTERACTION):
             view.action = labels.action(event.action)
-        elif kind == "feedback" and isinstance(event, Feedback):
+        elif kind == "feedback" and isinstance(event, _FEEDBACK):
             view.nps, view.csat, view.ces = event.nps, event.csat, event.ces
             view.comment, view.language = event.comment, event.language
-        elif kind in _SUPPORT_TYPES and isinstance(
-            event, SupportContact | SupportReply | SupportResolved
-        ):
+        elif kind in _SUPPORT_TYPES and isinstance(event, SUPPORT_CLASSES):
             if ticket is None:
                 raise ValueError("a support event needs its keyed ticket hash")
             agent = kind in AGENT_EVENT_TYPES
             view.ticket = TicketRef(ticket, _SUPPORT_INDEX[event.support_channel], agent)
-        elif kind == "web_vital" and isinstance(event, WebVital):
+        elif kind == "web_vital" and isinstance(event, _WEB_VITAL):
             view.vital = Vital(_VITAL_INDEX[event.name], event.value)
         return view
 
@@ -240,7 +252,7 @@ def touchpoint_index(labels: LabelSets, raw: str) -> int:
     return index
 
 
-def traffic_source(event: Event, kind: str) -> int:
+def traffic_source(event: fast.AnyEvent, kind: str) -> int:
     """Campaign and referrer are attribution data: used only with marketing consent.
 
     ``kind``: the event's type, compared first (as in ``build``): ``isinstance`` against a
@@ -248,7 +260,7 @@ def traffic_source(event: Event, kind: str) -> int:
     """
     if not event.consent.marketing:
         return _UNATTRIBUTED
-    if kind == "page_view" and isinstance(event, PageView):
+    if kind == "page_view" and isinstance(event, _PAGE_VIEW):
         if event.campaign:
             return _CAMPAIGN
         if event.referrer:

@@ -13,15 +13,16 @@ from typing import Any, Final
 
 import orjson
 
+from tracker.core import fast_events as fast
 from tracker.core.accounts import AccountActivity
 from tracker.core.aggregates import COUNTER_ROW, Aggregates, Delta, counter_key
-from tracker.core.contract import Identify, SupportContact, SupportReply, SupportResolved
+from tracker.core.contract import Identify
 from tracker.core.customer import CustomerState
 from tracker.core.customer_context import ERASURE_REASONS as ERASURE_REASONS
 from tracker.core.customer_context import CustomerContext
 from tracker.core.due import close_due, expire
 from tracker.core.epoch_writes import EpochWrites
-from tracker.core.events import EventView
+from tracker.core.events import SUPPORT_CLASSES, EventView
 from tracker.core.faults import PartitionFault
 from tracker.core.histogram import minute_of
 from tracker.core.identity_stage import HoldLimits, IdentityStage, process_record, prune
@@ -53,6 +54,7 @@ LETTER_BUCKET = "dlq:"  # + reason: dead letters written, by minute (tracker_dlq
 _RECEIVED: Final = counter_key("tracker_events_received_total")
 _NO_CONSENT: Final = counter_key("tracker_events_dropped_total", "no_consent")
 _SUPPORT_TYPES: Final = frozenset({"support_contact", "support_reply", "support_resolved"})
+_IDENTIFY: Final = (fast.Identify, Identify)  # msgspec's first (events.SUPPORT_CLASSES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +276,7 @@ class PartitionProcessor:
                 # contract goes through its metaclass's (ABCMeta's) check for every event.
                 event = item.event
                 anonymous_id: str | None = None
-                if ev.event_type == "identify" and isinstance(event, Identify):
+                if ev.event_type == "identify" and isinstance(event, _IDENTIFY):
                     anonymous_id = event.anonymous_id
                 customer.accept(ev, anonymous_id)
 
@@ -298,9 +300,7 @@ class PartitionProcessor:
         ticket = None
         # The type's name first, as in ``_apply_item``: the union of the contract's classes
         # was built and checked, class by class through ABCMeta, for every event.
-        if event.event_type in _SUPPORT_TYPES and isinstance(
-            event, SupportContact | SupportReply | SupportResolved
-        ):
+        if event.event_type in _SUPPORT_TYPES and isinstance(event, SUPPORT_CLASSES):
             ticket = ticket_hash(self.pseudonyms, event.ticket_id)
         return EventView.build(event, broker_ms, self.rules.labels, account, ticket)
 
