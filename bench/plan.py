@@ -46,7 +46,8 @@ class Sizes:
     @classmethod
     def quick(cls) -> Sizes:
         limits = {1: 60_000, 10: 20_000, 100: 5_000}
-        return cls(15_000, 60_000, 20.0, (100_000,), (100_000,), limits)
+        # Enough that a worker drains each stream over tens of progress readings.
+        return cls(30_000, 150_000, 20.0, (100_000,), (100_000,), limits)
 
 
 @dataclass

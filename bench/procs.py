@@ -21,10 +21,12 @@ from tracker.testing.processes import terminate
 
 WORKER = [sys.executable, "-m", "tracker", "worker"]
 STALL_S = 60.0  # a run without progress for this long has stalled
-# Polls: a whole /metrics every 20th (every 5 s at 0.25 s, where Prometheus scrapes every
-# 15 s), the progress counters alone in between (the worker then builds only those), so
-# reading progress takes little of the measured worker's time.
-FULL_SCRAPE_EVERY = 20
+# Polls: a whole /metrics every 50th (every 5 s at the tracker drains' 0.1 s, where
+# Prometheus scrapes every 15 s), the progress counters alone in between (the worker then
+# builds only those), so reading progress takes little of the measured worker's time.
+FULL_SCRAPE_EVERY = 50
+# A drain's rate from fewer readings than this is coarse: its window may span one poll.
+FEW_READINGS = 8
 PROGRESS_PATH = "/metrics?" + urlencode([("name[]", name) for name in PROGRESS_COUNTERS])
 NOOP_WORKER = [sys.executable, "-m", "bench.noop_worker"]
 
@@ -179,6 +181,11 @@ class Drain:
         if len(inner) >= 8:
             return inner[0], inner[-1]
         return obs[0], obs[-1]
+
+    def readings(self, total: int) -> int:
+        """Progress readings inside the window the rate is measured over."""
+        a, b = self.window(total)
+        return sum(1 for o in self.observations if a.at <= o.at <= b.at)
 
     def rate(self, total: int) -> float:
         a, b = self.window(total)

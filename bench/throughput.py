@@ -12,6 +12,7 @@ import psutil
 from bench.expect import Expectation, internal_errors
 from bench.kafka_io import read_all
 from bench.procs import (
+    FEW_READINGS,
     NOOP_WORKER,
     WORKER,
     BenchError,
@@ -202,7 +203,10 @@ def tracker(
                 return state["settled"]
 
         read = reader or tracker_reader(expectation)
-        run = drain(procs, read, bench.watch, timeout, 0.5, settled=settled)
+        # Every 0.1 s: a quick run's 100-event stream drains in about two seconds here, and
+        # at 0.5 s its window could span one poll of a few hundred events, whose rate and
+        # CPU per event then said nothing (2026-12-07, night, in BENCHMARKS.md).
+        run = drain(procs, read, bench.watch, timeout, 0.1, settled=settled)
         result = _result(name, variant, run, workers)
         result.correct, problems = _check(procs, expectation)
         if not result.correct:
@@ -248,7 +252,14 @@ def _result(name: str, variant: Variant, run: Drain, workers: int) -> Result:
         rss_mib=sum(run.rss) / 2**20,
         peak_rss_mib=sum(run.peak_rss) / 2**20,
         scrape_ms_p50=sorted(run.scrape_ms)[len(run.scrape_ms) // 2] if run.scrape_ms else None,
+        notes=coarse_note(run.readings(total)),
     )
+
+
+def coarse_note(readings: int) -> list[str]:
+    if readings >= FEW_READINGS:
+        return []
+    return [f"coarse: only {readings} progress readings in the measured window"]
 
 
 class Spy:

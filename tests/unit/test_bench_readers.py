@@ -6,7 +6,16 @@ from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
 from bench.expect import Expectation, PartitionTrack
-from bench.procs import FULL_SCRAPE_EVERY, Drain, Proc, tracker_reader, whole_stream_reader
+from bench.procs import (
+    FEW_READINGS,
+    FULL_SCRAPE_EVERY,
+    Drain,
+    Observation,
+    Proc,
+    tracker_reader,
+    whole_stream_reader,
+)
+from bench.throughput import coarse_note
 
 
 class _Worker:
@@ -88,3 +97,18 @@ def test_progress_is_polled_by_name_with_a_whole_timed_scrape_every_so_often() -
     worker.progress = {0: 3, 1: 4}
     assert [by_partition(procs, drain) for _ in range(3)] == [(7, True)] * 3
     assert worker.paths[-1].startswith("/metrics?name")
+
+
+def test_a_rate_measured_over_few_readings_says_it_is_coarse() -> None:
+    # Events applied at each 0.1 s reading: a drain of 1,000 events in 30 readings.
+    slow = Drain([Observation(i / 10, min(1_000, 40 * i), i / 20, 0.0) for i in range(30)])
+    assert slow.readings(1_000) >= FEW_READINGS
+    assert abs(slow.rate(1_000) - 400) < 1  # 40 events a reading, 10 readings a second
+    assert coarse_note(slow.readings(1_000)) == []
+    # The same events over three readings: the window is all there is, and says so.
+    fast = Drain([Observation(0.0, 0, 0.0, 0.0), *(Observation(t, e, t, 0.0) for t, e in _FEW)])
+    assert fast.readings(1_000) == 3
+    assert coarse_note(3) == ["coarse: only 3 progress readings in the measured window"]
+
+
+_FEW = ((0.5, 100), (1.0, 900), (1.5, 1_000))
