@@ -22,7 +22,7 @@ from tracker.core.contract import Consent, parse_event
 from tracker.core.events import EventView
 from tracker.core.fast_events import STRUCTS, Feedback, PageView, plain_timestamp, vouch
 from tracker.core.labels import LabelSets
-from tracker.core.timestamps import to_ms
+from tracker.core.timestamps import SURE_YEARS, to_ms
 
 BASE: dict[str, Any] = {
     "schema_version": 1,
@@ -211,3 +211,11 @@ def test_a_feedback_struct_keeps_the_contracts_two_rules() -> None:
     assert isinstance(vouch(plain("feedback", nps=None, csat=3, comment=None)), Feedback)
     assert vouch(plain("feedback", comment="ok", language=None)) is None
     assert isinstance(vouch(plain("page_view", campaign="spring")), PageView)
+
+
+def test_the_plain_forms_years_are_the_contracts_sure_years() -> None:
+    """The years written into the pattern are exactly ``timestamps.SURE_YEARS``."""
+    low, high = (int(year) for year in SURE_YEARS)
+    for year in range(10_000):
+        stamp = f"{year:04d}-01-01T00:00:00Z"
+        assert plain_timestamp(stamp) is (low <= year <= high), stamp

@@ -50,7 +50,6 @@ from tracker.core.contract import (
     VitalRating,
     limit_properties,
 )
-from tracker.core.timestamps import SURE_YEARS
 
 
 def _whole(pattern: str) -> str:
@@ -60,12 +59,16 @@ def _whole(pattern: str) -> str:
     return pattern[:-1] + r"\Z"
 
 
-# Only the form both decoders read alike; the contract's wider forms take the pydantic path.
+# Only the form both decoders read alike, in the local years 1971-9998 that lie in the
+# contract's range whatever the offset (``timestamps.SURE_YEARS``); the contract's wider
+# forms take the pydantic path. The years are in the pattern: one call per timestamp.
 _PLAIN_TIMESTAMP: Final = re.compile(
-    r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"(?:197[1-9]|19[89][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+    r"-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
     r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
     r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])\Z"
 )
+_plain: Final = _PLAIN_TIMESTAMP.match
 # Within a second of the limit, the contract's own two-step comparison decides. A span of
 # two datetimes, compared as one: both of one tzinfo (UTC, mostly) subtract without asking it.
 _PLAIN_DELAY: Final = timedelta(milliseconds=MAX_SEND_DELAY_MS - 1000)
@@ -192,11 +195,13 @@ def vouch(item: Any) -> FastEvent | None:
     if type(kind) is not str:
         return None
     struct = STRUCTS.get(kind)
-    if struct is None or not plain_timestamp(item.get("occurred_at")):
-        return None
-    sent = item.get("sent_at")
-    if (sent is not None and not plain_timestamp(sent)) or (
-        ("experiment" in item) is not ("variant" in item)
+    occurred, sent = item.get("occurred_at"), item.get("sent_at")
+    if (
+        struct is None
+        or type(occurred) is not str
+        or _plain(occurred) is None
+        or (sent is not None and (type(sent) is not str or _plain(sent) is None))
+        or ("experiment" in item) is not ("variant" in item)
     ):
         return None
     try:
@@ -217,11 +222,7 @@ def vouch(item: Any) -> FastEvent | None:
 
 def plain_timestamp(value: Any) -> bool:
     """A timestamp in the one form both decoders read alike, in the years 1971-9998."""
-    return (
-        type(value) is str
-        and _PLAIN_TIMESTAMP.match(value) is not None
-        and SURE_YEARS[0] <= value[:4] <= SURE_YEARS[1]
-    )
+    return type(value) is str and _plain(value) is not None
 
 
 def _answered(event: Feedback) -> bool:
