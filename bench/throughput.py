@@ -153,7 +153,7 @@ def noop(
     procs = _start(bench, NOOP_WORKER, topic, group, 1, **extra)
     try:
         reader = noop_reader(len(variant.messages), variant.mean_batch)
-        run = drain(procs, reader, bench.watch, timeout, interval=0.25)
+        run = drain(procs, reader, bench.watch, timeout, interval=0.1)  # as the tracker's
     finally:
         for proc in procs:
             proc.stop()
@@ -252,14 +252,14 @@ def _result(name: str, variant: Variant, run: Drain, workers: int) -> Result:
         rss_mib=sum(run.rss) / 2**20,
         peak_rss_mib=sum(run.peak_rss) / 2**20,
         scrape_ms_p50=sorted(run.scrape_ms)[len(run.scrape_ms) // 2] if run.scrape_ms else None,
-        notes=coarse_note(run.readings(total)),
+        notes=coarse_note(f"{name}, {variant.name}", run.readings(total)),
     )
 
 
-def coarse_note(readings: int) -> list[str]:
+def coarse_note(row: str, readings: int) -> list[str]:
     if readings >= FEW_READINGS:
         return []
-    return [f"coarse: only {readings} progress readings in the measured window"]
+    return [f"{row}: coarse, only {readings} progress readings in the measured window"]
 
 
 class Spy:

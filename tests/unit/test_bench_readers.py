@@ -104,11 +104,12 @@ def test_a_rate_measured_over_few_readings_says_it_is_coarse() -> None:
     slow = Drain([Observation(i / 10, min(1_000, 40 * i), i / 20, 0.0) for i in range(30)])
     assert slow.readings(1_000) >= FEW_READINGS
     assert abs(slow.rate(1_000) - 400) < 1  # 40 events a reading, 10 readings a second
-    assert coarse_note(slow.readings(1_000)) == []
+    assert coarse_note("row", slow.readings(1_000)) == []
     # The same events over three readings: the window is all there is, and says so.
     fast = Drain([Observation(0.0, 0, 0.0, 0.0), *(Observation(t, e, t, 0.0) for t, e in _FEW)])
     assert fast.readings(1_000) == 3
-    assert coarse_note(3) == ["coarse: only 3 progress readings in the measured window"]
+    expected = "no-op, 100 events: coarse, only 3 progress readings in the measured window"
+    assert coarse_note("no-op, 100 events", 3) == [expected]
 
 
 _FEW = ((0.5, 100), (1.0, 900), (1.5, 1_000))

@@ -1,8 +1,9 @@
 """The contract's common events validated without pydantic, where that is certain.
 
-pydantic's validation cost ~5 µs of the ~13 µs an event of a 100-event array costs the
-pure pipeline (BENCHMARKS.md, "a decoder's floor"); msgspec checks the same fields and
-bounds in about a quarter of that. ``vouch`` takes an event as orjson decoded it and
+pydantic's validation cost ~5 µs of the ~13 µs an event of a 100-event array cost the
+pure pipeline (BENCHMARKS.md, "a decoder's floor"); converting orjson's dict into msgspec
+structs with the same fields and bounds costs about 60% of ``parse_event`` (Results,
+2026-12-07, night). ``vouch`` takes an event as orjson decoded it and
 returns a struct only when it is certain pydantic would accept the event with the very
 same values; everything else (``None``) goes the pydantic path as before, so every reject
 keeps pydantic's errors and its first broken rule (docs/contract.md#bounds).
