@@ -3,18 +3,19 @@
 pydantic's validation cost ~5 µs of the ~13 µs an event of a 100-event array cost the
 pure pipeline (BENCHMARKS.md, "a decoder's floor"); converting orjson's dict into msgspec
 structs with the same fields and bounds costs about 60% of ``parse_event`` (Results,
-2026-12-07, night). ``vouch`` takes an event as orjson decoded it and
-returns a struct only when it is certain pydantic would accept the event with the very
-same values; everything else (``None``) goes the pydantic path as before, so every reject
-keeps pydantic's errors and its first broken rule (docs/contract.md#bounds).
+2026-12-07, night). ``vouch`` takes an event as orjson decoded it and returns a struct
+only when it is certain pydantic would accept the event with the very same values;
+everything else (``None``) goes the pydantic path as before, so every reject keeps
+pydantic's errors and its first broken rule (docs/contract.md#bounds).
 
 Where the two decoders could disagree, this module declines instead of judging:
 
 - orders: pydantic makes the Decimal revenue out of orjson's float, msgspec would read the
   JSON digits (``12.50`` against ``12.5``, a different exponent in every sum);
 - timestamps other than ``YYYY-MM-DDTHH:MM:SS[.ffffff](Z|±HH:MM)`` in the years 1971-9998:
-  msgspec rounds a seventh fractional digit where pydantic does not take it, and reads
-  forms (lower case, a space) that the contract's check takes before pydantic parses them;
+  msgspec rounds a seventh fractional digit where pydantic truncates it (``.9999996``:
+  a second apart), and the contract also takes forms (lower case, a space) that only
+  pydantic's parse has been tested on;
 - a send delay near the contract's 366 days, and an experiment without its variant
   (a key present with null counts as named: the struct cannot tell);
 - patterns: msgspec matches with Python's ``re``, whose ``$`` also matches before a final
