@@ -178,14 +178,16 @@ class Drain:
         if len(obs) < 2:
             raise BenchError("no steady progress observed")
         inner = [o for o in obs if 0.05 * total <= o.events <= 0.95 * total]
-        if len(inner) >= 8:
+        if len(inner) >= FEW_READINGS:
             return inner[0], inner[-1]
         return obs[0], obs[-1]
 
     def readings(self, total: int) -> int:
         """Progress readings inside the window the rate is measured over."""
         a, b = self.window(total)
-        return sum(1 for o in self.observations if a.at <= o.at <= b.at)
+        return sum(
+            1 for o in self.observations if o.events > 0 and o.settled and a.at <= o.at <= b.at
+        )
 
     def rate(self, total: int) -> float:
         a, b = self.window(total)

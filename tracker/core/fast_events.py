@@ -6,16 +6,19 @@ structs with the same fields and bounds costs about 60% of ``parse_event`` (Resu
 2026-12-07, night). ``vouch`` takes an event as orjson decoded it and returns a struct
 only when it is certain pydantic would accept the event with the very same values;
 everything else (``None``) goes the pydantic path as before, so every reject keeps
-pydantic's errors and its first broken rule (docs/contract.md#bounds).
+pydantic's errors and its first broken rule (docs/contract.md#bounds). It trusts what
+orjson gives: a dict built otherwise could hold a lone surrogate in a free-text field,
+which msgspec takes and pydantic refuses, but orjson refuses the whole message first.
 
 Where the two decoders could disagree, this module declines instead of judging:
 
 - orders: pydantic makes the Decimal revenue out of orjson's float, msgspec would read the
   JSON digits (``12.50`` against ``12.5``, a different exponent in every sum);
 - timestamps other than ``YYYY-MM-DDTHH:MM:SS[.ffffff](Z|±HH:MM)`` in the years 1971-9998:
-  msgspec rounds a seventh fractional digit where pydantic truncates it (``.9999996``:
-  a second apart), and the contract also takes forms (lower case, a space) that only
-  pydantic's parse has been tested on;
+  msgspec rounds a seventh fractional digit where pydantic truncates it (``:00.9999996``
+  is ``:01`` to one, ``:00.999999`` to the other: a millisecond apart in event time),
+  and the contract also takes forms (lower case, a space) that only pydantic's parse
+  has been tested on;
 - a send delay near the contract's 366 days, and an experiment without its variant
   (a key present with null counts as named: the struct cannot tell);
 - patterns: msgspec matches with Python's ``re``, whose ``$`` also matches before a final
