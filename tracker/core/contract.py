@@ -207,11 +207,24 @@ class Feedback(_EventBase):
 
     @model_validator(mode="after")
     def _at_least_one_answer(self) -> Feedback:
-        if self.nps is None and self.csat is None and self.ces is None and self.comment is None:
-            raise ValueError("feedback needs at least one of nps, csat, ces or comment")
-        if self.comment is not None and self.language is None:
-            raise ValueError("a comment needs its language (de or en)")
+        problem = feedback_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
         return self
+
+
+def feedback_problem(answers: Any) -> str | None:
+    """What breaks the feedback rules, or None: at least one answer, a comment's language.
+
+    ``answers``: anything with the feedback fields (this model, or its msgspec struct in
+    ``fast_events``), so that both decoders keep the one rule.
+    """
+    unanswered = answers.nps is None and answers.csat is None and answers.ces is None
+    if unanswered and answers.comment is None:
+        return "feedback needs at least one of nps, csat, ces or comment"
+    if answers.comment is not None and answers.language is None:
+        return "a comment needs its language (de or en)"
+    return None
 
 
 class Identify(_EventBase):

@@ -53,6 +53,7 @@ from tracker.core.contract import (
     SupportChannel,
     VitalName,
     VitalRating,
+    feedback_problem,
     limit_properties,
 )
 
@@ -220,7 +221,7 @@ def vouch(item: Any) -> FastEvent | None:
             limit_properties(event.properties)
         except ValueError:
             return None
-    if type(event) is Feedback and not _answered(event):
+    if type(event) is Feedback and feedback_problem(event) is not None:
         return None
     return event
 
@@ -228,10 +229,3 @@ def vouch(item: Any) -> FastEvent | None:
 def plain_timestamp(value: Any) -> bool:
     """A timestamp in the one form both decoders read alike, in the years 1971-9998."""
     return type(value) is str and _plain(value) is not None
-
-
-def _answered(event: Feedback) -> bool:
-    """The contract's two feedback rules (``contract.Feedback._at_least_one_answer``)."""
-    if event.nps is None and event.csat is None and event.ces is None and event.comment is None:
-        return False
-    return event.comment is None or event.language is not None
