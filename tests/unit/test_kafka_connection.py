@@ -311,7 +311,7 @@ def test_the_workers_producer_batches_fit_every_topic_it_creates(
     monkeypatch.setenv("TRACKER_MAX_MESSAGE_BYTES", "1024")  # the smallest allowed
     settings = load_settings()
     batch = faust_options(settings, "k:1", partitions=4)["producer_max_batch_size"]
-    assert batch >= 65_536  # Faust's 16 KiB held a worker back (tracker/stream/options.py)
+    assert batch >= 65_536  # larger than Faust's 16 KiB (tracker/stream/options.py says why)
     broker_default = 1_048_588  # Kafka's message.max.bytes
     for name, _, config in tracker_topics(settings, 4):
         assert batch <= int(config.get("max.message.bytes", broker_default)), name

@@ -30,10 +30,11 @@ def faust_options(settings: Settings, bootstrap: str, partitions: int) -> dict[s
         # Faust's default (1,000,000 bytes) refuses dead letters of messages near 1 MiB.
         "producer_max_request_size": settings.max_message_bytes + LETTER_HEADROOM_BYTES,
         # A produce request carries one batch of each partition, and an agent waits while
-        # a changelog partition has more than two queued (stream/changelog.py): with 16 KiB
-        # batches (Faust's default) a worker draining arrays waited for the broker a
-        # quarter of its time (BENCHMARKS.md). Within every topic the worker creates: the
-        # dead letters' allows at least LETTER_HEADROOM_BYTES, the others the broker's 1 MB.
+        # a changelog partition has more than two queued (stream/changelog.py): larger
+        # batches than Faust's 16 KiB, for a broker short of CPU. Where the broker had cores
+        # to spare, the two sizes drained alike (BENCHMARKS.md, 2026-12-07, night). Within
+        # every topic the worker creates: the dead letters' allows at least
+        # LETTER_HEADROOM_BYTES, the others the broker's 1 MB.
         "producer_max_batch_size": PRODUCER_BATCH_BYTES,
         # Measured here: ~3 s to join the group instead of ~30 s with the defaults.
         "broker_session_timeout": settings.broker_session_timeout,
