@@ -171,13 +171,14 @@ class Drain:
     peak_rss: list[int] = field(default_factory=list)
     progress: dict[int, int] = field(default_factory=dict)
     reads: int = 0  # /metrics polls so far
+    since: float = 0.05  # the measured window's start, as a share of the events
 
     def window(self, total: int) -> tuple[Observation, Observation]:
-        """Steady part: from 5% to 95% of the events when there are enough points."""
+        """Steady part: from ``since`` (5%) to 95% of the events when there are enough points."""
         obs = [o for o in self.observations if o.events > 0 and o.settled]
         if len(obs) < 2:
             raise BenchError("no steady progress observed")
-        inner = [o for o in obs if 0.05 * total <= o.events <= 0.95 * total]
+        inner = [o for o in obs if self.since * total <= o.events <= 0.95 * total]
         if len(inner) >= FEW_READINGS:
             return inner[0], inner[-1]
         return obs[0], obs[-1]

@@ -264,7 +264,16 @@ def _soak(report: Report) -> list[str]:
             (
                 f"Asked: {soak.rate / soak.maximum.events_per_s:.0%} of the "
                 f"{soak.maximum.events_per_s:,.0f} events/s a worker drained of the same "
-                f"traffic pre-filled (counts exact: {soak.maximum.correct}). "
+                f"traffic pre-filled (counts exact: {soak.maximum.correct})"
+                if soak.maximum is not None and soak.maximum.events_per_s
+                else ""
+            )
+            + (
+                f", over the second half of {soak.maximum.events:,} events sent at "
+                f"{soak.share:.0%} of the {soak.young.events_per_s:,.0f} events/s drained "
+                f"from young state (counts exact: {soak.young.correct}). "
+                if soak.young is not None and soak.maximum is not None
+                else ". "
                 if soak.maximum is not None and soak.maximum.events_per_s
                 else ""
             )

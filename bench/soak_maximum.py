@@ -2,7 +2,8 @@
 
 ``python -m bench.soak_maximum`` runs ``bench.soak.maximum`` (200 s of the soak's traffic,
 logins and hand-overs included) and prints its events/s, cores and whether the counts
-matched; the soak asks 70% of it. Two trees alternated with it compare what a change does
+matched; the soak drains its traffic at 70% of it, with the state that builds up, and asks
+70% of that (``bench.soak.calibrate``). Two trees alternated with it compare what a change does
 to a worker on traffic that crosses partitions (BENCHMARKS.md, 2026-12-07, evening),
 in ~50 s a run where the soak takes its minutes.
 """

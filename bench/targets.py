@@ -180,6 +180,8 @@ def _soak_target(report: Report) -> list[Row]:
         verdict = "met" if flat else "missed"
         if soak.share < SOAK_SHARE and flat:
             verdict = f"not the target's run (at {soak.share:.0%}, flat)"
+        if flat and not soak.kept_up:  # its backlog waited in the broker, not in memory
+            verdict = f"not the target's run (fell behind: {soak.behind:,} events)"
         if soak.traced:  # tracemalloc's own traces grow with the blocks it traces
             verdict = "not the target's run (traced)"
         rows.append(

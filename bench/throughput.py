@@ -182,11 +182,13 @@ def tracker(
     settings: dict[str, str] | None = None,
     name: str = "tracker worker",
     reader: Reader | None = None,
+    since: float = 0.05,
 ) -> Result:
     """Workers (one consumer group) draining the topic; checks every counter at the end.
 
     ``settings``: ``TRACKER_*`` variables for an experiment (e.g. another fetch wait).
     ``reader``: how progress is read (default: per partition, ``tracker_reader``).
+    ``since``: the share of the events after which the rate is measured (to 95%).
     """
     group = f"bench-tracker-{uuid.uuid4().hex[:8]}"
     procs = _start(bench, WORKER, topic, group, workers, **(settings or {}))
@@ -207,6 +209,7 @@ def tracker(
         # at 0.5 s its window could span one poll of a few hundred events, whose rate and
         # CPU per event then said nothing (2026-12-07, night, in BENCHMARKS.md).
         run = drain(procs, read, bench.watch, timeout, 0.1, settled=settled)
+        run.since = since
         result = _result(name, variant, run, workers)
         result.correct, problems = _check(procs, expectation)
         if not result.correct:

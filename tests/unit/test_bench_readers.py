@@ -113,3 +113,13 @@ def test_a_rate_measured_over_few_readings_says_it_is_coarse() -> None:
 
 
 _FEW = ((0.5, 100), (1.0, 900), (1.5, 1_000))
+
+
+def test_a_drain_read_from_its_second_half_measures_only_that_half() -> None:
+    # 100 events a reading for the first 1,000, then 50: the state that slows a worker.
+    events = [min(i, 10) * 100 + max(0, i - 10) * 50 for i in range(31)]
+    run = Drain([Observation(i / 10, e, i / 10, 0.0) for i, e in enumerate(events)])
+    assert 500 < run.rate(2_000) < 1_000  # 5% to 95%: both parts
+    run.since = 0.5
+    assert abs(run.rate(2_000) - 500) < 1  # from 1,000 events on: the slower part alone
+    assert abs(run.cores_busy(2_000) - 1.0) < 1e-9

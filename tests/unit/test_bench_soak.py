@@ -147,6 +147,39 @@ def test_the_report_says_what_the_soak_asked_delivered_and_kept_up_with() -> Non
     assert "| RSS MiB | 306 | 315 | 330 | 345 | 360 |" in text
 
 
+def test_the_report_says_which_drain_of_aged_state_the_rate_is_a_share_of() -> None:
+    young = Result("tracker worker, soak traffic", "soak traffic", 1, 90_000, 30_000, 4_300.0, 0.0)
+    young.correct = True
+    aged = Result("aged", "soak traffic", 1, 900_000, 330_000, 3_000.0, 1_100.0)
+    aged.correct = False
+    soak = SoakResult(60, 2_100.0, 7_488_000, maximum=aged, young=young)
+    soak.applied = 7_480_000
+    soak.samples = [(s * 60.0, 300.0 + s) for s in range(61)]
+    text = markdown(Report("bench", "now", {}, "kafka", 8, soak=soak))
+    assert (
+        "Asked: 70% of the 3,000 events/s a worker drained of the same traffic pre-filled "
+        "(counts exact: False), over the second half of 900,000 events sent at 70% of the "
+        "4,300 events/s drained from young state (counts exact: True). Delivered"
+    ) in text
+
+
+def _behind(applied: int, end_mib: float) -> str:
+    soak = SoakResult(60, 1_000.0, 3_600_000, applied=applied)
+    soak.samples = [(1800.0, 200.0), (3600.0, end_mib)]
+    (row,) = [
+        r
+        for r in targets(Report("b", "now", {}, "kafka", 8, soak=soak))
+        if r[0].startswith("RSS flat")
+    ]
+    return row[2]
+
+
+def test_a_soak_that_fell_behind_can_miss_the_target_but_never_meet_it() -> None:
+    assert _behind(3_540_000, 205.0) == "met"  # a minute of traffic behind at most
+    assert _behind(3_500_000, 205.0) == "not the target's run (fell behind: 100,000 events)"
+    assert _behind(3_500_000, 215.0) == "missed"
+
+
 def test_the_report_splits_resident_memory_by_what_holds_it() -> None:
     soak = SoakResult(60, 2_100.0, 7_488_000)
     soak.samples = [(s * 60.0, 300.0 + s) for s in range(61)]
