@@ -27,6 +27,7 @@ STALL_S = 60.0  # a run without progress for this long has stalled
 FULL_SCRAPE_EVERY = 50
 # A drain's rate from fewer readings than this is coarse: its window may span one poll.
 FEW_READINGS = 8
+STEADY_FROM = 0.05  # a drain's rate is read from this share of its events to 95%
 PROGRESS_PATH = "/metrics?" + urlencode([("name[]", name) for name in PROGRESS_COUNTERS])
 NOOP_WORKER = [sys.executable, "-m", "bench.noop_worker"]
 
@@ -171,10 +172,10 @@ class Drain:
     peak_rss: list[int] = field(default_factory=list)
     progress: dict[int, int] = field(default_factory=dict)
     reads: int = 0  # /metrics polls so far
-    since: float = 0.05  # the measured window's start, as a share of the events
+    since: float = STEADY_FROM  # the measured window's start, as a share of the events
 
     def window(self, total: int) -> tuple[Observation, Observation]:
-        """Steady part: from ``since`` (5%) to 95% of the events when there are enough points."""
+        """Steady part: from ``since`` to 95% of the events when there are enough points."""
         obs = [o for o in self.observations if o.events > 0 and o.settled]
         if len(obs) < 2:
             raise BenchError("no steady progress observed")

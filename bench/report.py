@@ -253,6 +253,24 @@ def _scaling(report: Report) -> list[str]:
     return out
 
 
+def _asked(soak: SoakResult) -> str:
+    """What the soak's rate is a share of: the drain of aged state, and the young one's."""
+    top = soak.maximum
+    if top is None or not top.events_per_s:
+        return ""
+    asked = (
+        f"Asked: {soak.rate / top.events_per_s:.0%} of the {top.events_per_s:,.0f} events/s "
+        f"a worker drained of the same traffic pre-filled (counts exact: {top.correct})"
+    )
+    if soak.young is None:
+        return asked + ". "
+    return (
+        f"{asked}, over the second half of {top.events:,} events sent at {soak.share:.0%} of "
+        f"the {soak.young.events_per_s:,.0f} events/s drained from young state (counts "
+        f"exact: {soak.young.correct}). "
+    )
+
+
 def _soak(report: Report) -> list[str]:
     out: list[str] = []
     if report.soak is not None:
@@ -261,22 +279,7 @@ def _soak(report: Report) -> list[str]:
             "",
             f"### Soak: {soak.minutes:.0f} minutes at {soak.rate:,.0f} events/s, {soak.events:,} events",
             "",
-            (
-                f"Asked: {soak.rate / soak.maximum.events_per_s:.0%} of the "
-                f"{soak.maximum.events_per_s:,.0f} events/s a worker drained of the same "
-                f"traffic pre-filled (counts exact: {soak.maximum.correct})"
-                if soak.maximum is not None and soak.maximum.events_per_s
-                else ""
-            )
-            + (
-                f", over the second half of {soak.maximum.events:,} events sent at "
-                f"{soak.share:.0%} of the {soak.young.events_per_s:,.0f} events/s drained "
-                f"from young state (counts exact: {soak.young.correct}). "
-                if soak.young is not None and soak.maximum is not None
-                else ". "
-                if soak.maximum is not None and soak.maximum.events_per_s
-                else ""
-            )
+            _asked(soak)
             + f"Delivered {soak.delivered_rate:,.0f} events/s from {soak.population:,} customers "
             f"resting between visits (`bench/soak_traffic.py`); {soak.applied:,} applied when "
             f"the producer stopped; the worker used {soak.cores:.2f} cores.",

@@ -27,6 +27,7 @@ from bench import throughput
 from bench.expect import expect
 from bench.kafka_io import produce, producer
 from bench.procs import (
+    STEADY_FROM,
     WORKER,
     BenchError,
     Proc,
@@ -162,7 +163,7 @@ def maximum(
     bench: Bench,
     rate: float = CALIBRATION_RATE,
     seconds: float = CALIBRATION_S,
-    since: float = 0.05,
+    since: float = STEADY_FROM,
     name: str = "tracker worker, soak traffic",
 ) -> throughput.Result:
     """A worker draining ``seconds`` of the soak's traffic at ``rate`` (events/s of event

@@ -14,6 +14,7 @@ from bench.kafka_io import read_all
 from bench.procs import (
     FEW_READINGS,
     NOOP_WORKER,
+    STEADY_FROM,
     WORKER,
     BenchError,
     Drain,
@@ -182,7 +183,7 @@ def tracker(
     settings: dict[str, str] | None = None,
     name: str = "tracker worker",
     reader: Reader | None = None,
-    since: float = 0.05,
+    since: float = STEADY_FROM,
 ) -> Result:
     """Workers (one consumer group) draining the topic; checks every counter at the end.
 
